@@ -1,0 +1,119 @@
+"""The exceptions this project raises, from configuration mistakes to Asana's answers.
+
+Every message is written for the person running the sync and never contains the
+access token: the client builds messages only from Asana's error bodies, the
+method and the path.
+"""
+
+from __future__ import annotations
+
+
+class SyncConfigError(ValueError):
+    """The sync is configured in a way that cannot work; nothing was sent to Asana."""
+
+
+class AsanaError(Exception):
+    """Base class of every failure talking to Asana."""
+
+
+class AsanaTransportError(AsanaError):
+    """No usable HTTP answer: connection refused or reset, or a timeout.
+
+    `maybe_processed` is True when the request may have reached Asana (the
+    ambiguous case: a create may have happened), False when it certainly did not.
+    """
+
+    def __init__(self, message: str, *, maybe_processed: bool):
+        super().__init__(message)
+        self.maybe_processed = maybe_processed
+
+
+class AsanaAPIError(AsanaError):
+    """Asana answered with an error status; `messages` are Asana's own texts."""
+
+    status_code: int = 0
+
+    def __init__(
+        self,
+        status_code: int,
+        messages: list[str],
+        *,
+        method: str = "",
+        path: str = "",
+        phrase: str | None = None,
+    ):
+        self.status_code = status_code
+        self.messages = messages
+        self.method = method
+        self.path = path
+        self.phrase = phrase
+        super().__init__(self.describe())
+
+    @property
+    def reason(self) -> str:
+        """Asana's messages joined: what to record against a rejected row."""
+        return "; ".join(self.messages) or f"HTTP {self.status_code}"
+
+    def describe(self) -> str:
+        where = f" on {self.method} {self.path}" if self.method else ""
+        phrase = f" (phrase: {self.phrase})" if self.phrase else ""
+        return f"Asana answered {self.status_code}{where}: {self.reason}{phrase}"
+
+
+class InvalidRequestError(AsanaAPIError):
+    """400: Asana refused the values sent."""
+
+
+class AuthenticationError(AsanaAPIError):
+    """401: the token is missing, wrong or revoked."""
+
+
+class PremiumOnlyError(AsanaAPIError):
+    """402: the feature needs a paid Asana plan."""
+
+
+class ForbiddenError(AsanaAPIError):
+    """403: the token's user may not do this."""
+
+
+class NotFoundError(AsanaAPIError):
+    """404: the object does not exist, or is not visible to the token's user."""
+
+
+class RateLimitError(AsanaAPIError):
+    """429: too many requests; `retry_after` is Asana's requested wait in seconds."""
+
+    def __init__(self, messages: list[str], *, retry_after: float, method: str = "", path: str = ""):
+        self.retry_after = retry_after
+        super().__init__(429, messages, method=method, path=path)
+
+
+class ServerError(AsanaAPIError):
+    """5xx: Asana failed; the request may or may not have taken effect."""
+
+
+_BY_STATUS: dict[int, type[AsanaAPIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    402: PremiumOnlyError,
+    403: ForbiddenError,
+    404: NotFoundError,
+}
+
+
+def api_error_for(
+    status_code: int,
+    messages: list[str],
+    *,
+    method: str,
+    path: str,
+    phrase: str | None = None,
+    retry_after: float | None = None,
+) -> AsanaAPIError:
+    """The most specific exception for an HTTP error status."""
+    if status_code == 429:
+        return RateLimitError(messages, retry_after=retry_after or 1.0, method=method, path=path)
+    if status_code >= 500:
+        return ServerError(status_code, messages, method=method, path=path, phrase=phrase)
+    cls = _BY_STATUS.get(status_code, AsanaAPIError)
+    return cls(status_code, messages, method=method, path=path, phrase=phrase)

@@ -1,0 +1,213 @@
+"""Planning: from the warehouse model and the sync state to one operation per row.
+
+Pure and vectorized (no Dagster, no HTTP): normalize every mapped column with
+the field rules, apply the rules that span fields, then decide per row whether
+to create, update, leave unchanged or reject, by the sync mode and the GIDs and
+payload hashes recorded by earlier runs. A million rows plan in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import fields as rules
+from .fields import TASK_FIELDS, NormalizedColumn, is_null, normalize_column, to_api_value
+from .mapping import ColumnMapping, SyncSettings, resolve_mapping
+
+CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
+OPERATIONS = (CREATE, UPDATE, UNCHANGED, REJECT)
+SYNC_KEY = "sync_key"
+"""Internal column: the primary key written into the sync-key custom field."""
+
+SYNCED_COLUMNS = ("primary_key", "task_gid", "payload_hash")
+REJECTION_COLUMNS = ("primary_key", "field", "reason")
+
+
+@dataclass
+class Plan:
+    """What a sync will do. `rows` has one row per model row: `primary_key`,
+    `operation`, `task_gid`, `payload_hash` and one column of canonical values
+    per mapped Asana field; `rejections` lists (primary_key, field, reason)."""
+
+    settings: SyncSettings
+    mapping: ColumnMapping
+    rows: pd.DataFrame
+    rejections: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def field_columns(self) -> list[str]:
+        return [name for name in self.rows.columns if name in TASK_FIELDS or name == SYNC_KEY]
+
+    def counts(self) -> dict[str, int]:
+        counted = self.rows["operation"].value_counts()
+        return {operation: int(counted.get(operation, 0)) for operation in OPERATIONS}
+
+    def payload_fields(self, position: int) -> dict[str, Any]:
+        """The canonical field values of one row, NULLs left out."""
+        record = self.rows.iloc[position]
+        return {name: record[name] for name in self.field_columns if not is_null(record[name])}
+
+
+def primary_key_text(value: Any) -> str | None:
+    """Primary keys are compared and stored as text; integral floats lose their `.0`."""
+    if is_null(value):
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _normalize(model: pd.DataFrame, mapping: ColumnMapping) -> dict[str, NormalizedColumn]:
+    return {field: normalize_column(TASK_FIELDS[field].rule, model[column]) for field, column in mapping.fields.items()}
+
+
+def _cross_field_errors(values: dict[str, np.ndarray], size: int) -> list[tuple[np.ndarray, str, str]]:
+    """Rules that span fields, as (row mask, field, reason)."""
+
+    def given(field: str) -> np.ndarray:
+        column = values.get(field)
+        return np.zeros(size, dtype=bool) if column is None else pd.notna(column)
+
+    due = given("due_on") | given("due_at")
+    found = [
+        (given("due_on") & given("due_at"), "due_at", "give either due_on or due_at, not both"),
+        (given("start_on") & ~due, "start_on", "start_on needs a due date (due_on or due_at) on the same row"),
+    ]
+    if "resource_subtype" in values:
+        milestone = values["resource_subtype"] == "milestone"
+        found.append((milestone & (given("start_on") | given("start_at")), "start_on", "milestones take no start date"))
+    if "start_on" in values and "due_on" in values:
+        both = given("start_on") & given("due_on")
+        later = np.zeros(size, dtype=bool)
+        later[both] = values["start_on"][both].astype(str) > values["due_on"][both].astype(str)
+        found.append((later, "start_on", "start_on is after due_on"))
+    return found
+
+
+def payload_hash(frame: pd.DataFrame) -> np.ndarray:
+    """A stable 64-bit hash per row of canonical values, including which fields are given."""
+    names = sorted(frame.columns)
+    hashed = frame[names].copy()
+    hashed.insert(0, "__fields__", ",".join(names))
+    return pd.util.hash_pandas_object(hashed, index=False).to_numpy(dtype=np.uint64)
+
+
+def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame | None = None) -> Plan:
+    """Plan every row of `model` against `synced` (earlier GIDs and payload hashes)."""
+    mapping = resolve_mapping([str(column) for column in model.columns], settings)
+    model = model.reset_index(drop=True)
+    size = len(model)
+    normalized = _normalize(model, mapping)
+    values = {field: column.values for field, column in normalized.items()}
+    keys = np.array([primary_key_text(value) for value in model[settings.primary_key].to_numpy(dtype=object)], dtype=object)
+    if settings.sync_key_field:
+        values[SYNC_KEY] = keys
+    rejected: list[tuple[np.ndarray, str, Any]] = [
+        (pd.notna(column.errors), field, column.errors) for field, column in normalized.items()
+    ]
+
+    column_gids = np.full(size, None, dtype=object)
+    if mapping.task_gid_column:
+        gid_column = normalize_column(rules.gid, model[mapping.task_gid_column])
+        column_gids = gid_column.values
+        rejected.append((pd.notna(gid_column.errors), "task_gid", gid_column.errors))
+    rejected.extend(_cross_field_errors(values, size))
+    missing_key = pd.isna(keys)
+    rejected.append((missing_key, settings.primary_key, "the primary key is empty"))
+    duplicated = pd.Series(keys).duplicated(keep=False).to_numpy() & ~missing_key
+    rejected.append((duplicated, settings.primary_key, "the primary key appears more than once in the model"))
+
+    synced = synced if synced is not None else pd.DataFrame(columns=list(SYNCED_COLUMNS))
+    position = pd.Index(synced["primary_key"].astype(object)).get_indexer(keys)
+    known = position >= 0
+    state_gids = _lookup(synced["task_gid"], position)
+    state_hashes = _lookup(synced["payload_hash"], position)
+    task_gids = np.where(pd.notna(column_gids), column_gids, state_gids)
+    has_task = pd.notna(task_gids)
+
+    frame = pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in values.items()})
+    hashes = payload_hash(frame) if size else np.zeros(0, dtype=np.uint64)
+    same_task = known & (state_gids == task_gids)
+    unchanged = has_task & same_task & (state_hashes == hashes)
+
+    if settings.sync_mode == "insert":
+        operation = np.where(has_task, UNCHANGED, CREATE)
+    elif settings.sync_mode == "update":
+        operation = np.where(unchanged, UNCHANGED, np.where(has_task, UPDATE, REJECT))
+        rejected.append((~has_task, mapping.task_gid_column or "task_gid",
+                         "no task to update: the row has no task_gid and no task was synced for this primary key"))
+    else:
+        operation = np.where(unchanged, UNCHANGED, np.where(has_task, UPDATE, CREATE))
+    creates = operation == CREATE
+    name_given = pd.notna(values["name"]) if "name" in values else np.zeros(size, dtype=bool)
+    rejected.append((creates & ~name_given, "name", "name is required to create a task"))
+
+    rejections = _rejection_table(rejected, keys, size)
+    operation = operation.astype(object)
+    operation[rejections.index.unique()] = REJECT
+    plan_rows = pd.DataFrame(
+        {
+            "primary_key": pd.Series(keys, dtype=object),
+            "operation": pd.Series(operation, dtype=object),
+            "task_gid": pd.Series(task_gids, dtype=object),
+            "gid_from_column": pd.Series(pd.notna(column_gids), dtype=bool),
+            "payload_hash": pd.Series(hashes, dtype=np.uint64),
+        }
+    )
+    plan_rows = pd.concat([plan_rows, frame], axis=1)
+    notes = [f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else []
+    return Plan(settings, mapping, plan_rows, rejections.reset_index(drop=True), notes)
+
+
+def _lookup(column: pd.Series, position: np.ndarray) -> np.ndarray:
+    """`column[position]`, with None where position is -1 (not found)."""
+    padded = np.append(column.to_numpy(dtype=object), None)
+    return padded[position]
+
+
+def _rejection_table(rejected: list[tuple[np.ndarray, str, Any]], keys: np.ndarray, size: int) -> pd.DataFrame:
+    """One line per rejected (row, field), indexed by row position; the first reason wins."""
+    parts = []
+    for mask, field, reason in rejected:
+        mask = np.asarray(mask, dtype=bool)
+        if size == 0 or not mask.any():
+            continue
+        rows = np.flatnonzero(mask)
+        reasons = reason[rows] if isinstance(reason, np.ndarray) else np.full(len(rows), reason, dtype=object)
+        parts.append(pd.DataFrame({"primary_key": keys[rows], "field": field, "reason": reasons}, index=rows))
+    if not parts:
+        return pd.DataFrame(columns=list(REJECTION_COLUMNS), index=pd.Index([], dtype=np.int64))
+    table = pd.concat(parts).sort_index(kind="stable")
+    first_per_field = ~pd.MultiIndex.from_arrays([table.index, table["field"]]).duplicated()
+    table = table[first_per_field]
+    table["primary_key"] = table["primary_key"].astype(object).where(table["primary_key"].notna(), None)
+    return table
+
+
+def api_payload(
+    canonical: dict[str, Any],
+    *,
+    project_gid: str,
+    sync_key_field: str | None,
+    for_update: bool,
+) -> dict[str, Any]:
+    """The JSON body of a create (`for_update=False`) or of a PUT (create-only fields left out)."""
+    body: dict[str, Any] = {}
+    for name, value in canonical.items():
+        if name == SYNC_KEY:
+            continue
+        if for_update and TASK_FIELDS[name].create_only:
+            continue
+        body[name] = to_api_value(name, value)
+    if sync_key_field and SYNC_KEY in canonical:
+        body["custom_fields"] = {**body.get("custom_fields", {}), sync_key_field: canonical[SYNC_KEY]}
+    if not for_update:
+        extra_projects = [gid for gid in body.get("projects", []) if gid != project_gid]
+        body["projects"] = [project_gid, *extra_projects]
+    return body

@@ -1,0 +1,40 @@
+"""Matching creates of unknown outcome to the tasks they made."""
+
+from datetime import datetime, timedelta, timezone
+
+from asana_sync_pipeline.reconcile import match_intents
+from asana_sync_pipeline.state import Intent
+
+T0 = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+
+
+def task(gid, name, minutes=1, **extra):
+    created = (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+    return {"gid": gid, "name": name, "created_at": created, **extra}
+
+
+def test_matches_by_name_and_dates_one_to_one():
+    intents = [Intent("a", {"name": "Same"}, T0), Intent("b", {"name": "Same"}, T0), Intent("c", {"name": "Other"}, T0)]
+    tasks = [task("1", "Same"), task("2", "Other")]
+    assert match_intents(intents, tasks, set()) == {"a": "1", "c": "2"}
+
+
+def test_known_and_older_tasks_are_never_adopted():
+    intents = [Intent("a", {"name": "X"}, T0)]
+    assert match_intents(intents, [task("1", "X")], {"1"}) == {}
+    assert match_intents(intents, [task("2", "X", minutes=-60)], set()) == {}
+
+
+def test_dates_must_agree():
+    intents = [Intent("a", {"name": "X", "due_on": "2026-02-01"}, T0)]
+    assert match_intents(intents, [task("1", "X", due_on="2026-02-02")], set()) == {}
+    assert match_intents(intents, [task("1", "X", due_on="2026-02-01")], set()) == {"a": "1"}
+
+
+def test_sync_key_matching_is_exact():
+    intents = [Intent("a", {"name": "Same"}, T0), Intent("b", {"name": "Same"}, T0)]
+    tasks = [
+        task("1", "Same", custom_fields=[{"gid": "77", "text_value": "b"}]),
+        task("2", "Same", custom_fields=[{"gid": "77", "text_value": "zzz"}]),
+    ]
+    assert match_intents(intents, tasks, set(), sync_key_field="77") == {"b": "1"}
