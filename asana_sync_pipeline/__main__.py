@@ -27,7 +27,10 @@ DEMO_SECOND_QUERY = (
 def _run_once(label: str, query: str | None, sync_mode: str) -> bool:
     from .definitions import build_definitions
 
-    run_config: dict = {"ops": {"asana_task_payloads": {"config": {"sync_mode": sync_mode}}}}
+    run_config: dict = {
+        "ops": {"asana_task_payloads": {"config": {"sync_mode": sync_mode}}},
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
     if query:
         run_config["ops"]["warehouse_model"] = {"config": {"query": query}}
     job = build_definitions().resolve_job_def("asana_sync_job")
@@ -35,7 +38,7 @@ def _run_once(label: str, query: str | None, sync_mode: str) -> bool:
     print(f"\n== {label} ==")
     if not result.success:
         for event in result.all_events:
-            if event.is_failure and event.step_failure_data is not None:
+            if event.is_step_failure:
                 error = event.step_failure_data.user_failure_data
                 description = error.description if error else event.step_failure_data.error.message
                 print(f"FAILED in {event.step_key}: {description}")

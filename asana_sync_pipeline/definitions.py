@@ -9,28 +9,24 @@ from dagster_duckdb import DuckDBResource
 
 from .assets import asana_task_payloads, asana_tasks, warehouse_model
 from .client import DEFAULT_BASE_URL
+from .jobs import asana_connection_test, asana_sync_job
 from .resources import AsanaResource, SyncStateResource
 
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_STATE_PATH = "data/sync_state.duckdb"
 
-asana_sync_job = dg.define_asset_job(
-    "asana_sync_job",
-    selection=[warehouse_model, asana_task_payloads, asana_tasks],
-    description="Read the warehouse model, plan each row, and write the tasks to Asana.",
-)
-
-
 def build_definitions() -> dg.Definitions:
     """Definitions bound to the environment; non-secret defaults are read when the code location loads."""
     return dg.Definitions(
         assets=[warehouse_model, asana_task_payloads, asana_tasks],
-        jobs=[asana_sync_job],
+        jobs=[asana_sync_job, asana_connection_test],
         resources={
             "asana": AsanaResource(
                 access_token=dg.EnvVar("ASANA_ACCESS_TOKEN"),
                 project_gid=dg.EnvVar("ASANA_PROJECT_GID"),
                 base_url=os.environ.get("ASANA_BASE_URL", DEFAULT_BASE_URL),
+                requests_per_minute=int(os.environ.get("ASANA_REQUESTS_PER_MINUTE", "1500")),
+                max_concurrent_writes=int(os.environ.get("ASANA_MAX_CONCURRENT_WRITES", "15")),
             ),
             "warehouse": DuckDBResource(
                 database=os.environ.get("WAREHOUSE_DUCKDB_PATH", DEFAULT_WAREHOUSE_PATH),

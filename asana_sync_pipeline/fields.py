@@ -336,9 +336,24 @@ def _apply(rule: Callable[[Any], Any], value: Any) -> tuple[Any, str | None]:
         return None, f"cannot read {_show(value)}: {exc}"
 
 
+def _text_column(column: pd.Series, *, required: bool) -> NormalizedColumn:
+    """Text rules over a string column, vectorized: most names and notes are all distinct."""
+    missing = column.isna().to_numpy()
+    values = column.to_numpy(dtype=object, na_value=None)
+    errors = np.full(len(column), None, dtype=object)
+    if required:
+        empty = ~missing & (column.str.strip().str.len() == 0).to_numpy(dtype=bool, na_value=False)
+        values = values.copy()
+        values[empty] = None
+        errors[empty] = "must not be empty"
+    return NormalizedColumn(values, errors)
+
+
 def normalize_column(rule: Callable[[Any], Any], column: pd.Series) -> NormalizedColumn:
     """Apply `rule` to every value of `column`, once per distinct value."""
     size = len(column)
+    if rule in (text, required_text) and pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
+        return _text_column(column, required=rule is required_text)
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         raw = np.array(column.dt.to_pydatetime() if size else [], dtype=object)
         raw[column.isna().to_numpy()] = None

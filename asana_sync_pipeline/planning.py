@@ -63,6 +63,20 @@ def primary_key_text(value: Any) -> str | None:
     return text if text.strip() else None
 
 
+def primary_key_column(column: pd.Series) -> np.ndarray:
+    """`primary_key_text` over a column; string and integer columns take a vectorized path."""
+    if pd.api.types.is_integer_dtype(column.dtype):
+        keys = column.astype("str").to_numpy(dtype=object, na_value=None)
+        keys[column.isna().to_numpy()] = None
+        return keys
+    if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
+        keys = column.to_numpy(dtype=object, na_value=None)
+        blank = (column.str.strip().str.len() == 0).to_numpy(dtype=bool, na_value=False)
+        keys[blank] = None
+        return keys
+    return np.array([primary_key_text(value) for value in column.to_numpy(dtype=object)], dtype=object)
+
+
 def _normalize(model: pd.DataFrame, mapping: ColumnMapping) -> dict[str, NormalizedColumn]:
     return {field: normalize_column(TASK_FIELDS[field].rule, model[column]) for field, column in mapping.fields.items()}
 
@@ -105,7 +119,7 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
     size = len(model)
     normalized = _normalize(model, mapping)
     values = {field: column.values for field, column in normalized.items()}
-    keys = np.array([primary_key_text(value) for value in model[settings.primary_key].to_numpy(dtype=object)], dtype=object)
+    keys = primary_key_column(model[settings.primary_key])
     if settings.sync_key_field:
         values[SYNC_KEY] = keys
     rejected: list[tuple[np.ndarray, str, Any]] = [

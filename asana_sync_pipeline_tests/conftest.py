@@ -1,0 +1,112 @@
+"""Shared fixtures: a live Asana emulator on loopback, DuckDB files in tmp_path, and running the job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import httpx
+import pytest
+
+from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
+
+TOKEN = "1/1200000000000010:4f6d2c0a9b8e7d6c5b4a39281706f5e4"
+TASK_FIELDS = (
+    "name,notes,html_notes,due_on,due_at,start_on,completed,assignee.email,tags.name,"
+    "custom_fields,resource_subtype,projects,memberships.section,followers.email,parent"
+)
+
+
+@dataclass
+class Sandbox:
+    """Everything one integration test touches: emulator, warehouse and state files."""
+
+    server: EmulatorServer
+    warehouse: Path
+    state: Path
+
+    @property
+    def project_gid(self) -> str:
+        return self.server.project_gid
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+    def tasks(self) -> list[dict]:
+        """Every task of the project, read through the emulator's HTTP API."""
+        found, offset = [], None
+        with self.api() as api:
+            while True:
+                params = {"limit": 100, "opt_fields": TASK_FIELDS}
+                if offset:
+                    params["offset"] = offset
+                page = api.get(f"/projects/{self.project_gid}/tasks", params=params).raise_for_status().json()
+                found.extend(page["data"])
+                if not page.get("next_page"):
+                    return found
+                offset = page["next_page"]["offset"]
+
+    def tasks_by_name(self) -> dict[str, dict]:
+        return {task["name"]: task for task in self.tasks()}
+
+    def stats(self) -> dict:
+        return httpx.get(f"{self.server.url}/_emulator/stats").raise_for_status().json()
+
+    def reset_stats(self) -> None:
+        httpx.post(f"{self.server.url}/_emulator/reset_stats").raise_for_status()
+
+    def write_model(self, sql: str) -> None:
+        """Replace the warehouse model with the result of `sql`."""
+        with duckdb.connect(str(self.warehouse)) as connection:
+            connection.execute(f"CREATE OR REPLACE TABLE asana_task_model AS {sql}")
+
+    def state_rows(self, table: str) -> list[dict]:
+        with duckdb.connect(str(self.state), read_only=True) as connection:
+            return connection.execute(f"SELECT * FROM {table}").df().to_dict("records")
+
+    def sync(self, sync: dict | None = None, query: str | None = None, resources: dict | None = None) -> dg.ExecuteInProcessResult:
+        from asana_sync_pipeline.definitions import build_definitions
+
+        ops: dict = {"asana_task_payloads": {"config": sync or {}}}
+        if query:
+            ops["warehouse_model"] = {"config": {"query": query}}
+        run_config: dict = {"ops": ops}
+        if resources:
+            run_config["resources"] = resources
+        job = build_definitions().resolve_job_def("asana_sync_job")
+        return job.execute_in_process(run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    """The metadata of an asset's materialization, as plain values."""
+    event = result.asset_materializations_for_node(asset)[0]
+    return {name: value.value for name, value in event.metadata.items()}
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    texts = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            texts.append(data.user_failure_data.description if data.user_failure_data else data.error.message)
+    return "\n".join(texts)
+
+
+@pytest.fixture
+def emulator_settings() -> EmulatorSettings:
+    return EmulatorSettings(token=TOKEN)
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch, emulator_settings) -> Iterator[Sandbox]:
+    with EmulatorServer(emulator_settings) as server:
+        box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
+        monkeypatch.setenv("ASANA_ACCESS_TOKEN", TOKEN)
+        monkeypatch.setenv("ASANA_BASE_URL", server.base_url)
+        monkeypatch.setenv("ASANA_PROJECT_GID", server.project_gid)
+        monkeypatch.setenv("WAREHOUSE_DUCKDB_PATH", str(box.warehouse))
+        monkeypatch.setenv("SYNC_STATE_DUCKDB_PATH", str(box.state))
+        yield box

@@ -1,0 +1,183 @@
+"""asana_sync_job end to end: Dagster runs the three assets against the emulator over HTTP,
+and the tests read back what Asana (the emulator) and the state DuckDB then hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
+
+ADA, GRACE = "1200000000000011", "1200000000000012"
+CHURN, ENTERPRISE, RENEWAL = "1200000000000201", "1200000000000202", "1200000000000204"
+ARR, HEALTH, RED = "1200000000000302", "1200000000000303", "1200000000000313"
+
+MODEL = f"""
+SELECT * FROM (VALUES
+    ('acct-1', 'Call Acme about renewal', 'Usage dropped 40%', NULL, DATE '2026-12-01', NULL::TIMESTAMPTZ,
+     DATE '2026-11-20', 'ada@acme.example', '{CHURN}, {ENTERPRISE}', false, '{{"{ARR}": 120000, "{HEALTH}": "{RED}"}}',
+     NULL, 'default_task', TIMESTAMP '2026-11-01 10:00:00'),
+    ('acct-2', 'Exec sponsor check-in: Globex', NULL, '<body>Prepare <strong>QBR</strong> deck</body>', NULL,
+     TIMESTAMPTZ '2026-12-05 17:00:00+01', NULL, '{GRACE}', '{RENEWAL}', true, NULL, NULL, 'default_task',
+     TIMESTAMP '2026-11-02 10:00:00'),
+    ('acct-3', 'Renewal milestone: Initech', NULL, NULL, DATE '2026-12-31', NULL, NULL, 'me', NULL, NULL, NULL, NULL,
+     'milestone', TIMESTAMP '2026-11-03 10:00:00'),
+    ('acct-4', 'Bad dates: Umbrella', NULL, NULL, DATE '2026-12-31', TIMESTAMPTZ '2026-12-31 10:00:00+00', NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, TIMESTAMP '2026-11-04 10:00:00'),
+    ('acct-5', 'Tag names: Hooli', NULL, NULL, NULL, NULL, NULL, NULL, 'churn-risk', NULL, NULL, NULL, NULL,
+     TIMESTAMP '2026-11-05 10:00:00')
+) AS t(id, name, notes, html_notes, due_on, due_at, start_on, assignee, tags, completed, custom_fields, task_gid,
+       resource_subtype, updated_at)
+"""
+VALID = {"Call Acme about renewal", "Exec sponsor check-in: Globex", "Renewal milestone: Initech"}
+
+
+def test_first_run_creates_a_task_per_valid_row_with_normalized_values(sandbox):
+    sandbox.write_model(MODEL)
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+
+    tasks = sandbox.tasks_by_name()
+    assert set(tasks) == VALID
+    acme = tasks["Call Acme about renewal"]
+    assert acme["notes"] == "Usage dropped 40%"
+    assert acme["due_on"] == "2026-12-01" and acme["start_on"] == "2026-11-20"
+    assert acme["assignee"]["email"] == "ada@acme.example"
+    assert sorted(tag["name"] for tag in acme["tags"]) == ["churn-risk", "enterprise"]
+    assert acme["completed"] is False
+    values = {field["gid"]: field for field in acme["custom_fields"]}
+    assert values[ARR]["number_value"] == 120000
+    assert values[HEALTH]["enum_value"]["gid"] == RED
+    globex = tasks["Exec sponsor check-in: Globex"]
+    assert globex["due_at"].startswith("2026-12-05T16:00:00")
+    assert globex["html_notes"] == "<body>Prepare <strong>QBR</strong> deck</body>"
+    assert globex["completed"] is True
+    assert tasks["Renewal milestone: Initech"]["resource_subtype"] == "milestone"
+
+    summary = materialization(result, "asana_tasks")
+    assert (summary["created"], summary["updated"], summary["rejected"]) == (3, 0, 2)
+    rejected = {(row["primary_key"], row["field"]) for row in sandbox.state_rows("rejections")}
+    assert rejected == {("acct-4", "due_at"), ("acct-5", "tags")}
+    gids = {row["primary_key"]: row["task_gid"] for row in sandbox.state_rows("synced_tasks")}
+    assert gids == {"acct-1": acme["gid"], "acct-2": globex["gid"], "acct-3": tasks["Renewal milestone: Initech"]["gid"]}
+
+
+def test_second_run_over_the_same_model_writes_nothing_and_creates_nothing(sandbox):
+    sandbox.write_model(MODEL)
+    assert sandbox.sync().success
+    before = {task["gid"] for task in sandbox.tasks()}
+    sandbox.reset_stats()
+
+    again = sandbox.sync()
+    assert again.success, failure_text(again)
+    assert {task["gid"] for task in sandbox.tasks()} == before
+    summary = materialization(again, "asana_tasks")
+    assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 0, 3)
+    assert sandbox.stats()["write_requests"] == 0
+
+
+def test_a_changed_row_updates_its_task_in_place(sandbox):
+    sandbox.write_model(MODEL)
+    assert sandbox.sync().success
+    acme_gid = sandbox.tasks_by_name()["Call Acme about renewal"]["gid"]
+    sandbox.write_model(
+        MODEL.replace("'Call Acme about renewal'", "'Call Acme about renewal (escalated)'").replace(
+            f"'{CHURN}, {ENTERPRISE}'", f"'{ENTERPRISE}, {RENEWAL}'"
+        )
+    )
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    tasks = sandbox.tasks_by_name()
+    assert set(tasks) == (VALID - {"Call Acme about renewal"}) | {"Call Acme about renewal (escalated)"}
+    acme = tasks["Call Acme about renewal (escalated)"]
+    assert acme["gid"] == acme_gid
+    assert sorted(tag["name"] for tag in acme["tags"]) == ["enterprise", "renewal"]
+    summary = materialization(result, "asana_tasks")
+    assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 1, 2)
+
+
+def test_insert_mode_creates_new_rows_and_never_updates(sandbox):
+    sandbox.write_model(MODEL)
+    assert sandbox.sync({"sync_mode": "insert"}).success
+    sandbox.write_model(MODEL.replace("'Call Acme about renewal'", "'Renamed'"))
+    result = sandbox.sync({"sync_mode": "insert"})
+    assert result.success
+    assert set(sandbox.tasks_by_name()) == VALID
+    assert materialization(result, "asana_tasks")["created"] == 0
+
+
+def test_update_mode_updates_tasks_named_by_task_gid_and_rejects_rows_without_one(sandbox):
+    sandbox.write_model(MODEL)
+    assert sandbox.sync({"sync_mode": "insert"}).success
+    globex_gid = sandbox.tasks_by_name()["Exec sponsor check-in: Globex"]["gid"]
+    sandbox.write_model(
+        f"""SELECT 'other-key' AS id, 'Globex, renamed' AS name, '{globex_gid}' AS task_gid
+            UNION ALL SELECT 'new-row', 'Nobody made me', NULL"""
+    )
+    result = sandbox.sync({"sync_mode": "update"})
+    assert result.success, failure_text(result)
+    tasks = sandbox.tasks_by_name()
+    assert tasks["Globex, renamed"]["gid"] == globex_gid
+    assert "Nobody made me" not in tasks
+    reasons = {row["primary_key"]: row["reason"] for row in sandbox.state_rows("rejections")}
+    assert "no task to update" in reasons["new-row"]
+
+
+def test_field_mapping_and_pass_through_columns(sandbox):
+    sandbox.write_model(
+        "SELECT 'k1' AS account, 'Mapped title' AS title, 'milestone' AS resource_subtype, 'ignored' AS helper"
+    )
+    result = sandbox.sync({"primary_key": "account", "field_mapping": {"title": "name"}})
+    assert result.success, failure_text(result)
+    task = sandbox.tasks_by_name()["Mapped title"]
+    assert task["resource_subtype"] == "milestone"
+    payloads = materialization(result, "asana_task_payloads")
+    assert payloads["ignored_columns"] == "helper"
+
+
+def test_a_row_asana_refuses_is_rejected_and_the_rest_still_sync(sandbox):
+    sandbox.write_model(
+        "SELECT 'a' AS id, 'Good row' AS name, NULL AS assignee UNION ALL "
+        "SELECT 'b', 'Unknown assignee', 'nobody@elsewhere.example'"
+    )
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    assert set(sandbox.tasks_by_name()) == {"Good row"}
+    [rejection] = sandbox.state_rows("rejections")
+    assert rejection["primary_key"] == "b" and rejection["field"] == "assignee"
+    assert "400" in rejection["reason"]
+
+
+def test_dry_run_plans_without_writing(sandbox):
+    from asana_sync_pipeline.definitions import build_definitions
+    import dagster as dg
+
+    sandbox.write_model(MODEL)
+    defs = build_definitions()
+    job = dg.define_asset_job("dry_run", selection=["warehouse_model", "asana_task_payloads"])
+    result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("dry_run").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    planned = materialization(result, "asana_task_payloads")
+    assert (planned["to_create"], planned["rejected"]) == (3, 2)
+    assert "POST /tasks" in planned["planned_payloads"]
+    assert sandbox.tasks() == []
+    assert sandbox.stats()["write_requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("ASANA_ACCESS_TOKEN", "0/ffffffffffffffffffffffffffffffff", "invalid personal access token"),
+        ("ASANA_PROJECT_GID", "987654321", "Project not found — verify the project GID"),
+        ("ASANA_PROJECT_GID", "12ab", "Project GID must contain only digits"),
+    ],
+)
+def test_connection_problems_fail_the_run_before_any_write(sandbox, monkeypatch, setting, value, message):
+    sandbox.write_model(MODEL)
+    monkeypatch.setenv(setting, value)
+    result = sandbox.sync()
+    assert not result.success
+    assert message in failure_text(result)
+    assert TOKEN not in failure_text(result)
+    assert sandbox.tasks() == []

@@ -1,0 +1,99 @@
+"""Planning a 1,000,000-row model: load + validate + normalize + diff, beside DuckDB's own read.
+
+    .venv/bin/python benchmarks/planning_1m.py [--rows 1000000]
+
+Builds a warehouse model of realistic shape in a temporary DuckDB file, then in
+this one process measures (a) DuckDB alone reading the rows into pandas and
+(b) the whole planning step: that same read, the field rules, the hashes and
+the diff against a state map holding half the rows. Peak memory is the
+process's maximum RSS. Goal: (b) at most 3x (a), at most 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from asana_sync_pipeline.mapping import SyncSettings  # noqa: E402
+from asana_sync_pipeline.planning import build_plan  # noqa: E402
+
+MODEL_SQL = """
+CREATE TABLE asana_task_model AS
+SELECT
+    'acct-' || lpad(i::VARCHAR, 8, '0') AS id,
+    'Follow up with account ' || i AS name,
+    CASE WHEN i % 3 = 0 THEN 'Usage dropped ' || (i % 60) || '% in 30 days' END AS notes,
+    CASE WHEN i % 7 = 0 THEN '<body>Check <strong>renewal</strong> for ' || (i % 500) || '</body>' END AS html_notes,
+    CASE WHEN i % 5 <> 0 THEN DATE '2026-01-01' + (i % 365)::INTEGER END AS due_on,
+    CASE WHEN i % 5 = 0 THEN TIMESTAMPTZ '2026-01-01 09:00:00+00' + to_hours(i % 2000) END AS due_at,
+    ['ada@acme.example', 'grace@acme.example', '1200000000000013', 'me'][1 + i % 4] AS assignee,
+    CASE i % 4 WHEN 0 THEN '1200000000000201' WHEN 1 THEN '1200000000000201, 1200000000000202'
+        WHEN 2 THEN '1200000000000204' END AS tags,
+    i % 11 = 0 AS completed,
+    '{"1200000000000302": ' || (i % 1000) * 100 || ', "1200000000000303": "120000000000031' || (1 + i % 3) || '"}'
+        AS custom_fields,
+    TIMESTAMP '2026-01-01' + to_minutes(i) AS updated_at
+FROM range(?) t(i)
+"""
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "warehouse.duckdb")
+        with duckdb.connect(path) as connection:
+            connection.execute(MODEL_SQL, [args.rows])
+
+        started = time.perf_counter()
+        with duckdb.connect(path, read_only=True) as connection:
+            model = connection.execute("SELECT * FROM asana_task_model").df()
+        read_seconds = time.perf_counter() - started
+        read_rss = peak_rss_mb()
+        del model
+
+        started = time.perf_counter()
+        with duckdb.connect(path, read_only=True) as connection:
+            model = connection.execute("SELECT * FROM asana_task_model").df()
+        first = build_plan(model.head(args.rows // 2), SyncSettings())
+        synced = pd.DataFrame(
+            {
+                "primary_key": first.rows["primary_key"],
+                "task_gid": [str(1_300_000_000_000_000 + n) for n in range(len(first.rows))],
+                "payload_hash": first.rows["payload_hash"],
+            }
+        )
+        del first
+        prepared = time.perf_counter() - started
+
+        started = time.perf_counter()
+        with duckdb.connect(path, read_only=True) as connection:
+            model = connection.execute("SELECT * FROM asana_task_model").df()
+        plan = build_plan(model, SyncSettings(), synced)
+        plan_seconds = time.perf_counter() - started
+        counts = plan.counts()
+
+    print(f"rows: {args.rows:,}   (state map: {len(synced):,} rows, prepared in {prepared:.1f} s)")
+    print(f"{'step':<44} {'seconds':>8} {'ratio':>7}")
+    print(f"{'DuckDB read into pandas':<44} {read_seconds:>8.2f} {1.0:>7.2f}")
+    print(f"{'plan: read + validate + normalize + diff':<44} {plan_seconds:>8.2f} {plan_seconds / read_seconds:>7.2f}")
+    print(f"peak RSS: {peak_rss_mb():,.0f} MB (after the read alone: {read_rss:,.0f} MB)")
+    print(f"operations: {counts}")
+
+
+if __name__ == "__main__":
+    main()
