@@ -181,3 +181,85 @@ def test_connection_problems_fail_the_run_before_any_write(sandbox, monkeypatch,
     assert message in failure_text(result)
     assert TOKEN not in failure_text(result)
     assert sandbox.tasks() == []
+
+
+def test_a_project_the_user_cannot_access_fails_with_access_denied(sandbox, monkeypatch):
+    sandbox.write_model(MODEL)
+    monkeypatch.setenv("ASANA_PROJECT_GID", "1200000000000199")
+    result = sandbox.sync()
+    assert not result.success
+    assert "Access denied to project 1200000000000199" in failure_text(result)
+
+
+@pytest.mark.parametrize("mode", ["mirror", "audience", "add_to_list"])
+def test_unsupported_modes_fail_with_the_supported_ones_listed(sandbox, mode):
+    sandbox.write_model(MODEL)
+    result = sandbox.sync({"sync_mode": mode})
+    assert not result.success
+    assert "supported modes: insert, update, upsert" in failure_text(result)
+    assert sandbox.tasks() == []
+
+
+def test_a_rejected_row_syncs_once_fixed_and_leaves_the_rejection_table(sandbox):
+    sandbox.write_model(MODEL)
+    assert sandbox.sync().success
+    fixed = MODEL.replace("'churn-risk', NULL, NULL, NULL, NULL", f"'{CHURN}', NULL, NULL, NULL, NULL")
+    sandbox.write_model(fixed)
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    assert materialization(result, "asana_tasks")["created"] == 1
+    assert "Tag names: Hooli" in sandbox.tasks_by_name()
+    assert {row["primary_key"] for row in sandbox.state_rows("rejections")} == {"acct-4"}
+
+
+def test_a_task_deleted_in_asana_is_created_again_in_upsert_mode(sandbox):
+    sandbox.write_model(MODEL)
+    assert sandbox.sync().success
+    old_gid = sandbox.tasks_by_name()["Call Acme about renewal"]["gid"]
+    with sandbox.api() as api:
+        api.delete(f"/tasks/{old_gid}").raise_for_status()
+    sandbox.write_model(MODEL.replace("'Usage dropped 40%'", "'Usage dropped 55%'"))
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    task = sandbox.tasks_by_name()["Call Acme about renewal"]
+    assert task["gid"] != old_gid and task["notes"] == "Usage dropped 55%"
+    gids = {row["primary_key"]: row["task_gid"] for row in sandbox.state_rows("synced_tasks")}
+    assert gids["acct-1"] == task["gid"]
+    assert len(sandbox.tasks()) == 3
+
+
+def test_a_task_gid_column_naming_a_missing_task_is_a_rejection(sandbox):
+    sandbox.write_model("SELECT 'x' AS id, 'Ghost' AS name, '1299999999999999' AS task_gid")
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    [rejection] = sandbox.state_rows("rejections")
+    assert rejection["field"] == "task_gid" and "1299999999999999" in rejection["reason"] and "not found" in rejection["reason"]
+    assert sandbox.tasks() == []
+
+
+def test_followers_and_tags_on_existing_tasks_change_through_their_own_endpoints(sandbox):
+    sandbox.write_model(f"SELECT 'a' AS id, 'Task' AS name, '{CHURN},{ENTERPRISE}' AS tags, 'ada@acme.example, me' AS followers")
+    assert sandbox.sync().success
+    sandbox.write_model(f"SELECT 'a' AS id, 'Task' AS name, '{ENTERPRISE},{RENEWAL}' AS tags, 'grace@acme.example' AS followers")
+    sandbox.reset_stats()
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    task = sandbox.tasks_by_name()["Task"]
+    assert sorted(tag["name"] for tag in task["tags"]) == ["enterprise", "renewal"]
+    assert [user["email"] for user in task["followers"]] == ["grace@acme.example"]
+    assert sandbox.stats()["by_status"].get("400", 0) == 0
+
+
+def test_the_connection_test_job_reports_success_and_each_failure(sandbox, monkeypatch):
+    from asana_sync_pipeline.definitions import build_definitions
+    import dagster as dg
+
+    def run():
+        job = build_definitions().resolve_job_def("asana_connection_test")
+        return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+    assert run().success
+    monkeypatch.setenv("ASANA_PROJECT_GID", "555")
+    failed = run()
+    assert not failed.success
+    assert "Project not found — verify the project GID (555)" in failure_text(failed)
