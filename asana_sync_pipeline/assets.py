@@ -146,7 +146,7 @@ def _payload_preview(plan: Plan, project_gid: str) -> str:
     return "\n".join(lines) or "_nothing to write_"
 
 
-@dg.asset(group_name=GROUP, kinds={"asana"})
+@dg.asset(group_name=GROUP, kinds={"asana"}, pool="asana_sync")
 def asana_tasks(
     context: dg.AssetExecutionContext,
     asana_task_payloads: Plan,

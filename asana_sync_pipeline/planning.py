@@ -8,7 +8,7 @@ payload hashes recorded by earlier runs. A million rows plan in seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -225,3 +225,26 @@ def api_payload(
         extra_projects = [gid for gid in body.get("projects", []) if gid != project_gid]
         body["projects"] = [project_gid, *extra_projects]
     return body
+
+
+def refresh_plan(plan: Plan, synced: pd.DataFrame) -> Plan:
+    """The plan against the state as it is now: rows another run synced since planning
+    become updates or unchanged instead of second creates."""
+    rows = plan.rows.copy()
+    position = pd.Index(synced["primary_key"].astype(object)).get_indexer(rows["primary_key"].to_numpy(dtype=object))
+    known = position >= 0
+    state_gids = _lookup(synced["task_gid"], position)
+    state_hashes = _lookup(synced["payload_hash"], position)
+    operation = rows["operation"].to_numpy(dtype=object).copy()
+    task_gids = rows["task_gid"].to_numpy(dtype=object).copy()
+    adopted = (operation == CREATE) & known
+    task_gids[adopted] = state_gids[adopted]
+    same = known & (state_gids == task_gids) & (state_hashes == rows["payload_hash"].to_numpy(dtype=object))
+    if plan.settings.sync_mode == "insert":
+        operation[adopted] = UNCHANGED
+    else:
+        operation[adopted] = np.where(same[adopted], UNCHANGED, UPDATE)
+    operation[(operation == UPDATE) & same] = UNCHANGED
+    rows["operation"] = operation
+    rows["task_gid"] = task_gids
+    return replace(plan, rows=rows)

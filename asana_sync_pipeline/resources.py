@@ -13,7 +13,7 @@ from pydantic import Field
 from .client import DEFAULT_BASE_URL, AsanaClient
 from .connection import ConnectionInfo, check_connection, check_project_gid
 from .mapping import SyncSettings
-from .planning import Plan, build_plan
+from .planning import Plan, build_plan, refresh_plan
 from .state import StateStore
 from .sync import SyncOptions, SyncReport, TaskSync
 
@@ -66,9 +66,12 @@ class AsanaResource(dg.ConfigurableResource):
         return asyncio.run(check())
 
     def sync(self, plan: Plan, store: StateStore, *, run_id: str, log: Callable[[str], None]) -> tuple[ConnectionInfo, SyncReport]:
-        """Test the connection, then carry out the plan; fails before any write if the test fails."""
+        """Test the connection, then carry out the plan; fails before any write if the test fails.
 
-        async def run() -> tuple[ConnectionInfo, SyncReport]:
+        Runs under the state file's lock, against the state as it is once the lock
+        is held, so overlapping runs never create the same task twice."""
+
+        async def run(plan: Plan) -> tuple[ConnectionInfo, SyncReport]:
             async with self.client(on_retry=log) as client:
                 info = await check_connection(client, self.project_gid)
                 options = SyncOptions(
@@ -80,7 +83,9 @@ class AsanaResource(dg.ConfigurableResource):
                 )
                 return info, await task_sync.run(plan)
 
-        return asyncio.run(run())
+        with store.exclusive(log):
+            current = refresh_plan(plan, store.synced(self.validated_project_gid()))
+            return asyncio.run(run(current))
 
 
 class SyncStateResource(DuckDBResource):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from filelock import FileLock, Timeout
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS synced_tasks (
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS sync_runs (
 """
 
 LOCK_WAIT_SECONDS = 120.0
+SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,24 @@ class StateStore:
             yield connection
         finally:
             connection.close()
+
+    @contextmanager
+    def exclusive(self, log: Callable[[str], None]) -> Iterator[None]:
+        """Hold the sync lock: one writer of this state file at a time, across processes."""
+        if self.database == ":memory:":
+            yield
+            return
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.database + ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log("Another sync holds this state file; waiting for it to finish")
+            lock.acquire(timeout=SYNC_LOCK_WAIT_SECONDS)
+        try:
+            yield
+        finally:
+            lock.release()
 
     def synced(self, project_gid: str) -> pd.DataFrame:
         """Primary key -> task GID and payload hash, for planning."""

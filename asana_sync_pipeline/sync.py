@@ -59,7 +59,7 @@ class SyncOptions:
     flush_every_seconds: float = 1.0
     progress_every_seconds: float = 10.0
     reconcile_grace_seconds: float = 5.0
-    create_rounds: int = 4
+    create_rounds: int = 8
     workers: int = 30
 
 

@@ -1,0 +1,122 @@
+"""Exactly once, under injected faults, SIGKILLs mid-run and overlapping runs:
+every valid row ends as exactly one task, and the state DB knows every GID."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
+from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, failure_text, materialization
+
+
+def rows_sql(count: int) -> str:
+    return (
+        "SELECT 'row-' || lpad(i::VARCHAR, 5, '0') AS id, 'Task ' || i AS name, "
+        "DATE '2026-12-01' + (i % 30)::INTEGER AS due_on FROM range(" + str(count) + ") t(i)"
+    )
+
+
+def assert_exactly_once(sandbox: Sandbox, expected: int) -> None:
+    tasks = sandbox.tasks()
+    names = Counter(task["name"] for task in tasks)
+    assert len(tasks) == expected, f"{len(tasks)} tasks for {expected} rows"
+    assert max(names.values()) == 1, [name for name, seen in names.items() if seen > 1][:5]
+    synced = {row["primary_key"]: row["task_gid"] for row in sandbox.state_rows("synced_tasks")}
+    assert sorted(synced.values()) == sorted(task["gid"] for task in tasks)
+    assert sandbox.state_rows("create_intents") == []
+
+
+def fast_recovery(sandbox: Sandbox) -> dict:
+    """Resource config for tests: the same bindings, short waits (run config replaces a resource's config wholesale)."""
+    return {
+        "asana": {
+            "config": {
+                "access_token": {"env": "ASANA_ACCESS_TOKEN"},
+                "project_gid": {"env": "ASANA_PROJECT_GID"},
+                "base_url": sandbox.server.base_url,
+                "reconcile_grace_seconds": 0.05,
+                "timeout_seconds": 2.0,
+            }
+        }
+    }
+
+
+@pytest.fixture
+def emulator_settings() -> EmulatorSettings:
+    return EmulatorSettings(token=TOKEN, fault_rate=0.2, seed=20261128)
+
+
+def test_a_fifth_of_writes_failing_still_yields_exactly_one_task_per_row(sandbox):
+    sandbox.write_model(rows_sql(500))
+    result = sandbox.sync(resources=fast_recovery(sandbox))
+    assert result.success, failure_text(result)
+    stats = sandbox.stats()
+    assert sum(stats["faults"].values()) >= 100
+    assert stats["faults"].get("reset_after", 0) > 0
+    summary = materialization(result, "asana_tasks")
+    assert summary["created"] == 500 and summary["rejected"] == 0
+    assert summary["adopted_after_interruption"] > 0
+    assert_exactly_once(sandbox, 500)
+
+
+def _sync_process(sandbox: Sandbox) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ASANA_ACCESS_TOKEN": TOKEN,
+        "ASANA_BASE_URL": sandbox.server.base_url,
+        "ASANA_PROJECT_GID": sandbox.project_gid,
+        "WAREHOUSE_DUCKDB_PATH": str(sandbox.warehouse),
+        "SYNC_STATE_DUCKDB_PATH": str(sandbox.state),
+        "ASANA_MAX_CONCURRENT_WRITES": "5",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "asana_sync_pipeline"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _wait_for_writes(sandbox: Sandbox, process: subprocess.Popen, at_least: int) -> None:
+    deadline = time.monotonic() + 60
+    while sandbox.server.task_count() < at_least and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_sigkill_at_any_moment_then_a_rerun_ends_with_exactly_one_task_per_row(tmp_path, monkeypatch):
+    rows = 300
+    chooser = random.Random(7)
+    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=15)) as server:
+        sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
+        sandbox.write_model(rows_sql(rows))
+        kills = 0
+        while kills < 4 and server.task_count() < rows - 20:
+            process = _sync_process(sandbox)
+            _wait_for_writes(sandbox, process, server.task_count() + 1)
+            time.sleep(chooser.uniform(0.0, 0.4))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+        assert kills >= 2 and 0 < server.task_count() < rows
+        final = _sync_process(sandbox)
+        output, _ = final.communicate(timeout=120)
+        assert final.returncode == 0, output
+        assert_exactly_once(sandbox, rows)
+
+
+def test_overlapping_runs_neither_duplicate_nor_crash(tmp_path):
+    rows = 200
+    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=10)) as server:
+        sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
+        sandbox.write_model(rows_sql(rows))
+        first, second = _sync_process(sandbox), _sync_process(sandbox)
+        outputs = [process.communicate(timeout=180)[0] for process in (first, second)]
+        assert [first.returncode, second.returncode] == [0, 0], outputs
+        assert_exactly_once(sandbox, rows)
+        created = sorted(int(line.split()[-1]) for output in outputs for line in output.splitlines() if line.strip().startswith("created:"))
+        assert created == [0, rows]
