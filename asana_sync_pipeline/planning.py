@@ -145,7 +145,7 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
     task_gids = np.where(pd.notna(column_gids), column_gids, state_gids)
     has_task = pd.notna(task_gids)
 
-    frame = pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in values.items()})
+    frame = pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in values.items()}, index=pd.RangeIndex(size))
     hashes = payload_hash(frame) if size else np.zeros(0, dtype=np.uint64)
     same_task = known & (state_gids == task_gids)
     unchanged = has_task & same_task & (state_hashes == hashes)

@@ -1,0 +1,71 @@
+"""Bad input never crashes a run: arbitrary values in every field either sync or are rejected with a reason."""
+
+import json
+import math
+from datetime import timezone
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from asana_sync_pipeline.fields import TASK_FIELDS, normalize_column, to_api_value
+from asana_sync_pipeline.mapping import SyncSettings
+from asana_sync_pipeline.planning import api_payload, build_plan
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+anything = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(),
+    st.text(max_size=5).map(lambda text: text * 5000),
+    st.binary(max_size=20),
+    st.dates(),
+    st.datetimes(),
+    st.datetimes(timezones=st.just(timezone.utc)),
+    json_values,
+    json_values.map(json.dumps),
+    st.lists(st.text(max_size=20), max_size=5).map(np.array),
+    st.sampled_from(["true", "FALSE", "2025-12-31", "2025-12-31T17:00:00Z", "me", "a@b.co", "1,2, 3", "{\"1\": 2}", "<body>x</body>", "<body><b>"]),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(field=st.sampled_from(sorted(TASK_FIELDS)), values=st.lists(anything, min_size=1, max_size=6))
+def test_every_rule_accepts_or_rejects_any_value_and_never_raises(field, values):
+    column = normalize_column(TASK_FIELDS[field].rule, pd.Series(values, dtype=object))
+    for value, error in zip(column.values, column.errors):
+        assert value is None or error is None
+        if error is not None:
+            assert isinstance(error, str) and error
+        if value is not None:
+            json.dumps(to_api_value(field, value), allow_nan=False)
+
+
+row_fields = st.fixed_dictionaries({}, optional={field: anything for field in ("name", "notes", "html_notes", "due_on", "due_at", "start_on", "assignee", "tags", "completed", "custom_fields", "task_gid", "resource_subtype", "followers")})
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(row_fields, min_size=1, max_size=8))
+def test_each_row_is_planned_or_rejected_with_a_reason(rows):
+    frame = pd.DataFrame([{"id": f"k{n}", **row} for n, row in enumerate(rows)], dtype=object)
+    plan = build_plan(frame, SyncSettings())
+    rejected = set(plan.rejections["primary_key"])
+    for position, operation in enumerate(plan.rows["operation"]):
+        key = plan.rows["primary_key"].iat[position]
+        assert operation in ("create", "update", "reject")
+        if operation == "reject":
+            assert key in rejected
+            continue
+        assert key not in rejected
+        body = api_payload(plan.payload_fields(position), project_gid="1", sync_key_field=None, for_update=operation == "update")
+        json.dumps(body, allow_nan=False)
+        if operation == "create":
+            assert body["name"].strip()
+        assert not any(isinstance(value, float) and math.isnan(value) for value in body.values())

@@ -1,0 +1,44 @@
+"""The token never appears in logs, Dagster's event storage, metadata, exceptions or DuckDB."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from asana_sync_pipeline.definitions import build_definitions
+from asana_sync_pipeline.resources import AsanaResource
+from asana_sync_pipeline_tests.conftest import TOKEN, failure_text
+
+REJECTED_TOKEN = "1/1200000000000010:feedfacefeedfacefeedfacefeedface"
+
+
+def _files_containing(root: Path, secret: str) -> list[str]:
+    needle = secret.encode()
+    return [str(path) for path in root.rglob("*") if path.is_file() and needle in path.read_bytes()]
+
+
+def test_no_trace_of_the_token_after_a_rejected_and_an_accepted_run(sandbox, monkeypatch, tmp_path, capfd):
+    sandbox.write_model("SELECT 'a' AS id, 'Task' AS name UNION ALL SELECT 'b', ''")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
+        job = build_definitions().resolve_job_def("asana_sync_job")
+        monkeypatch.setenv("ASANA_ACCESS_TOKEN", REJECTED_TOKEN)
+        rejected = job.execute_in_process(instance=instance, raise_on_error=False)
+        assert not rejected.success
+        assert "invalid personal access token" in failure_text(rejected)
+        monkeypatch.setenv("ASANA_ACCESS_TOKEN", TOKEN)
+        accepted = build_definitions().resolve_job_def("asana_sync_job").execute_in_process(instance=instance, raise_on_error=False)
+        assert accepted.success
+        messages = [str(record) for record in instance.all_logs(accepted.run_id) + instance.all_logs(rejected.run_id)]
+    captured = capfd.readouterr()
+    for secret in (TOKEN, REJECTED_TOKEN):
+        assert secret not in captured.out + captured.err
+        assert not any(secret in message for message in messages)
+        assert _files_containing(home, secret) == []
+        assert _files_containing(tmp_path, secret) == []
+
+
+def test_the_resource_hides_the_token_from_repr():
+    resource = AsanaResource(access_token=TOKEN, project_gid="1")
+    assert TOKEN not in repr(resource) and TOKEN not in str(resource)
+    assert TOKEN not in repr(resource.client())
