@@ -9,8 +9,11 @@ from dagster_duckdb import DuckDBResource
 
 from .assets import asana_task_payloads, asana_tasks, warehouse_model
 from .client import DEFAULT_BASE_URL
+from .checks import names_present_for_new_rows, primary_key_unique_and_not_null, rejection_rate_below_threshold
 from .jobs import asana_connection_test, asana_sync_job
 from .resources import AsanaResource, SyncStateResource
+from .schedules import asana_sync_schedule
+from .sensors import warehouse_model_sensor
 
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_STATE_PATH = "data/sync_state.duckdb"
@@ -19,7 +22,10 @@ def build_definitions() -> dg.Definitions:
     """Definitions bound to the environment; non-secret defaults are read when the code location loads."""
     return dg.Definitions(
         assets=[warehouse_model, asana_task_payloads, asana_tasks],
+        asset_checks=[primary_key_unique_and_not_null, names_present_for_new_rows, rejection_rate_below_threshold],
         jobs=[asana_sync_job, asana_connection_test],
+        schedules=[asana_sync_schedule],
+        sensors=[warehouse_model_sensor],
         resources={
             "asana": AsanaResource(
                 access_token=dg.EnvVar("ASANA_ACCESS_TOKEN"),

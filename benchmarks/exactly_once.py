@@ -1,0 +1,115 @@
+"""Exactly once at scale: faults and repeated SIGKILLs, then a final run; counts must be exact.
+
+    .venv/bin/python benchmarks/exactly_once.py [--rows 5000] [--kills 20] [--fault-rate 0.2]
+
+Phase 1: one sync over the model against an emulator failing `--fault-rate` of
+writes (500, 503, spurious 429, resets before and after processing).
+Phase 2: a fresh emulator without faults; the sync is started and SIGKILLed at a
+random moment `--kills` times, then run to completion.
+Each phase prints tasks in the emulator, distinct names, GIDs in the state DB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings  # noqa: E402
+
+TOKEN = "0/exactlyonceexactlyonceexactlyonc"
+
+
+def write_model(path: Path, rows: int) -> None:
+    with duckdb.connect(str(path)) as connection:
+        connection.execute(
+            "CREATE OR REPLACE TABLE asana_task_model AS SELECT 'row-' || lpad(i::VARCHAR, 6, '0') AS id, "
+            f"'Task ' || i AS name, DATE '2026-12-01' + (i % 30)::INTEGER AS due_on FROM range({rows}) t(i)"
+        )
+
+
+def sync_process(server: EmulatorServer, folder: Path, writes: int = 15) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ASANA_ACCESS_TOKEN": TOKEN,
+        "ASANA_BASE_URL": server.base_url,
+        "ASANA_PROJECT_GID": server.project_gid,
+        "WAREHOUSE_DUCKDB_PATH": str(folder / "warehouse.duckdb"),
+        "SYNC_STATE_DUCKDB_PATH": str(folder / "state.duckdb"),
+        "ASANA_MAX_CONCURRENT_WRITES": str(writes),
+    }
+    return subprocess.Popen([sys.executable, "-m", "asana_sync_pipeline"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def verdict(server: EmulatorServer, folder: Path, rows: int) -> str:
+    names = Counter(task.name for task in server.store.tasks.values())
+    with duckdb.connect(str(folder / "state.duckdb"), read_only=True) as connection:
+        gids = {row[0] for row in connection.execute("SELECT task_gid FROM synced_tasks").fetchall()}
+        intents = connection.execute("SELECT count(*) FROM create_intents").fetchone()[0]
+    exact = len(names) == rows and max(names.values()) == 1 and gids == set(server.store.tasks) and intents == 0
+    return (
+        f"{rows:>6} {len(server.store.tasks):>6} {len(names):>9} {sum(seen > 1 for seen in names.values()):>10} "
+        f"{len(gids):>11} {'yes' if exact else 'NO':>6}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--fault-rate", type=float, default=0.2)
+    args = parser.parse_args()
+    header = f"{'phase':<26} {'rows':>6} {'tasks':>6} {'distinct':>9} {'duplicated':>10} {'state GIDs':>11} {'exact':>6} {'seconds':>8}"
+    lines = []
+
+    with tempfile.TemporaryDirectory() as name, EmulatorServer(EmulatorSettings(token=TOKEN, fault_rate=args.fault_rate, seed=1)) as server:
+        folder = Path(name)
+        write_model(folder / "warehouse.duckdb", args.rows)
+        started = time.monotonic()
+        process = sync_process(server, folder)
+        output, _ = process.communicate()
+        if process.returncode:
+            print(output[-3000:])
+        faults = sum(server.stats.faults.values())
+        lines.append(f"{f'faults ({faults} injected)':<26} {verdict(server, folder, args.rows)} {time.monotonic() - started:>8.1f}")
+
+    chooser = random.Random(5)
+    with tempfile.TemporaryDirectory() as name, EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=20)) as server:
+        folder = Path(name)
+        write_model(folder / "warehouse.duckdb", args.rows)
+        started = time.monotonic()
+        kills = 0
+        for _ in range(args.kills):
+            process = sync_process(server, folder)
+            target = len(server.store.tasks) + 1
+            deadline = time.monotonic() + 60
+            while len(server.store.tasks) < target and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if process.poll() is not None:
+                break
+            time.sleep(chooser.uniform(0, 1.0))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+        process = sync_process(server, folder)
+        process.communicate()
+        lines.append(f"{f'{kills} SIGKILLs + final run':<26} {verdict(server, folder, args.rows)} {time.monotonic() - started:>8.1f}")
+
+    print(header)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
