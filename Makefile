@@ -1,10 +1,13 @@
-# Everything installs into .venv from pyproject.toml; only Python 3.11 is needed.
+# Everything installs into .venv from pyproject.toml; only Python 3.11 (and, for the browser
+# test, Debian's chromium, which `make test` installs with apt-get when it is missing) is needed.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+EMULATOR_PORT ?= 8765
+UI_PORT ?= 3000
 
-.PHONY: install run test dev emulator benchmark clean
+.PHONY: install browser run test dev emulator benchmarks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,17 +17,37 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## Debian's Chromium for the UI test (headless; Playwright drives it, no browser download).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+
 ## Sync the sample warehouse into the bundled Asana emulator (or real Asana when ASANA_ACCESS_TOKEN is set).
 run: $(STAMP)
 	$(BIN)/python -m asana_sync_pipeline
 
 ## The whole test suite.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-## The Asana emulator alone, on http://127.0.0.1:8765/api/1.0 (token: emulator-token).
+## The emulator and the Dagster UI together, on http://127.0.0.1:$(UI_PORT) (Ctrl-C stops both).
+dev: $(STAMP)
+	$(BIN)/python -m asana_sync_pipeline.sample_warehouse
+	set -m; \
+	$(BIN)/python -m asana_sync_pipeline.emulator --port $(EMULATOR_PORT) --token emulator-token & \
+	trap 'kill %1' EXIT; \
+	DAGSTER_HOME=$(CURDIR)/dagster_home ASANA_ACCESS_TOKEN=emulator-token \
+	ASANA_BASE_URL=http://127.0.0.1:$(EMULATOR_PORT)/api/1.0 ASANA_PROJECT_GID=1200000000000100 \
+	$(BIN)/dagster dev -h 127.0.0.1 -p $(UI_PORT)
+
+## The emulator alone, on http://127.0.0.1:$(EMULATOR_PORT)/api/1.0 (token: emulator-token).
 emulator: $(STAMP)
-	$(BIN)/python -m asana_sync_pipeline.emulator --port 8765 --token emulator-token
+	$(BIN)/python -m asana_sync_pipeline.emulator --port $(EMULATOR_PORT) --token emulator-token
+
+## Speed, memory and exactly-once figures (several minutes; see README).
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/planning_1m.py
+	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/exactly_once.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache data/*.duckdb data/demo
+	rm -rf $(VENV) .pytest_cache data/*.duckdb data/demo dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -1,0 +1,182 @@
+"""The Dagster UI, for real: `dagster definitions validate`, then `dagster dev` on loopback
+checked through its GraphQL API, and driven in headless Chromium to materialize the assets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from dagster_graphql import DagsterGraphQLClient
+
+from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
+from asana_sync_pipeline.sample_warehouse import build_sample_warehouse
+from asana_sync_pipeline_tests.conftest import TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+VALID_SAMPLE_ROWS = 116
+REPOSITORY_QUERY = """
+{ repositoriesOrError { ... on RepositoryConnection { nodes {
+    location { name } jobs { name } schedules { name } sensors { name }
+    assetNodes { assetKey { path } dependencyKeys { path } assetChecksOrError { ... on AssetChecks { checks { name } } } }
+} } } }
+"""
+RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId status } } } }"
+
+
+@dataclass
+class DagsterUI:
+    url: str
+    port: int
+    emulator: EmulatorServer
+
+    def graphql(self, query: str) -> dict:
+        response = httpx.post(f"{self.url}/graphql", json={"query": query}, timeout=30).raise_for_status().json()
+        assert "errors" not in response, response
+        return response["data"]
+
+    def runs(self) -> list[dict]:
+        return self.graphql(RUNS_QUERY)["runsOrError"]["results"]
+
+    def wait_for_runs(self, count: int, timeout: float = 180) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.runs()
+            if len(runs) >= count and all(run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run in runs):
+                return runs
+            time.sleep(1)
+        raise AssertionError(f"runs did not finish in time: {self.runs()}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _environment(tmp: Path, emulator: EmulatorServer) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp / "dagster_home"),
+        "ASANA_ACCESS_TOKEN": TOKEN,
+        "ASANA_BASE_URL": emulator.base_url,
+        "ASANA_PROJECT_GID": emulator.project_gid,
+        "WAREHOUSE_DUCKDB_PATH": str(tmp / "warehouse.duckdb"),
+        "SYNC_STATE_DUCKDB_PATH": str(tmp / "state.duckdb"),
+    }
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory) -> Iterator[DagsterUI]:
+    tmp = tmp_path_factory.mktemp("ui")
+    (tmp / "dagster_home").mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", tmp / "dagster_home" / "dagster.yaml")
+    build_sample_warehouse(tmp / "warehouse.duckdb")
+    port = _free_port()
+    with EmulatorServer(EmulatorSettings(token=TOKEN)) as emulator:
+        process = subprocess.Popen(
+            [DAGSTER, "dev", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=ROOT,
+            env=_environment(tmp, emulator),
+            stdout=(tmp / "dagster_dev.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert process.poll() is None and time.monotonic() < deadline, (tmp / "dagster_dev.log").read_text()[-3000:]
+                time.sleep(0.5)
+            yield DagsterUI(url=url, port=port, emulator=emulator)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def test_definitions_validate(tmp_path):
+    (tmp_path / "dagster_home").mkdir()
+    with EmulatorServer(EmulatorSettings(token=TOKEN)) as emulator:
+        result = subprocess.run(
+            [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
+            cwd=ROOT,
+            env=_environment(tmp_path, emulator),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_code_location_lineage_and_a_run_launched_through_graphql(ui):
+    [repository] = ui.graphql(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
+    assert repository["location"]["name"] == "asana_sync_pipeline"
+    assert {"asana_sync_job", "asana_connection_test"} <= {job["name"] for job in repository["jobs"]}
+    assert [schedule["name"] for schedule in repository["schedules"]] == ["asana_sync_schedule"]
+    assert [sensor["name"] for sensor in repository["sensors"]] == ["warehouse_model_sensor"]
+    nodes = {node["assetKey"]["path"][0]: node for node in repository["assetNodes"]}
+    assert {name: [key["path"][0] for key in node["dependencyKeys"]] for name, node in nodes.items()} == {
+        "warehouse_model": [],
+        "asana_task_payloads": ["warehouse_model"],
+        "asana_tasks": ["asana_task_payloads"],
+    }
+    checks = {check["name"] for node in nodes.values() for check in node["assetChecksOrError"]["checks"]}
+    assert checks == {"primary_key_unique_and_not_null", "names_present_for_new_rows", "rejection_rate_below_threshold"}
+
+    before = len(ui.runs())
+    run_id = DagsterGraphQLClient("127.0.0.1", port_number=ui.port).submit_job_execution("asana_sync_job")
+    runs = ui.wait_for_runs(before + 1)
+    assert {run["runId"]: run["status"] for run in runs}[run_id] == "SUCCESS"
+    assert ui.emulator.task_count() == VALID_SAMPLE_ROWS
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Chromium is installed by `make test`")
+def test_materialize_from_the_asset_graph_in_a_real_browser(ui, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    before = len(ui.runs())
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 800})
+        page.goto(f"{ui.url}/asset-groups", wait_until="networkidle")
+        skip = page.get_by_role("button", name="Skip")
+        if skip.count():
+            skip.click()
+        for asset in ("warehouse_model", "asana_task_payloads", "asana_tasks"):
+            page.get_by_text(asset, exact=True).first.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Materialize all").click()
+        runs = ui.wait_for_runs(before + 1)
+        assert runs[0]["status"] == "SUCCESS"
+        page.reload(wait_until="networkidle")
+        page.wait_for_timeout(2000)
+        screenshot = tmp_path / "asset_lineage.png"
+        page.screenshot(path=str(screenshot))
+        if os.environ.get("UPDATE_SCREENSHOT"):
+            shutil.copy(screenshot, ROOT / "docs" / "asset_lineage.png")
+        browser.close()
+    assert screenshot.stat().st_size > 10_000
+    assert ui.emulator.task_count() == VALID_SAMPLE_ROWS
