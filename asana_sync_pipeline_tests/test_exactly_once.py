@@ -120,3 +120,42 @@ def test_overlapping_runs_neither_duplicate_nor_crash(tmp_path):
         assert_exactly_once(sandbox, rows)
         created = sorted(int(line.split()[-1]) for output in outputs for line in output.splitlines() if line.strip().startswith("created:"))
         assert created == [0, rows]
+
+
+SYNC_KEY_FIELD = "1200000000000301"
+
+
+def test_timeouts_and_dropped_answers_are_reconciled_exactly_by_the_sync_key(tmp_path, monkeypatch):
+    settings = EmulatorSettings(
+        token=TOKEN, fault_rate=0.2, fault_kinds=("reset_after", "error_500"), slow_rate=0.1, slow_seconds=1.5, seed=11
+    )
+    with EmulatorServer(settings) as server:
+        sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
+        for name, value in {
+            "ASANA_ACCESS_TOKEN": TOKEN,
+            "ASANA_BASE_URL": server.base_url,
+            "ASANA_PROJECT_GID": server.project_gid,
+            "WAREHOUSE_DUCKDB_PATH": str(sandbox.warehouse),
+            "SYNC_STATE_DUCKDB_PATH": str(sandbox.state),
+        }.items():
+            monkeypatch.setenv(name, value)
+        sandbox.write_model(
+            "SELECT 'row-' || (i % 40) AS id, 'Same name' AS name FROM range(40) t(i)"
+        )
+        resources = fast_recovery(sandbox)
+        resources["asana"]["config"]["timeout_seconds"] = 0.5
+        result = sandbox.sync({"sync_key_field": SYNC_KEY_FIELD}, resources=resources)
+        assert result.success, failure_text(result)
+        assert materialization(result, "asana_tasks")["adopted_after_interruption"] > 0
+        tasks = {task["gid"]: task for task in sandbox.tasks()}
+        assert len(tasks) == 40
+        keys = [
+            next(field["text_value"] for field in task["custom_fields"] if field["gid"] == SYNC_KEY_FIELD)
+            for task in tasks.values()
+        ]
+        assert sorted(keys) == sorted(f"row-{n}" for n in range(40))
+        synced = {row["primary_key"]: row["task_gid"] for row in sandbox.state_rows("synced_tasks")}
+        assert all(
+            next(field["text_value"] for field in tasks[gid]["custom_fields"] if field["gid"] == SYNC_KEY_FIELD) == key
+            for key, gid in synced.items()
+        )
