@@ -32,20 +32,11 @@ __all__ = ["EmulatorServer", "EmulatorSettings", "FAULT_KINDS", "build_app", "de
 
 
 @dataclass
-class EmulatorSettings:
-    """How the emulator behaves; the CLI flags map one to one onto these."""
+class EmulatorSettings(Limits):
+    """How the emulator behaves: its `Limits` plus the fixture; the CLI flags map one to one onto these."""
 
     token: str = "emulator-token"
     project_gid: str | None = None
-    latency_ms: float = 0
-    rate_limit_per_minute: int | None = None
-    max_concurrent_writes: int = 15
-    max_concurrent_reads: int = 50
-    fault_rate: float = 0.0
-    fault_kinds: tuple[str, ...] = FAULT_KINDS
-    slow_rate: float = 0.0
-    slow_seconds: float = 0.0
-    seed: int | None = None
     fixture: str | Path | dict[str, Any] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
@@ -58,25 +49,11 @@ class EmulatorSettings:
             return self.fixture
         return json.loads(Path(self.fixture).read_text())
 
-    def limits(self) -> Limits:
-        return Limits(
-            token=self.token,
-            latency_ms=self.latency_ms,
-            rate_limit_per_minute=self.rate_limit_per_minute,
-            max_concurrent_writes=self.max_concurrent_writes,
-            max_concurrent_reads=self.max_concurrent_reads,
-            fault_rate=self.fault_rate,
-            fault_kinds=tuple(self.fault_kinds),
-            slow_rate=self.slow_rate,
-            slow_seconds=self.slow_seconds,
-            seed=self.seed,
-        )
-
 
 def build_app(settings: EmulatorSettings) -> tuple[Any, AsanaStore, Stats]:
     store = AsanaStore(settings.load_fixture(), settings.project_gid)
     stats = Stats()
-    return create_app(store, settings.limits(), stats), store, stats
+    return create_app(store, settings, stats), store, stats
 
 
 def quiet_uvicorn() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+from dataclasses import fields
 
 import uvicorn
 
@@ -34,7 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--slow-seconds", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible fault draws")
     args = parser.parse_args(argv)
-    unknown = set(args.fault_kinds.split(",")) - set(FAULT_KINDS)
+    args.fault_kinds = tuple(args.fault_kinds.split(","))
+    unknown = set(args.fault_kinds) - set(FAULT_KINDS)
     if unknown:
         parser.error(f"unknown fault kinds: {', '.join(sorted(unknown))}")
     return args
@@ -42,20 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = EmulatorSettings(
-        token=args.token,
-        project_gid=args.project_gid,
-        latency_ms=args.latency_ms,
-        rate_limit_per_minute=args.rate_limit_per_minute,
-        max_concurrent_writes=args.max_concurrent_writes,
-        max_concurrent_reads=args.max_concurrent_reads,
-        fault_rate=args.fault_rate,
-        fault_kinds=tuple(args.fault_kinds.split(",")),
-        slow_rate=args.slow_rate,
-        slow_seconds=args.slow_seconds,
-        seed=args.seed,
-        fixture=args.fixture,
-    )
+    settings = EmulatorSettings(**{option.name: getattr(args, option.name) for option in fields(EmulatorSettings)})
     app, store, _ = build_app(settings)
     listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -233,12 +233,7 @@ class AsanaStore:
                 project = str(data.get("project"))
                 self.project(project)
                 if action == "addProject":
-                    section = data.get("section")
-                    if section is not None and section not in self.sections:
-                        raise ApiError(400, f"section: Not a recognized ID: {section}")
-                    if project not in task.projects:
-                        task.projects.append(project)
-                    task.memberships = [m for m in task.memberships if m[0] != project] + [(project, section)]
+                    self._place(task, project, data.get("section"), "section")
                 else:
                     task.projects = [p for p in task.projects if p != project]
                     task.memberships = [m for m in task.memberships if m[0] != project]
@@ -331,14 +326,8 @@ class AsanaStore:
         for membership in data.get("memberships") or []:
             if not isinstance(membership, dict) or "project" not in membership:
                 raise ApiError(400, "memberships: Each membership needs a project")
-            project = str(membership["project"])
-            self.project(project)
-            section = membership.get("section")
-            if section is not None and section not in self.sections:
-                raise ApiError(400, f"memberships: Not a recognized section ID: {section}")
-            if project not in task.projects:
-                task.projects.append(project)
-            task.memberships = [m for m in task.memberships if m[0] != project] + [(project, section)]
+            self.project(str(membership["project"]))
+            self._place(task, str(membership["project"]), membership.get("section"), "memberships")
         tags = data.get("tags") or []
         if not isinstance(tags, list):
             raise ApiError(400, "tags: Must be an array of tag GIDs")
@@ -351,6 +340,14 @@ class AsanaStore:
         if data.get("parent") is not None:
             self.task(str(data["parent"]))
             task.parent = str(data["parent"])
+
+    def _place(self, task: Task, project: str, section: str | None, field_name: str) -> None:
+        """Put the task in `project` (and `section`, if given), replacing its place there."""
+        if section is not None and section not in self.sections:
+            raise ApiError(400, f"{field_name}: Not a recognized section ID: {section}")
+        if project not in task.projects:
+            task.projects.append(project)
+        task.memberships = [m for m in task.memberships if m[0] != project] + [(project, section)]
 
     def _apply_custom_fields(self, task: Task, values: Any) -> None:
         if not isinstance(values, dict):
