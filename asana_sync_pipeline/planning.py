@@ -38,10 +38,15 @@ class Plan:
     rows: pd.DataFrame
     rejections: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    _field_arrays: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def field_columns(self) -> list[str]:
         return [name for name in self.rows.columns if name in TASK_FIELDS or name == SYNC_KEY]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled between assets without the per-row lookup cache, which is rebuilt on demand."""
+        return {**self.__dict__, "_field_arrays": None}
 
     def counts(self) -> dict[str, int]:
         counted = self.rows["operation"].value_counts()
@@ -49,8 +54,10 @@ class Plan:
 
     def payload_fields(self, position: int) -> dict[str, Any]:
         """The canonical field values of one row, NULLs left out."""
-        record = self.rows.iloc[position]
-        return {name: record[name] for name in self.field_columns if not is_null(record[name])}
+        if self._field_arrays is None:
+            self._field_arrays = {name: self.rows[name].to_numpy(dtype=object) for name in self.field_columns}
+        values = ((name, column[position]) for name, column in self._field_arrays.items())
+        return {name: value for name, value in values if not is_null(value)}
 
 
 def primary_key_text(value: Any) -> str | None:
@@ -247,4 +254,4 @@ def refresh_plan(plan: Plan, synced: pd.DataFrame) -> Plan:
     operation[(operation == UPDATE) & same] = UNCHANGED
     rows["operation"] = operation
     rows["task_gid"] = task_gids
-    return replace(plan, rows=rows)
+    return replace(plan, rows=rows, _field_arrays=None)

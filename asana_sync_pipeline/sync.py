@@ -29,7 +29,7 @@ from .errors import (
     ServerError,
 )
 from .fields import TASK_FIELDS
-from .planning import CREATE, UNCHANGED, UPDATE, Plan, api_payload
+from .planning import CREATE, REJECT, UNCHANGED, UPDATE, Plan, api_payload
 from .reconcile import MATCH_OPT_FIELDS, earliest_attempt, match_intents
 from .state import Intent, Outcome, StateStore
 
@@ -155,10 +155,8 @@ class TaskSync:
         rows = plan.rows
         operations = rows["operation"].to_numpy()
         self.report.unchanged = int((operations == UNCHANGED).sum())
-        self.report.rejected = 0
-        for key, field_name, reason in plan.rejections.itertuples(index=False):
-            self.report.rejections.append((key, field_name, reason))
-        self.report.rejected = int((operations == "reject").sum())
+        self.report.rejections.extend(plan.rejections.itertuples(index=False, name=None))
+        self.report.rejected = int((operations == REJECT).sum())
         keys = [key for key in rows["primary_key"] if key is not None]
         await asyncio.to_thread(self.store.start_run, self.project_gid, self.run_id, keys, plan.rejections)
 
@@ -199,7 +197,9 @@ class TaskSync:
         return int(self._plan.rows["payload_hash"].iat[position])
 
     async def _settle_earlier_intents(self, creates: list[int]) -> list[int]:
-        """Adopt tasks that an interrupted earlier run created; return the creates still needed."""
+        """Adopt tasks that an interrupted earlier run created; return the creates still needed.
+
+        An intent that made no task and whose row is no longer to be created is dropped."""
         intents = await asyncio.to_thread(self.store.open_intents, self.project_gid)
         if not intents:
             return creates
@@ -211,6 +211,8 @@ class TaskSync:
             gid = adopted.get(intent.primary_key)
             position = by_key.get(intent.primary_key)
             if gid is None:
+                if position is None:
+                    self._record(Outcome(intent.primary_key, clear_intent=True))
                 continue
             self.report.adopted += 1
             if position is None:
