@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from .errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, api_error_for
 
@@ -51,6 +51,7 @@ class AsanaClient:
         max_concurrent_reads: int = 50,
         timeout_seconds: float = 30.0,
         max_attempts: int = 6,
+        max_rate_limited_attempts: int = 30,
         max_backoff_seconds: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         on_retry: Callable[[str], None] | None = None,
@@ -67,6 +68,7 @@ class AsanaClient:
         self._reads = asyncio.Semaphore(max_concurrent_reads)
         self._paused_until = 0.0
         self._max_attempts = max_attempts
+        self._max_rate_limited_attempts = max_rate_limited_attempts
         self._backoff = wait_exponential_jitter(initial=0.5, max=max_backoff_seconds)
         self._on_retry = on_retry
         self.requests_sent = 0
@@ -128,10 +130,18 @@ class AsanaClient:
         )
 
     def _wait(self, state: RetryCallState) -> float:
+        """Asana's Retry-After for a 429 (plus jitter, so waiting requests do not return as a herd);
+        exponential backoff with jitter otherwise."""
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitError):
-            return exc.retry_after + random.uniform(0, 0.25)
+            return exc.retry_after + random.uniform(0, 1.0)
         return self._backoff(state)
+
+    def _stop(self, state: RetryCallState) -> bool:
+        """A 429 means "not yet", not "failed": it gets a larger budget than errors do."""
+        exc = state.outcome.exception() if state.outcome else None
+        limit = self._max_rate_limited_attempts if isinstance(exc, RateLimitError) else self._max_attempts
+        return state.attempt_number >= limit
 
     async def request(
         self,
@@ -163,7 +173,7 @@ class AsanaClient:
         retrying = AsyncRetrying(
             retry=retry_if_exception(retryable),
             wait=self._wait,
-            stop=stop_after_attempt(self._max_attempts),
+            stop=self._stop,
             before_sleep=before_sleep,
             reraise=True,
         )

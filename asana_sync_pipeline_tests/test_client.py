@@ -66,7 +66,7 @@ def test_retries_give_up_with_the_rate_limit_error():
         return httpx.Response(429, headers={"Retry-After": "0"}, json=RATE_LIMIT_BODY)
 
     with pytest.raises(RateLimitError) as raised:
-        run(call(client_for(handler, max_attempts=3), "update_task", "1", {"name": "x"}))
+        run(call(client_for(handler, max_rate_limited_attempts=3), "update_task", "1", {"name": "x"}))
     assert "too many requests" in str(raised.value)
 
 
