@@ -153,7 +153,10 @@ class StateStore:
             lock.release()
 
     def synced(self, project_gid: str) -> pd.DataFrame:
-        """Primary key -> task GID and payload hash, for planning."""
+        """Primary key -> task GID and payload hash, for planning; a state file not yet made is
+        not created here, so a dry run leaves no trace."""
+        if self.database != ":memory:" and not Path(self.database).exists():
+            return pd.DataFrame({name: pd.Series(dtype=object) for name in ("primary_key", "task_gid", "payload_hash")})
         with self.connect() as connection:
             return connection.execute(
                 "SELECT primary_key, task_gid, payload_hash FROM synced_tasks WHERE project_gid = ?",

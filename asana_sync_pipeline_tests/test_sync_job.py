@@ -163,6 +163,7 @@ def test_dry_run_plans_without_writing(sandbox):
     assert "POST /tasks" in planned["planned_payloads"]
     assert sandbox.tasks() == []
     assert sandbox.stats()["write_requests"] == 0
+    assert not sandbox.state.exists()
 
 
 @pytest.mark.parametrize(
