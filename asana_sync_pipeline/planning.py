@@ -114,9 +114,10 @@ def _cross_field_errors(values: dict[str, np.ndarray], size: int) -> list[tuple[
 def payload_hash(frame: pd.DataFrame) -> np.ndarray:
     """A stable 64-bit hash per row of canonical values, including which fields are given."""
     names = sorted(frame.columns)
-    hashed = frame[names].copy()
-    hashed.insert(0, "__fields__", ",".join(names))
-    return pd.util.hash_pandas_object(hashed, index=False).to_numpy(dtype=np.uint64)
+    which_fields = pd.util.hash_array(np.array([",".join(names)], dtype=object))[0]
+    if not names:
+        return np.full(len(frame), which_fields, dtype=np.uint64)
+    return pd.util.hash_pandas_object(frame[names], index=False).to_numpy(dtype=np.uint64) ^ which_fields
 
 
 def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame | None = None) -> Plan:

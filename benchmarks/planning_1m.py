@@ -5,14 +5,16 @@
 Builds a warehouse model of realistic shape in a temporary DuckDB file, then in
 this one process measures (a) DuckDB alone reading the rows into pandas and
 (b) the whole planning step: that same read, the field rules, the hashes and
-the diff against a state map holding half the rows. Peak memory is the
-process's maximum RSS. Goal: (b) at most 3x (a), at most 2 GB.
+the diff against a state map holding half the rows. Both are timed several
+times, alternating, after a warm-up; the table shows medians. Peak memory is
+the process's maximum RSS. Goal: (b) at most 3x (a), at most 2 GB.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -53,23 +55,19 @@ def peak_rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "warehouse.duckdb")
         with duckdb.connect(path) as connection:
             connection.execute(MODEL_SQL, [args.rows])
 
-        started = time.perf_counter()
-        with duckdb.connect(path, read_only=True) as connection:
-            model = connection.execute("SELECT * FROM asana_task_model").df()
-        read_seconds = time.perf_counter() - started
-        read_rss = peak_rss_mb()
-        del model
+        def read() -> pd.DataFrame:
+            with duckdb.connect(path, read_only=True) as connection:
+                return connection.execute("SELECT * FROM asana_task_model").df()
 
         started = time.perf_counter()
-        with duckdb.connect(path, read_only=True) as connection:
-            model = connection.execute("SELECT * FROM asana_task_model").df()
-        first = build_plan(model.head(args.rows // 2), SyncSettings())
+        first = build_plan(read().head(args.rows // 2), SyncSettings())
         synced = pd.DataFrame(
             {
                 "primary_key": first.rows["primary_key"],
@@ -80,18 +78,24 @@ def main() -> None:
         del first
         prepared = time.perf_counter() - started
 
-        started = time.perf_counter()
-        with duckdb.connect(path, read_only=True) as connection:
-            model = connection.execute("SELECT * FROM asana_task_model").df()
-        plan = build_plan(model, SyncSettings(), synced)
-        plan_seconds = time.perf_counter() - started
-        counts = plan.counts()
+        read_times, plan_times = [], []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            model = read()
+            read_times.append(time.perf_counter() - started)
+            del model
+            started = time.perf_counter()
+            plan = build_plan(read(), SyncSettings(), synced)
+            plan_times.append(time.perf_counter() - started)
+            counts = plan.counts()
+            del plan
+        read_seconds, plan_seconds = statistics.median(read_times), statistics.median(plan_times)
 
     print(f"rows: {args.rows:,}   (state map: {len(synced):,} rows, prepared in {prepared:.1f} s)")
     print(f"{'step':<44} {'seconds':>8} {'ratio':>7}")
     print(f"{'DuckDB read into pandas':<44} {read_seconds:>8.2f} {1.0:>7.2f}")
     print(f"{'plan: read + validate + normalize + diff':<44} {plan_seconds:>8.2f} {plan_seconds / read_seconds:>7.2f}")
-    print(f"peak RSS: {peak_rss_mb():,.0f} MB (after the read alone: {read_rss:,.0f} MB)")
+    print(f"medians of {args.repeats} alternating repetitions, after a warm-up; peak RSS: {peak_rss_mb():,.0f} MB")
     print(f"operations: {counts}")
 
 
