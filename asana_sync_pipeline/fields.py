@@ -319,10 +319,16 @@ def to_api_value(field: str, canonical: Any) -> Any:
 
 @dataclass
 class NormalizedColumn:
-    """A column's canonical values (None where not given) and per-row reasons (None where fine)."""
+    """A column's canonical values (None where not given) and per-row reasons (None where fine).
+
+    When the rule ran once per distinct value, `codes` index each row's value in
+    `distinct` (its last entry is None, for NULLs), which lets callers work per
+    distinct value too."""
 
     values: np.ndarray
     errors: np.ndarray
+    codes: np.ndarray | None = None
+    distinct: np.ndarray | None = None
 
 
 def _apply(rule: Callable[[Any], Any], value: Any) -> tuple[Any, str | None]:
@@ -336,36 +342,38 @@ def _apply(rule: Callable[[Any], Any], value: Any) -> tuple[Any, str | None]:
         return None, f"cannot read {_show(value)}: {exc}"
 
 
+def blank_mask(values: np.ndarray) -> np.ndarray:
+    """True where a value is text that is empty or only white space."""
+    return np.array([value.__class__ is str and not value.strip() for value in values], dtype=bool).reshape(len(values))
+
+
 def _text_column(column: pd.Series, *, required: bool) -> NormalizedColumn:
-    """Text rules over a string column, vectorized: most names and notes are all distinct."""
-    missing = column.isna().to_numpy()
+    """Text rules over a string column in one pass: most names and notes are all distinct."""
     values = column.to_numpy(dtype=object, na_value=None)
     errors = np.full(len(column), None, dtype=object)
     if required:
-        empty = ~missing & (column.str.strip().str.len() == 0).to_numpy(dtype=bool, na_value=False)
-        values = values.copy()
-        values[empty] = None
-        errors[empty] = "must not be empty"
+        empty = blank_mask(values)
+        if empty.any():
+            values = values.copy()
+            values[empty] = None
+            errors[empty] = "must not be empty"
     return NormalizedColumn(values, errors)
 
 
 def normalize_column(rule: Callable[[Any], Any], column: pd.Series) -> NormalizedColumn:
     """Apply `rule` to every value of `column`, once per distinct value."""
-    size = len(column)
     if rule in (text, required_text) and pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         return _text_column(column, required=rule is required_text)
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        raw = np.array(column.dt.to_pydatetime() if size else [], dtype=object)
-        raw[column.isna().to_numpy()] = None
-    else:
-        raw = column.to_numpy(dtype=object, na_value=None)
     if column.dtype != object:
-        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-        results = [_apply(rule, value) for value in uniques] + [(None, None)]
-        unique_values, unique_errors = (np.array(part, dtype=object) for part in zip(*results))
-        return NormalizedColumn(unique_values[codes], unique_errors[codes])
-    values = np.full(size, None, dtype=object)
-    errors = np.full(size, None, dtype=object)
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        if pd.api.types.is_datetime64_any_dtype(uniques.dtype):
+            uniques = uniques.to_pydatetime()
+        results = [_apply(rule, value) for value in np.asarray(uniques, dtype=object)] + [(None, None)]
+        distinct, distinct_errors = (np.array(part, dtype=object) for part in zip(*results))
+        return NormalizedColumn(distinct[codes], distinct_errors[codes], codes, distinct)
+    raw = column.to_numpy(dtype=object, na_value=None)
+    values = np.full(len(raw), None, dtype=object)
+    errors = np.full(len(raw), None, dtype=object)
     cache: dict[tuple[type, Any], tuple[Any, str | None]] = {}
     for index, value in enumerate(raw):
         try:

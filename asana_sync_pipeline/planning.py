@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import fields as rules
-from .fields import TASK_FIELDS, NormalizedColumn, is_null, normalize_column, to_api_value
+from .fields import TASK_FIELDS, NormalizedColumn, blank_mask, is_null, normalize_column, to_api_value
 from .mapping import ColumnMapping, SyncSettings, resolve_mapping
 
 CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
@@ -30,23 +30,17 @@ REJECTION_COLUMNS = ("primary_key", "field", "reason")
 @dataclass
 class Plan:
     """What a sync will do. `rows` has one row per model row: `primary_key`,
-    `operation`, `task_gid`, `payload_hash` and one column of canonical values
-    per mapped Asana field; `rejections` lists (primary_key, field, reason)."""
+    `operation`, `task_gid`, `gid_from_column` and `payload_hash`; `values` holds,
+    per mapped Asana field, the rows' canonical values (arrays in row order, kept
+    out of the DataFrame because a million-row object frame is slow to build);
+    `rejections` lists (primary_key, field, reason)."""
 
     settings: SyncSettings
     mapping: ColumnMapping
     rows: pd.DataFrame
+    values: dict[str, np.ndarray]
     rejections: pd.DataFrame
     notes: list[str] = field(default_factory=list)
-    _field_arrays: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def field_columns(self) -> list[str]:
-        return [name for name in self.rows.columns if name in TASK_FIELDS or name == SYNC_KEY]
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled between assets without the per-row lookup cache, which is rebuilt on demand."""
-        return {**self.__dict__, "_field_arrays": None}
 
     def counts(self) -> dict[str, int]:
         counted = self.rows["operation"].value_counts()
@@ -54,9 +48,7 @@ class Plan:
 
     def payload_fields(self, position: int) -> dict[str, Any]:
         """The canonical field values of one row, NULLs left out."""
-        if self._field_arrays is None:
-            self._field_arrays = {name: self.rows[name].to_numpy(dtype=object) for name in self.field_columns}
-        values = ((name, column[position]) for name, column in self._field_arrays.items())
+        values = ((name, column[position]) for name, column in self.values.items())
         return {name: value for name, value in values if not is_null(value)}
 
 
@@ -78,8 +70,7 @@ def primary_key_column(column: pd.Series) -> np.ndarray:
         return keys
     if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         keys = column.to_numpy(dtype=object, na_value=None)
-        blank = (column.str.strip().str.len() == 0).to_numpy(dtype=bool, na_value=False)
-        keys[blank] = None
+        keys[blank_mask(keys)] = None
         return keys
     return np.array([primary_key_text(value) for value in column.to_numpy(dtype=object)], dtype=object)
 
@@ -111,13 +102,29 @@ def _cross_field_errors(values: dict[str, np.ndarray], size: int) -> list[tuple[
     return found
 
 
-def payload_hash(frame: pd.DataFrame) -> np.ndarray:
+_NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0x100000001B3)
+
+
+def _column_hash(column: NormalizedColumn) -> np.ndarray:
+    """Stable 64-bit hashes of a column's canonical values, per distinct value when known
+    (columns without codes are mostly distinct text, hashed directly)."""
+    if column.codes is None:
+        hashes = pd.util.hash_array(column.values, categorize=False)
+        hashes[pd.isna(column.values)] = _NULL_HASH
+        return hashes
+    hashes = pd.util.hash_array(column.distinct)
+    hashes[pd.isna(column.distinct)] = _NULL_HASH
+    return hashes[column.codes]
+
+
+def payload_hash(columns: dict[str, NormalizedColumn], size: int) -> np.ndarray:
     """A stable 64-bit hash per row of canonical values, including which fields are given."""
-    names = sorted(frame.columns)
-    which_fields = pd.util.hash_array(np.array([",".join(names)], dtype=object))[0]
-    if not names:
-        return np.full(len(frame), which_fields, dtype=np.uint64)
-    return pd.util.hash_pandas_object(frame[names], index=False).to_numpy(dtype=np.uint64) ^ which_fields
+    names = sorted(columns)
+    hashes = np.full(size, pd.util.hash_array(np.array([",".join(names)], dtype=object))[0], dtype=np.uint64)
+    for name in names:
+        hashes = (hashes * _MIX) ^ _column_hash(columns[name])
+    return hashes
 
 
 def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame | None = None) -> Plan:
@@ -126,12 +133,12 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
     model = model.reset_index(drop=True)
     size = len(model)
     normalized = _normalize(model, mapping)
-    values = {field: column.values for field, column in normalized.items()}
     keys = primary_key_column(model[settings.primary_key])
     if settings.sync_key_field:
-        values[SYNC_KEY] = keys
+        normalized[SYNC_KEY] = NormalizedColumn(keys, np.full(size, None, dtype=object))
+    values = {field: column.values for field, column in normalized.items()}
     rejected: list[tuple[np.ndarray, str, Any]] = [
-        (pd.notna(column.errors), field, column.errors) for field, column in normalized.items()
+        (pd.notna(column.errors), field, column.errors) for field, column in normalized.items() if field != SYNC_KEY
     ]
 
     column_gids = np.full(size, None, dtype=object)
@@ -153,8 +160,7 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
     task_gids = np.where(pd.notna(column_gids), column_gids, state_gids)
     has_task = pd.notna(task_gids)
 
-    frame = pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in values.items()}, index=pd.RangeIndex(size))
-    hashes = payload_hash(frame) if size else np.zeros(0, dtype=np.uint64)
+    hashes = payload_hash(normalized, size)
     same_task = known & (state_gids == task_gids)
     unchanged = has_task & same_task & (state_hashes == hashes)
 
@@ -182,9 +188,8 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
             "payload_hash": pd.Series(hashes, dtype=np.uint64),
         }
     )
-    plan_rows = pd.concat([plan_rows, frame], axis=1)
     notes = [f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else []
-    return Plan(settings, mapping, plan_rows, rejections.reset_index(drop=True), notes)
+    return Plan(settings, mapping, plan_rows, values, rejections.reset_index(drop=True), notes)
 
 
 def _lookup(column: pd.Series, position: np.ndarray) -> np.ndarray:
@@ -255,4 +260,4 @@ def refresh_plan(plan: Plan, synced: pd.DataFrame) -> Plan:
     operation[(operation == UPDATE) & same] = UNCHANGED
     rows["operation"] = operation
     rows["task_gid"] = task_gids
-    return replace(plan, rows=rows, _field_arrays=None)
+    return replace(plan, rows=rows)
