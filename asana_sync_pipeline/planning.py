@@ -201,13 +201,13 @@ def _lookup(column: pd.Series, position: np.ndarray) -> np.ndarray:
 def _rejection_table(rejected: list[tuple[np.ndarray, str, Any]], keys: np.ndarray, size: int) -> pd.DataFrame:
     """One line per rejected (row, field), indexed by row position; the first reason wins."""
     parts = []
-    for mask, field, reason in rejected:
+    for mask, field_name, reason in rejected:
         mask = np.asarray(mask, dtype=bool)
         if size == 0 or not mask.any():
             continue
         rows = np.flatnonzero(mask)
         reasons = reason[rows] if isinstance(reason, np.ndarray) else np.full(len(rows), reason, dtype=object)
-        parts.append(pd.DataFrame({"primary_key": keys[rows], "field": field, "reason": reasons}, index=rows))
+        parts.append(pd.DataFrame({"primary_key": keys[rows], "field": field_name, "reason": reasons}, index=rows))
     if not parts:
         return pd.DataFrame(columns=list(REJECTION_COLUMNS), index=pd.Index([], dtype=np.int64))
     table = pd.concat(parts).sort_index(kind="stable")

@@ -239,7 +239,7 @@ class TaskSync:
 
     async def _create_all(self, creates: list[int]) -> None:
         """Send the creates; reconcile the ambiguous ones and resend only those that made nothing."""
-        for round_number in range(1, self.options.create_rounds + 1):
+        for _ in range(self.options.create_rounds):
             if not creates:
                 return
             intents = [(self._key(position), self._payloads[position]) for position in creates]

@@ -23,7 +23,6 @@ from collections import Counter
 from pathlib import Path
 
 import duckdb
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

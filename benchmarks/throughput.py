@@ -118,7 +118,6 @@ def main() -> None:
         frame = model(args.rerun_rows)
         first_seconds, first = project_sync(base_url, frame, state, 60_000)
         before = stats(base_url)
-        started = time.perf_counter()
         again_seconds, again = project_sync(base_url, frame, state, 60_000)
         after = stats(base_url)
     print(f"\n(b) re-run over an unchanged {args.rerun_rows:,}-row model")

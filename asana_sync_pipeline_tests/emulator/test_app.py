@@ -5,7 +5,6 @@ import asyncio
 import re
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
