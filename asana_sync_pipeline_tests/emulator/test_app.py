@@ -139,7 +139,7 @@ def test_writes_beyond_the_concurrency_limit_are_429():
             responses = await asyncio.gather(*(http.post("/tasks", json={"data": {"projects": [PROJECT]}}) for _ in range(20)))
         return sorted(response.status_code for response in responses)
 
-    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=300)) as server:
+    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=1000)) as server:
         statuses = asyncio.run(burst(server))
     assert statuses == [201] * 15 + [429] * 5
 
