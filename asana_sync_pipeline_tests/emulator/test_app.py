@@ -150,8 +150,8 @@ def test_writes_beyond_the_concurrency_limit_are_429():
         ("error_500", 0, 500),
         ("error_503", 0, 503),
         ("spurious_429", 0, 429),
-        ("reset_before", 0, httpx.RemoteProtocolError),
-        ("reset_after", 1, httpx.RemoteProtocolError),
+        ("reset_before", 0, httpx.TransportError),
+        ("reset_after", 1, httpx.TransportError),
     ],
 )
 def test_each_fault_kind_is_what_a_client_sees(kind, created, outcome):
