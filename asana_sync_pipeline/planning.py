@@ -147,13 +147,11 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
         column_gids = gid_column.values
         rejected.append((pd.notna(gid_column.errors), "task_gid", gid_column.errors))
     rejected.extend(_cross_field_errors(values, size))
-    missing_key = pd.isna(keys)
-    rejected.append((missing_key, settings.primary_key, "the primary key is empty"))
-    duplicated = pd.Series(keys).duplicated(keep=False).to_numpy() & ~missing_key
-    rejected.append((duplicated, settings.primary_key, "the primary key appears more than once in the model"))
-
     synced = synced if synced is not None else pd.DataFrame(columns=list(SYNCED_COLUMNS))
-    position = pd.Index(synced["primary_key"].astype(object)).get_indexer(keys)
+    missing_key = pd.isna(keys)
+    duplicated, position = _match_keys(keys, synced["primary_key"].to_numpy(dtype=object))
+    rejected.append((missing_key, settings.primary_key, "the primary key is empty"))
+    rejected.append((duplicated & ~missing_key, settings.primary_key, "the primary key appears more than once in the model"))
     known = position >= 0
     state_gids = _lookup(synced["task_gid"], position)
     state_hashes = _lookup(synced["payload_hash"], position)
@@ -190,6 +188,20 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
     )
     notes = [f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else []
     return Plan(settings, mapping, plan_rows, values, rejections.reset_index(drop=True), notes)
+
+
+def _match_keys(keys: np.ndarray, synced_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which keys repeat in the model, and each row's position in the state map (-1: none).
+
+    Keys are usually unique: then one hash table over them answers both questions."""
+    index = pd.Index(keys, dtype=object)
+    if not index.is_unique:
+        return index.duplicated(keep=False), pd.Index(synced_keys, dtype=object).get_indexer(keys)
+    found = index.get_indexer(synced_keys)
+    hit = found >= 0
+    position = np.full(len(keys), -1, dtype=np.intp)
+    position[found[hit]] = np.flatnonzero(hit)
+    return np.zeros(len(keys), dtype=bool), position
 
 
 def _lookup(column: pd.Series, position: np.ndarray) -> np.ndarray:

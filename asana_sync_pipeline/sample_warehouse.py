@@ -17,32 +17,49 @@ import duckdb
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MODEL_SQL = "asana_task_model.sql"
+MODEL_TABLE = "asana_task_model"
 
 
-def build_sample_warehouse(database_path: str | os.PathLike[str], *, data_dir: Path = DATA_DIR) -> int:
-    """(Re)build the warehouse at `database_path`; returns the row count of `asana_task_model`."""
+def build_sample_warehouse(
+    database_path: str | os.PathLike[str], *, replace: bool = True, data_dir: Path = DATA_DIR
+) -> int:
+    """Build the warehouse at `database_path` and return the row count of `asana_task_model`.
+
+    With `replace=False` an existing warehouse is kept as it is (a user may have
+    edited it) and only its row count is read.
+    """
+    target = Path(database_path)
+    if not replace and target.exists():
+        with duckdb.connect(str(target), read_only=True) as connection:
+            return int(connection.execute(f"SELECT count(*) FROM {MODEL_TABLE}").fetchone()[0])
     script = data_dir / MODEL_SQL
     if not script.is_file():
-        raise FileNotFoundError(f"The sample warehouse sources are missing: {script} not found")
-    target = Path(database_path)
+        raise FileNotFoundError(
+            f"The sample warehouse sources are missing: {script} not found "
+            "(run from a checkout of the repository, which holds the data/ folder)"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".building")
-    partial.unlink(missing_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.building")
     sql = script.read_text().replace("{data_dir}", data_dir.as_posix())
-    with duckdb.connect(str(partial)) as connection:
-        connection.execute(sql)
-        rows = connection.execute("SELECT count(*) FROM asana_task_model").fetchone()[0]
-    Path(str(partial) + ".wal").unlink(missing_ok=True)
-    os.replace(partial, target)
+    try:
+        with duckdb.connect(str(partial)) as connection:
+            connection.execute(sql)
+            connection.execute("CHECKPOINT")
+            rows = connection.execute(f"SELECT count(*) FROM {MODEL_TABLE}").fetchone()[0]
+        Path(f"{target}.wal").unlink(missing_ok=True)  # belongs to the database being replaced
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+        Path(f"{partial}.wal").unlink(missing_ok=True)
     return int(rows)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", default=os.environ.get("WAREHOUSE_DUCKDB_PATH", "data/warehouse.duckdb"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows = build_sample_warehouse(args.path)
-    print(f"Built {args.path}: asana_task_model has {rows} rows")
+    print(f"Built {args.path}: table {MODEL_TABLE} with {rows} rows (sources: {DATA_DIR})")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ WITH at_risk AS (
             WHEN s.open_tickets >= 8 THEN s.open_tickets || ' open tickets'
             ELSE 'renewal on ' || strftime(a.renewal_date, '%b %-d')
         END AS risk_reason,
-        s.open_tickets >= 11 AND NOT s.exec_sponsor_left AS urgent
+        s.open_tickets >= 11 AND s.active_users_change_pct >= 20 AND NOT s.exec_sponsor_left AS urgent
     FROM accounts a JOIN usage_signals s USING (account_id)
     WHERE a.health_score < 70 OR s.active_users_change_pct >= 20 OR s.exec_sponsor_left
        OR s.open_tickets >= 8 OR a.renewal_date < DATE '2027-03-01'
@@ -87,7 +87,7 @@ SELECT
             lambda p: CASE p WHEN 'Analytics' THEN '1200000000000321' WHEN 'Warehouse' THEN '1200000000000322'
                         ELSE '1200000000000323' END),
         '1200000000000305', strftime(renewal_date, '%Y-%m-%d'),
-        '1200000000000306', [ae_email]
+        '1200000000000306', [CASE WHEN ae_email = 'grace@acme.example' THEN '1200000000000012' ELSE ae_email END]
     )::VARCHAR) AS custom_fields,
     task_gid_override AS task_gid,
     CASE WHEN segment = 'mid-market' AND renewal_date < DATE '2026-12-15' AND start_on_override IS NULL
