@@ -162,21 +162,18 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
     same_task = known & (state_gids == task_gids)
     unchanged = has_task & same_task & (state_hashes == hashes)
 
-    if settings.sync_mode == "insert":
-        operation = np.where(has_task, UNCHANGED, CREATE)
-    elif settings.sync_mode == "update":
-        operation = np.where(unchanged, UNCHANGED, np.where(has_task, UPDATE, REJECT))
+    creates = ~has_task if settings.sync_mode != "update" else np.zeros(size, dtype=bool)
+    updates = has_task & ~unchanged if settings.sync_mode != "insert" else np.zeros(size, dtype=bool)
+    if settings.sync_mode == "update":
         rejected.append((~has_task, mapping.task_gid_column or "task_gid",
                          "no task to update: the row has no task_gid and no task was synced for this primary key"))
-    else:
-        operation = np.where(unchanged, UNCHANGED, np.where(has_task, UPDATE, CREATE))
-    creates = operation == CREATE
     name_given = pd.notna(values["name"]) if "name" in values else np.zeros(size, dtype=bool)
     rejected.append((creates & ~name_given, "name", "name is required to create a task"))
 
     rejections = _rejection_table(rejected, keys, size)
-    operation = operation.astype(object)
-    operation[rejections.index.unique()] = REJECT
+    codes = np.where(creates, 0, np.where(updates, 1, 2))
+    codes[rejections.index.unique()] = 3
+    operation = np.array(OPERATIONS, dtype=object)[codes]
     plan_rows = pd.DataFrame(
         {
             "primary_key": pd.Series(keys, dtype=object),
