@@ -9,60 +9,96 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+from bisect import bisect_right
 from datetime import datetime
-from typing import Any
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .limits import Gate, Limits, Stats, error_body
-from .records import OptFields, project_record, setting_record, tag_record, task_record, user_record, workspace_record
-from .store import ApiError, AsanaStore
+from .batch import run_batch
+from .errors import ApiError, error_body
+from .limits import API_PREFIX, PHRASE_WORDS, TRANSPORT_SCOPE_KEY, Gate, Stats
+from .records import (
+    NO_FIELDS,
+    OptFields,
+    project_record,
+    section_record,
+    setting_record,
+    tag_record,
+    task_record,
+    user_record,
+    workspace_record,
+)
+from .settings import EmulatorSettings
+from .store import AsanaStore, Task
+from .values import parse_moment
 
-API = "/api/1.0"
 UNBOUNDED_LIST_CAP = 1000
+COMPACT = ("gid", "resource_type", "name")
+Handler = Callable[[Request, OptFields], Awaitable[Response]]
 
 
-def _ok(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse({"data": data}, status_code=status)
+def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"data": data}, status_code=status, headers=headers)
 
 
-def _error(exc: ApiError) -> Response:
-    return Response(error_body(exc.message), status_code=exc.status, media_type="application/json")
+def _encode_offset(key: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": key}).encode()).decode().rstrip("=")
 
 
-def _page(request: Request, items: list[Any]) -> JSONResponse:
-    """Asana's offset pagination over `items`."""
+def _decode_offset(offset: str) -> int:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(offset + "=" * (-len(offset) % 4)))["after"]
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "offset: Your pagination token is invalid.") from None
+    if not isinstance(key, int):
+        raise ApiError(400, "offset: Your pagination token is invalid.")
+    return key
+
+
+def paginate(request: Request, items: list[Any], keys: list[int], render: Callable[[Any], Any]) -> JSONResponse:
+    """Asana's offset pagination over `items`, ordered by the increasing integers `keys`.
+
+    The offset names the last key served, so a page boundary survives items being
+    created or deleted between requests: every item still present is served once.
+    """
     params = request.query_params
-    start = 0
-    if "offset" in params:
-        try:
-            start = int(json.loads(base64.urlsafe_b64decode(params["offset"].encode()))["index"])
-        except (ValueError, KeyError, TypeError):
-            raise ApiError(400, "offset: Your pagination token is invalid.") from None
+    start = bisect_right(keys, _decode_offset(params["offset"])) if "offset" in params else 0
     if "limit" not in params:
-        return JSONResponse({"data": items[start : start + UNBOUNDED_LIST_CAP], "next_page": None})
+        chosen = items[start : start + UNBOUNDED_LIST_CAP]
+        return JSONResponse({"data": [render(item) for item in chosen], "next_page": None})
     try:
         limit = int(params["limit"])
     except ValueError:
-        raise ApiError(400, "limit: Must be an integer between 1 and 100") from None
+        raise ApiError(400, f"limit: Not a valid integer: {params['limit']}") from None
     if not 1 <= limit <= 100:
-        raise ApiError(400, "limit: Must be between 1 and 100")
+        raise ApiError(400, f"limit: Must be between 1 and 100, got {limit}")
     end = start + limit
     next_page = None
     if end < len(items):
-        offset = base64.urlsafe_b64encode(json.dumps({"index": end}).encode()).decode()
-        query = "&".join(f"{key}={value}" for key, value in params.items() if key != "offset")
-        path = f"{request.url.path.removeprefix(API)}?{query}&offset={offset}"
-        next_page = {"offset": offset, "path": path, "uri": f"{str(request.base_url).rstrip('/')}{API}{path}"}
-    return JSONResponse({"data": items[start:end], "next_page": next_page})
+        offset = _encode_offset(keys[end - 1])
+        query = urlencode([(key, value) for key, value in params.multi_items() if key != "offset"] + [("offset", offset)])
+        path = f"{request.url.path.removeprefix(API_PREFIX)}?{query}"
+        next_page = {"offset": offset, "path": path, "uri": f"{str(request.base_url).rstrip('/')}{API_PREFIX}{path}"}
+    return JSONResponse({"data": [render(item) for item in items[start:end]], "next_page": next_page})
 
 
-async def _body(request: Request) -> Any:
+def page_fixed(request: Request, records: list[dict[str, Any]]) -> JSONResponse:
+    """Pagination over a fixed list (users, tags, settings), keyed by position."""
+    return paginate(request, records, list(range(len(records))), lambda record: record)
+
+
+async def read_data(request: Request) -> Any:
+    """The `data` of a `{"data": ...}` body; 400 for malformed JSON or a missing wrapper."""
+    raw = await request.body()
     try:
-        payload = json.loads(await request.body() or b"null")
+        payload = json.loads(raw) if raw.strip() else None
     except ValueError:
         raise ApiError(400, "Could not parse request data, invalid JSON") from None
     if not isinstance(payload, dict) or "data" not in payload:
@@ -70,164 +106,262 @@ async def _body(request: Request) -> Any:
     return payload["data"]
 
 
+def _moment_param(request: Request, name: str) -> datetime | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return parse_moment(value)
+    except ValueError:
+        raise ApiError(400, f"{name}: Not a valid ISO 8601 date-time: {value}") from None
+
+
 def build_routes(store: AsanaStore) -> list[Route]:
-    def handler(function: Any) -> Any:
+    """Asana's endpoints over `store`; each handler answers `ApiError` in Asana's shape."""
+
+    def handler(function: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 return await function(request, OptFields(request.query_params.get("opt_fields")))
             except ApiError as exc:
-                return _error(exc)
+                return Response(error_body(exc.message), status_code=exc.status, media_type="application/json")
 
         return endpoint
 
-    async def me(request: Request, opt: OptFields) -> Response:
-        return _ok(user_record(store, store.me, {"email", "workspaces"}))
+    def pick(opt: OptFields, full: dict[str, Any], compact: tuple[str, ...] = COMPACT, as_list: bool = False) -> dict:
+        return opt.pick(full, compact, as_list)
+
+    def known_workspace(gid: str) -> None:
+        if gid != store.workspace["gid"]:
+            raise ApiError(404 if gid.isdigit() else 400, f"workspace: Not a recognized ID: {gid}")
 
     async def user(request: Request, opt: OptFields) -> Response:
-        return _ok(user_record(store, store.user(request.path_params["gid"], "user"), {"email", "workspaces"}))
+        reference = request.path_params.get("gid", "me")
+        gid = store.find_user(reference)
+        if gid is None:
+            raise ApiError(404, f"user: Not a recognized ID: {reference}")
+        return ok(pick(opt, user_record(store, gid, {"email", "photo", "workspaces"})))
 
     async def users(request: Request, opt: OptFields) -> Response:
-        if request.query_params.get("workspace") not in (None, store.workspace["gid"]):
-            raise ApiError(404, f"workspace: Not a recognized ID: {request.query_params['workspace']}")
-        return _page(request, [user_record(store, gid, opt.top) for gid in store.users])
+        workspace = request.path_params.get("gid", request.query_params.get("workspace"))
+        if workspace is not None:
+            known_workspace(workspace)
+        records = [pick(opt, user_record(store, gid, opt.top), as_list=True) for gid in store.users]
+        return page_fixed(request, records)
 
     async def workspaces(request: Request, opt: OptFields) -> Response:
-        return _page(request, [workspace_record(store)])
+        return page_fixed(request, [pick(opt, workspace_record(store), as_list=True)])
 
     async def workspace(request: Request, opt: OptFields) -> Response:
-        if request.path_params["gid"] != store.workspace["gid"]:
-            raise ApiError(404, f"workspace: Not a recognized ID: {request.path_params['gid']}")
-        return _ok({**workspace_record(store), "is_organization": store.workspace.get("is_organization", True)})
+        known_workspace(request.path_params["gid"])
+        return ok(pick(opt, workspace_record(store)))
 
     async def workspace_tags(request: Request, opt: OptFields) -> Response:
-        await workspace(request, opt)
-        return _page(request, [tag_record(store, gid) for gid in store.tags])
+        known_workspace(request.path_params["gid"])
+        return page_fixed(request, [pick(opt, tag_record(store, gid), as_list=True) for gid in store.tags])
 
     async def tag(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         if gid not in store.tags:
-            raise ApiError(404, f"tag: Not a recognized ID: {gid}")
-        return _ok({**tag_record(store, gid), "workspace": workspace_record(store)})
+            raise ApiError(404 if gid.isdigit() else 400, f"tag: Not a recognized ID: {gid}")
+        return ok(pick(opt, tag_record(store, gid)))
 
     async def project(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         store.project(gid)
-        return _ok(project_record(store, gid, opt))
+        return ok(pick(opt, project_record(store, gid)))
 
     async def project_settings(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         store.project(gid)
-        fields = store.custom_fields if gid == store.project_gid else {}
-        return _page(request, [setting_record(store, gid, field) for field in fields])
+        compact = ("gid", "resource_type", "project", "is_important", "parent", "custom_field")
+        records = [pick(opt, setting_record(store, gid, field), compact, True) for field in store.project_fields[gid]]
+        return page_fixed(request, records)
 
     async def project_sections(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         store.project(gid)
-        sections = [s for s in store.sections.values() if s["project"] == gid]
-        return _page(request, [{"gid": s["gid"], "resource_type": "section", "name": s["name"]} for s in sections])
+        chosen = [section for section, info in store.sections.items() if info["project"] == gid]
+        return page_fixed(request, [pick(opt, section_record(store, section), as_list=True) for section in chosen])
 
-    def project_tasks(request: Request, project_gid: str, opt: OptFields) -> Response:
-        store.project(project_gid)
-        since = request.query_params.get("modified_since")
-        threshold = None
-        if since:
-            try:
-                threshold = datetime.fromisoformat(since.replace("Z", "+00:00"))
-            except ValueError:
-                raise ApiError(400, f"modified_since: Not a valid date-time: {since}") from None
+    async def section(request: Request, opt: OptFields) -> Response:
+        gid = request.path_params["gid"]
+        store.section(gid)
+        return ok(pick(opt, section_record(store, gid)))
+
+    def task_list(request: Request, opt: OptFields, keep: Callable[[Task], bool]) -> Response:
+        """Tasks for which `keep` holds and that pass `modified_since` / `completed_since`."""
+        modified_since = _moment_param(request, "modified_since")
+        completed_raw = request.query_params.get("completed_since")
+        completed_since = None if completed_raw == "now" else _moment_param(request, "completed_since")
+
+        def wanted(task: Task) -> bool:
+            if not keep(task):
+                return False
+            if modified_since is not None and parse_moment(task.modified_at) < modified_since:
+                return False
+            if task.completed and completed_raw:
+                return completed_since is not None and parse_moment(task.completed_at) >= completed_since
+            return True
+
         with store.lock:
-            chosen = [
-                task
-                for task in store.tasks.values()
-                if project_gid in task.projects
-                and (threshold is None or datetime.fromisoformat(task.modified_at.replace("Z", "+00:00")) >= threshold)
-            ]
-            records = [task_record(store, task, opt, as_list=True) for task in chosen]
-        return _page(request, records)
+            chosen = store.select_tasks(wanted)
+            return paginate(request, chosen, [int(task.gid) for task in chosen],
+                            lambda task: task_record(store, task, opt, as_list=True))
 
-    async def tasks_of_project(request: Request, opt: OptFields) -> Response:
-        return project_tasks(request, request.path_params["gid"], opt)
+    async def project_tasks(request: Request, opt: OptFields) -> Response:
+        gid = request.path_params["gid"]
+        store.project(gid)
+        return task_list(request, opt, lambda task: gid in task.projects)
 
-    async def tasks_query(request: Request, opt: OptFields) -> Response:
-        project_gid = request.query_params.get("project")
-        if not project_gid:
-            raise ApiError(400, "project: Must specify exactly one of project, tag, section, user task list, or assignee + workspace")
-        return project_tasks(request, project_gid, opt)
+    async def section_tasks(request: Request, opt: OptFields) -> Response:
+        gid = request.path_params["gid"]
+        store.section(gid)
+        return task_list(request, opt, lambda task: any(section == gid for _, section in task.memberships))
+
+    async def tag_tasks(request: Request, opt: OptFields) -> Response:
+        await tag(request, NO_FIELDS)
+        gid = request.path_params["gid"]
+        return task_list(request, opt, lambda task: gid in task.tags)
+
+    async def subtasks(request: Request, opt: OptFields) -> Response:
+        parent = store.task(request.path_params["gid"]).gid
+        return task_list(request, opt, lambda task: task.parent == parent)
+
+    async def query_tasks(request: Request, opt: OptFields) -> Response:
+        params = request.query_params
+        given = [name for name in ("project", "section", "assignee") if params.get(name)]
+        if params.get("assignee") and not params.get("workspace"):
+            raise ApiError(400, "workspace: Must be specified together with assignee")
+        if len(given) != 1:
+            raise ApiError(
+                400, "Must specify exactly one of project, tag, section, user task list, or assignee + workspace"
+            )
+        if "project" in given:
+            gid = params["project"]
+            store.project(gid)
+            return task_list(request, opt, lambda task: gid in task.projects)
+        if "section" in given:
+            gid = params["section"]
+            store.section(gid)
+            return task_list(request, opt, lambda task: any(section == gid for _, section in task.memberships))
+        known_workspace(params["workspace"])
+        assignee = store.find_user(params["assignee"])
+        if assignee is None:
+            raise ApiError(400, f"assignee: Not a recognized ID or email: {params['assignee']}")
+        return task_list(request, opt, lambda task: task.assignee == assignee)
 
     async def create_task(request: Request, opt: OptFields) -> Response:
-        task = store.create_task(await _body(request))
-        return _ok(task_record(store, task, opt), status=201)
+        task = store.create_task(await read_data(request))
+        return ok(task_record(store, task, opt), status=201, headers={"Location": f"/tasks/{task.gid}"})
 
     async def get_task(request: Request, opt: OptFields) -> Response:
         with store.lock:
-            return _ok(task_record(store, store.task(request.path_params["gid"]), opt))
+            return ok(task_record(store, store.task(request.path_params["gid"]), opt))
 
     async def update_task(request: Request, opt: OptFields) -> Response:
-        task = store.update_task(request.path_params["gid"], await _body(request))
-        return _ok(task_record(store, task, opt))
+        store.task(request.path_params["gid"])
+        task = store.update_task(request.path_params["gid"], await read_data(request))
+        return ok(task_record(store, task, opt))
 
     async def delete_task(request: Request, opt: OptFields) -> Response:
         store.delete_task(request.path_params["gid"])
-        return _ok({})
+        return ok({})
 
-    async def task_action(request: Request, opt: OptFields) -> Response:
-        action = request.path_params["action"]
-        task = store.task_action(request.path_params["gid"], action, await _body(request))
-        if action in ("addFollowers", "removeFollowers", "setParent"):
-            return _ok(task_record(store, task, opt))
-        return _ok({})
+    def task_action(action: str, returns_task: bool) -> Handler:
+        async def act(request: Request, opt: OptFields) -> Response:
+            store.task(request.path_params["gid"])
+            task = store.task_action(request.path_params["gid"], action, await read_data(request))
+            return ok(task_record(store, task, opt) if returns_task else {})
 
-    routes = [
-        ("/users/me", me, ["GET"]),
-        ("/users/{gid}", user, ["GET"]),
-        ("/users", users, ["GET"]),
-        ("/workspaces", workspaces, ["GET"]),
-        ("/workspaces/{gid}", workspace, ["GET"]),
-        ("/workspaces/{gid}/tags", workspace_tags, ["GET"]),
-        ("/tags/{gid}", tag, ["GET"]),
-        ("/projects/{gid}", project, ["GET"]),
-        ("/projects/{gid}/custom_field_settings", project_settings, ["GET"]),
-        ("/projects/{gid}/sections", project_sections, ["GET"]),
-        ("/projects/{gid}/tasks", tasks_of_project, ["GET"]),
-        ("/tasks", tasks_query, ["GET"]),
-        ("/tasks", create_task, ["POST"]),
-        ("/tasks/{gid}", get_task, ["GET"]),
-        ("/tasks/{gid}", update_task, ["PUT"]),
-        ("/tasks/{gid}", delete_task, ["DELETE"]),
-        ("/tasks/{gid}/{action}", task_action, ["POST"]),
+        return act
+
+    async def batch(request: Request, opt: OptFields) -> Response:
+        return ok(await run_batch(request, await read_data(request)))
+
+    routes: list[tuple[str, Handler, str]] = [
+        ("/users/me", user, "GET"),
+        ("/users/{gid}", user, "GET"),
+        ("/users", users, "GET"),
+        ("/workspaces", workspaces, "GET"),
+        ("/workspaces/{gid}", workspace, "GET"),
+        ("/workspaces/{gid}/tags", workspace_tags, "GET"),
+        ("/workspaces/{gid}/users", users, "GET"),
+        ("/tags/{gid}", tag, "GET"),
+        ("/tags/{gid}/tasks", tag_tasks, "GET"),
+        ("/projects/{gid}", project, "GET"),
+        ("/projects/{gid}/custom_field_settings", project_settings, "GET"),
+        ("/projects/{gid}/sections", project_sections, "GET"),
+        ("/projects/{gid}/tasks", project_tasks, "GET"),
+        ("/sections/{gid}", section, "GET"),
+        ("/sections/{gid}/tasks", section_tasks, "GET"),
+        ("/tasks", query_tasks, "GET"),
+        ("/tasks", create_task, "POST"),
+        ("/tasks/{gid}", get_task, "GET"),
+        ("/tasks/{gid}", update_task, "PUT"),
+        ("/tasks/{gid}", delete_task, "DELETE"),
+        ("/tasks/{gid}/subtasks", subtasks, "GET"),
+        ("/batch", batch, "POST"),
     ]
-    return [Route(API + path, handler(function), methods=methods) for path, function, methods in routes]
+    for action, returns_task in [
+        ("addTag", False), ("removeTag", False), ("addProject", False), ("removeProject", False),
+        ("addFollowers", True), ("removeFollowers", True), ("setParent", True),
+    ]:
+        routes.append((f"/tasks/{{gid}}/{action}", task_action(action, returns_task), "POST"))
+    return [Route(API_PREFIX + path, handler(function), methods=[method]) for path, function, method in routes]
 
 
-def create_app(store: AsanaStore, limits: Limits, stats: Stats | None = None) -> Gate:
-    """The emulator as an ASGI app: Starlette routes behind the `Gate` of limits and faults."""
-    stats = stats or Stats()
+def inspection_routes(store: AsanaStore, stats: Stats) -> list[Route]:
+    """Outside Asana's API, for tests and benchmarks; no token needed."""
 
     async def stats_endpoint(request: Request) -> Response:
-        snapshot = stats.snapshot()
-        snapshot["tasks"] = len(store.tasks)
-        return JSONResponse(snapshot)
+        return JSONResponse({**stats.snapshot(), "tasks": len(store.tasks)})
 
     async def reset_stats(request: Request) -> Response:
-        fresh = Stats()
-        for name in ("by_method", "by_status", "faults", "write_requests", "rate_limited", "max_writes_in_flight", "max_reads_in_flight"):
-            setattr(stats, name, getattr(fresh, name))
+        stats.reset()
         return JSONResponse({"reset": True})
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, "tasks": len(store.tasks)})
+
+    return [
+        Route("/_emulator/stats", stats_endpoint, methods=["GET"]),
+        Route("/_emulator/reset_stats", reset_stats, methods=["POST"]),
+        Route("/_emulator/health", health, methods=["GET"]),
+    ]
+
+
+class EmulatorApp(Starlette):
+    """Starlette, plus uvicorn's transport in the scope so that a fault can reset the connection."""
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope[TRANSPORT_SCOPE_KEY] = getattr(getattr(send, "__self__", None), "transport", None)
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
+    """The emulator as an ASGI app; its store is `app.state.emulator`, its counters `app.state.stats`."""
+    settings = settings or EmulatorSettings()
+    store = AsanaStore(settings.load_fixture(), settings.project_gid)
+    stats = Stats()
 
     async def not_found(request: Request, exc: Exception) -> Response:
         message = f"No matching route for request: {request.method} {request.url.path}"
         return Response(error_body(message), status_code=404, media_type="application/json")
 
-    routes = [
-        *build_routes(store),
-        Route("/_emulator/stats", stats_endpoint, methods=["GET"]),
-        Route("/_emulator/reset_stats", reset_stats, methods=["POST"]),
-        Route("/_emulator/health", health, methods=["GET"]),
-    ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
-    app.state.store = store
+    async def server_error(request: Request, exc: Exception) -> Response:
+        phrase = " ".join(random.choice(words) for words in PHRASE_WORDS)
+        return Response(error_body("Server Error", phrase=f"{random.randint(2, 9)} {phrase}"), status_code=500,
+                        media_type="application/json")
+
+    app = EmulatorApp(
+        routes=[*build_routes(store), *inspection_routes(store, stats)],
+        middleware=[Middleware(Gate, settings=settings, stats=stats)],
+        exception_handlers={404: not_found, 405: not_found, Exception: server_error},
+    )
+    app.state.emulator = store
     app.state.stats = stats
-    return Gate(app, limits, stats)
+    app.state.settings = settings
+    return app
+

@@ -1,63 +1,77 @@
 """JSON shapes of the emulator's objects, following Asana's OpenAPI schemas.
 
-Single objects answer in full; list items are compact (`gid`, `resource_type`,
-`name`, and `resource_subtype` for tasks). `opt_fields` selects fields: a dotted
-entry such as `assignee.email` asks for that field of the nested object too.
+Single objects answer in full (a task as the full TaskResponse); list items are
+compact (`gid`, `resource_type`, `name`, and `resource_subtype` for tasks).
+`opt_fields` replaces the default with `gid` plus the named fields; a dotted
+entry such as `assignee.email` names the top-level field (`assignee`) and asks
+for that extra field of the nested object where it is not in the compact form.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .store import AsanaStore, Task
 
-TASK_FULL = (
-    "gid", "resource_type", "name", "resource_subtype", "notes", "html_notes", "completed", "completed_at",
-    "due_on", "due_at", "start_on", "start_at", "assignee", "approval_status", "liked", "parent", "projects",
-    "memberships", "tags", "followers", "workspace", "custom_fields", "created_at", "modified_at", "permalink_url",
-)
+APP_URL = "https://app.asana.com/0"
 TASK_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
 
 
 class OptFields:
     """`opt_fields=a,b.c`: the requested top-level fields and, per field, nested ones."""
 
+    __slots__ = ("top", "nested")
+
     def __init__(self, raw: str | None):
         self.top: set[str] = set()
         self.nested: dict[str, set[str]] = {}
         for entry in (raw or "").split(","):
-            entry = entry.strip()
-            if not entry:
-                continue
-            head, _, rest = entry.partition(".")
-            self.top.add(head)
-            if rest:
-                self.nested.setdefault(head, set()).add(rest.split(".")[0])
+            head, _, rest = entry.strip().partition(".")
+            if head:
+                self.top.add(head)
+                if rest:
+                    self.nested.setdefault(head, set()).add(rest.split(".")[0])
 
     def __bool__(self) -> bool:
         return bool(self.top)
 
-    def select(self, full: tuple[str, ...], compact: tuple[str, ...], as_list: bool) -> list[str]:
+    def pick(self, full: dict[str, Any], compact: tuple[str, ...], as_list: bool) -> dict[str, Any]:
+        """`full` cut to what was asked: the opt_fields, else the compact or full form."""
         if self:
-            return ["gid", *[name for name in full if name in self.top and name != "gid"]]
-        return list(compact if as_list else full)
+            return {name: value for name, value in full.items() if name == "gid" or name in self.top}
+        if as_list:
+            return {name: full[name] for name in compact if name in full}
+        return full
 
 
-def user_record(store: AsanaStore, gid: str | None, extra: set[str] | None = None) -> dict[str, Any] | None:
+NO_FIELDS = OptFields(None)
+
+
+def user_record(store: AsanaStore, gid: str | None, extra: set[str] = frozenset()) -> dict[str, Any] | None:
     if gid is None:
         return None
     user = store.users[gid]
     record = {"gid": gid, "resource_type": "user", "name": user["name"]}
-    for name in extra or ():
-        if name == "email":
-            record["email"] = user["email"]
-        if name == "workspaces":
-            record["workspaces"] = [workspace_record(store)]
+    if "email" in extra:
+        record["email"] = user["email"]
+    if "photo" in extra:
+        record["photo"] = None
+    if "workspaces" in extra:
+        record["workspaces"] = [workspace_compact(store)]
     return record
 
 
-def workspace_record(store: AsanaStore) -> dict[str, Any]:
+def workspace_compact(store: AsanaStore) -> dict[str, Any]:
     return {"gid": store.workspace["gid"], "resource_type": "workspace", "name": store.workspace["name"]}
+
+
+def workspace_record(store: AsanaStore) -> dict[str, Any]:
+    email = next(iter(store.users.values()))["email"]
+    return {
+        **workspace_compact(store),
+        "email_domains": store.workspace.get("email_domains", [email.partition("@")[2]]),
+        "is_organization": store.workspace.get("is_organization", True),
+    }
 
 
 def project_compact(store: AsanaStore, gid: str) -> dict[str, Any]:
@@ -70,30 +84,62 @@ def section_compact(store: AsanaStore, gid: str | None) -> dict[str, Any] | None
     return {"gid": gid, "resource_type": "section", "name": store.sections[gid]["name"]}
 
 
-def tag_record(store: AsanaStore, gid: str) -> dict[str, Any]:
+def section_record(store: AsanaStore, gid: str) -> dict[str, Any]:
+    section = store.sections[gid]
+    return {**section_compact(store, gid), "project": project_compact(store, section["project"]), "created_at": None}
+
+
+def tag_compact(store: AsanaStore, gid: str) -> dict[str, Any]:
     return {"gid": gid, "resource_type": "tag", "name": store.tags[gid]["name"]}
+
+
+def tag_record(store: AsanaStore, gid: str) -> dict[str, Any]:
+    tag = store.tags[gid]
+    return {
+        **tag_compact(store, gid),
+        "color": tag.get("color"),
+        "notes": tag.get("notes", ""),
+        "followers": [],
+        "workspace": workspace_compact(store),
+        "permalink_url": f"{APP_URL}/{gid}/list",
+    }
 
 
 def custom_field_record(store: AsanaStore, gid: str) -> dict[str, Any]:
     custom = store.custom_fields[gid]
-    record = {
+    kind = custom["resource_subtype"]
+    record: dict[str, Any] = {
         "gid": gid,
         "resource_type": "custom_field",
         "name": custom["name"],
-        "resource_subtype": custom["resource_subtype"],
-        "type": custom["resource_subtype"],
+        "resource_subtype": kind,
+        "type": kind,
+        "enabled": True,
+        "is_formula_field": False,
+        "is_value_read_only": False,
     }
     if "enum_options" in custom:
         record["enum_options"] = [
-            {"gid": option["gid"], "resource_type": "enum_option", "name": option["name"], "enabled": True, "color": option.get("color", "none")}
+            {
+                "gid": option["gid"],
+                "resource_type": "enum_option",
+                "name": option["name"],
+                "enabled": option.get("enabled", True),
+                "color": option.get("color", "none"),
+            }
             for option in custom["enum_options"]
         ]
-    if custom["resource_subtype"] == "number":
+    if kind == "number":
         record["precision"] = custom.get("precision", 0)
     return record
 
 
+def _number_display(value: int | float, precision: int) -> str:
+    return f"{value:.{precision}f}"
+
+
 def custom_value_record(store: AsanaStore, gid: str, value: Any) -> dict[str, Any]:
+    """A custom field as it appears on a task: the field plus its value and `display_value`."""
     record = custom_field_record(store, gid)
     kind = record["resource_subtype"]
     options = {option["gid"]: option for option in record.get("enum_options", [])}
@@ -103,7 +149,7 @@ def custom_value_record(store: AsanaStore, gid: str, value: Any) -> dict[str, An
         display = value
     elif kind == "number":
         record["number_value"] = value
-        display = None if value is None else str(value)
+        display = None if value is None else _number_display(value, record["precision"])
     elif kind == "enum":
         record["enum_value"] = options.get(value)
         display = options[value]["name"] if value in options else None
@@ -112,7 +158,7 @@ def custom_value_record(store: AsanaStore, gid: str, value: Any) -> dict[str, An
         display = ", ".join(options[option]["name"] for option in value or []) or None
     elif kind == "date":
         record["date_value"] = value
-        display = None if value is None else (value.get("date") or value.get("date_time"))
+        display = None if value is None else (value["date_time"] or value["date"])
     elif kind == "people":
         record["people_value"] = [user_record(store, person) for person in value or []]
         display = ", ".join(store.users[person]["name"] for person in value or []) or None
@@ -120,66 +166,108 @@ def custom_value_record(store: AsanaStore, gid: str, value: Any) -> dict[str, An
     return record
 
 
-def task_record(store: AsanaStore, task: Task, opt: OptFields, *, as_list: bool = False) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    for name in opt.select(TASK_FULL, TASK_COMPACT, as_list):
-        nested = opt.nested.get(name, set())
-        if name == "resource_type":
-            record[name] = "task"
-        elif name == "assignee":
-            record[name] = user_record(store, task.assignee, nested)
-        elif name == "followers":
-            record[name] = [user_record(store, user, nested) for user in task.followers]
-        elif name == "projects":
-            record[name] = [project_compact(store, project) for project in task.projects]
-        elif name == "memberships":
-            record[name] = [
-                {"project": project_compact(store, project), "section": section_compact(store, section)}
-                for project, section in task.memberships
-            ]
-        elif name == "tags":
-            record[name] = [tag_record(store, tag) for tag in task.tags]
-        elif name == "workspace":
-            record[name] = workspace_record(store)
-        elif name == "parent":
-            parent = store.tasks.get(task.parent) if task.parent else None
-            record[name] = None if parent is None else {"gid": parent.gid, "resource_type": "task", "name": parent.name}
-        elif name == "custom_fields":
-            in_project = store.project_gid in task.projects
-            record[name] = (
-                [custom_value_record(store, gid, task.custom_values.get(gid)) for gid in store.custom_fields]
-                if in_project
-                else []
-            )
-        elif name == "permalink_url":
-            record[name] = f"https://app.asana.com/0/{store.project_gid}/{task.gid}"
-        else:
-            record[name] = getattr(task, name)
-    return record
-
-
-def project_record(store: AsanaStore, gid: str, opt: OptFields) -> dict[str, Any]:
-    full = {
-        "gid": gid,
-        "resource_type": "project",
-        "name": store.projects[gid]["name"],
-        "workspace": workspace_record(store),
-        "archived": False,
-        "permalink_url": f"https://app.asana.com/0/{gid}",
-        "custom_field_settings": [setting_record(store, gid, field) for field in store.custom_fields]
-        if gid == store.project_gid
-        else [],
-    }
-    if not opt:
-        return full
-    return {name: value for name, value in full.items() if name == "gid" or name in opt.top}
-
-
 def setting_record(store: AsanaStore, project_gid: str, field_gid: str) -> dict[str, Any]:
+    project = project_compact(store, project_gid)
     return {
         "gid": f"{field_gid}{project_gid[-4:]}",
         "resource_type": "custom_field_setting",
         "is_important": True,
-        "project": project_compact(store, project_gid),
+        "project": project,
+        "parent": project,
         "custom_field": custom_field_record(store, field_gid),
     }
+
+
+def project_record(store: AsanaStore, gid: str) -> dict[str, Any]:
+    project = store.projects[gid]
+    return {
+        **project_compact(store, gid),
+        "archived": False,
+        "color": project.get("color", "light-green"),
+        "completed": False,
+        "completed_at": None,
+        "current_status": None,
+        "custom_field_settings": [setting_record(store, gid, field) for field in store.project_fields[gid]],
+        "default_view": "list",
+        "due_on": None,
+        "start_on": None,
+        "notes": project.get("notes", ""),
+        "html_notes": project.get("html_notes", "<body></body>"),
+        "members": [user_record(store, store.me)],
+        "owner": user_record(store, store.me),
+        "public": True,
+        "permalink_url": f"{APP_URL}/{gid}",
+        "workspace": workspace_compact(store),
+    }
+
+
+def _parent(store: AsanaStore, task: Task, nested: set[str]) -> dict[str, Any] | None:
+    parent = store.tasks.get(task.parent) if task.parent else None
+    if parent is None:
+        return None
+    return {"gid": parent.gid, "resource_type": "task", "name": parent.name, "resource_subtype": parent.resource_subtype}
+
+
+def _custom_fields(store: AsanaStore, task: Task, nested: set[str]) -> list[dict[str, Any]]:
+    return [custom_value_record(store, gid, task.custom_values.get(gid)) for gid in store.fields_of(task)]
+
+
+def _memberships(store: AsanaStore, task: Task, nested: set[str]) -> list[dict[str, Any]]:
+    return [
+        {"project": project_compact(store, project), "section": section_compact(store, section)}
+        for project, section in task.memberships
+    ]
+
+
+TASK_FIELDS: dict[str, Callable[[AsanaStore, Task, set[str]], Any]] = {
+    "gid": lambda store, task, nested: task.gid,
+    "resource_type": lambda store, task, nested: "task",
+    "name": lambda store, task, nested: task.name,
+    "resource_subtype": lambda store, task, nested: task.resource_subtype,
+    "created_by": lambda store, task, nested: {"gid": task.created_by, "resource_type": "user"},
+    "approval_status": lambda store, task, nested: task.approval_status,
+    "assignee_status": lambda store, task, nested: task.assignee_status,
+    "completed": lambda store, task, nested: task.completed,
+    "completed_at": lambda store, task, nested: task.completed_at,
+    "completed_by": lambda store, task, nested: user_record(store, task.completed_by, nested),
+    "created_at": lambda store, task, nested: task.created_at,
+    "dependencies": lambda store, task, nested: [],
+    "dependents": lambda store, task, nested: [],
+    "due_at": lambda store, task, nested: task.due_at,
+    "due_on": lambda store, task, nested: task.due_on,
+    "html_notes": lambda store, task, nested: task.html_notes,
+    "hearted": lambda store, task, nested: task.liked,
+    "hearts": lambda store, task, nested: [],
+    "is_rendered_as_separator": lambda store, task, nested: False,
+    "liked": lambda store, task, nested: task.liked,
+    "likes": lambda store, task, nested: [],
+    "memberships": _memberships,
+    "modified_at": lambda store, task, nested: task.modified_at,
+    "notes": lambda store, task, nested: task.notes,
+    "num_hearts": lambda store, task, nested: int(task.liked),
+    "num_likes": lambda store, task, nested: int(task.liked),
+    "num_subtasks": lambda store, task, nested: len(store.children.get(task.gid, ())),
+    "start_at": lambda store, task, nested: task.start_at,
+    "start_on": lambda store, task, nested: task.start_on,
+    "actual_time_minutes": lambda store, task, nested: None,
+    "assignee": lambda store, task, nested: user_record(store, task.assignee, nested),
+    "assignee_section": lambda store, task, nested: None,
+    "custom_fields": _custom_fields,
+    "custom_type": lambda store, task, nested: None,
+    "custom_type_status_option": lambda store, task, nested: None,
+    "followers": lambda store, task, nested: [user_record(store, user, nested) for user in task.followers],
+    "parent": _parent,
+    "projects": lambda store, task, nested: [project_compact(store, project) for project in task.projects],
+    "tags": lambda store, task, nested: [tag_compact(store, tag) for tag in task.tags],
+    "workspace": lambda store, task, nested: workspace_compact(store),
+    "permalink_url": lambda store, task, nested: f"{APP_URL}/{task.projects[0] if task.projects else 0}/{task.gid}",
+}
+
+
+def task_record(store: AsanaStore, task: Task, opt: OptFields, *, as_list: bool = False) -> dict[str, Any]:
+    """Only the fields asked for are computed: listings of thousands of tasks stay cheap."""
+    if opt:
+        names = ["gid", *(name for name in TASK_FIELDS if name in opt.top and name != "gid")]
+    else:
+        names = TASK_COMPACT if as_list else TASK_FIELDS
+    return {name: TASK_FIELDS[name](store, task, opt.nested.get(name, set())) for name in names}

@@ -1,102 +1,67 @@
-"""The emulator's in-memory Asana: workspace, users, tags, project, custom fields, tasks,
-and the validation rules Asana applies to task writes.
+"""The emulator's in-memory Asana (workspace, users, tags, projects, sections,
+custom fields, tasks) and the rules Asana applies to task writes.
 
-Independent of the sync's own field rules on purpose (its rich-text check uses
-the standard library's XML parser, not lxml), so that a test passing against
-the emulator is evidence, not an echo of the client's assumptions.
+Written from Asana's documentation, independently of the sync's own field rules,
+so that a test passing against the emulator is evidence rather than an echo of
+the client's assumptions. Every write validates completely before it changes
+anything: a rejected request leaves no trace, as in Asana.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
-import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from importlib import resources
+from dataclasses import dataclass, field, replace
 from itertools import count
 from typing import Any
 
+from .custom_fields import custom_value
+from .errors import ApiError
+from .settings import default_fixture
+from .values import (
+    Clock,
+    check_date,
+    check_datetime,
+    check_rich_text,
+    gid_text,
+    html_from_text,
+    plain_text,
+)
+
 CREATE_ONLY = {
-    "projects": "use addProject / removeProject",
-    "tags": "use addTag / removeTag",
-    "followers": "use addFollowers / removeFollowers",
-    "memberships": "use addProject with a section",
-    "parent": "use setParent",
-    "workspace": "a task cannot change workspace",
+    "projects": "Use addProject / removeProject.",
+    "tags": "Use addTag / removeTag.",
+    "followers": "Use addFollowers / removeFollowers.",
+    "memberships": "Use addProject with a section.",
+    "parent": "Use setParent.",
+    "workspace": "A task cannot move to another workspace.",
 }
-WRITABLE = {
-    "name", "notes", "html_notes", "due_on", "due_at", "start_on", "start_at", "completed", "assignee",
-    "custom_fields", "resource_subtype", "approval_status", "liked", "assignee_section", *CREATE_ONLY,
+WRITABLE = frozenset(
+    {
+        "name", "notes", "html_notes", "due_on", "due_at", "start_on", "start_at", "completed", "assignee",
+        "assignee_status", "assignee_section", "custom_fields", "resource_subtype", "approval_status",
+        "liked", "hearted", "external",
+    }
+)
+READ_ONLY = frozenset(
+    {
+        "gid", "resource_type", "created_at", "modified_at", "completed_at", "completed_by", "created_by",
+        "permalink_url", "num_subtasks", "num_likes", "num_hearts", "likes", "hearts", "dependencies",
+        "dependents", "actual_time_minutes", "is_rendered_as_separator", "assigned_by",
+    }
+)
+SUBTYPES = ("default_task", "milestone", "approval")
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "changes_requested")
+ASSIGNEE_STATUSES = ("today", "upcoming", "later", "new", "inbox")
+ACTION_KEYS = {
+    "addTag": {"tag"},
+    "removeTag": {"tag"},
+    "addFollowers": {"followers"},
+    "removeFollowers": {"followers"},
+    "addProject": {"project", "section", "insert_before", "insert_after"},
+    "removeProject": {"project"},
+    "setParent": {"parent", "insert_before", "insert_after"},
 }
-SUBTYPES = {"default_task", "milestone", "approval"}
-APPROVAL_STATUSES = {"pending", "approved", "rejected", "changes_requested"}
-RICH_TEXT_TAGS = {"body", "strong", "em", "u", "s", "code", "ol", "ul", "li", "a", "h1", "h2", "hr", "img", "object"}
-DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-GID_PATTERN = re.compile(r"^\d+$")
-TEXT_LIMIT = 1024
-
-
-class ApiError(Exception):
-    """An error answer in Asana's shape: status and `errors[].message`."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def now_text() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def default_fixture() -> dict[str, Any]:
-    text = resources.files("asana_sync_pipeline.emulator").joinpath("default_fixture.json").read_text()
-    return json.loads(text)
-
-
-def _check_date(field_name: str, value: Any) -> str:
-    if not isinstance(value, str) or not DATE_PATTERN.match(value):
-        raise ApiError(400, f"{field_name}: Must be a date in the format YYYY-MM-DD, got {value!r}")
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, f"{field_name}: {value} is not a valid date") from None
-    return value
-
-
-def _check_datetime(field_name: str, value: Any) -> str:
-    if not isinstance(value, str) or "T" not in value:
-        raise ApiError(400, f"{field_name}: Must be an ISO 8601 date-time, got {value!r}")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, f"{field_name}: Must be an ISO 8601 date-time, got {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def check_rich_text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ApiError(400, "html_notes: Must be a string")
-    try:
-        root = ElementTree.fromstring(value)
-    except ElementTree.ParseError as exc:
-        raise ApiError(400, f"html_notes: XML is invalid ({exc})") from None
-    if root.tag != "body":
-        raise ApiError(400, "html_notes: The root element must be <body>")
-    for element in root.iter():
-        if element.tag not in RICH_TEXT_TAGS:
-            raise ApiError(400, f"html_notes: Tag <{element.tag}> is not supported")
-        if element.attrib and element.tag not in {"a", "img", "object"}:
-            raise ApiError(400, f"html_notes: Tag <{element.tag}> may not have attributes")
-    return value
-
-
-def plain_text(html: str) -> str:
-    return "".join(ElementTree.fromstring(html).itertext())
+FIRST_TASK_GID = 1210000000000001
 
 
 @dataclass
@@ -105,17 +70,20 @@ class Task:
     workspace: str
     created_at: str
     modified_at: str
+    created_by: str | None = None
     name: str = ""
     notes: str = ""
     html_notes: str = "<body></body>"
     resource_subtype: str = "default_task"
     completed: bool = False
     completed_at: str | None = None
+    completed_by: str | None = None
     due_on: str | None = None
     due_at: str | None = None
     start_on: str | None = None
     start_at: str | None = None
     assignee: str | None = None
+    assignee_status: str | None = None
     approval_status: str | None = None
     liked: bool = False
     parent: str | None = None
@@ -125,9 +93,26 @@ class Task:
     followers: list[str] = field(default_factory=list)
     custom_values: dict[str, Any] = field(default_factory=dict)
 
+    def copy(self) -> Task:
+        """A copy to validate a change on, so that a rejected write leaves the task untouched."""
+        return replace(
+            self,
+            projects=list(self.projects),
+            memberships=list(self.memberships),
+            tags=list(self.tags),
+            followers=list(self.followers),
+            custom_values=dict(self.custom_values),
+        )
+
+
+def _require_object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ApiError(400, "data: Must be an object")
+    return data
+
 
 class AsanaStore:
-    """Everything the emulator knows; every public method is safe across threads."""
+    """Everything the emulator knows. Public methods take the lock, so they are safe across threads."""
 
     def __init__(self, fixture: dict[str, Any] | None = None, project_gid: str | None = None):
         fixture = fixture or default_fixture()
@@ -137,263 +122,381 @@ class AsanaStore:
         self.me = fixture.get("me") or next(iter(self.users))
         self.tags = {tag["gid"]: tag for tag in fixture["tags"]}
         self.custom_fields = {custom["gid"]: custom for custom in fixture["custom_fields"]}
-        project = dict(fixture["project"])
-        if project_gid:
-            project["gid"] = project_gid
+        project = {**fixture["project"], **({"gid": str(project_gid)} if project_gid else {})}
         self.project_gid = project["gid"]
         self.projects = {project["gid"]: project}
+        self.project_fields = {project["gid"]: list(self.custom_fields)}
         for other in fixture.get("other_projects", []):
             self.projects[other["gid"]] = other
-        self.forbidden_projects = set(fixture.get("forbidden_projects", []))
-        self.sections = {section["gid"]: {**section, "project": self.project_gid} for section in fixture.get("sections", [])}
+            self.project_fields[other["gid"]] = [gid for gid in other.get("custom_fields", []) if gid in self.custom_fields]
+        self.forbidden_projects = {str(gid) for gid in fixture.get("forbidden_projects", [])}
+        self.sections = {
+            section["gid"]: {**section, "project": self.project_gid} for section in fixture.get("sections", [])
+        }
         self.tasks: dict[str, Task] = {}
-        self._gids = count(1210000000000001)
+        self.children: dict[str, list[str]] = {}
+        self._gids = count(FIRST_TASK_GID)
+        self.now = Clock()
 
     # ---- look-ups ------------------------------------------------------------
 
-    def user(self, reference: Any, field_name: str) -> str:
-        """A user GID for `me`, a GID or an email of a workspace member; 400 otherwise."""
+    def find_user(self, reference: Any) -> str | None:
+        """A user GID for `me`, a GID or an email of a workspace member; None if there is none."""
         if reference == "me":
             return self.me
-        if isinstance(reference, str):
-            if reference in self.users:
-                return reference
-            for user in self.users.values():
-                if user["email"].lower() == reference.lower():
-                    return user["gid"]
-        raise ApiError(400, f"{field_name}: Not a recognized ID or email of a user in this workspace: {reference!r}")
+        if not isinstance(reference, (str, int)) or isinstance(reference, bool):
+            return None
+        reference = str(reference)
+        if reference in self.users:
+            return reference
+        lowered = reference.lower()
+        return next((gid for gid, user in self.users.items() if user["email"].lower() == lowered), None)
+
+    def user(self, reference: Any, field_name: str) -> str:
+        """A user named in a request body; 400 if there is no such user in the workspace."""
+        gid = self.find_user(reference)
+        if gid is None:
+            raise ApiError(400, f"{field_name}: Not a recognized ID or email: {reference}")
+        return gid
 
     def project(self, gid: str) -> dict[str, Any]:
+        """A project named in a path: 404 if unknown, 403 if the token's user cannot see it."""
         if gid in self.forbidden_projects:
-            raise ApiError(403, f"project: You do not have access to project {gid}")
+            raise ApiError(403, f"project: You do not have access to this project: {gid}")
         if gid not in self.projects:
-            raise ApiError(404, f"project: Not a recognized ID: {gid}")
+            raise ApiError(404 if gid.isdigit() else 400, f"project: Not a recognized ID: {gid}")
         return self.projects[gid]
 
-    def task(self, gid: str) -> Task:
-        if not GID_PATTERN.match(gid):
-            raise ApiError(400, f"task: Not a valid ID: {gid}")
+    def body_project(self, value: Any, field_name: str) -> str:
+        """A project named in a request body: 400 if unknown, 403 if not accessible."""
+        gid = gid_text(value)
+        if gid in self.forbidden_projects:
+            raise ApiError(403, f"{field_name}: You do not have access to this project: {gid}")
+        if gid not in self.projects:
+            raise ApiError(400, f"{field_name}: Not a recognized ID: {value}")
+        return gid
+
+    def body_section(self, value: Any, project: str, field_name: str) -> str | None:
+        if value is None:
+            return None
+        gid = gid_text(value)
+        if gid not in self.sections:
+            raise ApiError(400, f"{field_name}: Not a recognized ID: {value}")
+        if self.sections[gid]["project"] != project:
+            raise ApiError(400, f"{field_name}: Section {gid} is not in project {project}")
+        return gid
+
+    def body_tag(self, value: Any, field_name: str) -> str:
+        gid = gid_text(value)
+        if gid not in self.tags:
+            raise ApiError(400, f"{field_name}: Not a recognized ID: {value}")
+        return gid
+
+    def body_task(self, value: Any, field_name: str) -> str:
+        gid = gid_text(value)
         if gid not in self.tasks:
+            raise ApiError(400, f"{field_name}: Not a recognized ID: {value}")
+        return gid
+
+    def task(self, gid: str) -> Task:
+        """A task named in a path: 400 if the GID is not numeric, 404 if unknown."""
+        if not gid.isdigit():
+            raise ApiError(400, f"task: Not a valid GID: {gid}")
+        task = self.tasks.get(gid)
+        if task is None:
             raise ApiError(404, f"task: Not a recognized ID: {gid}")
-        return self.tasks[gid]
+        return task
+
+    def section(self, gid: str) -> dict[str, Any]:
+        if gid not in self.sections:
+            raise ApiError(404 if gid.isdigit() else 400, f"section: Not a recognized ID: {gid}")
+        return self.sections[gid]
+
+    def fields_of(self, task: Task) -> list[str]:
+        """Custom fields enabled on any project the task is in, in project order."""
+        enabled: dict[str, None] = {}
+        for project in task.projects:
+            enabled.update(dict.fromkeys(self.project_fields.get(project, [])))
+        return list(enabled)
+
+    def select_tasks(self, keep: Any) -> list[Task]:
+        """The tasks for which `keep(task)` holds, in creation order."""
+        with self.lock:
+            return [task for task in self.tasks.values() if keep(task)]
 
     # ---- writes --------------------------------------------------------------
 
     def create_task(self, data: Any) -> Task:
-        data = self._require_object(data)
+        data = _require_object(data)
         with self.lock:
+            self._check_keys(data, creating=True)
             if not any(data.get(key) for key in ("workspace", "parent", "projects", "memberships")):
                 raise ApiError(400, "You should specify one of workspace, parent, projects")
-            stamp = now_text()
-            task = Task(gid=str(next(self._gids)), workspace=self.workspace["gid"], created_at=stamp, modified_at=stamp)
-            self._apply(task, data, creating=True)
+            stamp = self.now()
+            task = Task(gid="0", workspace=self.workspace["gid"], created_at=stamp, modified_at=stamp, created_by=self.me)
+            self._apply_create_only(task, data)
+            self._apply(task, data)
+            task.gid = str(next(self._gids))
             self.tasks[task.gid] = task
+            if task.parent:
+                self.children.setdefault(task.parent, []).append(task.gid)
             return task
 
     def update_task(self, gid: str, data: Any) -> Task:
-        data = self._require_object(data)
         with self.lock:
-            task = self.task(gid)
-            for key in data:
-                if key in CREATE_ONLY:
-                    raise ApiError(400, f"{key}: Cannot write this property on update; {CREATE_ONLY[key]}")
-            trial = Task(**{**task.__dict__, "custom_values": dict(task.custom_values)})
-            self._apply(trial, data, creating=False)
-            trial.modified_at = now_text()
-            self.tasks[gid] = trial
-            return trial
-
-    def delete_task(self, gid: str) -> None:
-        with self.lock:
-            self.task(gid)
-            del self.tasks[gid]
-
-    def task_action(self, gid: str, action: str, data: Any) -> Task:
-        data = self._require_object(data)
-        with self.lock:
-            task = self.task(gid)
-            if action in ("addTag", "removeTag"):
-                tag = data.get("tag")
-                if tag not in self.tags:
-                    raise ApiError(400, f"tag: Not a recognized ID: {tag}")
-                if action == "addTag" and tag not in task.tags:
-                    task.tags.append(tag)
-                if action == "removeTag" and tag in task.tags:
-                    task.tags.remove(tag)
-            elif action in ("addFollowers", "removeFollowers"):
-                followers = data.get("followers")
-                if not isinstance(followers, list):
-                    raise ApiError(400, "followers: Must be an array of users")
-                gids = [self.user(follower, "followers") for follower in followers]
-                if action == "addFollowers":
-                    task.followers += [user for user in gids if user not in task.followers]
-                else:
-                    task.followers = [user for user in task.followers if user not in gids]
-            elif action in ("addProject", "removeProject"):
-                project = str(data.get("project"))
-                self.project(project)
-                if action == "addProject":
-                    self._place(task, project, data.get("section"), "section")
-                else:
-                    task.projects = [p for p in task.projects if p != project]
-                    task.memberships = [m for m in task.memberships if m[0] != project]
-            elif action == "setParent":
-                if "parent" not in data:
-                    raise ApiError(400, "parent: Missing input")
-                parent = data["parent"]
-                if parent is not None:
-                    self.task(str(parent))
-                task.parent = parent
-            else:
-                raise ApiError(404, f"No matching route for request: POST /tasks/{gid}/{action}")
-            task.modified_at = now_text()
+            current = self.task(gid)
+            data = _require_object(data)
+            self._check_keys(data, creating=False)
+            task = current.copy()
+            task.modified_at = self.now()
+            self._apply(task, data)
+            self.tasks[gid] = task
             return task
 
-    @staticmethod
-    def _require_object(data: Any) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise ApiError(400, "data: Missing input; the request body must be {\"data\": {...}}")
-        return data
+    def delete_task(self, gid: str) -> None:
+        """Deletes the task and its subtasks, as Asana does."""
+        with self.lock:
+            task = self.task(gid)
+            if task.parent in self.children:
+                self.children[task.parent].remove(gid)
+            doomed = [gid]
+            while doomed:
+                current = doomed.pop()
+                self.tasks.pop(current, None)
+                doomed.extend(self.children.pop(current, []))
 
-    def _apply(self, task: Task, data: dict[str, Any], *, creating: bool) -> None:
+    def task_action(self, gid: str, action: str, data: Any) -> Task:
+        """addTag, removeTag, addFollowers, removeFollowers, addProject, removeProject, setParent."""
+        with self.lock:
+            task = self.task(gid)
+            data = _require_object(data)
+            for key in data:
+                if key not in ACTION_KEYS[action]:
+                    raise ApiError(400, f"{key}: Unknown property")
+            changed = task.copy()
+            changed.modified_at = self.now()
+            getattr(self, f"_{action}")(changed, data)
+            self.tasks[gid] = changed
+            return changed
+
+    # ---- task actions ----------------------------------------------------------
+
+    @staticmethod
+    def _required(data: dict[str, Any], key: str) -> Any:
+        if key not in data or data[key] is None:
+            raise ApiError(400, f"{key}: Missing input")
+        return data[key]
+
+    def _addTag(self, task: Task, data: dict[str, Any]) -> None:
+        tag = self.body_tag(self._required(data, "tag"), "tag")
+        if tag not in task.tags:
+            task.tags.append(tag)
+
+    def _removeTag(self, task: Task, data: dict[str, Any]) -> None:
+        tag = self.body_tag(self._required(data, "tag"), "tag")
+        task.tags = [existing for existing in task.tags if existing != tag]
+
+    def _followers(self, data: dict[str, Any]) -> list[str]:
+        followers = self._required(data, "followers")
+        if not isinstance(followers, list):
+            raise ApiError(400, "followers: Must be an array of users")
+        return [self.user(follower, "followers") for follower in followers]
+
+    def _addFollowers(self, task: Task, data: dict[str, Any]) -> None:
+        task.followers += [user for user in dict.fromkeys(self._followers(data)) if user not in task.followers]
+
+    def _removeFollowers(self, task: Task, data: dict[str, Any]) -> None:
+        gone = set(self._followers(data))
+        task.followers = [user for user in task.followers if user not in gone]
+
+    def _addProject(self, task: Task, data: dict[str, Any]) -> None:
+        project = self.body_project(self._required(data, "project"), "project")
+        section = self.body_section(data.get("section"), project, "section")
+        for key in ("insert_before", "insert_after"):
+            if data.get(key) is not None:
+                neighbour = self.tasks.get(self.body_task(data[key], key))
+                if project not in neighbour.projects:
+                    raise ApiError(400, f"{key}: Task {neighbour.gid} is not in project {project}")
+        self._place(task, project, section)
+
+    def _removeProject(self, task: Task, data: dict[str, Any]) -> None:
+        project = self.body_project(self._required(data, "project"), "project")
+        task.projects = [existing for existing in task.projects if existing != project]
+        task.memberships = [membership for membership in task.memberships if membership[0] != project]
+
+    def _setParent(self, task: Task, data: dict[str, Any]) -> None:
+        if "parent" not in data:
+            raise ApiError(400, "parent: Missing input")
+        parent = None if data["parent"] is None else self.body_task(data["parent"], "parent")
+        ancestor = parent
+        while ancestor is not None:
+            if ancestor == task.gid:
+                raise ApiError(400, "parent: A task cannot be its own parent or ancestor")
+            ancestor = self.tasks[ancestor].parent
+        if task.parent in self.children:
+            self.children[task.parent].remove(task.gid)
+        if parent is not None:
+            self.children.setdefault(parent, []).append(task.gid)
+        task.parent = parent
+
+    @staticmethod
+    def _place(task: Task, project: str, section: str | None) -> None:
+        """Put the task in `project` (and `section`, if given), replacing its place there."""
+        if project not in task.projects:
+            task.projects.append(project)
+        task.memberships = [m for m in task.memberships if m[0] != project] + [(project, section)]
+
+    # ---- task fields -----------------------------------------------------------
+
+    @staticmethod
+    def _check_keys(data: dict[str, Any], *, creating: bool) -> None:
         for key in data:
-            if key not in WRITABLE:
+            if key in CREATE_ONLY:
+                if not creating:
+                    raise ApiError(400, f"{key}: Cannot write this property on update. {CREATE_ONLY[key]}")
+            elif key in READ_ONLY:
+                raise ApiError(400, f"{key}: Cannot write this property, it is read-only")
+            elif key not in WRITABLE:
                 raise ApiError(400, f"{key}: Unknown property")
-        if data.get("due_on") is not None and data.get("due_at") is not None:
-            raise ApiError(400, "You may only provide one of due_on or due_at!")
-        if data.get("start_on") is not None and data.get("start_at") is not None:
-            raise ApiError(400, "You may only provide one of start_on or start_at!")
-        for key in ("name", "notes"):
-            if key in data:
-                if not isinstance(data[key], str):
-                    raise ApiError(400, f"{key}: Must be a string")
-                setattr(task, key, data[key])
-                if key == "notes":
-                    task.html_notes = "<body>" + _escape(data[key]) + "</body>"
-        if "html_notes" in data:
-            task.html_notes = check_rich_text(data["html_notes"])
-            task.notes = plain_text(task.html_notes)
-        if "resource_subtype" in data:
-            if data["resource_subtype"] not in SUBTYPES:
-                raise ApiError(400, f"resource_subtype: Must be one of {', '.join(sorted(SUBTYPES))}")
-            task.resource_subtype = data["resource_subtype"]
-        for key in ("completed", "liked"):
-            if key in data:
-                if not isinstance(data[key], bool):
-                    raise ApiError(400, f"{key}: Must be a boolean")
-                setattr(task, key, data[key])
-        if "completed" in data:
-            task.completed_at = now_text() if task.completed else None
-        for key in ("due_on", "start_on"):
-            if key in data:
-                setattr(task, key, None if data[key] is None else _check_date(key, data[key]))
-        for key in ("due_at", "start_at"):
-            if key in data:
-                setattr(task, key, None if data[key] is None else _check_datetime(key, data[key]))
-        if data.get("due_on") is not None:
-            task.due_at = None
-        if data.get("due_at") is not None:
-            task.due_on = task.due_at[:10]
-        if "assignee" in data:
-            task.assignee = None if data["assignee"] is None else self.user(data["assignee"], "assignee")
-        if "approval_status" in data:
-            if task.resource_subtype != "approval":
-                raise ApiError(400, "approval_status: Only approval tasks have an approval status")
-            if data["approval_status"] not in APPROVAL_STATUSES:
-                raise ApiError(400, f"approval_status: Must be one of {', '.join(sorted(APPROVAL_STATUSES))}")
-            task.approval_status = data["approval_status"]
-        if creating:
-            self._apply_create_only(task, data)
-        if task.start_on and not (task.due_on or task.due_at):
-            raise ApiError(400, "start_on: A start date requires a due date")
-        if task.start_on and task.due_on and task.start_on > task.due_on:
-            raise ApiError(400, "start_on: The start date must be on or before the due date")
-        if task.resource_subtype == "milestone" and (task.start_on or task.start_at):
-            raise ApiError(400, "start_on: Milestones cannot have a start date")
-        if "custom_fields" in data:
-            self._apply_custom_fields(task, data["custom_fields"])
+        if "external" in data:
+            raise ApiError(400, "external: Only OAuth apps can write this property; a personal access token cannot")
 
     def _apply_create_only(self, task: Task, data: dict[str, Any]) -> None:
-        if "workspace" in data and data["workspace"] != self.workspace["gid"]:
+        if data.get("workspace") is not None and gid_text(data["workspace"]) != self.workspace["gid"]:
             raise ApiError(400, f"workspace: Not a recognized ID: {data['workspace']}")
         projects = data.get("projects") or []
         if not isinstance(projects, list):
             raise ApiError(400, "projects: Must be an array of project GIDs")
         for project in projects:
-            self.project(str(project))
-        task.projects = [str(project) for project in projects]
-        task.memberships = [(project, None) for project in task.projects]
-        for membership in data.get("memberships") or []:
-            if not isinstance(membership, dict) or "project" not in membership:
+            self._place(task, self.body_project(project, "projects"), None)
+        memberships = data.get("memberships") or []
+        if not isinstance(memberships, list):
+            raise ApiError(400, "memberships: Must be an array of {project, section} objects")
+        for membership in memberships:
+            if not isinstance(membership, dict) or membership.get("project") is None:
                 raise ApiError(400, "memberships: Each membership needs a project")
-            self.project(str(membership["project"]))
-            self._place(task, str(membership["project"]), membership.get("section"), "memberships")
+            project = self.body_project(membership["project"], "memberships")
+            self._place(task, project, self.body_section(membership.get("section"), project, "memberships"))
         tags = data.get("tags") or []
         if not isinstance(tags, list):
             raise ApiError(400, "tags: Must be an array of tag GIDs")
-        for tag in tags:
-            if tag not in self.tags:
-                raise ApiError(400, f"tags: Not a recognized ID: {tag}")
-        task.tags = list(dict.fromkeys(tags))
+        task.tags = list(dict.fromkeys(self.body_tag(tag, "tags") for tag in tags))
         followers = data.get("followers") or []
+        if not isinstance(followers, list):
+            raise ApiError(400, "followers: Must be an array of users")
         task.followers = list(dict.fromkeys(self.user(follower, "followers") for follower in followers))
         if data.get("parent") is not None:
-            self.task(str(data["parent"]))
-            task.parent = str(data["parent"])
+            task.parent = self.body_task(data["parent"], "parent")
 
-    def _place(self, task: Task, project: str, section: str | None, field_name: str) -> None:
-        """Put the task in `project` (and `section`, if given), replacing its place there."""
-        if section is not None and section not in self.sections:
-            raise ApiError(400, f"{field_name}: Not a recognized section ID: {section}")
-        if project not in task.projects:
-            task.projects.append(project)
-        task.memberships = [m for m in task.memberships if m[0] != project] + [(project, section)]
+    def _apply(self, task: Task, data: dict[str, Any]) -> None:
+        """The fields writable on create and update, then the rules that span fields."""
+        for key in ("name", "notes"):
+            if key in data and not isinstance(data[key], str):
+                raise ApiError(400, f"{key}: Must be a string")
+        if "name" in data:
+            task.name = data["name"]
+        if "html_notes" in data:
+            task.html_notes = check_rich_text(data["html_notes"])
+            task.notes = plain_text(task.html_notes)
+        elif "notes" in data:
+            task.notes = data["notes"]
+            task.html_notes = html_from_text(task.notes)
+        if "resource_subtype" in data:
+            if data["resource_subtype"] not in SUBTYPES:
+                raise ApiError(400, f"resource_subtype: Must be one of {', '.join(SUBTYPES)}")
+            task.resource_subtype = data["resource_subtype"]
+        if task.resource_subtype == "approval":
+            task.approval_status = task.approval_status or ("approved" if task.completed else "pending")
+        else:
+            task.approval_status = None
+        for key in ("completed", "liked", "hearted"):
+            if key in data and not isinstance(data[key], bool):
+                raise ApiError(400, f"{key}: Must be a boolean")
+        if "completed" in data:
+            self._complete(task, data["completed"])
+            if task.resource_subtype == "approval":
+                task.approval_status = "approved" if task.completed else "pending"
+        if "approval_status" in data:
+            self._apply_approval(task, data["approval_status"])
+        for key in ("liked", "hearted"):
+            if key in data:
+                task.liked = data[key]
+        self._apply_dates(task, data, "due_on", "due_at")
+        self._apply_dates(task, data, "start_on", "start_at")
+        self._check_schedule(task)
+        self._apply_assignee(task, data)
+        if "custom_fields" in data:
+            self._apply_custom_fields(task, data["custom_fields"])
+
+    def _complete(self, task: Task, completed: bool) -> None:
+        """Completion is stamped with the write's own moment (`modified_at`, set before fields apply)."""
+        if completed and not task.completed:
+            task.completed_at, task.completed_by = task.modified_at, self.me
+        if not completed:
+            task.completed_at = task.completed_by = None
+        task.completed = completed
+
+    def _apply_approval(self, task: Task, status: Any) -> None:
+        """Asana keeps `approval_status` and `completed` in step: only `pending` is incomplete."""
+        if task.resource_subtype != "approval":
+            raise ApiError(400, "approval_status: Only approval tasks have an approval status")
+        if status not in APPROVAL_STATUSES:
+            raise ApiError(400, f"approval_status: Must be one of {', '.join(APPROVAL_STATUSES)}")
+        task.approval_status = status
+        self._complete(task, status != "pending")
+
+    @staticmethod
+    def _apply_dates(task: Task, data: dict[str, Any], on_key: str, at_key: str) -> None:
+        """A date or a date-time, never both; a date-time also sets the date; a null clears both."""
+        if on_key not in data and at_key not in data:
+            return
+        on, at = data.get(on_key), data.get(at_key)
+        if on is not None and at is not None:
+            raise ApiError(400, f"You may only provide one of {on_key} or {at_key}!")
+        if at is not None:
+            moment = check_datetime(at_key, at)
+            setattr(task, at_key, moment)
+            setattr(task, on_key, moment[:10])
+        elif on is not None:
+            setattr(task, on_key, check_date(on_key, on))
+            setattr(task, at_key, None)
+        else:
+            setattr(task, on_key, None)
+            setattr(task, at_key, None)
+
+    @staticmethod
+    def _check_schedule(task: Task) -> None:
+        if task.resource_subtype == "milestone" and task.start_on:
+            raise ApiError(400, "start_on: Milestones cannot have a start date")
+        if task.start_on and not task.due_on:
+            raise ApiError(400, "start_on: A start date requires a due date")
+        if task.start_at and not task.due_at:
+            raise ApiError(400, "start_at: A start time requires a due time (due_at)")
+        if task.start_on and task.start_on > task.due_on:
+            raise ApiError(400, "start_on: The start date must be on or before the due date")
+        if task.start_at and task.start_at > task.due_at:
+            raise ApiError(400, "start_at: The start time must be on or before the due time")
+
+    def _apply_assignee(self, task: Task, data: dict[str, Any]) -> None:
+        if "assignee" in data:
+            task.assignee = None if data["assignee"] is None else self.user(data["assignee"], "assignee")
+            if task.assignee is None:
+                task.assignee_status = None
+        if data.get("assignee_section") is not None:
+            raise ApiError(400, f"assignee_section: Not a recognized ID: {data['assignee_section']}")
+        if "assignee_status" in data:
+            status = data["assignee_status"]
+            if status is not None and status not in ASSIGNEE_STATUSES:
+                raise ApiError(400, f"assignee_status: Must be one of {', '.join(ASSIGNEE_STATUSES)}")
+            if status is not None and task.assignee is None:
+                raise ApiError(400, "assignee_status: Can only be set on a task with an assignee")
+            task.assignee_status = status
 
     def _apply_custom_fields(self, task: Task, values: Any) -> None:
         if not isinstance(values, dict):
             raise ApiError(400, "custom_fields: Must be an object keyed by custom field GID")
-        if self.project_gid not in task.projects:
-            raise ApiError(400, "custom_fields: The task is not in a project with custom fields")
+        enabled = set(self.fields_of(task))
         for gid, value in values.items():
-            custom = self.custom_fields.get(gid)
-            if custom is None:
+            if gid not in enabled:
                 raise ApiError(400, f"custom_fields: Custom field with ID {gid} is not on given object")
-            task.custom_values[gid] = None if value is None else self._custom_value(custom, value)
-
-    def _custom_value(self, custom: dict[str, Any], value: Any) -> Any:
-        kind, gid = custom["resource_subtype"], custom["gid"]
-        options = {option["gid"] for option in custom.get("enum_options", [])}
-        if kind == "text":
-            if not isinstance(value, str) or len(value) > TEXT_LIMIT:
-                raise ApiError(400, f"custom_fields: Value for {gid} must be a string of at most {TEXT_LIMIT} characters")
-            return value
-        if kind == "number":
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise ApiError(400, f"custom_fields: Value for {gid} must be a number")
-            try:
-                return float(value) if not isinstance(value, int) else value
-            except ValueError:
-                raise ApiError(400, f"custom_fields: Value for {gid} must be a number") from None
-        if kind == "enum":
-            if value not in options:
-                raise ApiError(400, f"custom_fields: {value!r} is not an enum option of {gid}")
-            return value
-        if kind == "multi_enum":
-            if not isinstance(value, list) or any(option not in options for option in value):
-                raise ApiError(400, f"custom_fields: Value for {gid} must be an array of its enum option GIDs")
-            return list(dict.fromkeys(value))
-        if kind == "date":
-            if isinstance(value, dict):
-                if value.get("date_time"):
-                    return {"date": None, "date_time": _check_datetime("custom_fields", value["date_time"])}
-                value = value.get("date")
-            return {"date": _check_date("custom_fields", value), "date_time": None}
-        if kind == "people":
-            if not isinstance(value, list):
-                raise ApiError(400, f"custom_fields: Value for {gid} must be an array of users")
-            return list(dict.fromkeys(self.user(person, "custom_fields") for person in value))
-        raise ApiError(400, f"custom_fields: Unsupported custom field type {kind}")
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            task.custom_values[gid] = custom_value(self.custom_fields[gid], value, self.user)

@@ -1,5 +1,6 @@
-"""The official `asana` SDK, an independent client, against the emulator: if the SDK can
-create, read, update, page through and delete tasks here, the emulator speaks Asana."""
+"""The official `asana` SDK (v5), an independent client, against the emulator: if the
+SDK can read, create, update, page through, act on and delete tasks here, and
+gets Asana's errors where Asana would answer them, the emulator speaks Asana."""
 
 import asana
 import pytest
@@ -8,12 +9,17 @@ from asana.rest import ApiException
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
 
 TOKEN = "2/1200000000000010/1200000000000099:0123456789abcdef0123456789abcdef"
+PROJECT = "1234567890123456"
+WORKSPACE = "1200000000000001"
 CHURN, ENTERPRISE = "1200000000000201", "1200000000000202"
+ADA, GRACE = "1200000000000011", "1200000000000012"
+NUMBER, ENUM, RED = "1200000000000302", "1200000000000303", "1200000000000313"
+TRIAGE = "1200000000000401"
 
 
 @pytest.fixture(scope="module")
 def server():
-    with EmulatorServer(EmulatorSettings(token=TOKEN, project_gid="1234567890123456")) as running:
+    with EmulatorServer(EmulatorSettings(token=TOKEN, project_gid=PROJECT)) as running:
         yield running
 
 
@@ -24,66 +30,93 @@ def client(server, token=TOKEN):
     return asana.ApiClient(configuration)
 
 
-def test_me_project_and_custom_field_settings(server):
+def test_me_workspace_users_project_settings_sections_and_tags(server):
     api = client(server)
-    me = asana.UsersApi(api).get_user("me", {"opt_fields": "email,name"})
-    assert me["email"] == "sync-bot@acme.example"
-    project = asana.ProjectsApi(api).get_project("1234567890123456", {})
-    assert project["gid"] == "1234567890123456" and project["workspace"]["gid"] == "1200000000000001"
-    settings = list(asana.CustomFieldSettingsApi(api).get_custom_field_settings_for_project("1234567890123456", {"limit": 2}))
+    me = asana.UsersApi(api).get_user("me", {"opt_fields": "email,name,workspaces"})
+    assert me["email"] == "sync-bot@acme.example" and me["workspaces"][0]["gid"] == WORKSPACE
+    users = list(asana.UsersApi(api).get_users_for_workspace(WORKSPACE, {"limit": 4, "opt_fields": "email"}))
+    assert len(users) == 6 and all(user["email"].endswith("@acme.example") for user in users)
+    project = asana.ProjectsApi(api).get_project(PROJECT, {})
+    assert project["gid"] == PROJECT and project["workspace"]["gid"] == WORKSPACE
+    settings = list(asana.CustomFieldSettingsApi(api).get_custom_field_settings_for_project(PROJECT, {"limit": 2}))
     kinds = {setting["custom_field"]["resource_subtype"] for setting in settings}
     assert kinds == {"text", "number", "enum", "multi_enum", "date", "people"}
-    tags = list(asana.TagsApi(api).get_tags_for_workspace("1200000000000001", {"limit": 4}))
+    sections = list(asana.SectionsApi(api).get_sections_for_project(PROJECT, {}))
+    assert [section["gid"] for section in sections][0] == TRIAGE
+    tags = list(asana.TagsApi(api).get_tags_for_workspace(WORKSPACE, {"limit": 4}))
     assert {tag["gid"] for tag in tags} >= {CHURN, ENTERPRISE}
 
 
-def test_create_read_update_tag_and_delete_a_task(server):
+def test_create_read_update_act_on_and_delete_a_task(server):
     tasks = asana.TasksApi(client(server))
     created = tasks.create_task(
-        {"data": {"name": "SDK task", "projects": [server.project_gid], "due_on": "2026-12-01", "assignee": "ada@acme.example",
-                  "custom_fields": {"1200000000000302": 42, "1200000000000303": "1200000000000313"}}},
+        {"data": {"name": "SDK task", "projects": [PROJECT], "due_on": "2026-12-01", "assignee": "ada@acme.example",
+                  "html_notes": "<body><em>Renewal</em> call</body>", "custom_fields": {NUMBER: 42, ENUM: RED}}},
         {},
     )
     gid = created["gid"]
-    assert created["assignee"]["gid"] == "1200000000000011"
-    tasks.update_task({"data": {"name": "SDK task, renamed", "completed": True}}, gid, {})
+    assert (created["assignee"]["gid"], created["notes"]) == (ADA, "Renewal call")
+    updated = tasks.update_task({"data": {"name": "SDK task, renamed", "completed": True}}, gid, {})
+    assert updated["completed"] is True and updated["completed_at"]
     tasks.add_tag_for_task({"data": {"tag": CHURN}}, gid)
-    read = tasks.get_task(gid, {"opt_fields": "name,completed,tags.name,custom_fields,due_on"})
+    followed = tasks.add_followers_for_task({"data": {"followers": [GRACE]}}, gid, {"opt_fields": "followers"})
+    assert [user["gid"] for user in followed["followers"]] == [GRACE]
+    tasks.add_project_for_task({"data": {"project": PROJECT, "section": TRIAGE}}, gid)
+    read = tasks.get_task(gid, {"opt_fields": "name,completed,tags.name,custom_fields,due_on,memberships.section"})
     assert (read["name"], read["completed"], read["due_on"]) == ("SDK task, renamed", True, "2026-12-01")
     assert [tag["name"] for tag in read["tags"]] == ["churn-risk"]
+    assert read["memberships"][0]["section"]["gid"] == TRIAGE
     values = {field["gid"]: field for field in read["custom_fields"]}
-    assert values["1200000000000302"]["number_value"] == 42
-    assert values["1200000000000303"]["enum_value"]["name"] == "Red"
+    assert values[NUMBER]["number_value"] == 42 and values[ENUM]["enum_value"]["name"] == "Red"
     tasks.remove_tag_for_task({"data": {"tag": CHURN}}, gid)
     assert tasks.get_task(gid, {"opt_fields": "tags"})["tags"] == []
+    parent = tasks.create_task({"data": {"name": "parent", "projects": [PROJECT]}}, {})["gid"]
+    moved = tasks.set_parent_for_task({"data": {"parent": parent}}, gid, {"opt_fields": "parent"})
+    assert moved["parent"]["gid"] == parent
+    assert [task["gid"] for task in tasks.get_subtasks_for_task(parent, {})] == [gid]
     tasks.delete_task(gid)
     with pytest.raises(ApiException) as raised:
         tasks.get_task(gid, {})
-    assert raised.value.status == 404
+    assert raised.value.status == 404 and f"task: Not a recognized ID: {gid}" in raised.value.body.decode()
 
 
 def test_listing_pages_through_every_task_exactly_once(server):
     tasks = asana.TasksApi(client(server))
-    made = {tasks.create_task({"data": {"name": f"page-{n}", "projects": [server.project_gid]}}, {})["gid"] for n in range(23)}
-    listed = [task["gid"] for task in tasks.get_tasks_for_project(server.project_gid, {"limit": 5})]
-    assert len(listed) == len(set(listed))
-    assert made <= set(listed)
-    by_query = [task["gid"] for task in tasks.get_tasks({"project": server.project_gid, "limit": 7})]
+    made = {tasks.create_task({"data": {"name": f"page-{n}", "projects": [PROJECT]}}, {})["gid"] for n in range(23)}
+    listed = [task["gid"] for task in tasks.get_tasks_for_project(PROJECT, {"limit": 5})]
+    assert len(listed) == len(set(listed)) and made <= set(listed)
+    by_query = [task["gid"] for task in tasks.get_tasks({"project": PROJECT, "limit": 7})]
     assert by_query == listed
+
+
+def test_a_batch_through_the_sdk(server):
+    batch = asana.BatchAPIApi(client(server))
+    results = list(batch.create_batch_request(
+        {"data": {"actions": [
+            {"relative_path": "/users/me", "method": "get"},
+            {"relative_path": "/tasks", "method": "post", "data": {"name": "batched", "projects": [PROJECT]}},
+        ]}},
+        {},
+    ))
+    assert [result["status_code"] for result in results] == [200, 201]
+    assert results[1]["body"]["data"]["name"] == "batched"
 
 
 def test_validation_errors_reach_the_sdk_as_asana_errors(server):
     tasks = asana.TasksApi(client(server))
     with pytest.raises(ApiException) as raised:
-        tasks.create_task({"data": {"name": "x", "projects": [server.project_gid], "due_on": "2026-12-01", "due_at": "2026-12-01T10:00:00Z"}}, {})
+        tasks.create_task({"data": {"name": "x", "projects": [PROJECT], "due_on": "2026-12-01", "due_at": "2026-12-01T10:00:00Z"}}, {})
     assert raised.value.status == 400
     assert "You may only provide one of due_on or due_at!" in raised.value.body.decode()
     with pytest.raises(ApiException) as raised:
         tasks.create_task({"data": {"name": "nowhere"}}, {})
     assert "You should specify one of workspace, parent, projects" in raised.value.body.decode()
+    with pytest.raises(ApiException) as raised:
+        asana.ProjectsApi(client(server)).get_project("1200000000000199", {})
+    assert raised.value.status == 403
 
 
 def test_a_wrong_token_is_401(server):
     with pytest.raises(ApiException) as raised:
         asana.UsersApi(client(server, token="0/00000000000000000000000000000000")).get_user("me", {})
-    assert raised.value.status == 401
+    assert raised.value.status == 401 and "Not Authorized" in raised.value.body.decode()
