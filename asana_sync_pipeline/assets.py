@@ -20,6 +20,7 @@ from .mapping import SYNC_MODES, SyncSettings
 from .planning import CREATE, REJECT, UPDATE, Plan, api_payload
 from .resources import AsanaResource, SyncStateResource
 from .state import utc_now
+from .warehouse import read_model
 
 GROUP = "asana_sync"
 PREVIEW_ROWS = 10
@@ -69,10 +70,11 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 
 @dg.asset(group_name=GROUP, kinds={"duckdb"})
 def warehouse_model(context: dg.AssetExecutionContext, config: WarehouseModelConfig, warehouse: DuckDBResource) -> pd.DataFrame:
-    """The warehouse model to sync: one row per task, read with the configured query."""
+    """The warehouse model to sync: one row per task, read with the configured query
+    (repeated text as categoricals, see `warehouse.read_model`)."""
     try:
         with warehouse.get_connection() as connection:
-            model = connection.execute(config.query).df()
+            model = read_model(connection, config.query)
     except duckdb.IOException as exc:
         raise dg.Failure(
             description=f"Cannot open the warehouse at {warehouse.database}: {exc}. Set WAREHOUSE_DUCKDB_PATH, or "

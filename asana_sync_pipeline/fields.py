@@ -322,13 +322,26 @@ class NormalizedColumn:
     """A column's canonical values (None where not given) and per-row reasons (None where fine).
 
     When the rule ran once per distinct value, `codes` index each row's value in
-    `distinct` (its last entry is None, for NULLs), which lets callers work per
-    distinct value too."""
+    `distinct` and its reason in `distinct_errors` (their last entries are None,
+    for NULLs), which lets callers work per distinct value too."""
 
     values: np.ndarray
     errors: np.ndarray
     codes: np.ndarray | None = None
     distinct: np.ndarray | None = None
+    distinct_errors: np.ndarray | None = None
+
+    def given(self) -> np.ndarray:
+        """True where the row has a canonical value."""
+        if self.codes is not None:
+            return pd.notna(self.distinct)[self.codes]
+        return pd.notna(self.values)
+
+    def invalid(self) -> np.ndarray:
+        """True where the row's value was rejected."""
+        if self.codes is not None:
+            return pd.notna(self.distinct_errors)[self.codes]
+        return pd.notna(self.errors)
 
 
 def _apply(rule: Callable[[Any], Any], value: Any) -> tuple[Any, str | None]:
@@ -365,12 +378,14 @@ def normalize_column(rule: Callable[[Any], Any], column: pd.Series) -> Normalize
     if rule in (text, required_text) and pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         return _text_column(column, required=rule is required_text)
     if column.dtype != object:
+        if pd.api.types.is_string_dtype(column.dtype):
+            column = column.to_numpy(dtype=object, na_value=None)
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
         if pd.api.types.is_datetime64_any_dtype(uniques.dtype):
             uniques = uniques.to_pydatetime()
         results = [_apply(rule, value) for value in np.asarray(uniques, dtype=object)] + [(None, None)]
         distinct, distinct_errors = (np.array(part, dtype=object) for part in zip(*results))
-        return NormalizedColumn(distinct[codes], distinct_errors[codes], codes, distinct)
+        return NormalizedColumn(distinct[codes], distinct_errors[codes], codes, distinct, distinct_errors)
     raw = column.to_numpy(dtype=object, na_value=None)
     values = np.full(len(raw), None, dtype=object)
     errors = np.full(len(raw), None, dtype=object)

@@ -63,7 +63,10 @@ def primary_key_text(value: Any) -> str | None:
 
 
 def primary_key_column(column: pd.Series) -> np.ndarray:
-    """`primary_key_text` over a column; string and integer columns take a vectorized path."""
+    """`primary_key_text` over a column; string, integer and categorical columns take a vectorized path."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = [primary_key_text(value) for value in column.cat.categories]
+        return np.array([*categories, None], dtype=object)[column.cat.codes.to_numpy()]
     if pd.api.types.is_integer_dtype(column.dtype):
         keys = column.astype("str").to_numpy(dtype=object, na_value=None)
         keys[column.isna().to_numpy()] = None
@@ -79,29 +82,31 @@ def _normalize(model: pd.DataFrame, mapping: ColumnMapping) -> dict[str, Normali
     return {field: normalize_column(TASK_FIELDS[field].rule, model[column]) for field, column in mapping.fields.items()}
 
 
-def _cross_field_errors(values: dict[str, np.ndarray], size: int) -> list[tuple[np.ndarray, str, str]]:
+def _cross_field_errors(columns: dict[str, NormalizedColumn], size: int) -> list[tuple[np.ndarray, str, str]]:
     """Rules that span fields, as (row mask, field, reason)."""
+    given_masks = {name: column.given() for name, column in columns.items() if name in _DATE_FIELDS}
+    none = np.zeros(size, dtype=bool)
 
-    def given(field: str) -> np.ndarray:
-        column = values.get(field)
-        return np.zeros(size, dtype=bool) if column is None else pd.notna(column)
+    def given(name: str) -> np.ndarray:
+        return given_masks.get(name, none)
 
     due = given("due_on") | given("due_at")
     found = [
         (given("due_on") & given("due_at"), "due_at", "give either due_on or due_at, not both"),
         (given("start_on") & ~due, "start_on", "start_on needs a due date (due_on or due_at) on the same row"),
     ]
-    if "resource_subtype" in values:
-        milestone = values["resource_subtype"] == "milestone"
+    if "resource_subtype" in columns:
+        milestone = columns["resource_subtype"].values == "milestone"
         found.append((milestone & (given("start_on") | given("start_at")), "start_on", "milestones take no start date"))
-    if "start_on" in values and "due_on" in values:
+    if "start_on" in columns and "due_on" in columns:
         both = given("start_on") & given("due_on")
         later = np.zeros(size, dtype=bool)
-        later[both] = values["start_on"][both].astype(str) > values["due_on"][both].astype(str)
+        later[both] = columns["start_on"].values[both].astype(str) > columns["due_on"].values[both].astype(str)
         found.append((later, "start_on", "start_on is after due_on"))
     return found
 
 
+_DATE_FIELDS = ("due_on", "due_at", "start_on", "start_at")
 _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0x100000001B3)
 
@@ -110,8 +115,9 @@ def _column_hash(column: NormalizedColumn) -> np.ndarray:
     """Stable 64-bit hashes of a column's canonical values, per distinct value when known
     (columns without codes are mostly distinct text, hashed directly)."""
     if column.codes is None:
-        hashes = pd.util.hash_array(column.values, categorize=False)
-        hashes[pd.isna(column.values)] = _NULL_HASH
+        given = pd.notna(column.values)
+        hashes = np.full(len(given), _NULL_HASH, dtype=np.uint64)
+        hashes[given] = pd.util.hash_array(column.values[given], categorize=False)
         return hashes
     hashes = pd.util.hash_array(column.distinct)
     hashes[pd.isna(column.distinct)] = _NULL_HASH
@@ -138,29 +144,26 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
         normalized[SYNC_KEY] = NormalizedColumn(keys, np.full(size, None, dtype=object))
     values = {field: column.values for field, column in normalized.items()}
     rejected: list[tuple[np.ndarray, str, Any]] = [
-        (pd.notna(column.errors), field, column.errors) for field, column in normalized.items() if field != SYNC_KEY
+        (column.invalid(), field, column.errors) for field, column in normalized.items() if field != SYNC_KEY
     ]
 
     column_gids = np.full(size, None, dtype=object)
     if mapping.task_gid_column:
         gid_column = normalize_column(rules.gid, model[mapping.task_gid_column])
         column_gids = gid_column.values
-        rejected.append((pd.notna(gid_column.errors), "task_gid", gid_column.errors))
-    rejected.extend(_cross_field_errors(values, size))
+        rejected.append((gid_column.invalid(), "task_gid", gid_column.errors))
+    rejected.extend(_cross_field_errors(normalized, size))
     synced = synced if synced is not None else pd.DataFrame(columns=list(SYNCED_COLUMNS))
     missing_key = pd.isna(keys)
     duplicated, position = _match_keys(keys, synced["primary_key"].to_numpy(dtype=object))
     rejected.append((missing_key, settings.primary_key, "the primary key is empty"))
     rejected.append((duplicated & ~missing_key, settings.primary_key, "the primary key appears more than once in the model"))
-    known = position >= 0
     state_gids = _lookup(synced["task_gid"], position)
-    state_hashes = _lookup(synced["payload_hash"], position)
     task_gids = np.where(pd.notna(column_gids), column_gids, state_gids)
     has_task = pd.notna(task_gids)
 
     hashes = payload_hash(normalized, size)
-    same_task = known & (state_gids == task_gids)
-    unchanged = has_task & same_task & (state_hashes == hashes)
+    unchanged = has_task & (state_gids == task_gids) & _same_hash(synced["payload_hash"], position, hashes)
 
     creates = ~has_task if settings.sync_mode != "update" else np.zeros(size, dtype=bool)
     updates = has_task & ~unchanged if settings.sync_mode != "insert" else np.zeros(size, dtype=bool)
@@ -176,9 +179,9 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
     operation = np.array(OPERATIONS, dtype=object)[codes]
     plan_rows = pd.DataFrame(
         {
-            "primary_key": pd.Series(keys, dtype=object),
-            "operation": pd.Series(operation, dtype=object),
-            "task_gid": pd.Series(task_gids, dtype=object),
+            "primary_key": pd.Series(keys, dtype=object, copy=False),
+            "operation": pd.Series(operation, dtype=object, copy=False),
+            "task_gid": pd.Series(task_gids, dtype=object, copy=False),
             "gid_from_column": pd.Series(pd.notna(column_gids), dtype=bool),
             "payload_hash": pd.Series(hashes, dtype=np.uint64),
         }
@@ -190,21 +193,33 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
 def _match_keys(keys: np.ndarray, synced_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which keys repeat in the model, and each row's position in the state map (-1: none).
 
-    Keys are usually unique: then one hash table over them answers both questions."""
+    Keys are usually unique: then one table over their 64-bit hashes answers both
+    questions, much faster than one over the strings. Every match is checked
+    against the keys themselves; any doubt (a repeated hash, a mismatch) takes
+    the exact path over the strings."""
+    key_hashes = pd.Index(pd.util.hash_array(keys, categorize=False))
+    if key_hashes.is_unique:
+        found = key_hashes.get_indexer(pd.util.hash_array(synced_keys, categorize=False))
+        hit = np.flatnonzero(found >= 0)
+        if (keys[found[hit]] == synced_keys[hit]).all():
+            position = np.full(len(keys), -1, dtype=np.intp)
+            position[found[hit]] = hit
+            return np.zeros(len(keys), dtype=bool), position
     index = pd.Index(keys, dtype=object)
-    if not index.is_unique:
-        return index.duplicated(keep=False), pd.Index(synced_keys, dtype=object).get_indexer(keys)
-    found = index.get_indexer(synced_keys)
-    hit = found >= 0
-    position = np.full(len(keys), -1, dtype=np.intp)
-    position[found[hit]] = np.flatnonzero(hit)
-    return np.zeros(len(keys), dtype=bool), position
+    return index.duplicated(keep=False), pd.Index(synced_keys, dtype=object).get_indexer(keys)
 
 
 def _lookup(column: pd.Series, position: np.ndarray) -> np.ndarray:
     """`column[position]`, with None where position is -1 (not found)."""
     padded = np.append(column.to_numpy(dtype=object), None)
     return padded[position]
+
+
+def _same_hash(state_hashes: pd.Series, position: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """True where the state map holds a payload hash for the row and it equals `hashes`."""
+    recorded = np.append(state_hashes.notna().to_numpy(), False)[position]
+    numbers = np.append(state_hashes.to_numpy(dtype=np.uint64, na_value=0), np.uint64(0))[position]
+    return recorded & (numbers == hashes)
 
 
 def _rejection_table(rejected: list[tuple[np.ndarray, str, Any]], keys: np.ndarray, size: int) -> pd.DataFrame:
@@ -256,12 +271,12 @@ def refresh_plan(plan: Plan, synced: pd.DataFrame) -> Plan:
     position = pd.Index(synced["primary_key"].astype(object)).get_indexer(rows["primary_key"].to_numpy(dtype=object))
     known = position >= 0
     state_gids = _lookup(synced["task_gid"], position)
-    state_hashes = _lookup(synced["payload_hash"], position)
     operation = rows["operation"].to_numpy(dtype=object).copy()
     task_gids = rows["task_gid"].to_numpy(dtype=object).copy()
     adopted = (operation == CREATE) & known
     task_gids[adopted] = state_gids[adopted]
-    same = known & (state_gids == task_gids) & (state_hashes == rows["payload_hash"].to_numpy(dtype=object))
+    hashes = rows["payload_hash"].to_numpy(dtype=np.uint64)
+    same = known & (state_gids == task_gids) & _same_hash(synced["payload_hash"], position, hashes)
     if plan.settings.sync_mode == "insert":
         operation[adopted] = UNCHANGED
     else:

@@ -69,3 +69,16 @@ def test_each_row_is_planned_or_rejected_with_a_reason(rows):
         if operation == "create":
             assert body["name"].strip()
         assert not any(isinstance(value, float) and math.isnan(value) for value in body.values())
+
+
+text_or_null = st.none() | st.text(max_size=12) | st.sampled_from(["me", "a@b.co", "12, 34", "2025-12-31", "true", " ", "{\"1\": 2}"])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.fixed_dictionaries({field: text_or_null for field in ("id", "name", "notes", "due_on", "assignee", "tags", "completed", "custom_fields")}), min_size=1, max_size=8))
+def test_text_read_as_categoricals_plans_exactly_as_plain_text(rows):
+    plain = pd.DataFrame(rows, dtype="str")
+    encoded = plain.astype("category")
+    expected, actual = build_plan(plain, SyncSettings()), build_plan(encoded, SyncSettings())
+    pd.testing.assert_frame_equal(actual.rows, expected.rows)
+    pd.testing.assert_frame_equal(actual.rejections, expected.rejections)

@@ -1,0 +1,55 @@
+"""Reading the warehouse model out of DuckDB into pandas.
+
+Text columns that repeat a few values (assignees, tags, custom-field JSON,
+section names) arrive as pandas categoricals: DuckDB encodes them itself, in
+parallel, the DataFrame is smaller, and the field rules then run once per
+distinct value without touching a Python string per row. Mostly distinct text
+(names, primary keys) stays `str`. Rows keep the query's order.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+MODEL_TABLE = "asana_sync_model"
+MAX_CATEGORIES = 10_000
+"""Text columns with more distinct values than this stay `str`."""
+MAX_DISTINCT_SHARE = 0.25
+"""...and so do those whose distinct values exceed this share of the rows."""
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
+    """Run `query` once, into a temporary table, and read it with repeated text as categoricals."""
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS {query.strip().rstrip(';')}")
+    types: list[str] = []
+    try:
+        table = connection.table(MODEL_TABLE)
+        text_columns = [name for name, kind in zip(table.columns, table.types) if kind == "VARCHAR"]
+        replacements = []
+        for position, name in enumerate(_repeated_text_columns(connection, text_columns)):
+            type_name = f"asana_sync_values_{position}"
+            column = quote_identifier(name)
+            connection.execute(f"CREATE OR REPLACE TEMP TYPE {type_name} AS ENUM (SELECT DISTINCT {column} FROM {MODEL_TABLE})")
+            types.append(type_name)
+            replacements.append(f"CAST({column} AS {type_name}) AS {column}")
+        select = f"SELECT * REPLACE ({', '.join(replacements)})" if replacements else "SELECT *"
+        return connection.execute(f"{select} FROM {MODEL_TABLE}").df()
+    finally:
+        connection.execute(f"DROP TABLE IF EXISTS {MODEL_TABLE}")
+        for type_name in types:
+            connection.execute(f"DROP TYPE IF EXISTS {type_name}")
+
+
+def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
+    """The text columns worth encoding, judged by an approximate distinct count (one scan)."""
+    if not names:
+        return []
+    estimates = ", ".join(f"approx_count_distinct({quote_identifier(name)})" for name in names)
+    rows, *distinct = connection.execute(f"SELECT count(*), {estimates} FROM {MODEL_TABLE}").fetchone()
+    limit = min(MAX_CATEGORIES, rows * MAX_DISTINCT_SHARE)
+    return [name for name, count in zip(names, distinct) if 0 < count <= limit]
