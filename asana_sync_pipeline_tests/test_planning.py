@@ -1,5 +1,6 @@
 """Planning: mapping columns, rules across fields, and the operation chosen per row and sync mode."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -164,3 +165,21 @@ def test_integer_primary_keys_are_text():
 def test_empty_model_plans_nothing():
     plan = build_plan(model(id=[], name=[]), SyncSettings())
     assert plan.counts() == {"create": 0, "update": 0, "unchanged": 0, "reject": 0}
+
+
+def test_keys_match_the_state_map_exactly_even_when_their_hashes_collide(monkeypatch):
+    from asana_sync_pipeline import planning
+
+    keys = np.array(["a", "b", "c", None], dtype=object)
+    synced = np.array(["c", "x", "a"], dtype=object)
+    duplicated, position = planning._match_keys(keys, synced)
+    assert duplicated.tolist() == [False] * 4 and position.tolist() == [2, -1, 0, -1]
+    lengths = lambda values, categorize=True: np.array([len(str(v)) for v in values], dtype=np.uint64)  # noqa: E731
+    monkeypatch.setattr(pd.util, "hash_array", lengths)  # repeated hashes: the exact path
+    duplicated, position = planning._match_keys(keys, synced)
+    assert duplicated.tolist() == [False] * 4 and position.tolist() == [2, -1, 0, -1]
+    monkeypatch.setattr(pd.util, "hash_array", lambda values, categorize=True: np.arange(len(values), dtype=np.uint64))  # false matches: caught
+    duplicated, position = planning._match_keys(keys, synced)
+    assert position.tolist() == [2, -1, 0, -1]
+    duplicated, _ = planning._match_keys(np.array(["a", "b", "a", None, None], dtype=object), synced)
+    assert duplicated.tolist() == [True, False, True, True, True]
