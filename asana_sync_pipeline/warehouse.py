@@ -13,6 +13,8 @@ import duckdb
 import pandas as pd
 
 MODEL_TABLE = "asana_sync_model"
+QUERY_TYPES = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
+"""SELECT, and what DuckDB expands into several statements (PIVOT)."""
 MAX_CATEGORIES = 10_000
 """Text columns with more distinct values than this stay `str`."""
 MAX_DISTINCT_SHARE = 0.25
@@ -24,8 +26,15 @@ def quote_identifier(name: str) -> str:
 
 
 def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
-    """Run `query` once, into a temporary table, and read it with repeated text as categoricals."""
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS {query.strip().rstrip(';')}")
+    """Run `query` once, into a temporary table, and read it with repeated text as categoricals.
+
+    Statements before the last (`SET`, `ATTACH`, ...) run as they are; the last must be a query."""
+    *setup, model_query = connection.extract_statements(query) or [None]
+    if model_query is None or model_query.type not in QUERY_TYPES:
+        raise duckdb.InvalidInputException("the model query must end with a SELECT statement that returns one row per task")
+    for statement in setup:
+        connection.execute(statement)
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS {model_query.query.strip().rstrip(';')}")
     types: list[str] = []
     try:
         table = connection.table(MODEL_TABLE)

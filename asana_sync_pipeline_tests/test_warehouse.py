@@ -97,3 +97,14 @@ def test_a_categorical_primary_key_is_read_as_its_text():
     plan = build_plan(model, SyncSettings())
     assert plan.rows["primary_key"].tolist() == ["a", "b", None, "a"]
     assert plan.counts() == {"create": 1, "update": 0, "unchanged": 0, "reject": 3}
+
+
+def test_statements_before_the_query_run_first_and_a_query_must_come_last(warehouse):
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        model = read_model(connection, "SET VARIABLE cutoff = 3; SELECT id FROM model WHERE due_on < DATE '2026-01-01' + getvariable('cutoff') ORDER BY id -- soon\n")
+        assert len(model) == 42
+        pivoted = read_model(connection, "PIVOT (SELECT assignee, completed FROM model) ON completed USING count(*)")
+        assert sorted(pivoted.columns) == ["assignee", "false", "true"]
+        for query in ("", "  ;  ", "SELECT 1; SET VARIABLE x = 1"):
+            with pytest.raises(duckdb.Error, match="must end with a SELECT"):
+                read_model(connection, query)
