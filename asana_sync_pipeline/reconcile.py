@@ -19,7 +19,7 @@ from typing import Any
 from .state import Intent
 
 CLOCK_SKEW = timedelta(minutes=2)
-MATCH_OPT_FIELDS = ["name", "due_on", "due_at", "start_on", "created_at", "custom_fields.gid", "custom_fields.text_value"]
+MATCH_OPT_FIELDS = ["name", "due_on", "due_at", "start_on", "start_at", "created_at", "custom_fields.gid", "custom_fields.text_value"]
 
 
 def _signature(name: Any, due_on: Any, due_at: Any, start_on: Any) -> tuple[str, str, str, str]:
@@ -31,7 +31,10 @@ def _sent_signature(payload: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 def _task_signature(task: dict[str, Any]) -> tuple[str, str, str, str]:
-    return _signature(task.get("name"), task.get("due_on"), task.get("due_at"), task.get("start_on"))
+    """Asana fills due_on from due_at and start_on from start_at; a row sends one of each pair."""
+    due_on = None if task.get("due_at") else task.get("due_on")
+    start_on = None if task.get("start_at") else task.get("start_on")
+    return _signature(task.get("name"), due_on, task.get("due_at"), start_on)
 
 
 def _sync_key(task: dict[str, Any], sync_key_field: str) -> str | None:

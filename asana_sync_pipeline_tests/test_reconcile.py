@@ -38,3 +38,11 @@ def test_sync_key_matching_is_exact():
         task("2", "Same", custom_fields=[{"gid": "77", "text_value": "zzz"}]),
     ]
     assert match_intents(intents, tasks, set(), sync_key_field="77") == {"b": "1"}
+
+
+def test_a_task_created_with_due_at_matches_although_asana_filled_in_its_due_on():
+    from asana_sync_pipeline.reconcile import _sent_signature, _task_signature
+
+    sent = {"name": "X", "due_at": "2025-01-10T17:00:00.000Z"}
+    task = {"name": "X", "due_at": "2025-01-10T17:00:00.000Z", "due_on": "2025-01-10", "start_on": None}
+    assert _task_signature(task) == _sent_signature(sent)
