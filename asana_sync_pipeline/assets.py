@@ -14,13 +14,13 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from .connection import ConnectionCheckError
-from .errors import SyncConfigError
-from .mapping import SYNC_MODES, SyncSettings
-from .planning import CREATE, REJECT, UPDATE, Plan, api_payload
+from .engine.connection import ConnectionCheckError
+from .engine.errors import SyncConfigError
+from .engine.mapping import SYNC_MODES, SyncSettings
+from .engine.planning import CREATE, REJECT, UPDATE, Plan, api_payload
 from .resources import AsanaResource, SyncStateResource
-from .state import utc_now
-from .warehouse import read_model
+from .engine.state import utc_now
+from .engine.warehouse import read_model
 
 GROUP = "asana_sync"
 PREVIEW_ROWS = 10

@@ -5,7 +5,7 @@ import pandas as pd
 from pydantic import Field
 
 from .assets import SyncConfig, asana_tasks, warehouse_model
-from .planning import primary_key_column
+from .engine.planning import primary_key_column
 
 
 def run_sync_config(context: dg.AssetCheckExecutionContext) -> SyncConfig:

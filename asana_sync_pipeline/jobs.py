@@ -3,8 +3,8 @@
 import dagster as dg
 
 from .assets import asana_task_payloads, asana_tasks, warehouse_model
-from .connection import ConnectionCheckError
-from .errors import SyncConfigError
+from .engine.connection import ConnectionCheckError
+from .engine.errors import SyncConfigError
 from .resources import AsanaResource
 
 asana_sync_job = dg.define_asset_job(

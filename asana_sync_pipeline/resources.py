@@ -10,12 +10,12 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from .client import DEFAULT_BASE_URL, AsanaClient
-from .connection import ConnectionInfo, check_connection, check_project_gid
-from .mapping import SyncSettings
-from .planning import Plan, build_plan, refresh_plan
-from .state import StateStore
-from .sync import SyncOptions, SyncReport, TaskSync
+from .engine.client import DEFAULT_BASE_URL, AsanaClient
+from .engine.connection import ConnectionInfo, check_connection, check_project_gid
+from .engine.mapping import SyncSettings
+from .engine.planning import Plan, build_plan, refresh_plan
+from .engine.state import StateStore
+from .engine.sync import SyncOptions, SyncReport, TaskSync
 
 
 class AsanaResource(dg.ConfigurableResource):

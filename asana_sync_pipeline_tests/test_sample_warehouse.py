@@ -7,8 +7,8 @@ from importlib import resources
 import duckdb
 import pytest
 
-from asana_sync_pipeline.mapping import SyncSettings
-from asana_sync_pipeline.planning import build_plan
+from asana_sync_pipeline.engine.mapping import SyncSettings
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.sample_warehouse import build_sample_warehouse
 
 # The deliberately invalid rows documented in data/README.md, each with its one faulty field.

@@ -25,10 +25,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asana_sync_pipeline.mapping import SyncSettings  # noqa: E402
-from asana_sync_pipeline.planning import build_plan  # noqa: E402
+from asana_sync_pipeline.engine.mapping import SyncSettings  # noqa: E402
+from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
 from asana_sync_pipeline.resources import AsanaResource  # noqa: E402
-from asana_sync_pipeline.state import StateStore  # noqa: E402
+from asana_sync_pipeline.engine.state import StateStore  # noqa: E402
 
 TOKEN = "0/benchmarkbenchmarkbenchmark0000"
 PROJECT = "1200000000000100"

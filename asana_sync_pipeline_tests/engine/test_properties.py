@@ -9,9 +9,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asana_sync_pipeline.fields import TASK_FIELDS, normalize_column, to_api_value
-from asana_sync_pipeline.mapping import SyncSettings
-from asana_sync_pipeline.planning import api_payload, build_plan
+from asana_sync_pipeline.engine.fields import TASK_FIELDS, normalize_column, to_api_value
+from asana_sync_pipeline.engine.mapping import SyncSettings
+from asana_sync_pipeline.engine.planning import api_payload, build_plan
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),

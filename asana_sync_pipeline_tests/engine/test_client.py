@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
-from asana_sync_pipeline.client import AsanaClient, limiter_for
-from asana_sync_pipeline.errors import (
+from asana_sync_pipeline.engine.client import AsanaClient, limiter_for
+from asana_sync_pipeline.engine.errors import (
     AsanaTransportError,
     AuthenticationError,
     InvalidRequestError,

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asana_sync_pipeline.mapping import SyncSettings
-from asana_sync_pipeline.planning import build_plan
-from asana_sync_pipeline.warehouse import read_model
+from asana_sync_pipeline.engine.mapping import SyncSettings
+from asana_sync_pipeline.engine.planning import build_plan
+from asana_sync_pipeline.engine.warehouse import read_model
 
 MODEL = """
 CREATE TABLE model AS

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asana_sync_pipeline import fields
-from asana_sync_pipeline.fields import TASK_FIELDS, normalize_column, to_api_value
+from asana_sync_pipeline.engine import fields
+from asana_sync_pipeline.engine.fields import TASK_FIELDS, normalize_column, to_api_value
 
 
 def sent(field: str, value):

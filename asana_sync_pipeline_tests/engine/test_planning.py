@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asana_sync_pipeline.errors import SyncConfigError
-from asana_sync_pipeline.mapping import SyncSettings, resolve_mapping
-from asana_sync_pipeline.planning import api_payload, build_plan
+from asana_sync_pipeline.engine.errors import SyncConfigError
+from asana_sync_pipeline.engine.mapping import SyncSettings, resolve_mapping
+from asana_sync_pipeline.engine.planning import api_payload, build_plan
 
 
 def model(**columns):
@@ -168,7 +168,7 @@ def test_empty_model_plans_nothing():
 
 
 def test_keys_match_the_state_map_exactly_even_when_their_hashes_collide(monkeypatch):
-    from asana_sync_pipeline import planning
+    from asana_sync_pipeline.engine import planning
 
     keys = np.array(["a", "b", "c", None], dtype=object)
     synced = np.array(["c", "x", "a"], dtype=object)

@@ -3,7 +3,7 @@
 import duckdb
 import pandas as pd
 
-from asana_sync_pipeline.state import Outcome, StateStore
+from asana_sync_pipeline.engine.state import Outcome, StateStore
 
 PROJECT = "100"
 

@@ -2,8 +2,8 @@
 
 from datetime import datetime, timedelta, timezone
 
-from asana_sync_pipeline.reconcile import match_intents
-from asana_sync_pipeline.state import Intent
+from asana_sync_pipeline.engine.reconcile import match_intents
+from asana_sync_pipeline.engine.state import Intent
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
 
@@ -41,7 +41,7 @@ def test_sync_key_matching_is_exact():
 
 
 def test_a_task_created_with_due_at_matches_although_asana_filled_in_its_due_on():
-    from asana_sync_pipeline.reconcile import _sent_signature, _task_signature
+    from asana_sync_pipeline.engine.reconcile import _sent_signature, _task_signature
 
     sent = {"name": "X", "due_at": "2025-01-10T17:00:00.000Z"}
     task = {"name": "X", "due_at": "2025-01-10T17:00:00.000Z", "due_on": "2025-01-10", "start_on": None}

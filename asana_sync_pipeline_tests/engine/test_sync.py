@@ -3,10 +3,10 @@
 import pandas as pd
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline.mapping import SyncSettings
-from asana_sync_pipeline.planning import build_plan
+from asana_sync_pipeline.engine.mapping import SyncSettings
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.resources import AsanaResource
-from asana_sync_pipeline.state import StateStore
+from asana_sync_pipeline.engine.state import StateStore
 from asana_sync_pipeline_tests.conftest import TOKEN
 
 
@@ -43,7 +43,7 @@ def test_writes_in_flight_stay_within_max_concurrent_writes(tmp_path):
 def test_long_syncs_log_progress_with_rate_and_time_left(tmp_path):
     import asyncio
 
-    from asana_sync_pipeline.sync import SyncOptions, TaskSync
+    from asana_sync_pipeline.engine.sync import SyncOptions, TaskSync
 
     messages = []
     options = SyncOptions(progress_every_seconds=0.2, flush_every_seconds=0.1)
