@@ -14,9 +14,11 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from .engine.connection import ConnectionCheckError
-from .engine.errors import SyncConfigError
-from .engine.mapping import SYNC_MODES, SyncSettings
+from .engine.connection import check_project_gid
+from .engine.errors import AsanaSyncError, SyncConfigError
+from .engine.planning import build_plan
+from .engine.runner import run_sync
+from .engine.settings import SYNC_MODES, SyncSettings
 from .engine.planning import CREATE, REJECT, UPDATE, Plan, api_payload
 from .resources import AsanaResource, SyncStateResource
 from .engine.state import utc_now
@@ -103,9 +105,9 @@ def asana_task_payloads(
     """Validated, normalized task payloads and the operation planned for each row; writes nothing."""
     try:
         settings = config.settings()
-        project_gid = asana.validated_project_gid()
+        project_gid = check_project_gid(asana.project_gid)
         synced = sync_state.store().synced(project_gid)
-        plan = asana.plan(warehouse_model, settings, synced)
+        plan = build_plan(warehouse_model, settings, synced)
     except SyncConfigError as exc:
         raise dg.Failure(description=f"Configuration error: {exc}") from None
     for note in plan.notes:
@@ -122,7 +124,7 @@ def asana_task_payloads(
             "to_update": counts[UPDATE],
             "unchanged": counts["unchanged"],
             "rejected": counts[REJECT],
-            "sync_mode": settings.sync_mode,
+            "sync_mode": settings.sync_mode.value,
             "field_mapping": dg.MetadataValue.json(plan.mapping.fields),
             "ignored_columns": ", ".join(plan.mapping.ignored) or "none",
             "planned_payloads": dg.MetadataValue.md(_payload_preview(plan, project_gid)),
@@ -161,22 +163,19 @@ def asana_tasks(
     started_at = utc_now()
     started = time.monotonic()
     try:
-        info, report = asana.sync(plan, store, run_id=context.run_id, log=context.log.info)
-    except (ConnectionCheckError, SyncConfigError) as exc:
+        info, report = run_sync(
+            plan, asana=asana.settings(), project_gid=asana.project_gid, store=store, run_id=context.run_id, log=context.log.info
+        )
+    except AsanaSyncError as exc:
         raise dg.Failure(description=str(exc)) from None
     store.record_run(
-        {
-            "run_id": context.run_id,
-            "project_gid": info.project_gid,
-            "sync_mode": plan.settings.sync_mode,
-            "started_at": started_at,
-            "finished_at": utc_now(),
-            "created": report.created,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "rejected": report.rejected,
-            "adopted": report.adopted,
-        }
+        report.run_row(
+            run_id=context.run_id,
+            project_gid=info.project_gid,
+            sync_mode=plan.settings.sync_mode.value,
+            started_at=started_at,
+            finished_at=utc_now(),
+        )
     )
     context.log.info(
         f"Synced to {info.project_name!r}: {report.created:,} created, {report.updated:,} updated, "

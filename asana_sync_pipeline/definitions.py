@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from .assets import asana_task_payloads, asana_tasks, warehouse_model
-from .engine.client import DEFAULT_BASE_URL
+from .engine.settings import DEFAULT_BASE_URL
 from .checks import names_present_for_new_rows, primary_key_unique_and_not_null, rejection_rate_below_threshold
 from .jobs import asana_connection_test, asana_sync_job
 from .resources import AsanaResource, SyncStateResource

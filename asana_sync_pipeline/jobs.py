@@ -3,8 +3,8 @@
 import dagster as dg
 
 from .assets import asana_task_payloads, asana_tasks, warehouse_model
-from .engine.connection import ConnectionCheckError
-from .engine.errors import SyncConfigError
+from .engine.errors import AsanaSyncError
+from .engine.runner import test_connection
 from .resources import AsanaResource
 
 asana_sync_job = dg.define_asset_job(
@@ -17,8 +17,8 @@ asana_sync_job = dg.define_asset_job(
 @dg.op(description="Checks the token (/users/me), the project GID and access to the project.")
 def test_asana_connection(context: dg.OpExecutionContext, asana: AsanaResource) -> dg.Output[None]:
     try:
-        info = asana.check_connection()
-    except (ConnectionCheckError, SyncConfigError) as exc:
+        info = test_connection(asana.settings(), asana.project_gid)
+    except AsanaSyncError as exc:
         raise dg.Failure(description=str(exc)) from None
     context.log.info(f"Connected as {info.user_name} to project {info.project_name!r} ({info.project_gid})")
     return dg.Output(

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from asana_sync_pipeline.definitions import build_definitions
+from asana_sync_pipeline.engine.client import AsanaClient
 from asana_sync_pipeline.resources import AsanaResource
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text
 
@@ -41,4 +42,5 @@ def test_no_trace_of_the_token_after_a_rejected_and_an_accepted_run(sandbox, mon
 def test_the_resource_hides_the_token_from_repr():
     resource = AsanaResource(access_token=TOKEN, project_gid="1")
     assert TOKEN not in repr(resource) and TOKEN not in str(resource)
-    assert TOKEN not in repr(resource.client())
+    assert TOKEN not in repr(resource.settings())
+    assert TOKEN not in repr(AsanaClient.from_settings(resource.settings()))

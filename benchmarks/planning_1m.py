@@ -30,7 +30,7 @@ from dagster_duckdb import DuckDBResource
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asana_sync_pipeline.assets import asana_task_payloads, warehouse_model  # noqa: E402
-from asana_sync_pipeline.engine.mapping import SyncSettings  # noqa: E402
+from asana_sync_pipeline.engine.settings import SyncSettings  # noqa: E402
 from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
 from asana_sync_pipeline.resources import AsanaResource, SyncStateResource  # noqa: E402
 from asana_sync_pipeline.engine.warehouse import read_model  # noqa: E402

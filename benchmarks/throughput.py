@@ -25,9 +25,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asana_sync_pipeline.engine.mapping import SyncSettings  # noqa: E402
+from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
 from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
-from asana_sync_pipeline.resources import AsanaResource  # noqa: E402
+from asana_sync_pipeline.engine.runner import run_sync  # noqa: E402
 from asana_sync_pipeline.engine.state import StateStore  # noqa: E402
 
 TOKEN = "0/benchmarkbenchmarkbenchmark0000"
@@ -82,9 +82,9 @@ def seed_loop(base_url: str, rows: int) -> tuple[float, int]:
 def project_sync(base_url: str, frame: pd.DataFrame, state_path: str, rpm: int) -> tuple[float, object]:
     store = StateStore(state_path)
     plan = build_plan(frame, SyncSettings(), store.synced(PROJECT))
-    resource = AsanaResource(access_token=TOKEN, project_gid=PROJECT, base_url=base_url, requests_per_minute=rpm)
+    asana = AsanaSettings(access_token=TOKEN, base_url=base_url, requests_per_minute=rpm)
     started = time.perf_counter()
-    _, report = resource.sync(plan, store, run_id="benchmark", log=lambda message: None)
+    _, report = run_sync(plan, asana=asana, project_gid=PROJECT, store=store, run_id="benchmark", log=lambda message: None)
     return time.perf_counter() - started, report
 
 

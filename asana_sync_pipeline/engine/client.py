@@ -10,6 +10,8 @@ Retries (tenacity): a 429, or a request that certainly never left (connection
 refused), is always retried. A 5xx, a timeout or a dropped connection may have
 taken effect, so only idempotent requests are retried on those; a create is
 left to the caller, which reconciles before creating again (exactly once).
+Until a first answer has arrived, a refused connection is not retried: it means
+a wrong URL or a server that is down, and the user should hear so at once.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from .errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, api_error_for
+from .settings import DEFAULT_BASE_URL, AsanaSettings
 
-DEFAULT_BASE_URL = "https://app.asana.com/api/1.0"
 PAGE_SIZE = 100
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
@@ -71,8 +73,25 @@ class AsanaClient:
         self._max_rate_limited_attempts = max_rate_limited_attempts
         self._backoff = wait_exponential_jitter(initial=0.5, max=max_backoff_seconds)
         self._on_retry = on_retry
+        self._answered = False
+        self.base_url = base_url.rstrip("/")
         self.requests_sent = 0
         self.writes_sent = 0
+
+    @classmethod
+    def from_settings(
+        cls, settings: AsanaSettings, *, on_retry: Callable[[str], None] | None = None, **options: Any
+    ) -> AsanaClient:
+        return cls(
+            access_token=settings.access_token,
+            base_url=settings.base_url,
+            requests_per_minute=settings.requests_per_minute,
+            max_concurrent_writes=settings.max_concurrent_writes,
+            timeout_seconds=settings.timeout_seconds,
+            max_attempts=settings.max_attempts,
+            on_retry=on_retry,
+            **options,
+        )
 
     async def __aenter__(self) -> AsanaClient:
         return self
@@ -81,7 +100,7 @@ class AsanaClient:
         await self._http.aclose()
 
     def __repr__(self) -> str:
-        return f"AsanaClient(base_url={str(self._http.base_url)!r})"
+        return f"AsanaClient(base_url={self.base_url!r})"
 
     # ---- transport ------------------------------------------------------
 
@@ -99,11 +118,19 @@ class AsanaClient:
             try:
                 response = await self._http.request(method, path, params=params, json=body)
             except _NOT_SENT as exc:
-                raise AsanaTransportError(f"{method} {path}: could not connect ({type(exc).__name__})", maybe_processed=False) from None
+                raise AsanaTransportError(
+                    f"{method} {path}: could not connect to {self.base_url} ({type(exc).__name__})", maybe_processed=False
+                ) from None
+            except httpx.LocalProtocolError as exc:
+                raise AsanaTransportError(
+                    f"{method} {path}: the request could not be sent ({type(exc).__name__}: {_safe(exc)})",
+                    maybe_processed=False,
+                ) from None
             except httpx.TimeoutException as exc:
                 raise AsanaTransportError(f"{method} {path}: no answer in time ({type(exc).__name__})", maybe_processed=True) from None
             except httpx.TransportError as exc:
                 raise AsanaTransportError(f"{method} {path}: connection lost ({type(exc).__name__})", maybe_processed=True) from None
+        self._answered = True
         if response.status_code < 400:
             payload = response.json() if response.content else {}
             return payload.get("data") if unwrap else payload
@@ -162,6 +189,8 @@ class AsanaClient:
             if isinstance(exc, RateLimitError):
                 return True
             if isinstance(exc, AsanaTransportError):
+                if not exc.maybe_processed and not self._answered:
+                    return False
                 return idempotent or not exc.maybe_processed
             return idempotent and isinstance(exc, ServerError)
 
@@ -204,6 +233,9 @@ class AsanaClient:
             "GET", f"/projects/{project_gid}", params={"opt_fields": "name,workspace,permalink_url"}
         )
 
+    def custom_field_settings(self, project_gid: str, opt_fields: list[str]) -> AsyncIterator[dict[str, Any]]:
+        return self.paginate(f"/projects/{project_gid}/custom_field_settings", {"opt_fields": ",".join(opt_fields)})
+
     async def get_task(self, task_gid: str, opt_fields: list[str]) -> dict[str, Any]:
         return await self.request("GET", f"/tasks/{task_gid}", params={"opt_fields": ",".join(opt_fields)})
 
@@ -217,9 +249,14 @@ class AsanaClient:
     async def delete_task(self, task_gid: str) -> None:
         await self.request("DELETE", f"/tasks/{task_gid}")
 
-    async def task_action(self, task_gid: str, action: str, data: dict[str, Any]) -> None:
-        """addTag, removeTag, addFollowers, removeFollowers, addProject, setParent: all idempotent."""
-        await self.request("POST", f"/tasks/{task_gid}/{action}", params={"opt_fields": "gid"}, data=data)
+    async def post(self, path: str, data: dict[str, Any]) -> Any:
+        """An idempotent action such as `/tasks/{gid}/addTag` or `/sections/{gid}/addTask`."""
+        return await self.request("POST", path, params={"opt_fields": "gid"}, data=data)
+
+    async def first_page_of_tasks(self, project_gid: str) -> list[dict[str, Any]]:
+        """At most one task of the project: enough to tell whether it holds any."""
+        page = await self.request("GET", f"/projects/{project_gid}/tasks", params={"limit": 1}, unwrap=False)
+        return page.get("data") or []
 
     def project_tasks(
         self, project_gid: str, *, modified_since: str | None = None, opt_fields: list[str] | None = None
@@ -230,3 +267,9 @@ class AsanaClient:
         if opt_fields:
             params["opt_fields"] = ",".join(opt_fields)
         return self.paginate("/tasks", params)
+
+
+def _safe(exc: Exception) -> str:
+    """An httpx message without header values (they could hold the token)."""
+    text = str(exc)
+    return "an invalid header value" if "header" in text.lower() else text

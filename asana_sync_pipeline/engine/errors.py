@@ -1,19 +1,51 @@
-"""The exceptions this project raises, from configuration mistakes to Asana's answers.
+"""Every exception the sync raises, under one root.
+
+    AsanaSyncError                  anything this project raises on purpose
+    ├── SyncConfigError             the sync is configured wrongly; nothing was sent
+    ├── ConnectionCheckError        token, URL or project failed the connection test
+    ├── StateStoreError             the sync state cannot be read or written
+    ├── RemovalGuardError           a run would remove too many tasks; nothing was written
+    └── AsanaError                  talking to Asana failed
+        ├── AsanaTransportError     no usable HTTP answer (refused, reset, timeout)
+        └── AsanaAPIError           Asana answered an error status
+            ├── InvalidRequestError     400
+            ├── AuthenticationError     401
+            ├── PremiumOnlyError        402
+            ├── ForbiddenError          403
+            ├── NotFoundError           404
+            ├── RateLimitError          429
+            └── ServerError             5xx
 
 Every message is written for the person running the sync and never contains the
-access token: the client builds messages only from Asana's error bodies, the
-method and the path.
+access token: messages are built only from Asana's error bodies, the method, the
+path and settings that are not secret.
 """
 
 from __future__ import annotations
 
 
-class SyncConfigError(ValueError):
+class AsanaSyncError(Exception):
+    """Root of the exceptions this project raises; its message says what to do."""
+
+
+class SyncConfigError(AsanaSyncError, ValueError):
     """The sync is configured in a way that cannot work; nothing was sent to Asana."""
 
 
-class AsanaError(Exception):
-    """Base class of every failure talking to Asana."""
+class ConnectionCheckError(AsanaSyncError):
+    """The connection test failed (token, URL, project, sync key field); nothing was written."""
+
+
+class StateStoreError(AsanaSyncError):
+    """The sync state cannot be opened, read or written; it was left as it is."""
+
+
+class RemovalGuardError(AsanaSyncError):
+    """A run would complete or delete more tasks than `max_removed_fraction` allows."""
+
+
+class AsanaError(AsanaSyncError):
+    """A failure talking to Asana."""
 
 
 class AsanaTransportError(AsanaError):

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .rich_text import RichTextError, normalize_html_notes
+from .settings import GID_PATTERN
 
-GID_PATTERN = re.compile(r"^[0-9]+$")
 EMAIL_PATTERN = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_EXACT_FLOAT = 2**53
@@ -181,6 +181,13 @@ def gid(value: Any) -> str:
     if result is None:
         raise FieldValueError(f"expected a numeric GID, got {_show(value)}")
     return result
+
+
+def task_gid(value: Any) -> str | None:
+    """The task a row addresses; blank text means "no task yet", like NULL."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return gid(value)
 
 
 def _list_of(entry_rule: Callable[[Any], str], what: str) -> Callable[[Any], str]:

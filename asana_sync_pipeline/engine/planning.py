@@ -16,7 +16,8 @@ import pandas as pd
 
 from . import fields as rules
 from .fields import TASK_FIELDS, NormalizedColumn, blank_mask, is_null, normalize_column, to_api_value
-from .mapping import ColumnMapping, SyncSettings, resolve_mapping
+from .mapping import ColumnMapping, resolve_mapping
+from .settings import SyncMode, SyncSettings
 
 CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
 OPERATIONS = (CREATE, UPDATE, UNCHANGED, REJECT)
@@ -82,31 +83,45 @@ def _normalize(model: pd.DataFrame, mapping: ColumnMapping) -> dict[str, Normali
     return {field: normalize_column(TASK_FIELDS[field].rule, model[column]) for field, column in mapping.fields.items()}
 
 
+_DATE_FIELDS = ("due_on", "due_at", "start_on", "start_at")
+
+
 def _cross_field_errors(columns: dict[str, NormalizedColumn], size: int) -> list[tuple[np.ndarray, str, str]]:
-    """Rules that span fields, as (row mask, field, reason)."""
+    """Rules that span fields, as (row mask, field, reason): Asana refuses these combinations."""
     given_masks = {name: column.given() for name, column in columns.items() if name in _DATE_FIELDS}
     none = np.zeros(size, dtype=bool)
 
     def given(name: str) -> np.ndarray:
         return given_masks.get(name, none)
 
+    def later(start: str, due: str, length: int | None = None) -> np.ndarray:
+        """Rows where both are given and `start` comes after `due` (on their first `length` characters)."""
+        both = given(start) & given(due)
+        found = np.zeros(size, dtype=bool)
+        if both.any():
+            starts = columns[start].values[both].astype(str)
+            dues = columns[due].values[both].astype(str)
+            if length is not None:
+                dues = np.array([value[:length] for value in dues], dtype=str)
+            found[both] = starts > dues
+        return found
+
     due = given("due_on") | given("due_at")
     found = [
         (given("due_on") & given("due_at"), "due_at", "give either due_on or due_at, not both"),
+        (given("start_on") & given("start_at"), "start_at", "give either start_on or start_at, not both"),
         (given("start_on") & ~due, "start_on", "start_on needs a due date (due_on or due_at) on the same row"),
+        (given("start_at") & ~given("due_at"), "start_at", "start_at needs due_at on the same row"),
+        (later("start_on", "due_on"), "start_on", "start_on is after due_on"),
+        (later("start_on", "due_at", length=10), "start_on", "start_on is after the date of due_at (UTC)"),
+        (later("start_at", "due_at"), "start_at", "start_at is after due_at"),
     ]
     if "resource_subtype" in columns:
         milestone = columns["resource_subtype"].values == "milestone"
         found.append((milestone & (given("start_on") | given("start_at")), "start_on", "milestones take no start date"))
-    if "start_on" in columns and "due_on" in columns:
-        both = given("start_on") & given("due_on")
-        later = np.zeros(size, dtype=bool)
-        later[both] = columns["start_on"].values[both].astype(str) > columns["due_on"].values[both].astype(str)
-        found.append((later, "start_on", "start_on is after due_on"))
     return found
 
 
-_DATE_FIELDS = ("due_on", "due_at", "start_on", "start_at")
 _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0x100000001B3)
 
@@ -149,7 +164,7 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
 
     column_gids = np.full(size, None, dtype=object)
     if mapping.task_gid_column:
-        gid_column = normalize_column(rules.gid, model[mapping.task_gid_column])
+        gid_column = normalize_column(rules.task_gid, model[mapping.task_gid_column])
         column_gids = gid_column.values
         rejected.append((gid_column.invalid(), "task_gid", gid_column.errors))
     rejected.extend(_cross_field_errors(normalized, size))
@@ -165,9 +180,9 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
     hashes = payload_hash(normalized, size)
     unchanged = has_task & (state_gids == task_gids) & _same_hash(synced["payload_hash"], position, hashes)
 
-    creates = ~has_task if settings.sync_mode != "update" else np.zeros(size, dtype=bool)
-    updates = has_task & ~unchanged if settings.sync_mode != "insert" else np.zeros(size, dtype=bool)
-    if settings.sync_mode == "update":
+    creates = ~has_task if settings.sync_mode.creates else np.zeros(size, dtype=bool)
+    updates = has_task & ~unchanged if settings.sync_mode.updates else np.zeros(size, dtype=bool)
+    if not settings.sync_mode.creates:
         rejected.append((~has_task, mapping.task_gid_column or "task_gid",
                          "no task to update: the row has no task_gid and no task was synced for this primary key"))
     name_given = pd.notna(values["name"]) if "name" in values else np.zeros(size, dtype=bool)
@@ -186,7 +201,7 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
             "payload_hash": pd.Series(hashes, dtype=np.uint64),
         }
     )
-    notes = [f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else []
+    notes = [*mapping.notes, *([f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else [])]
     return Plan(settings, mapping, plan_rows, values, rejections.reset_index(drop=True), notes)
 
 
@@ -277,7 +292,7 @@ def refresh_plan(plan: Plan, synced: pd.DataFrame) -> Plan:
     task_gids[adopted] = state_gids[adopted]
     hashes = rows["payload_hash"].to_numpy(dtype=np.uint64)
     same = known & (state_gids == task_gids) & _same_hash(synced["payload_hash"], position, hashes)
-    if plan.settings.sync_mode == "insert":
+    if not plan.settings.sync_mode.updates:
         operation[adopted] = UNCHANGED
     else:
         operation[adopted] = np.where(same[adopted], UNCHANGED, UPDATE)

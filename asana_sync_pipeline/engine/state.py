@@ -110,6 +110,10 @@ class StateStore:
         self.connection_config = dict(connection_config or {})
         self._schema_ready = False
 
+    @property
+    def location(self) -> str:
+        return self.database
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection, waiting (with backoff) while another process holds the lock."""
@@ -291,9 +295,9 @@ class StateStore:
             ).df()
 
     def record_run(self, summary: dict[str, Any]) -> None:
+        columns = ("run_id", "project_gid", "sync_mode", "started_at", "finished_at", "created", "updated", "unchanged", "rejected", "adopted")
         with self.connect() as connection:
             connection.execute(
-                "INSERT INTO sync_runs VALUES ($run_id, $project_gid, $sync_mode, $started_at, $finished_at, "
-                "$created, $updated, $unchanged, $rejected, $adopted)",
-                summary,
+                f"INSERT INTO sync_runs ({', '.join(columns)}) VALUES ({', '.join('$' + name for name in columns)})",
+                {name: summary[name] for name in columns},
             )

@@ -101,13 +101,44 @@ def test_a_create_is_never_resent_after_a_dropped_connection_but_is_after_a_refu
 
     answers = []
 
-    def refused_once(request):
-        if not answers:
-            answers.append(1)
+    def refused_once_after_a_first_answer(request):
+        answers.append(request.url.path)
+        if len(answers) == 2:
             raise httpx.ConnectError("Connection refused", request=request)
-        return httpx.Response(201, json={"data": {"gid": "9"}})
+        return httpx.Response(201 if request.method == "POST" else 200, json={"data": {"gid": "9"}})
 
-    assert run(call(client_for(refused_once), "create_task", {"name": "x"})) == {"gid": "9"}
+    async def me_then_create(client):
+        async with client:
+            await client.get_me()
+            return await client.create_task({"name": "x"})
+
+    assert run(me_then_create(client_for(refused_once_after_a_first_answer))) == {"gid": "9"}
+    assert len(answers) == 3
+
+
+def test_a_refused_first_connection_fails_at_once_with_the_url():
+    calls = []
+
+    def refused(request):
+        calls.append(request)
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    started = time.monotonic()
+    with pytest.raises(AsanaTransportError, match="could not connect to https://asana.test/api/1.0"):
+        run(call(client_for(refused, max_backoff_seconds=5), "get_me"))
+    assert len(calls) == 1 and time.monotonic() - started < 1
+
+
+def test_a_header_the_transport_refuses_is_not_retried_and_its_value_is_not_shown():
+    calls = []
+
+    def bad_header(request):
+        calls.append(request)
+        raise httpx.LocalProtocolError("Illegal header value b'Bearer secret\\n'")
+
+    with pytest.raises(AsanaTransportError) as raised:
+        run(call(client_for(bad_header), "get_me"))
+    assert len(calls) == 1 and "secret" not in str(raised.value)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from asana_sync_pipeline.engine.errors import SyncConfigError
-from asana_sync_pipeline.engine.mapping import SyncSettings, resolve_mapping
+from asana_sync_pipeline.engine.mapping import resolve_mapping
+from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.engine.planning import api_payload, build_plan
 
 
@@ -57,7 +58,12 @@ def test_mapping_errors_name_the_problem(settings, message):
         resolve_mapping(["id", "title", "name"], settings)
 
 
-@pytest.mark.parametrize("mode", ["mirror", "audience", "add_members", "Upsert", ""])
+@pytest.mark.parametrize(("typed", "mode"), [("UPSERT", "upsert"), (" Insert ", "insert"), ("update", "update")])
+def test_sync_mode_is_accepted_in_any_case(typed, mode):
+    assert SyncSettings(sync_mode=typed).sync_mode.value == mode
+
+
+@pytest.mark.parametrize("mode", ["mirror", "audience", "add_members", "up sert", ""])
 def test_unsupported_modes_are_a_configuration_error_listing_the_supported_ones(mode):
     with pytest.raises(SyncConfigError, match="supported modes: insert, update, upsert"):
         SyncSettings(sync_mode=mode)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asana_sync_pipeline.engine.fields import TASK_FIELDS, normalize_column, to_api_value
-from asana_sync_pipeline.engine.mapping import SyncSettings
+from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.engine.planning import api_payload, build_plan
 
 json_values = st.recursive(

@@ -3,9 +3,11 @@
 import pandas as pd
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline.engine.mapping import SyncSettings
+from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.engine.planning import build_plan
-from asana_sync_pipeline.resources import AsanaResource
+from asana_sync_pipeline.engine.client import AsanaClient
+from asana_sync_pipeline.engine.runner import run_sync
+from asana_sync_pipeline.engine.settings import AsanaSettings
 from asana_sync_pipeline.engine.state import StateStore
 from asana_sync_pipeline_tests.conftest import TOKEN
 
@@ -15,10 +17,10 @@ def model(rows: int) -> pd.DataFrame:
 
 
 def sync(server, store, frame, **options):
-    resource = AsanaResource(access_token=TOKEN, project_gid=server.project_gid, base_url=server.base_url, **options)
+    asana = AsanaSettings(access_token=TOKEN, base_url=server.base_url, **options)
     messages = []
     plan = build_plan(frame, SyncSettings(), store.synced(server.project_gid))
-    _, report = resource.sync(plan, store, run_id="test", log=messages.append)
+    _, report = run_sync(plan, asana=asana, project_gid=server.project_gid, store=store, run_id="test", log=messages.append)
     return report, messages
 
 
@@ -48,11 +50,11 @@ def test_long_syncs_log_progress_with_rate_and_time_left(tmp_path):
     messages = []
     options = SyncOptions(progress_every_seconds=0.2, flush_every_seconds=0.1)
     with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=40)) as server:
-        resource = AsanaResource(access_token=TOKEN, project_gid=server.project_gid, base_url=server.base_url, max_concurrent_writes=2)
+        asana = AsanaSettings(access_token=TOKEN, base_url=server.base_url, max_concurrent_writes=2)
         store = StateStore(str(tmp_path / "state.duckdb"))
 
         async def run():
-            async with resource.client() as client:
+            async with AsanaClient.from_settings(asana) as client:
                 task_sync = TaskSync(client, store, project_gid=server.project_gid, run_id="t", me_gid="1", log=messages.append, options=options)
                 return await task_sync.run(build_plan(model(60), SyncSettings()))
 

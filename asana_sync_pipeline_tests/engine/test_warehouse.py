@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asana_sync_pipeline.engine.mapping import SyncSettings
+from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.warehouse import read_model
 

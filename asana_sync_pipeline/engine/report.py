@@ -1,0 +1,47 @@
+"""What a run did: counts for the run's metadata, the state's run history and the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+COUNTS = ("created", "updated", "unchanged", "rejected", "adopted", "recreated")
+
+
+@dataclass
+class SyncReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    adopted: int = 0
+    recreated: int = 0
+    requests: int = 0
+    write_requests: int = 0
+    seconds: float = 0.0
+    created_gids: list[str] = field(default_factory=list)
+    rejections: list[tuple[str | None, str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTS}
+
+    def summary(self) -> str:
+        return (
+            f"{self.created:,} created, {self.updated:,} updated, {self.unchanged:,} unchanged, "
+            f"{self.rejected:,} rejected in {self.seconds:,.1f} s"
+        )
+
+    def run_row(
+        self, *, run_id: str, project_gid: str, sync_mode: str, started_at: datetime, finished_at: datetime
+    ) -> dict[str, Any]:
+        """The line this run adds to the state's run history."""
+        return {
+            "run_id": run_id,
+            "project_gid": project_gid,
+            "sync_mode": sync_mode,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            **self.counts(),
+        }

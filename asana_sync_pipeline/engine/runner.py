@@ -1,0 +1,106 @@
+"""Running one sync: the connection test, the sync lock, the plan refreshed against the
+state as it is once the lock is held, then the writes.
+
+This is the whole of what the `asana_tasks` asset (or any other caller) does;
+failures that concern the run rather than a row come out as `AsanaSyncError`s
+whose message says what happened and what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from .client import AsanaClient
+from .connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection, check_project_gid
+from .errors import AsanaTransportError, AuthenticationError, ConnectionCheckError
+from .executor import SyncOptions
+from .planning import CREATE, Plan, refresh_plan
+from .report import SyncReport
+from .settings import AsanaSettings
+from .state import StateStore
+from .sync import TaskSync
+
+Log = Callable[[str], None]
+
+
+def test_connection(asana: AsanaSettings, project_gid: str, *, sync_key_field: str | None = None) -> ConnectionInfo:
+    """Token, URL, project, access and sync key field; reads only."""
+
+    async def check() -> ConnectionInfo:
+        async with AsanaClient.from_settings(asana) as client:
+            return await check_connection(
+                client, project_gid, sync_key_field=sync_key_field, token_source=asana.token_source
+            )
+
+    return asyncio.run(check())
+
+
+def run_sync(
+    plan: Plan,
+    *,
+    asana: AsanaSettings,
+    project_gid: str,
+    store: StateStore,
+    run_id: str,
+    log: Log,
+    options: SyncOptions | None = None,
+) -> tuple[ConnectionInfo, SyncReport]:
+    """Test the connection, then carry out the plan; fails before any write if the test fails.
+
+    Runs under the sync's lock, against the state as it is once the lock is held,
+    so overlapping runs never create the same task twice."""
+    project_gid = check_project_gid(project_gid)
+    options = options or SyncOptions(
+        reconcile_grace_seconds=asana.reconcile_grace_seconds, workers=2 * asana.max_concurrent_writes
+    )
+
+    async def run(current: Plan, state_is_empty: bool) -> tuple[ConnectionInfo, SyncReport]:
+        async with AsanaClient.from_settings(asana, on_retry=log) as client:
+            info = await check_connection(
+                client, project_gid, sync_key_field=current.settings.sync_key_field, token_source=asana.token_source
+            )
+            warnings = []
+            if state_is_empty and (current.rows["operation"] == CREATE).any():
+                warnings = await _fresh_state_warnings(client, info, store, current)
+            for warning in warnings:
+                log(f"WARNING: {warning}")
+            try:
+                report = await TaskSync(
+                    client, store, project_gid=project_gid, run_id=run_id, me_gid=info.user_gid, log=log, options=options
+                ).run(current)
+            except AuthenticationError:
+                raise ConnectionCheckError(
+                    AUTHENTICATION_FAILED.format(source=asana.token_source)
+                    + " Asana answered 401 in the middle of the run: rows written before it are recorded, "
+                    "the others are retried on the next run."
+                ) from None
+            except AsanaTransportError as exc:
+                raise ConnectionCheckError(
+                    f"Lost the connection to Asana at {asana.base_url} during the writes: {exc}. Rows written "
+                    "before it are recorded; the others, and any create of unknown outcome, are retried (never "
+                    "duplicated) on the next run."
+                ) from None
+            report.warnings.extend(warnings)
+            return info, report
+
+    with store.exclusive(log):
+        synced = store.synced(project_gid)
+        return asyncio.run(run(refresh_plan(plan, synced), synced.empty))
+
+
+async def _fresh_state_warnings(client: AsanaClient, info: ConnectionInfo, store: StateStore, plan: Plan) -> list[str]:
+    """A state with nothing for this sync, in a project that already holds tasks: duplicates are possible."""
+    existing = await client.first_page_of_tasks(info.project_gid)
+    if not existing:
+        return []
+    advice = (
+        "With sync_key_field set, such tasks are recognised by their key and never duplicated."
+        if not plan.settings.sync_key_field
+        else "Tasks carrying this sync's keys in the sync key field are adopted instead of created again."
+    )
+    return [
+        f"The sync state ({store.location}) holds no task for this sync, but project {info.project_name!r} "
+        f"already has tasks. If earlier runs synced this model with another state, this run creates them again: "
+        f"stop it and point SYNC_STATE_DUCKDB_PATH (or SYNC_STATE_URL) at that state. {advice}"
+    ]

@@ -1,0 +1,199 @@
+"""Typed, validated settings: how rows become tasks (`SyncSettings`) and how to reach
+Asana (`AsanaSettings`).
+
+Values arrive from YAML, run config and environment variables, typed by people:
+each is checked once here, with a message naming the setting and what to do,
+so the rest of the engine can trust them. Pasting mistakes that have only one
+meaning (a token with a trailing newline or a `Bearer ` prefix, `UPSERT` in
+capitals) are cleaned rather than refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from urllib.parse import urlsplit
+
+from .errors import SyncConfigError
+
+GID_PATTERN = re.compile(r"^[0-9]+$")
+DEFAULT_BASE_URL = "https://app.asana.com/api/1.0"
+API_PATH = "/api/1.0"
+DEFAULT_TOKEN_ENV = "ASANA_ACCESS_TOKEN"
+
+
+class SyncMode(str, Enum):
+    """What a sync may do to tasks: create them, update them, or both."""
+
+    INSERT = "insert"
+    UPDATE = "update"
+    UPSERT = "upsert"
+
+    @classmethod
+    def parse(cls, value: str | SyncMode) -> SyncMode:
+        if isinstance(value, SyncMode):
+            return value
+        candidate = str(value).strip().lower()
+        for mode in cls:
+            if mode.value == candidate:
+                return mode
+        raise SyncConfigError(
+            f"sync_mode {value!r} is not supported for Asana; supported modes: "
+            f"{', '.join(mode.value for mode in cls)}. Asana has no audience or membership sync (tasks are not "
+            "members of a list), and mirror (deleting tasks) is not offered."
+        )
+
+    @property
+    def creates(self) -> bool:
+        return self is not SyncMode.UPDATE
+
+    @property
+    def updates(self) -> bool:
+        return self is not SyncMode.INSERT
+
+
+SYNC_MODES = tuple(mode.value for mode in SyncMode)
+
+
+def check_gid(value: str | int | None, setting: str, *, hint: str = "") -> str:
+    """A GID given in configuration: digits only (surrounding spaces forgiven)."""
+    candidate = str(value if value is not None else "").strip()
+    if not GID_PATTERN.match(candidate):
+        raise SyncConfigError(f"{setting} must contain only digits, got {value!r}.{' ' + hint if hint else ''}")
+    return candidate
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """How rows become tasks.
+
+    `sync_key_field` is an optional text custom field (its GID) that receives each
+    row's primary key, making crash recovery exact and the state rebuildable.
+    `allow_tasks_outside_project` lets a `task_gid` column address tasks that are
+    not in the configured project (refused by default)."""
+
+    sync_mode: SyncMode = SyncMode.UPSERT
+    primary_key: str = "id"
+    field_mapping: dict[str, str] = field(default_factory=dict)
+    sync_key_field: str | None = None
+    allow_tasks_outside_project: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sync_mode", SyncMode.parse(self.sync_mode))
+        primary_key = (self.primary_key or "").strip()
+        if not primary_key:
+            raise SyncConfigError("primary_key must name a column of the model; it is empty")
+        object.__setattr__(self, "primary_key", primary_key)
+        object.__setattr__(self, "field_mapping", dict(self.field_mapping or {}))
+        if self.sync_key_field is not None and str(self.sync_key_field).strip() == "":
+            object.__setattr__(self, "sync_key_field", None)
+        if self.sync_key_field is not None:
+            object.__setattr__(
+                self,
+                "sync_key_field",
+                check_gid(self.sync_key_field, "sync_key_field", hint="Give the GID of a text custom field of the project."),
+            )
+
+
+def clean_access_token(token: str | None, *, source: str = DEFAULT_TOKEN_ENV) -> str:
+    """The token as Asana expects it; pasting slips are cleaned, anything else is refused.
+
+    Messages describe the problem and never show the token itself."""
+    candidate = (token or "").strip()
+    if len(candidate) >= 2 and candidate[0] == candidate[-1] and candidate[0] in "'\"":
+        candidate = candidate[1:-1].strip()
+    if candidate.lower().startswith("bearer "):
+        candidate = candidate[len("bearer ") :].strip()
+    if not candidate:
+        raise SyncConfigError(
+            f"{source} is empty. Create a personal access token in Asana (My Settings > Apps > "
+            f"Manage Developer Apps) and set {source} to it."
+        )
+    if any(character.isspace() for character in candidate):
+        raise SyncConfigError(
+            f"{source} contains a space or a line break inside it; a personal access token has none. "
+            "Copy the token again, in one piece."
+        )
+    if not candidate.isascii() or not candidate.isprintable():
+        raise SyncConfigError(
+            f"{source} contains characters a personal access token never has (non-ASCII or control "
+            "characters). Copy the token again from Asana."
+        )
+    return candidate
+
+
+def check_base_url(url: str | None) -> str:
+    """The API root, without a trailing slash; refused with the URL shown when it cannot work."""
+    candidate = (url or "").strip()
+    if not candidate:
+        return DEFAULT_BASE_URL
+    parts = urlsplit(candidate)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        suggestion = candidate if "://" in candidate else f"https://{candidate}"
+        raise SyncConfigError(
+            f"ASANA_BASE_URL {candidate!r} must start with https:// (or http:// for a local emulator), "
+            f"for example {suggestion.rstrip('/')!r}."
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith(API_PATH):
+        suggestion = f"{parts.scheme}://{parts.netloc}{path}{API_PATH}"
+        raise SyncConfigError(
+            f"ASANA_BASE_URL {candidate!r} does not end with {API_PATH}, where Asana's API lives; "
+            f"did you mean {suggestion!r}?"
+        )
+    if parts.query or parts.fragment:
+        raise SyncConfigError(f"ASANA_BASE_URL {candidate!r} must not carry a query or fragment")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def positive_int(value: object, setting: str) -> int:
+    """A count from configuration or the environment: a whole number of at least 1."""
+    if isinstance(value, bool):
+        raise SyncConfigError(f"{setting} must be a positive whole number, got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"[+]?[0-9]+", text):
+            raise SyncConfigError(f"{setting} must be a positive whole number, got {value!r}")
+        value = int(text)
+    if not isinstance(value, int) or value < 1:
+        raise SyncConfigError(f"{setting} must be a positive whole number (1 or more), got {value!r}")
+    return value
+
+
+def positive_number(value: object, setting: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SyncConfigError(f"{setting} must be a positive number, got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise SyncConfigError(f"{setting} must be a positive number, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class AsanaSettings:
+    """How to reach Asana: one token, one API root, and the pace it allows."""
+
+    access_token: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    requests_per_minute: int = 1500
+    max_concurrent_writes: int = 15
+    timeout_seconds: float = 30.0
+    max_attempts: int = 6
+    reconcile_grace_seconds: float = 5.0
+    token_source: str = DEFAULT_TOKEN_ENV
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access_token", clean_access_token(self.access_token, source=self.token_source))
+        object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        object.__setattr__(self, "requests_per_minute", positive_int(self.requests_per_minute, "requests_per_minute"))
+        object.__setattr__(
+            self, "max_concurrent_writes", positive_int(self.max_concurrent_writes, "max_concurrent_writes")
+        )
+        object.__setattr__(self, "max_attempts", positive_int(self.max_attempts, "max_attempts"))
+        object.__setattr__(self, "timeout_seconds", positive_number(self.timeout_seconds, "timeout_seconds"))
+        if self.reconcile_grace_seconds < 0:
+            raise SyncConfigError(f"reconcile_grace_seconds cannot be negative, got {self.reconcile_grace_seconds!r}")

@@ -1,0 +1,103 @@
+"""Updates: a PUT with the fields Asana allows to change, then the create-only fields
+through their own endpoints; a task that vanished is created again (upsert) or
+reported (a `task_gid` from the model).
+
+A `task_gid` the model names is checked once (one read) to be in the configured
+project before it is written, unless `allow_tasks_outside_project` is set; once
+synced, the state remembers it and later runs skip the read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .client import AsanaClient
+from .creates import CreateWriter
+from .errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError
+from .executor import Log, OutcomeRecorder
+from .fields import TASK_FIELDS
+from .outcomes import field_of, reason_for
+from .planning import Plan, api_payload
+from .report import SyncReport
+from .settings import SyncMode
+from .state import Outcome
+from .task_changes import create_only_actions, opt_fields_for
+
+
+class TaskOutsideProject(Exception):
+    """The model's task_gid names a task of another project."""
+
+
+@dataclass
+class UpdateWriter:
+    client: AsanaClient
+    plan: Plan
+    project_gid: str
+    me_gid: str
+    recorder: OutcomeRecorder
+    creates: CreateWriter
+    report: SyncReport
+    log: Log
+
+    async def update(self, position: int) -> None:
+        rows = self.plan.rows
+        key = rows["primary_key"].iat[position]
+        gid = rows["task_gid"].iat[position]
+        canonical = self.plan.payload_fields(position)
+        body = api_payload(
+            canonical, project_gid=self.project_gid, sync_key_field=self.plan.settings.sync_key_field, for_update=True
+        )
+        create_only = {name: value for name, value in canonical.items() if name in TASK_FIELDS and TASK_FIELDS[name].create_only}
+        try:
+            if self._needs_project_check(position):
+                await self._check_in_project(gid)
+            if body:
+                await self.client.update_task(gid, body)
+            if create_only:
+                current = await self.client.get_task(gid, opt_fields_for(create_only))
+                for action in create_only_actions(gid, current, create_only, project_gid=self.project_gid, me_gid=self.me_gid):
+                    await self.client.post(action.path, action.data)
+        except (AuthenticationError, AsanaTransportError):
+            raise
+        except TaskOutsideProject as exc:
+            self.recorder.record(Outcome(key, field="task_gid", reason=str(exc)))
+            return
+        except NotFoundError as exc:
+            await self._task_missing(position, gid, exc)
+            return
+        except AsanaError as exc:
+            self.recorder.record(Outcome(key, field=field_of(exc), reason=reason_for(exc)))
+            return
+        self.report.updated += 1
+        self.recorder.record(Outcome(key, task_gid=gid, payload_hash=int(rows["payload_hash"].iat[position])))
+
+    def _needs_project_check(self, position: int) -> bool:
+        rows = self.plan.rows
+        return (
+            not self.plan.settings.allow_tasks_outside_project
+            and bool(rows["gid_from_column"].iat[position])
+            and not bool(rows["gid_known"].iat[position])
+        )
+
+    async def _check_in_project(self, gid: str) -> None:
+        task = await self.client.get_task(gid, ["projects.name"])
+        projects = task.get("projects") or []
+        if any(project.get("gid") == self.project_gid for project in projects):
+            return
+        where = ", ".join(f"{project.get('name')!r} ({project.get('gid')})" for project in projects) or "no project"
+        raise TaskOutsideProject(
+            f"task {gid} is in {where}, not in the configured project {self.project_gid}; fix the row's task_gid, "
+            "or set allow_tasks_outside_project: true to update tasks outside the project"
+        )
+
+    async def _task_missing(self, position: int, gid: str, exc: NotFoundError) -> None:
+        """A 404: recreate a task this sync made (upsert), reject one the model addressed."""
+        key = self.plan.rows["primary_key"].iat[position]
+        from_column = bool(self.plan.rows["gid_from_column"].iat[position])
+        if from_column or self.plan.settings.sync_mode is not SyncMode.UPSERT:
+            where = "the model's task_gid" if from_column else "the task this row was synced to"
+            self.recorder.record(Outcome(key, field="task_gid", reason=f"{where} ({gid}) was not found in Asana: {exc.reason}"))
+            return
+        self.log(f"Task {gid} of row {key} no longer exists in Asana; creating it again")
+        if await self.creates.recreate(position):
+            self.report.recreated += 1
