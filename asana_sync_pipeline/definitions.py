@@ -1,46 +1,56 @@
-"""The code location: assets, job and resources, configured from the environment."""
+"""The code location: the default sync (configured from the environment), every sync
+declared in `defs/` (AsanaSyncComponent instances), and the resources they share."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from .assets import asana_task_payloads, asana_tasks, warehouse_model
-from .engine.settings import DEFAULT_BASE_URL
-from .checks import names_present_for_new_rows, primary_key_unique_and_not_null, rejection_rate_below_threshold
-from .jobs import asana_connection_test, asana_sync_job
-from .resources import AsanaResource, SyncStateResource
-from .schedules import asana_sync_schedule
-from .sensors import warehouse_model_sensor
+from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, positive_int
+from .factory import build_sync_definitions
+from .paths import project_path
+from .resources import PROJECT_ENV, AsanaResource, SyncStateResource
+from .schedules import DEFAULT_CRON
+from .sync_spec import SyncSpec
 
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_STATE_PATH = "data/sync_state.duckdb"
 
-def build_definitions() -> dg.Definitions:
-    """Definitions bound to the environment; non-secret defaults are read when the code location loads."""
-    return dg.Definitions(
-        assets=[warehouse_model, asana_task_payloads, asana_tasks],
-        asset_checks=[primary_key_unique_and_not_null, names_present_for_new_rows, rejection_rate_below_threshold],
-        jobs=[asana_sync_job, asana_connection_test],
-        schedules=[asana_sync_schedule],
-        sensors=[warehouse_model_sensor],
-        resources={
-            "asana": AsanaResource(
-                access_token=dg.EnvVar("ASANA_ACCESS_TOKEN"),
-                project_gid=dg.EnvVar("ASANA_PROJECT_GID"),
-                base_url=os.environ.get("ASANA_BASE_URL", DEFAULT_BASE_URL),
-                requests_per_minute=int(os.environ.get("ASANA_REQUESTS_PER_MINUTE", "1500")),
-                max_concurrent_writes=int(os.environ.get("ASANA_MAX_CONCURRENT_WRITES", "15")),
-            ),
-            "warehouse": DuckDBResource(
-                database=os.environ.get("WAREHOUSE_DUCKDB_PATH", DEFAULT_WAREHOUSE_PATH),
-                connection_config={"access_mode": "READ_ONLY"},
-            ),
-            "sync_state": SyncStateResource(database=os.environ.get("SYNC_STATE_DUCKDB_PATH", DEFAULT_STATE_PATH)),
-        },
-    )
+
+def build_resources(env: Mapping[str, str]) -> dict[str, object]:
+    """The resources every sync shares. A secret bound here is read through `dg.EnvVar`
+    when the run needs it; a variable unset at load is read then too (see AsanaResource)."""
+    return {
+        "asana": AsanaResource(
+            access_token=dg.EnvVar(DEFAULT_TOKEN_ENV) if env.get(DEFAULT_TOKEN_ENV) else None,
+            project_gid=dg.EnvVar(PROJECT_ENV) if env.get(PROJECT_ENV) else None,
+            base_url=env.get("ASANA_BASE_URL") or DEFAULT_BASE_URL,
+            requests_per_minute=positive_int(env.get("ASANA_REQUESTS_PER_MINUTE", "1500"), "ASANA_REQUESTS_PER_MINUTE"),
+            max_concurrent_writes=positive_int(env.get("ASANA_MAX_CONCURRENT_WRITES", "15"), "ASANA_MAX_CONCURRENT_WRITES"),
+        ),
+        "warehouse": DuckDBResource(
+            database=str(project_path(env.get("WAREHOUSE_DUCKDB_PATH") or DEFAULT_WAREHOUSE_PATH)),
+            connection_config={"access_mode": "READ_ONLY"},
+        ),
+        "sync_state": SyncStateResource(database=str(project_path(env.get("SYNC_STATE_DUCKDB_PATH") or DEFAULT_STATE_PATH))),
+    }
+
+
+def default_sync_spec(env: Mapping[str, str]) -> SyncSpec:
+    return SyncSpec(schedule=env.get("ASANA_SYNC_CRON") or DEFAULT_CRON, sensor=True)
+
+
+def build_definitions(env: Mapping[str, str] | None = None, *, include_defs_folder: bool = True) -> dg.Definitions:
+    """Definitions bound to `env` (the process environment by default)."""
+    env = os.environ if env is None else env
+    parts = [build_sync_definitions(default_sync_spec(env))]
+    if include_defs_folder:
+        parts.append(dg.load_from_defs_folder(path_within_project=Path(__file__).parent))
+    return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources(env)))
 
 
 defs = build_definitions()

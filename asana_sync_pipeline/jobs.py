@@ -1,37 +1,54 @@
-"""Jobs: the sync itself, and a one-click connection test for the Dagster UI."""
+"""A sync's jobs: the sync itself, and a one-click connection test for the Dagster UI."""
+
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from .assets import asana_task_payloads, asana_tasks, warehouse_model
 from .engine.errors import AsanaSyncError
 from .engine.runner import test_connection
 from .resources import AsanaResource
+from .sync_spec import SyncSpec
 
-asana_sync_job = dg.define_asset_job(
-    "asana_sync_job",
-    selection=[warehouse_model, asana_task_payloads, asana_tasks],
-    description="Read the warehouse model, plan each row, and write the tasks to Asana.",
-)
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 
-@dg.op(description="Checks the token (/users/me), the project GID and access to the project.")
-def test_asana_connection(context: dg.OpExecutionContext, asana: AsanaResource) -> dg.Output[None]:
-    try:
-        info = test_connection(asana.settings(), asana.project_gid)
-    except AsanaSyncError as exc:
-        raise dg.Failure(description=str(exc)) from None
-    context.log.info(f"Connected as {info.user_name} to project {info.project_name!r} ({info.project_gid})")
-    return dg.Output(
-        None,
-        metadata={
-            "user": info.user_name,
-            "project": info.project_name,
-            "project_gid": info.project_gid,
-            "workspace_gid": info.workspace_gid,
-        },
+def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
+    """Every asset of the sync (an upstream model asset is loaded, not materialized)."""
+    return dg.define_asset_job(
+        spec.job_name,
+        selection=dg.AssetSelection.groups(spec.group_name),
+        description=f"Sync {spec.name!r}: read the model, plan each row, and write the tasks to Asana.",
     )
 
 
-@dg.job(description="Test connection: verifies the Asana token, project GID and project access; writes nothing.")
-def asana_connection_test() -> None:
-    test_asana_connection()
+def build_connection_test_job(spec: SyncSpec) -> dg.JobDefinition:
+    """Checks the token, the URL, the project GID, access to the project and the sync key field."""
+
+    @dg.op(name=f"{spec.connection_test_name}_op", description=f"Tests the connection of sync {spec.name!r}; writes nothing.")
+    def test_asana_connection(context: dg.OpExecutionContext, asana: AsanaResource) -> dg.Output[None]:
+        try:
+            info = test_connection(
+                asana.settings_for(spec), asana.project_for(spec), sync_key_field=spec.sync_settings().sync_key_field
+            )
+        except AsanaSyncError as exc:
+            raise dg.Failure(description=str(exc)) from None
+        context.log.info(f"Connected as {info.user_name} to project {info.project_name!r} ({info.project_gid})")
+        return dg.Output(
+            None,
+            metadata={
+                "user": info.user_name,
+                "project": info.project_name,
+                "project_gid": info.project_gid,
+                "workspace_gid": info.workspace_gid,
+            },
+        )
+
+    @dg.job(
+        name=spec.connection_test_name,
+        description="Test connection: verifies the Asana token, project GID and project access; writes nothing.",
+    )
+    def connection_test() -> None:
+        test_asana_connection()
+
+    return connection_test

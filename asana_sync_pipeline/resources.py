@@ -1,4 +1,5 @@
-"""Dagster resources: `asana` (how to reach Asana), `warehouse` and `sync_state` (DuckDB).
+"""Dagster resources: `asana` (how to reach Asana), `warehouse` (the model's DuckDB) and
+`sync_state` (task GIDs and history).
 
 Thin: they hold configuration and hand out engine objects; running a sync is
 `engine.runner.run_sync`, which the `asana_tasks` asset calls.
@@ -6,22 +7,34 @@ Thin: they hold configuration and hand out engine objects; running a sync is
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from .engine.settings import DEFAULT_BASE_URL, AsanaSettings
+from .engine.errors import SyncConfigError
+from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, AsanaSettings
 from .engine.state import StateStore
+from .sync_spec import SyncSpec
+
+PROJECT_ENV = "ASANA_PROJECT_GID"
 
 
 class AsanaResource(dg.ConfigurableResource):
-    """Asana, seen through one personal access token: where it is and the pace it allows.
+    """Asana, seen through personal access tokens: where it is and the pace it allows.
 
-    Sync settings (mode, primary key, mapping) are asset config, so that a
-    Launchpad override never drops the token binding."""
+    `access_token` and `project_gid` belong to the default sync (bound to
+    `dg.EnvVar`s); a sync declared in YAML names its own project and the
+    environment variable holding its token. When a variable was not set as the
+    code location loaded, it is read when the run needs it, so a dry run works
+    without a token. Sync settings (mode, primary key, mapping) are asset config,
+    so that a Launchpad override never drops these bindings."""
 
-    access_token: str = Field(repr=False, description="Personal access token; bind with dg.EnvVar('ASANA_ACCESS_TOKEN').")
-    project_gid: str = Field(description="GID of the project that receives the tasks (digits only).")
+    access_token: str | None = Field(
+        default=None, repr=False, description="Personal access token; bind with dg.EnvVar('ASANA_ACCESS_TOKEN')."
+    )
+    project_gid: str | None = Field(default=None, description="GID of the default sync's project (digits only).")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="API root, e.g. the local emulator's.")
     requests_per_minute: int = Field(default=1500, description="Pace of requests: 1,500 on paid workspaces, 150 on free ones.")
     max_concurrent_writes: int = Field(default=15, description="Writes in flight at once (Asana allows 15).")
@@ -31,10 +44,31 @@ class AsanaResource(dg.ConfigurableResource):
         default=5.0, description="Wait before checking whether a create with no clear answer made a task."
     )
 
-    def settings(self) -> AsanaSettings:
-        """The validated connection settings (a configuration error names the setting at fault)."""
+    def token_for(self, spec: SyncSpec) -> str | None:
+        if spec.access_token_env == DEFAULT_TOKEN_ENV and self.access_token:
+            return self.access_token
+        return os.environ.get(spec.access_token_env)
+
+    def project_for(self, spec: SyncSpec) -> str:
+        project = spec.project_gid or self.project_gid or os.environ.get(PROJECT_ENV)
+        if not project:
+            raise SyncConfigError(
+                f"{PROJECT_ENV} is not set: set it to the GID of the project that receives the tasks (the number "
+                "after /0/ in the project's URL)."
+            )
+        return project
+
+    def settings_for(self, spec: SyncSpec) -> AsanaSettings:
+        """The validated connection settings of `spec` (a configuration error names the setting at fault)."""
+        token = self.token_for(spec)
+        if token is None:
+            raise SyncConfigError(
+                f"{spec.access_token_env} is not set: set it to a personal access token (Asana: My Settings > "
+                "Apps > Manage Developer Apps > Create new token)."
+            )
         return AsanaSettings(
-            access_token=self.access_token,
+            access_token=token,
+            token_source=spec.access_token_env,
             base_url=self.base_url,
             requests_per_minute=self.requests_per_minute,
             max_concurrent_writes=self.max_concurrent_writes,

@@ -1,20 +1,25 @@
-"""`asana_sync_schedule`: run the sync on a cron (hourly unless ASANA_SYNC_CRON says otherwise).
+"""A sync's schedule: run it on a cron.
 
 Off by default, as Dagster expects of schedules: one click in the UI turns it on.
 """
 
-import os
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from .jobs import asana_sync_job
+from .sync_spec import SyncSpec
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 DEFAULT_CRON = "0 * * * *"
 
-asana_sync_schedule = dg.ScheduleDefinition(
-    name="asana_sync_schedule",
-    job=asana_sync_job,
-    cron_schedule=os.environ.get("ASANA_SYNC_CRON", DEFAULT_CRON),
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Syncs the warehouse model to Asana on a cron (ASANA_SYNC_CRON, default hourly).",
-)
+
+def build_schedule(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=spec.schedule_name,
+        job=job,
+        cron_schedule=spec.schedule or DEFAULT_CRON,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Runs sync {spec.name!r} on the cron {spec.schedule or DEFAULT_CRON!r}.",
+    )

@@ -1,53 +1,85 @@
-"""`warehouse_model_sensor`: launch the sync when the warehouse model changes, and not otherwise.
+"""A sync's sensor: launch the sync when its model changes, and not otherwise.
 
-The change signal is cheap in two steps: the warehouse file's size and
-modification time (a stat, no database work); only when those moved, a
-fingerprint of the model's rows (count and XOR of row hashes, computed by
-DuckDB). The fingerprint is the cursor and the run key, so the same model never
-launches twice. The first evaluation records a baseline without launching.
+For a model read by a query, the change signal is cheap in two steps: the
+warehouse file's size and modification time (a stat, no database work); only
+when those moved, a fingerprint of the model's rows (count and XOR of row
+hashes, computed by DuckDB). The first evaluation records a baseline without
+launching. Each change that launches a run advances a sequence number, and the
+run key is (sequence, fingerprint): the same state never launches twice in a
+row, while a model that returns to an earlier state (A -> B -> A) runs again.
+
+For a model that is an upstream asset, the sensor launches the sync when that
+asset is materialized.
 """
 
 import json
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from .assets import WarehouseModelConfig
-from .jobs import asana_sync_job
+from .sync_spec import SyncSpec
 
-MODEL_QUERY = WarehouseModelConfig().query
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 
-def model_fingerprint(warehouse: DuckDBResource, query: str = MODEL_QUERY) -> str:
+def model_fingerprint(warehouse: DuckDBResource, query: str) -> str:
     with warehouse.get_connection() as connection:
         count, digest = connection.execute(f"SELECT count(*), bit_xor(hash(model)) FROM ({query}) AS model").fetchone()
     return f"{count}:{digest or 0}"
 
 
-@dg.sensor(
-    job=asana_sync_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Launches asana_sync_job when the rows of the warehouse model change.",
-)
-def warehouse_model_sensor(context: dg.SensorEvaluationContext, warehouse: DuckDBResource):
-    path = Path(warehouse.database)
-    if not path.exists():
-        return dg.SkipReason(f"No warehouse at {path} yet")
-    status = path.stat()
-    stat = [status.st_mtime_ns, status.st_size]
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    if cursor.get("stat") == stat:
-        return dg.SkipReason("The warehouse file has not changed")
-    try:
-        fingerprint = model_fingerprint(warehouse)
-    except duckdb.Error as exc:
-        return dg.SkipReason(f"Could not read the model (will retry): {exc}")
-    context.update_cursor(json.dumps({"stat": stat, "fingerprint": fingerprint}))
-    if "fingerprint" not in cursor:
-        return dg.SkipReason(f"Baseline recorded ({fingerprint}); the next change launches a sync")
-    if cursor["fingerprint"] == fingerprint:
-        return dg.SkipReason("The warehouse file changed but the model's rows did not")
-    return dg.RunRequest(run_key=f"model-{fingerprint}", tags={"warehouse_fingerprint": fingerprint})
+def build_sensor(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.SensorDefinition:
+    description = f"Launches {spec.job_name} when the rows of sync {spec.name!r}'s model change."
+    if spec.model_asset_key:
+
+        @dg.asset_sensor(
+            name=spec.sensor_name,
+            asset_key=dg.AssetKey(spec.model_asset_key),
+            job=job,
+            default_status=dg.DefaultSensorStatus.STOPPED,
+            description=description,
+        )
+        def upstream_model_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+            return dg.RunRequest(run_key=f"model-{asset_event.storage_id}")
+
+        return upstream_model_sensor
+
+    query = spec.model_query
+
+    @dg.sensor(
+        name=spec.sensor_name,
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=description,
+    )
+    def warehouse_model_sensor(context: dg.SensorEvaluationContext, warehouse: DuckDBResource):
+        path = Path(warehouse.database)
+        if not path.exists():
+            return dg.SkipReason(f"No warehouse at {path} yet")
+        status = path.stat()
+        stat = [status.st_mtime_ns, status.st_size]
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        if cursor.get("stat") == stat:
+            return dg.SkipReason("The warehouse file has not changed")
+        try:
+            fingerprint = model_fingerprint(warehouse, query)
+        except duckdb.Error as exc:
+            return dg.SkipReason(f"Could not read the model (will retry): {exc}")
+        sequence = int(cursor.get("sequence", 0))
+        changed = "fingerprint" in cursor and cursor["fingerprint"] != fingerprint
+        if changed:
+            sequence += 1
+        context.update_cursor(json.dumps({"stat": stat, "fingerprint": fingerprint, "sequence": sequence}))
+        if "fingerprint" not in cursor:
+            return dg.SkipReason(f"Baseline recorded ({fingerprint}); the next change launches a sync")
+        if not changed:
+            return dg.SkipReason("The warehouse file changed but the model's rows did not")
+        return dg.RunRequest(run_key=f"model-{sequence}-{fingerprint}", tags={"warehouse_fingerprint": fingerprint})
+
+    return warehouse_model_sensor

@@ -8,9 +8,11 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from asana_sync_pipeline.definitions import build_definitions
-from asana_sync_pipeline.schedules import asana_sync_schedule
-from asana_sync_pipeline.sensors import warehouse_model_sensor
 from asana_sync_pipeline_tests.conftest import failure_text
+
+DEFINITIONS = build_definitions({}, include_defs_folder=False)
+asana_sync_schedule = DEFINITIONS.get_repository_def().get_schedule_def("asana_sync_schedule")
+warehouse_model_sensor = DEFINITIONS.get_repository_def().get_sensor_def("warehouse_model_sensor")
 
 
 def test_schedule_is_hourly_off_by_default_and_launches_the_sync_job():
@@ -55,15 +57,49 @@ def test_sensor_launches_on_a_model_change_and_not_otherwise(tmp_path):
     assert again.run_requests == []
 
 
-def test_duplicate_primary_keys_block_the_sync_before_planning(sandbox):
-    sandbox.write_model("SELECT 'a' AS id, 'One' AS name UNION ALL SELECT 'a', 'Two' UNION ALL SELECT NULL, 'Three'")
+def _set_name(warehouse, name: str, bump: int) -> None:
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("UPDATE asana_task_model SET name = ?", [name])
+    os.utime(warehouse, ns=(time.time_ns(), time.time_ns() + bump * 10**9))
+
+
+def test_a_model_returning_to_an_earlier_state_launches_again(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("CREATE TABLE asana_task_model AS SELECT 'a' AS id, 'A' AS name")
+    _, cursor = _evaluate(warehouse, None)
+    keys = []
+    for bump, name in enumerate(["B", "A", "B"], start=1):
+        _set_name(warehouse, name, bump)
+        result, cursor = _evaluate(warehouse, cursor)
+        [request] = result.run_requests
+        keys.append(request.run_key)
+    assert len(set(keys)) == 3, keys
+
+
+def test_repeated_and_missing_keys_reject_only_their_rows(sandbox):
+    sandbox.write_model(
+        "SELECT 'a' AS id, 'One' AS name UNION ALL SELECT 'a', 'Two' UNION ALL SELECT NULL, 'Three' "
+        "UNION ALL SELECT 'b', 'Four'"
+    )
     result = sandbox.sync()
-    assert not result.success
+    assert result.success, failure_text(result)
     evaluations = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
     key_check = evaluations["primary_key_unique_and_not_null"]
-    assert not key_check.passed
+    assert not key_check.passed and key_check.severity == dg.AssetCheckSeverity.WARN
     assert key_check.metadata["duplicated_keys"].value == 1 and key_check.metadata["null_keys"].value == 1
-    assert "asana_task_payloads" not in {event.step_key for event in result.all_events if event.is_step_success}
+    assert [task["name"] for task in sandbox.tasks()] == ["Four"]
+    rejected = {(row["primary_key"] if isinstance(row["primary_key"], str) else None, row["field"]) for row in sandbox.state_rows("rejections")}
+    assert rejected == {("a", "id"), (None, "id")}
+
+
+def test_a_primary_key_that_is_not_a_column_is_a_configuration_error_naming_the_columns(sandbox):
+    sandbox.write_model("SELECT 'a' AS account, 'One' AS name")
+    result = sandbox.sync()
+    assert not result.success
+    text = failure_text(result)
+    assert "Configuration error: primary_key 'id' is not a column of the model; columns are: account, name" in text
+    assert result.get_asset_check_evaluations() == []
     assert sandbox.tasks() == []
 
 
@@ -83,8 +119,18 @@ def test_checks_pass_on_a_clean_model_and_warn_on_rejections(sandbox):
     assert not rate.passed and rate.metadata["rejection_rate"].value == 0.5
 
 
+def test_names_check_counts_only_rows_that_would_create_a_task(sandbox):
+    sandbox.write_model("SELECT 'a' AS id, 'Task' AS name")
+    assert sandbox.sync().success
+    sandbox.write_model("SELECT 'a' AS id, NULL::VARCHAR AS name UNION ALL SELECT 'b', '  '")
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    evaluations = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    assert evaluations["names_present_for_new_rows"].metadata["rows_without_name"].value == 1
+
+
 def test_definitions_load_with_every_piece():
-    defs = build_definitions()
+    defs = build_definitions({}, include_defs_folder=False)
     repository = defs.get_repository_def()
     assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == {"warehouse_model", "asana_task_payloads", "asana_tasks"}
     assert set(repository.schedule_defs and [s.name for s in repository.schedule_defs]) == {"asana_sync_schedule"}

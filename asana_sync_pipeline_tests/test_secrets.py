@@ -7,6 +7,7 @@ import dagster as dg
 from asana_sync_pipeline.definitions import build_definitions
 from asana_sync_pipeline.engine.client import AsanaClient
 from asana_sync_pipeline.resources import AsanaResource
+from asana_sync_pipeline.sync_spec import SyncSpec
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text
 
 REJECTED_TOKEN = "1/1200000000000010:feedfacefeedfacefeedfacefeedface"
@@ -42,5 +43,6 @@ def test_no_trace_of_the_token_after_a_rejected_and_an_accepted_run(sandbox, mon
 def test_the_resource_hides_the_token_from_repr():
     resource = AsanaResource(access_token=TOKEN, project_gid="1")
     assert TOKEN not in repr(resource) and TOKEN not in str(resource)
-    assert TOKEN not in repr(resource.settings())
-    assert TOKEN not in repr(AsanaClient.from_settings(resource.settings()))
+    settings = resource.settings_for(SyncSpec())
+    assert settings.access_token == TOKEN
+    assert TOKEN not in repr(settings) and TOKEN not in repr(AsanaClient.from_settings(settings))

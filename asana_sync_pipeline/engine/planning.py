@@ -24,6 +24,10 @@ OPERATIONS = (CREATE, UPDATE, UNCHANGED, REJECT)
 SYNC_KEY = "sync_key"
 """Internal column: the primary key written into the sync-key custom field."""
 
+EMPTY_KEY = "the primary key is empty"
+REPEATED_KEY = "the primary key appears more than once in the model"
+NAME_REQUIRED = "name is required to create a task"
+
 SYNCED_COLUMNS = ("primary_key", "task_gid", "payload_hash")
 REJECTION_COLUMNS = ("primary_key", "field", "reason")
 
@@ -31,7 +35,8 @@ REJECTION_COLUMNS = ("primary_key", "field", "reason")
 @dataclass
 class Plan:
     """What a sync will do. `rows` has one row per model row: `primary_key`,
-    `operation`, `task_gid`, `gid_from_column` and `payload_hash`; `values` holds,
+    `operation`, `task_gid`, `gid_from_column`, `gid_known` (the state already maps
+    the row to this task) and `payload_hash`; `values` holds,
     per mapped Asana field, the rows' canonical values (arrays in row order, kept
     out of the DataFrame because a million-row object frame is slow to build);
     `rejections` lists (primary_key, field, reason)."""
@@ -171,8 +176,8 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
     synced = synced if synced is not None else pd.DataFrame(columns=list(SYNCED_COLUMNS))
     missing_key = pd.isna(keys)
     duplicated, position = _match_keys(keys, synced["primary_key"].to_numpy(dtype=object))
-    rejected.append((missing_key, settings.primary_key, "the primary key is empty"))
-    rejected.append((duplicated & ~missing_key, settings.primary_key, "the primary key appears more than once in the model"))
+    rejected.append((missing_key, settings.primary_key, EMPTY_KEY))
+    rejected.append((duplicated & ~missing_key, settings.primary_key, REPEATED_KEY))
     state_gids = _lookup(synced["task_gid"], position)
     task_gids = np.where(pd.notna(column_gids), column_gids, state_gids)
     has_task = pd.notna(task_gids)
@@ -186,7 +191,7 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
         rejected.append((~has_task, mapping.task_gid_column or "task_gid",
                          "no task to update: the row has no task_gid and no task was synced for this primary key"))
     name_given = pd.notna(values["name"]) if "name" in values else np.zeros(size, dtype=bool)
-    rejected.append((creates & ~name_given, "name", "name is required to create a task"))
+    rejected.insert(0, (creates & ~name_given, "name", NAME_REQUIRED))
 
     rejections = _rejection_table(rejected, keys, size)
     codes = np.where(creates, 0, np.where(updates, 1, 2))
@@ -198,6 +203,7 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
             "operation": pd.Series(operation, dtype=object, copy=False),
             "task_gid": pd.Series(task_gids, dtype=object, copy=False),
             "gid_from_column": pd.Series(pd.notna(column_gids), dtype=bool),
+            "gid_known": pd.Series(has_task & (state_gids == task_gids), dtype=bool),
             "payload_hash": pd.Series(hashes, dtype=np.uint64),
         }
     )
@@ -299,4 +305,5 @@ def refresh_plan(plan: Plan, synced: pd.DataFrame) -> Plan:
     operation[(operation == UPDATE) & same] = UNCHANGED
     rows["operation"] = operation
     rows["task_gid"] = task_gids
+    rows["gid_known"] = known & (state_gids == task_gids)
     return replace(plan, rows=rows)

@@ -11,8 +11,9 @@ capitals) are cleaned rather than refused.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from .errors import SyncConfigError
@@ -64,20 +65,33 @@ def check_gid(value: str | int | None, setting: str, *, hint: str = "") -> str:
     return candidate
 
 
+def _setting(default: object, description: str, **options: object) -> Any:
+    """A sync setting: its default and the description shown in the Launchpad and component docs."""
+    return field(default=default, metadata={"description": description}, **options)
+
+
 @dataclass(frozen=True)
 class SyncSettings:
-    """How rows become tasks.
+    """How rows become tasks: the settings of one sync, the same whether they come from
+    run config, a component's YAML or code. Each field's description is what users read."""
 
-    `sync_key_field` is an optional text custom field (its GID) that receives each
-    row's primary key, making crash recovery exact and the state rebuildable.
-    `allow_tasks_outside_project` lets a `task_gid` column address tasks that are
-    not in the configured project (refused by default)."""
-
-    sync_mode: SyncMode = SyncMode.UPSERT
-    primary_key: str = "id"
-    field_mapping: dict[str, str] = field(default_factory=dict)
-    sync_key_field: str | None = None
-    allow_tasks_outside_project: bool = False
+    sync_mode: SyncMode = _setting(SyncMode.UPSERT, "insert, update or upsert (any case).")
+    primary_key: str = _setting("id", "The model column that identifies a row across runs.")
+    field_mapping: dict[str, str] = field(
+        default_factory=dict,
+        metadata={"description": "Warehouse column -> Asana field. Columns named like Asana fields map to themselves."},
+    )
+    sync_key_field: str | None = _setting(
+        None,
+        "GID of a text custom field of the project that receives each row's primary key: makes recovery after a "
+        "crash or timeout exact and lets a lost state be rebuilt from Asana (recommended).",
+    )
+    allow_tasks_outside_project: bool = _setting(
+        False, "Let a task_gid column address tasks that are not in the configured project."
+    )
+    max_rejection_rate: float = _setting(
+        0.05, "The rejection_rate_below_threshold check warns above this share of the rows a run wrote or rejected."
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sync_mode", SyncMode.parse(self.sync_mode))
@@ -94,6 +108,18 @@ class SyncSettings:
                 "sync_key_field",
                 check_gid(self.sync_key_field, "sync_key_field", hint="Give the GID of a text custom field of the project."),
             )
+        if not 0.0 <= float(self.max_rejection_rate) <= 1.0:
+            raise SyncConfigError(f"max_rejection_rate must be between 0 and 1, got {self.max_rejection_rate!r}")
+
+    @classmethod
+    def described(cls) -> list[tuple[str, Any, Any, str]]:
+        """(name, type, default, description) of every setting, for config schemas and docs."""
+        hints = get_type_hints(cls)
+        described = []
+        for setting in fields(cls):
+            default = setting.default_factory() if setting.default is MISSING else setting.default  # type: ignore[misc]
+            described.append((setting.name, hints[setting.name], default, setting.metadata.get("description", "")))
+        return described
 
 
 def clean_access_token(token: str | None, *, source: str = DEFAULT_TOKEN_ENV) -> str:

@@ -9,8 +9,12 @@ distinct value without touching a Python string per row. Mostly distinct text
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pandas as pd
+
+from .errors import SyncConfigError
 
 MODEL_TABLE = "asana_sync_model"
 QUERY_TYPES = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
@@ -62,3 +66,29 @@ def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, names: list[st
     rows, *distinct = connection.execute(f"SELECT count(*), {estimates} FROM {MODEL_TABLE}").fetchone()
     limit = min(MAX_CATEGORIES, rows * MAX_DISTINCT_SHARE)
     return [name for name, count in zip(names, distinct) if 0 < count <= limit]
+
+
+DUCKDB_MAGIC = b"DUCK"
+
+
+def is_duckdb_file(path: Path) -> bool:
+    """True when `path` starts like a DuckDB database (its magic bytes sit at offset 8)."""
+    with path.open("rb") as handle:
+        return handle.read(12)[8:12] == DUCKDB_MAGIC
+
+
+def check_warehouse_file(database: str) -> None:
+    """Fail at once, with what to do, when the warehouse file cannot be a DuckDB database
+    (opening it would otherwise be retried as if another process held its lock)."""
+    if database == ":memory:" or database.startswith("md:"):
+        return
+    path = Path(database)
+    hint = "Set WAREHOUSE_DUCKDB_PATH to your warehouse, or build the sample one with `python -m asana_sync_pipeline.sample_warehouse`."
+    if not path.exists():
+        raise SyncConfigError(f"Cannot open the warehouse at {path}: the file does not exist. {hint}")
+    if path.is_dir():
+        raise SyncConfigError(f"Cannot open the warehouse at {path}: it is a folder, not a DuckDB file. {hint}")
+    if path.stat().st_size == 0:
+        raise SyncConfigError(f"Cannot open the warehouse at {path}: the file is empty. {hint}")
+    if not is_duckdb_file(path):
+        raise SyncConfigError(f"Cannot open the warehouse at {path}: it is not a DuckDB database file. {hint}")

@@ -1,0 +1,102 @@
+"""`AsanaSyncComponent`: one sync declared in YAML (`defs/<folder>/defs.yaml`).
+
+    type: asana_sync_pipeline.AsanaSyncComponent
+    attributes:
+      name: data_checks
+      model:
+        query: SELECT * FROM failed_data_checks
+      project_gid: "1200000000000120"
+      primary_key: check_id
+      schedule: "*/30 * * * *"
+
+The attributes are the sync's name, its model (`query` against the `warehouse`
+DuckDB, or `asset`, an upstream Dagster asset holding a DataFrame), its project,
+the environment variable holding its token, every sync setting of
+`asana_task_payloads` under the same name, and its automation. Each instance
+goes through the same factory as the default sync.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+from dagster.components.component.component_scaffolder import Scaffolder
+from dagster.components.component_scaffolding import scaffold_component
+from dagster.components.scaffold.scaffold import ScaffoldRequest, scaffold_with
+from pydantic import Field, create_model, model_validator
+
+from .config import setting_fields
+from .engine.errors import AsanaSyncError
+from .engine.settings import DEFAULT_TOKEN_ENV, SyncSettings
+from .factory import build_sync_definitions
+from .sync_spec import SyncSpec
+
+
+class ModelSource(dg.Model):
+    """Where a sync's rows come from: exactly one of `query` or `asset`."""
+
+    query: str | None = Field(default=None, description="SQL run against the warehouse DuckDB; one row per task.")
+    asset: str | None = Field(
+        default=None, description="Key of an upstream asset whose value is a pandas DataFrame, e.g. `marts/churn_risk`."
+    )
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> ModelSource:
+        if (self.query is None) == (self.asset is None):
+            raise ValueError("model needs exactly one of `query` or `asset`")
+        return self
+
+
+SyncSettingsAttributes = create_model("SyncSettingsAttributes", __base__=dg.Model, **setting_fields({}))
+"""Every sync setting of `asana_task_payloads`, as a YAML attribute of the same name."""
+
+
+class AsanaSyncScaffolder(Scaffolder):
+    """`dg scaffold defs asana_sync_pipeline.AsanaSyncComponent <folder>` writes a defs.yaml to fill in."""
+
+    def scaffold(self, request: ScaffoldRequest) -> None:
+        name = request.target_path.name.replace("-", "_").lower()
+        scaffold_component(
+            request,
+            {
+                "name": name,
+                "model": {"query": f"SELECT * FROM {name}"},
+                "project_gid": "{{ env.ASANA_PROJECT_GID }}",
+                "primary_key": "id",
+            },
+        )
+
+
+@scaffold_with(AsanaSyncScaffolder)
+class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
+    """A warehouse model kept in step with an Asana project: a task per row, created once, updated when the row changes."""
+
+    name: str = Field(description="Lowercase letters, digits and underscores; prefixes the sync's assets, job and schedule.")
+    model: ModelSource = Field(description="`{query: SQL}` or `{asset: key/path}`.")
+    project_gid: str = Field(description="GID of the Asana project receiving the tasks (digits only).")
+    access_token_env: str = Field(
+        default=DEFAULT_TOKEN_ENV, description="Name of the environment variable holding the token (never the token)."
+    )
+    schedule: str | None = Field(default=None, description="Cron on which to run the sync (off until enabled in the UI).")
+    sensor: bool = Field(default=False, description="Run the sync when its model changes (off until enabled in the UI).")
+
+    def spec(self) -> SyncSpec:
+        settings: dict[str, Any] = {name: getattr(self, name) for name, *_ in SyncSettings.described()}
+        return SyncSpec(
+            name=self.name,
+            model_query=self.model.query,
+            model_asset=self.model.asset,
+            project_gid=str(self.project_gid),
+            access_token_env=self.access_token_env,
+            settings=settings,
+            schedule=self.schedule,
+            sensor=self.sensor,
+        )
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        try:
+            spec = self.spec()
+        except AsanaSyncError as exc:
+            raise AsanaSyncError(f"{context.path}: {exc}") from None
+        return build_sync_definitions(spec)
