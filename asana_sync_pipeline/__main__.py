@@ -1,10 +1,12 @@
 """`python -m asana_sync_pipeline`: run the sync once from the command line and print what it did.
 
 Without ASANA_ACCESS_TOKEN it is a self-contained demo: it builds the sample
-warehouse, starts the bundled Asana emulator on loopback, syncs, then syncs
-again with five accounts marked done, to show that a second run updates only
-what changed and creates nothing. With ASANA_ACCESS_TOKEN set it runs once
-against the Asana that ASANA_BASE_URL points to (real Asana by default).
+warehouse (always data/warehouse.duckdb in the project, never a file of yours),
+starts the bundled Asana emulator on loopback, syncs, then syncs again with five
+accounts marked done, to show that a second run updates only what changed and
+creates nothing. The demo's state lives in data/demo/ and starts fresh each time.
+With ASANA_ACCESS_TOKEN set it runs once against the Asana that ASANA_BASE_URL
+points to (real Asana by default). --sync-mode and --query apply to both.
 """
 
 from __future__ import annotations
@@ -13,39 +15,60 @@ import argparse
 import os
 import sys
 from contextlib import ExitStack
-from pathlib import Path
 
 import dagster as dg
 
-DEMO_DIR = Path("data/demo")
+from .engine.errors import AsanaSyncError
+from .engine.settings import SYNC_MODES
+from .paths import DATA_DIR
+
+DEMO_DIR = DATA_DIR / "demo"
+DEMO_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
 DEMO_SECOND_QUERY = (
     "SELECT * REPLACE (CASE WHEN id IN (SELECT id FROM asana_task_model WHERE completed IS NOT TRUE "
     "AND task_gid IS NULL ORDER BY id LIMIT 5) THEN true ELSE completed END AS completed) FROM asana_task_model"
 )
 
 
+def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
+    lines = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            description = data.user_failure_data.description if data.user_failure_data else data.error.message
+            lines.append(f"FAILED in {event.step_key}: {description}")
+    return lines
+
+
+def _warnings(result: dg.ExecuteInProcessResult) -> list[str]:
+    lines = []
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            details = ", ".join(f"{name}={value.value}" for name, value in evaluation.metadata.items())
+            description = f" {evaluation.description}." if evaluation.description else ""
+            lines.append(f"check {evaluation.check_name} did not pass:{description} ({details})")
+    return lines
+
+
 def _run_once(label: str, query: str | None, sync_mode: str, *, list_rejections: bool = True) -> bool:
     from .definitions import build_definitions
 
-    run_config: dict = {
-        "ops": {"asana_task_payloads": {"config": {"sync_mode": sync_mode}}},
-        "loggers": {"console": {"config": {"log_level": "INFO"}}},
-    }
+    ops: dict = {"asana_task_payloads": {"config": {"sync_mode": sync_mode}}}
     if query:
-        run_config["ops"]["warehouse_model"] = {"config": {"query": query}}
+        ops["warehouse_model"] = {"config": {"query": query}}
+    run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": "INFO"}}}}
     job = build_definitions().resolve_job_def("asana_sync_job")
     result = job.execute_in_process(run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     print(f"\n== {label} ==")
+    for line in _failures(result):
+        print(line)
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.user_failure_data
-                description = error.description if error else event.step_failure_data.error.message
-                print(f"FAILED in {event.step_key}: {description}")
         return False
     metadata = result.asset_materializations_for_node("asana_tasks")[0].metadata
     for name in ("created", "updated", "unchanged", "rejected"):
         print(f"{name:>10}: {metadata[name].value}")
+    for line in _warnings(result):
+        print(f"WARNING: {line}")
     if metadata["rejected"].value and list_rejections:
         print("Rejected rows (primary key | field | reason):")
         print(metadata["rejections"].value)
@@ -54,17 +77,15 @@ def _run_once(label: str, query: str | None, sync_mode: str, *, list_rejections:
     return True
 
 
-def _demo(keep_state: bool) -> bool:
+def _demo(query: str | None, sync_mode: str) -> bool:
     from .emulator import EmulatorServer, EmulatorSettings
     from .sample_warehouse import build_sample_warehouse
 
-    warehouse = Path(os.environ.get("WAREHOUSE_DUCKDB_PATH", "data/warehouse.duckdb"))
-    rows = build_sample_warehouse(warehouse)
+    rows = build_sample_warehouse(DEMO_WAREHOUSE)
     state = DEMO_DIR / "sync_state.duckdb"
-    if not keep_state:
-        for stale in DEMO_DIR.glob("sync_state.duckdb*"):
-            stale.unlink()
-    print(f"Sample warehouse: {rows} rows in {warehouse}")
+    for stale in DEMO_DIR.glob("sync_state.duckdb*"):
+        stale.unlink()
+    print(f"Sample warehouse: {rows} rows in {DEMO_WAREHOUSE}")
     with ExitStack() as stack:
         token = "demo-token"
         server = stack.enter_context(EmulatorServer(EmulatorSettings(token=token)))
@@ -74,26 +95,31 @@ def _demo(keep_state: bool) -> bool:
                 "ASANA_ACCESS_TOKEN": token,
                 "ASANA_BASE_URL": server.base_url,
                 "ASANA_PROJECT_GID": server.project_gid,
-                "WAREHOUSE_DUCKDB_PATH": str(warehouse),
+                "WAREHOUSE_DUCKDB_PATH": str(DEMO_WAREHOUSE),
                 "SYNC_STATE_DUCKDB_PATH": str(state),
             }
         )
-        ok = _run_once("First sync: every valid row becomes a task", None, "upsert")
-        ok = ok and _run_once(
-            "Second sync: five accounts marked done in the warehouse", DEMO_SECOND_QUERY, "upsert", list_rejections=False
-        )
+        ok = _run_once("First sync: every valid row becomes a task", query, sync_mode)
+        if ok and query is None:
+            ok = _run_once(
+                "Second sync: five accounts marked done in the warehouse", DEMO_SECOND_QUERY, sync_mode, list_rejections=False
+            )
         print(f"\nThe emulator now holds {server.task_count()} tasks; sync state in {state}")
     return ok
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sync-mode", default="upsert", choices=["insert", "update", "upsert"])
+    parser.add_argument("--sync-mode", default="upsert", type=str.lower, choices=SYNC_MODES)
     parser.add_argument("--query", default=None, help="model query (default: SELECT * FROM asana_task_model)")
     args = parser.parse_args(argv)
-    if not os.environ.get("ASANA_ACCESS_TOKEN"):
-        return 0 if _demo(keep_state=False) else 1
-    return 0 if _run_once("Sync", args.query, args.sync_mode) else 1
+    try:
+        if not os.environ.get("ASANA_ACCESS_TOKEN"):
+            return 0 if _demo(args.query, args.sync_mode) else 1
+        return 0 if _run_once("Sync", args.query, args.sync_mode) else 1
+    except AsanaSyncError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

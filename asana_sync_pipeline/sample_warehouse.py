@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+"""The sample's text sources, beside the package in a checkout."""
 MODEL_SQL = "asana_task_model.sql"
 MODEL_TABLE = "asana_task_model"
 
@@ -56,7 +57,7 @@ def build_sample_warehouse(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--path", default=os.environ.get("WAREHOUSE_DUCKDB_PATH", "data/warehouse.duckdb"))
+    parser.add_argument("--path", default=str(DATA_DIR / "warehouse.duckdb"), help="where to build it (default: data/warehouse.duckdb)")
     args = parser.parse_args(argv)
     rows = build_sample_warehouse(args.path)
     print(f"Built {args.path}: table {MODEL_TABLE} with {rows} rows (sources: {DATA_DIR})")

@@ -151,6 +151,22 @@ def test_code_location_lineage_and_a_run_launched_through_graphql(ui):
     assert ui.emulator.task_count() == VALID_SAMPLE_ROWS
 
 
+def _click_past_dialogs(page, button) -> None:
+    """Click `button`, first dismissing a dialog Dagster may open over the page (onboarding, news)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(4):
+        try:
+            button.click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            skip = page.get_by_role("button", name="Skip")
+            if skip.count():
+                skip.first.click()
+            page.keyboard.press("Escape")
+    button.click()
+
+
 @pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Chromium is installed by `make test`")
 def test_materialize_from_the_asset_graph_in_a_real_browser(ui, tmp_path):
     from playwright.sync_api import sync_playwright
@@ -168,7 +184,7 @@ def test_materialize_from_the_asset_graph_in_a_real_browser(ui, tmp_path):
             skip.click()
         for asset in ("warehouse_model", "asana_task_payloads", "asana_tasks"):
             page.get_by_text(asset, exact=True).first.wait_for(timeout=30_000)
-        page.get_by_role("button", name="Materialize all").click()
+        _click_past_dialogs(page, page.get_by_role("button", name="Materialize all"))
         runs = ui.wait_for_runs(before + 1)
         assert runs[0]["status"] == "SUCCESS"
         page.reload(wait_until="networkidle")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import httpx
+
 from .client import AsanaClient
 from .connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection, check_project_gid
 from .errors import AsanaTransportError, AuthenticationError, ConnectionCheckError
@@ -45,18 +47,20 @@ def run_sync(
     run_id: str,
     log: Log,
     options: SyncOptions | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> tuple[ConnectionInfo, SyncReport]:
     """Test the connection, then carry out the plan; fails before any write if the test fails.
 
     Runs under the sync's lock, against the state as it is once the lock is held,
-    so overlapping runs never create the same task twice."""
+    so overlapping runs never create the same task twice. `transport` replaces
+    httpx's network transport (a proxy, or a test's)."""
     project_gid = check_project_gid(project_gid)
     options = options or SyncOptions(
         reconcile_grace_seconds=asana.reconcile_grace_seconds, workers=2 * asana.max_concurrent_writes
     )
 
     async def run(current: Plan, state_is_empty: bool) -> tuple[ConnectionInfo, SyncReport]:
-        async with AsanaClient.from_settings(asana, on_retry=log) as client:
+        async with AsanaClient.from_settings(asana, on_retry=log, transport=transport) as client:
             info = await check_connection(
                 client, project_gid, sync_key_field=current.settings.sync_key_field, token_source=asana.token_source
             )

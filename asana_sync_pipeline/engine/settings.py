@@ -129,8 +129,7 @@ def clean_access_token(token: str | None, *, source: str = DEFAULT_TOKEN_ENV) ->
     candidate = (token or "").strip()
     if len(candidate) >= 2 and candidate[0] == candidate[-1] and candidate[0] in "'\"":
         candidate = candidate[1:-1].strip()
-    if candidate.lower().startswith("bearer "):
-        candidate = candidate[len("bearer ") :].strip()
+    candidate = re.sub(r"^bearer(\s+|$)", "", candidate, flags=re.IGNORECASE).strip()
     if not candidate:
         raise SyncConfigError(
             f"{source} is empty. Create a personal access token in Asana (My Settings > Apps > "

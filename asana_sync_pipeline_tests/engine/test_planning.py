@@ -124,7 +124,13 @@ def test_a_new_field_changes_the_hash_even_when_values_repeat():
         ({"start_on": ["2025-01-02"]}, "start_on", "needs a due date"),
         ({"start_on": ["2025-01-03"], "due_on": ["2025-01-02"]}, "start_on", "after due_on"),
         ({"start_on": ["2025-01-01"], "due_on": ["2025-01-02"], "resource_subtype": ["milestone"]}, "start_on", "milestones"),
+        ({"start_at": ["2025-01-02T09:00:00Z"], "due_on": ["2025-01-03"]}, "start_at", "start_at needs due_at"),
+        ({"start_on": ["2025-01-01"], "start_at": ["2025-01-01T09:00:00Z"], "due_at": ["2025-01-02T09:00:00Z"]},
+         "start_at", "either start_on or start_at"),
+        ({"start_on": ["2025-01-03"], "due_at": ["2025-01-03T02:00:00+05:00"]}, "start_on", "after the date of due_at"),
+        ({"start_at": ["2025-01-02T10:00:00Z"], "due_at": ["2025-01-02T09:00:00Z"]}, "start_at", "start_at is after due_at"),
         ({"name": [None]}, "name", "name is required to create a task"),
+        ({"name": ["   "]}, "name", "name is required to create a task"),
         ({"id": [None]}, "id", "primary key is empty"),
     ],
 )
@@ -133,6 +139,37 @@ def test_rules_across_fields_reject_the_row(columns, field, reason):
     plan = build_plan(frame, SyncSettings())
     assert plan.rows["operation"].tolist() == ["reject"]
     assert reason in plan.rejections.set_index("field").loc[field, "reason"]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"start_on": ["2025-01-03"], "due_at": ["2025-01-02T23:00:00-05:00"]},
+        {"start_at": ["2025-01-02T08:00:00Z"], "due_at": ["2025-01-02T09:00:00Z"]},
+        {"start_on": ["2025-01-02"], "due_at": ["2025-01-02T00:30:00Z"]},
+    ],
+)
+def test_dates_that_fit_together_plan_a_create(columns):
+    plan = build_plan(model(**{"id": ["a"], "name": ["Task"], **columns}), SyncSettings())
+    assert plan.rows["operation"].tolist() == ["create"], plan.rejections
+
+
+def test_a_blank_task_gid_means_no_task_yet():
+    plan = build_plan(model(id=["a", "b", "c"], name=["A", "B", "C"], task_gid=["", "  ", "42"]), SyncSettings())
+    assert operations(plan) == {"a": "create", "b": "create", "c": "update"}
+
+
+def test_a_primary_key_named_like_a_field_is_still_sent_as_that_field():
+    plan = build_plan(model(name=["Alpha", "Beta"], notes=["x", "y"]), SyncSettings(primary_key="name"))
+    assert plan.mapping.fields == {"name": "name", "notes": "notes"}
+    assert plan.payload_fields(0) == {"name": "Alpha", "notes": "x"}
+
+
+def test_a_mapping_that_shadows_a_column_says_so_once():
+    frame = model(id=["a"], title=["From title"], name=["From name"])
+    plan = build_plan(frame, SyncSettings(field_mapping={"title": "name"}))
+    assert plan.payload_fields(0) == {"name": "From title"}
+    assert plan.notes[0] == "field_mapping sends column 'title' as name; the model's own 'name' column is not sent"
 
 
 def test_duplicate_primary_keys_reject_every_copy_and_others_still_sync():

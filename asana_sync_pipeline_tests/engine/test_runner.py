@@ -1,0 +1,65 @@
+"""run_sync: failures that concern the whole run surface as the documented messages, and
+what was written before them is kept."""
+
+import httpx
+import pandas as pd
+import pytest
+
+from asana_sync_pipeline.engine.errors import ConnectionCheckError
+from asana_sync_pipeline.engine.planning import build_plan
+from asana_sync_pipeline.engine.runner import run_sync
+from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings
+from asana_sync_pipeline.engine.state import StateStore
+
+TOKEN = "0/0123456789abcdef0123456789abcdef"
+PROJECT = "100"
+
+
+def asana_failing_after(creates_before_failure: int, failure):
+    """Answers the connection test, then `creates_before_failure` creates, then `failure(request)`."""
+    created = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/users/me"):
+            return httpx.Response(200, json={"data": {"gid": "1", "name": "Bot"}})
+        if path.endswith(f"/projects/{PROJECT}/tasks"):
+            return httpx.Response(200, json={"data": [], "next_page": None})
+        if path.endswith(f"/projects/{PROJECT}"):
+            return httpx.Response(200, json={"data": {"gid": PROJECT, "name": "P", "workspace": {"gid": "9"}}})
+        if request.method == "POST" and len(created) < creates_before_failure:
+            created.append(request)
+            return httpx.Response(201, json={"data": {"gid": str(1000 + len(created))}})
+        return failure(request)
+
+    return handler, created
+
+
+def run(tmp_path, handler, rows=6):
+    store = StateStore(str(tmp_path / "state.duckdb"))
+    frame = pd.DataFrame({"id": [f"r{n}" for n in range(rows)], "name": [f"Task {n}" for n in range(rows)]})
+    asana = AsanaSettings(access_token=TOKEN, base_url="https://asana.test/api/1.0", max_concurrent_writes=1, max_attempts=2)
+    plan = build_plan(frame, SyncSettings(), store.synced(PROJECT))
+    with pytest.raises(ConnectionCheckError) as raised:
+        run_sync(plan, asana=asana, project_gid=PROJECT, store=store, run_id="r", log=lambda _: None, transport=httpx.MockTransport(handler))
+    return str(raised.value), store
+
+
+def test_a_token_rejected_mid_run_fails_with_the_authentication_message_and_keeps_what_was_written(tmp_path):
+    handler, created = asana_failing_after(2, lambda request: httpx.Response(401, json={"errors": [{"message": "Not Authorized"}]}))
+    message, store = run(tmp_path, handler)
+    assert message.startswith("Authentication failed: invalid personal access token")
+    assert "in the middle of the run" in message and TOKEN not in message
+    assert len(created) == 2
+    assert sorted(store.synced(PROJECT)["task_gid"]) == ["1001", "1002"]
+
+
+def test_asana_unreachable_mid_run_fails_with_the_url_and_keeps_what_was_written(tmp_path):
+    def refused(request):
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    handler, created = asana_failing_after(3, refused)
+    message, store = run(tmp_path, handler)
+    assert message.startswith("Lost the connection to Asana at https://asana.test/api/1.0 during the writes")
+    assert "retried (never duplicated) on the next run" in message
+    assert len(store.synced(PROJECT)) == 3

@@ -1,0 +1,227 @@
+"""The mistakes people make when they paste values and point the sync at things, end to end:
+each is cleaned or fails fast with a message saying what is wrong and what to do."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import duckdb
+import pytest
+
+from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
+
+MODEL = "SELECT 'a' AS id, 'Task A' AS name UNION ALL SELECT 'b', 'Task B'"
+OTHER_PROJECT = "1200000000000110"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("pasted", [f"{TOKEN}\n", f"  {TOKEN}  ", f"Bearer {TOKEN}", f"bearer {TOKEN}\r\n"])
+def test_a_token_pasted_with_whitespace_or_bearer_is_cleaned(sandbox, monkeypatch, pasted):
+    sandbox.write_model(MODEL)
+    monkeypatch.setenv("ASANA_ACCESS_TOKEN", pasted)
+    started = time.monotonic()
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    assert len(sandbox.tasks()) == 2 and time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize(("pasted", "problem"), [("   ", "is empty"), (f"{TOKEN[:10]} {TOKEN[10:]}", "contains a space")])
+def test_a_token_that_cannot_work_is_refused_at_once_without_its_value(sandbox, monkeypatch, pasted, problem):
+    sandbox.write_model(MODEL)
+    monkeypatch.setenv("ASANA_ACCESS_TOKEN", pasted)
+    result = sandbox.sync()
+    assert not result.success
+    text = failure_text(result)
+    assert f"ASANA_ACCESS_TOKEN {problem}" in text
+    assert TOKEN[:10] not in text and TOKEN[10:] not in text
+    assert sandbox.stats()["requests"] == 0
+    assert sandbox.tasks() == []
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("{root}", "does not end with /api/1.0"),
+        ("{hostport}/api/1.0", "must start with https://"),
+    ],
+)
+def test_a_base_url_missing_its_path_or_scheme_is_explained(sandbox, monkeypatch, url, message):
+    sandbox.write_model(MODEL)
+    root = sandbox.server.base_url.removesuffix("/api/1.0")
+    bad = url.format(root=root, hostport=root.removeprefix("http://"))
+    monkeypatch.setenv("ASANA_BASE_URL", bad)
+    result = sandbox.sync()
+    assert not result.success
+    assert message in failure_text(result) and bad in failure_text(result)
+    assert sandbox.tasks() == []
+
+
+def test_a_closed_port_fails_in_seconds_naming_the_url(sandbox, monkeypatch):
+    sandbox.write_model(MODEL)
+    url = f"http://127.0.0.1:{free_port()}/api/1.0"
+    monkeypatch.setenv("ASANA_BASE_URL", url)
+    started = time.monotonic()
+    result = sandbox.sync()
+    assert not result.success
+    assert f"Cannot reach Asana at {url}" in failure_text(result)
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("override", [{"max_concurrent_writes": 0}, {"requests_per_minute": 0}])
+def test_a_pace_of_zero_is_a_configuration_error_not_a_hang(sandbox, override):
+    sandbox.write_model(MODEL)
+    resources = {"asana": {"config": {"access_token": TOKEN, "project_gid": sandbox.project_gid,
+                                      "base_url": sandbox.server.base_url, **override}}}
+    started = time.monotonic()
+    result = sandbox.sync(resources=resources)
+    assert not result.success
+    assert f"{next(iter(override))} must be a positive whole number" in failure_text(result)
+    assert time.monotonic() - started < 10
+    assert sandbox.tasks() == []
+
+
+def _cli(sandbox, extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "ASANA_ACCESS_TOKEN": TOKEN,
+        "ASANA_BASE_URL": sandbox.server.base_url,
+        "ASANA_PROJECT_GID": sandbox.project_gid,
+        "WAREHOUSE_DUCKDB_PATH": str(sandbox.warehouse),
+        "SYNC_STATE_DUCKDB_PATH": str(sandbox.state),
+        **extra_env,
+    }
+    return subprocess.run([sys.executable, "-m", "asana_sync_pipeline", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ASANA_MAX_CONCURRENT_WRITES", "0"), ("ASANA_MAX_CONCURRENT_WRITES", "fifteen"), ("ASANA_REQUESTS_PER_MINUTE", "1.5")],
+)
+def test_pace_variables_that_are_not_positive_whole_numbers_are_one_line_errors(sandbox, variable, value):
+    sandbox.write_model(MODEL)
+    done = _cli(sandbox, {variable: value})
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"Configuration error: {variable} must be a positive whole number"
+        + (" (1 or more), got 0" if value == "0" else f", got '{value}'")
+    ), done.stderr
+    assert sandbox.tasks() == []
+
+
+def test_the_cli_prints_why_a_check_warned_and_the_sync_mode_in_any_case(sandbox):
+    sandbox.write_model("SELECT 'a' AS id, 'One' AS name UNION ALL SELECT 'a', 'Two' UNION ALL SELECT 'b', 'Three'")
+    done = _cli(sandbox, {}, "--sync-mode", "UPSERT")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "created: 1" in done.stdout
+    assert "WARNING: check primary_key_unique_and_not_null did not pass: 0 rows have no id and 2 rows share one" in done.stdout
+    assert "duplicated_keys=1" in done.stdout
+
+
+def test_the_cli_prints_the_reason_of_a_failed_run(sandbox, monkeypatch):
+    sandbox.write_model(MODEL)
+    done = _cli(sandbox, {"ASANA_PROJECT_GID": "12ab"})
+    assert done.returncode == 1
+    assert "FAILED in asana_task_payloads: Configuration error: Project GID must contain only digits, got '12ab'" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda path: None, "the file does not exist"),
+        (lambda path: path.write_bytes(b""), "the file is empty"),
+        (lambda path: path.write_text("id,name\na,Task\n"), "it is not a DuckDB database file"),
+    ],
+)
+def test_a_missing_empty_or_foreign_warehouse_fails_in_seconds(sandbox, make, problem):
+    make(sandbox.warehouse)
+    started = time.monotonic()
+    result = sandbox.sync()
+    assert not result.success
+    assert f"Cannot open the warehouse at {sandbox.warehouse}: {problem}" in failure_text(result)
+    assert "WAREHOUSE_DUCKDB_PATH" in failure_text(result)
+    assert time.monotonic() - started < 10
+
+
+def test_upsert_in_capitals_is_upsert(sandbox):
+    sandbox.write_model(MODEL)
+    result = sandbox.sync({"sync_mode": "UPSERT"})
+    assert result.success, failure_text(result)
+    assert materialization(result, "asana_task_payloads")["sync_mode"] == "upsert"
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("1200000000000302", "sync_key_field 1200000000000302 (ARR (USD)) is a number field; it must be a text custom field"),
+        ("1299999999999999", "sync_key_field 1299999999999999 is not a custom field of project"),
+    ],
+)
+def test_a_sync_key_field_that_is_not_a_text_field_of_the_project_fails_before_any_write(sandbox, field, message):
+    sandbox.write_model(MODEL)
+    result = sandbox.sync({"sync_key_field": field})
+    assert not result.success
+    assert message in failure_text(result)
+    assert sandbox.tasks() == [] and sandbox.stats()["write_requests"] == 0
+
+
+def test_a_blank_task_gid_creates_a_task(sandbox):
+    sandbox.write_model("SELECT 'a' AS id, 'Task A' AS name, '' AS task_gid UNION ALL SELECT 'b', 'Task B', '   '")
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    assert materialization(result, "asana_tasks")["created"] == 2
+    evaluations = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    assert evaluations["names_present_for_new_rows"].passed
+
+
+def test_a_project_dropped_from_the_projects_column_is_removed_from_the_task(sandbox):
+    sandbox.write_model(f"SELECT 'a' AS id, 'Task A' AS name, '{OTHER_PROJECT}' AS projects")
+    assert sandbox.sync().success
+    [task] = sandbox.tasks()
+    assert {project["gid"] for project in task["projects"]} == {sandbox.project_gid, OTHER_PROJECT}
+    sandbox.write_model("SELECT 'a' AS id, 'Task A' AS name, '' AS projects")
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    [task] = sandbox.tasks()
+    assert [project["gid"] for project in task["projects"]] == [sandbox.project_gid]
+
+
+def test_the_dry_run_needs_no_token_for_a_model_of_gids(sandbox, monkeypatch):
+    from asana_sync_pipeline.definitions import build_definitions
+
+    sandbox.write_model(MODEL)
+    monkeypatch.delenv("ASANA_ACCESS_TOKEN")
+    defs = build_definitions()
+    job = dg.define_asset_job("dry_run", selection=["warehouse_model", "asana_task_payloads"])
+    result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("dry_run").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert result.success, failure_text(result)
+    planned = materialization(result, "asana_task_payloads")
+    assert planned["to_create"] == 2
+    assert "ASANA_ACCESS_TOKEN is not set: planned offline" in planned["notes"]
+    full = sandbox.sync()
+    assert not full.success
+    assert "ASANA_ACCESS_TOKEN is not set" in failure_text(full)
+
+
+def test_the_demo_never_touches_the_warehouse_the_environment_names(tmp_path):
+    mine = tmp_path / "my_warehouse.duckdb"
+    with duckdb.connect(str(mine)) as connection:
+        connection.execute("CREATE TABLE asana_task_model AS SELECT 'mine' AS id, 'Mine' AS name")
+    before = mine.read_bytes()
+    env = {key: value for key, value in os.environ.items() if key != "ASANA_ACCESS_TOKEN"}
+    env["WAREHOUSE_DUCKDB_PATH"] = str(mine)
+    done = subprocess.run([sys.executable, "-m", "asana_sync_pipeline"], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "created:" in done.stdout and str(mine) not in done.stdout
+    assert mine.read_bytes() == before
