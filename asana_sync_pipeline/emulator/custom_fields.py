@@ -87,11 +87,11 @@ def date_value(value: Any) -> dict[str, str | None] | None:
         if value.get("date_time") is not None and value.get("date") is not None:
             raise ApiError(400, "custom_fields: You may only provide one of date or date_time!")
         if value.get("date_time") is not None:
-            value = value["date_time"]
-        elif value.get("date") is not None:
-            value = value["date"]
-        else:
-            return None
+            moment = check_datetime("custom_fields", value["date_time"])
+            return {"date": moment[:10], "date_time": moment}
+        if value.get("date") is not None:
+            return {"date": check_date("custom_fields", value["date"]), "date_time": None}
+        return None
     if isinstance(value, str) and len(value) > 10:
         moment = check_datetime("custom_fields", value)
         return {"date": moment[:10], "date_time": moment}
