@@ -116,7 +116,7 @@ class AsanaStore:
     """Everything the emulator knows. Public methods take the lock, so they are safe across threads."""
 
     def __init__(self, fixture: dict[str, Any] | None = None, project_gid: str | None = None):
-        checked = parse_fixture(fixture if fixture is not None else default_fixture(), project_gid)
+        checked = parse_fixture(fixture or default_fixture(), project_gid)
         self.lock = threading.RLock()
         self.now = Clock()
         self._object_gids = count(FIRST_OBJECT_GID)
