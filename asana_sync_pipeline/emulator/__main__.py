@@ -1,4 +1,9 @@
-"""`python -m asana_sync_pipeline.emulator`: serve the Asana emulator until SIGTERM or Ctrl-C."""
+"""`python -m asana_sync_pipeline.emulator`: serve the Asana emulator until SIGTERM or Ctrl-C.
+
+A setting it cannot use (a port out of range or taken, a missing or malformed
+fixture, a bad flag value) is one line on stderr and exit status 2 (1 for a
+port in use), never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,28 @@ import logging
 import signal
 import sys
 from dataclasses import fields
+from typing import NoReturn
 
 from .app import create_app
+from .fixture import FixtureError
 from .limits import __doc__ as LIMITS_DOC
 from .limits import access_logger
 from .server import listening_socket, uvicorn_server
 from .settings import FAULT_KINDS, EmulatorSettings
 
+PROG = "python -m asana_sync_pipeline.emulator"
+
+
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr like every other refusal here."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{message} (see --help)")
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m asana_sync_pipeline.emulator",
+    parser = OneLineErrors(
+        prog=PROG,
         description=(
             "A local Asana REST API under /api/1.0, for development and tests. Outside the API, without "
             "token: GET /_emulator/stats, POST /_emulator/reset_stats, GET /_emulator/health."
@@ -41,11 +57,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible fault draws")
     parser.add_argument("--access-log", action="store_true", help="log method, path, status, time to stderr (never headers)")
     args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        fail(f"--port must be between 0 and 65535, got {args.port}")
     try:
         args.settings = EmulatorSettings(**{option.name: getattr(args, option.name) for option in fields(EmulatorSettings)})
     except ValueError as exc:
-        parser.error(str(exc))
+        fail(str(exc))
     return args
+
+
+def fail(message: str, status: int = 2) -> NoReturn:
+    """One line on stderr, then exit: what a person running the command needs, not a traceback."""
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
@@ -62,8 +86,14 @@ def main(argv: list[str] | None = None) -> None:
     # uvicorn re-raises the signal that stopped it once it is done: exit 0 then, without a traceback.
     signal.signal(signal.SIGTERM, _exit_quietly)
     signal.signal(signal.SIGINT, _exit_quietly)
-    app = create_app(args.settings)
-    listener = listening_socket(args.host, args.port)
+    try:
+        app = create_app(args.settings)
+    except FixtureError as exc:
+        fail(str(exc))
+    try:
+        listener = listening_socket(args.host, args.port)
+    except OSError as exc:
+        fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", 1)
     host, port = listener.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     print(f"Asana emulator listening on http://{shown_host}:{port}/api/1.0 (project {app.state.emulator.project_gid})", flush=True)

@@ -24,12 +24,15 @@ from starlette.routing import Route
 from .batch import run_batch
 from .errors import ApiError, error_body
 from .limits import API_PREFIX, PHRASE_WORDS, TRANSPORT_SCOPE_KEY, Gate, Stats
+from .observe import Observer, ResponseTap
 from .records import (
     NO_FIELDS,
     OptFields,
+    pick,
     project_record,
     section_record,
     setting_record,
+    story_record,
     tag_record,
     task_record,
     user_record,
@@ -40,6 +43,7 @@ from .store import AsanaStore, Task
 from .values import parse_moment
 
 UNBOUNDED_LIST_CAP = 1000
+WORKSPACE_USERS_CAP = 2000
 COMPACT = ("gid", "resource_type", "name")
 Handler = Callable[[Request, OptFields], Awaitable[Response]]
 
@@ -128,8 +132,8 @@ def build_routes(store: AsanaStore) -> list[Route]:
 
         return endpoint
 
-    def pick(opt: OptFields, full: dict[str, Any], compact: tuple[str, ...] = COMPACT, as_list: bool = False) -> dict:
-        return opt.pick(full, compact, as_list)
+    def cut(opt: OptFields, full: dict[str, Any], compact: tuple[str, ...] = COMPACT, as_list: bool = False) -> dict:
+        return pick(store, opt, full, compact, as_list)
 
     def known_workspace(gid: str) -> None:
         if gid != store.workspace["gid"]:
@@ -140,54 +144,74 @@ def build_routes(store: AsanaStore) -> list[Route]:
         gid = store.find_user(reference)
         if gid is None:
             raise ApiError(404, f"user: Not a recognized ID: {reference}")
-        return ok(pick(opt, user_record(store, gid, {"email", "photo", "workspaces"})))
+        return ok(cut(opt, user_record(store, gid, {"email", "photo", "workspaces"})))
 
     async def users(request: Request, opt: OptFields) -> Response:
-        workspace = request.path_params.get("gid", request.query_params.get("workspace"))
+        """`GET /users[?workspace=]`: paginated, sorted by user ID."""
+        workspace = request.query_params.get("workspace")
         if workspace is not None:
             known_workspace(workspace)
-        records = [pick(opt, user_record(store, gid, opt.top), as_list=True) for gid in store.users]
+        records = [cut(opt, user_record(store, gid, opt.tree), as_list=True) for gid in sorted(store.users, key=int)]
         return page_fixed(request, records)
 
+    async def workspace_users(request: Request, opt: OptFields) -> Response:
+        """`GET /workspaces/{gid}/users`: not paginated, sorted by name, at most 2,000 (as documented)."""
+        known_workspace(request.path_params["gid"])
+        chosen = sorted(store.users, key=lambda gid: store.users[gid]["name"].lower())[:WORKSPACE_USERS_CAP]
+        return JSONResponse({"data": [cut(opt, user_record(store, gid, opt.tree), as_list=True) for gid in chosen]})
+
     async def workspaces(request: Request, opt: OptFields) -> Response:
-        return page_fixed(request, [pick(opt, workspace_record(store), as_list=True)])
+        return page_fixed(request, [cut(opt, workspace_record(store), as_list=True)])
 
     async def workspace(request: Request, opt: OptFields) -> Response:
         known_workspace(request.path_params["gid"])
-        return ok(pick(opt, workspace_record(store)))
+        return ok(cut(opt, workspace_record(store)))
 
     async def workspace_tags(request: Request, opt: OptFields) -> Response:
         known_workspace(request.path_params["gid"])
-        return page_fixed(request, [pick(opt, tag_record(store, gid), as_list=True) for gid in store.tags])
+        return page_fixed(request, [cut(opt, tag_record(store, gid), as_list=True) for gid in store.tags])
 
     async def tag(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         if gid not in store.tags:
             raise ApiError(404 if gid.isdigit() else 400, f"tag: Not a recognized ID: {gid}")
-        return ok(pick(opt, tag_record(store, gid)))
+        return ok(cut(opt, tag_record(store, gid)))
 
     async def project(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         store.project(gid)
-        return ok(pick(opt, project_record(store, gid)))
+        return ok(cut(opt, project_record(store, gid)))
 
     async def project_settings(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         store.project(gid)
         compact = ("gid", "resource_type", "project", "is_important", "parent", "custom_field")
-        records = [pick(opt, setting_record(store, gid, field), compact, True) for field in store.project_fields[gid]]
+        records = [cut(opt, setting_record(store, gid, field), compact, True) for field in store.project_fields[gid]]
         return page_fixed(request, records)
 
     async def project_sections(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         store.project(gid)
-        chosen = [section for section, info in store.sections.items() if info["project"] == gid]
-        return page_fixed(request, [pick(opt, section_record(store, section), as_list=True) for section in chosen])
+        chosen = list(store.project_sections[gid])
+        return page_fixed(request, [cut(opt, section_record(store, section), as_list=True) for section in chosen])
+
+    async def create_section(request: Request, opt: OptFields) -> Response:
+        section = store.create_section(request.path_params["gid"], await read_data(request))
+        return ok(cut(opt, section_record(store, section["gid"])), status=201)
+
+    async def create_tag(request: Request, opt: OptFields) -> Response:
+        known_workspace(request.path_params["gid"])
+        created = store.create_tag(request.path_params["gid"], await read_data(request))
+        return ok(cut(opt, tag_record(store, created["gid"])), status=201)
+
+    async def add_task_to_section(request: Request, opt: OptFields) -> Response:
+        store.add_task_to_section(request.path_params["gid"], await read_data(request))
+        return ok({})
 
     async def section(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         store.section(gid)
-        return ok(pick(opt, section_record(store, gid)))
+        return ok(cut(opt, section_record(store, gid)))
 
     def task_list(request: Request, opt: OptFields, keep: Callable[[Task], bool]) -> Response:
         """Tasks for which `keep` holds and that pass `modified_since` / `completed_since`."""
@@ -223,6 +247,17 @@ def build_routes(store: AsanaStore) -> list[Route]:
         await tag(request, NO_FIELDS)
         gid = request.path_params["gid"]
         return task_list(request, opt, lambda task: gid in task.tags)
+
+    async def stories(request: Request, opt: OptFields) -> Response:
+        chosen = store.stories_of(request.path_params["gid"])
+        with store.lock:
+            return paginate(request, chosen, [int(story.gid) for story in chosen],
+                            lambda story: story_record(store, story, opt, as_list=True))
+
+    async def add_comment(request: Request, opt: OptFields) -> Response:
+        story = store.add_comment(request.path_params["gid"], await read_data(request))
+        with store.lock:
+            return ok(story_record(store, story, opt), status=201)
 
     async def subtasks(request: Request, opt: OptFields) -> Response:
         parent = store.task(request.path_params["gid"]).gid
@@ -286,21 +321,26 @@ def build_routes(store: AsanaStore) -> list[Route]:
         ("/workspaces", workspaces, "GET"),
         ("/workspaces/{gid}", workspace, "GET"),
         ("/workspaces/{gid}/tags", workspace_tags, "GET"),
-        ("/workspaces/{gid}/users", users, "GET"),
+        ("/workspaces/{gid}/tags", create_tag, "POST"),
+        ("/workspaces/{gid}/users", workspace_users, "GET"),
         ("/tags/{gid}", tag, "GET"),
         ("/tags/{gid}/tasks", tag_tasks, "GET"),
         ("/projects/{gid}", project, "GET"),
         ("/projects/{gid}/custom_field_settings", project_settings, "GET"),
         ("/projects/{gid}/sections", project_sections, "GET"),
+        ("/projects/{gid}/sections", create_section, "POST"),
         ("/projects/{gid}/tasks", project_tasks, "GET"),
         ("/sections/{gid}", section, "GET"),
         ("/sections/{gid}/tasks", section_tasks, "GET"),
+        ("/sections/{gid}/addTask", add_task_to_section, "POST"),
         ("/tasks", query_tasks, "GET"),
         ("/tasks", create_task, "POST"),
         ("/tasks/{gid}", get_task, "GET"),
         ("/tasks/{gid}", update_task, "PUT"),
         ("/tasks/{gid}", delete_task, "DELETE"),
         ("/tasks/{gid}/subtasks", subtasks, "GET"),
+        ("/tasks/{gid}/stories", stories, "GET"),
+        ("/tasks/{gid}/stories", add_comment, "POST"),
         ("/batch", batch, "POST"),
     ]
     for action, returns_task in [
@@ -340,8 +380,10 @@ class EmulatorApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
-    """The emulator as an ASGI app; its store is `app.state.emulator`, its counters `app.state.stats`."""
+def create_app(settings: EmulatorSettings | None = None, observers: tuple[Observer, ...] = ()) -> EmulatorApp:
+    """The emulator as an ASGI app; its store is `app.state.emulator`, its counters `app.state.stats`.
+
+    `observers` see every answer under /api/1.0 (see `observe`), including those of the limits."""
     settings = settings or EmulatorSettings()
     store = AsanaStore(settings.load_fixture(), settings.project_gid)
     stats = Stats()
@@ -357,7 +399,7 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
 
     app = EmulatorApp(
         routes=[*build_routes(store), *inspection_routes(store, stats)],
-        middleware=[Middleware(Gate, settings=settings, stats=stats)],
+        middleware=[Middleware(ResponseTap, observers=tuple(observers)), Middleware(Gate, settings=settings, stats=stats)],
         exception_handlers={404: not_found, 405: not_found, Exception: server_error},
     )
     app.state.emulator = store

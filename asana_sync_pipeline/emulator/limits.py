@@ -4,14 +4,15 @@ concurrency limits, latency, injected faults, and the counters the tests read.
 Order per request under /api/1.0: token (401) → requests-per-minute window (429)
 → in-flight cap for its kind (429) → latency → fault draw (writes only) → the API.
 
-Faults: a fraction `fault_rate` of write requests (POST/PUT/PATCH/DELETE) fails,
-the kind drawn uniformly from `fault_kinds`:
+Faults: a fraction `fault_rate` of write requests (POST/PUT/PATCH/DELETE, on any route)
+fails, the kind drawn uniformly from `fault_kinds`:
 - `error_500`: 500 `{"errors":[{"message":"Server Error","phrase":"6 sad squid snuggle softly"}]}`, nothing done.
 - `error_503`: 503 Service Unavailable, nothing done.
 - `spurious_429`: 429 with `Retry-After: 1` and Asana's rate-limit body, nothing done.
 - `reset_before`: the connection is reset before processing, no response at all; nothing done.
-- `reset_after`: the request IS processed (task created or updated), then the
-  connection is reset without a response: the ambiguous case a client must reconcile.
+- `reset_after`: the request IS processed (a task created or updated, a comment posted,
+  a tag or section made...), then the connection is reset without a response: the
+  ambiguous case a client must reconcile.
 Separately, a fraction `slow_rate` of writes is processed and then answered only
 after `slow_seconds` (to outlast a client's timeout). `seed` makes draws reproducible.
 """

@@ -2,52 +2,116 @@
 
 Single objects answer in full (a task as the full TaskResponse); list items are
 compact (`gid`, `resource_type`, `name`, and `resource_subtype` for tasks).
-`opt_fields` replaces the default with `gid` plus the named fields; a dotted
-entry such as `assignee.email` names the top-level field (`assignee`) and asks
-for that extra field of the nested object where it is not in the compact form.
+`opt_fields` replaces the default with `gid` plus the named fields. A dotted
+entry, at any depth (`custom_field.enum_options.name`, `memberships.section.name`),
+names a top-level field and asks for fields of the objects nested in it: each
+nested object keeps its own form and gains the fields asked for, taken from the
+full record of that object.
+Fields that Asana documents as conditional and that do not apply (a default
+task's `approval_status`, an unassigned task's `assignee_status`) are left out
+rather than answered null, which the spec does not allow for them.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from .stories import Story
 from .store import AsanaStore, Task
 
 APP_URL = "https://app.asana.com/0"
 TASK_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
+STORY_COMPACT = ("gid", "resource_type", "created_at", "created_by", "resource_subtype", "text")
+OMIT = object()
+FieldTree = dict[str, "FieldTree"]
 
 
 class OptFields:
-    """`opt_fields=a,b.c`: the requested top-level fields and, per field, nested ones."""
+    """`opt_fields=a,b.c.d`: the requested fields as a tree (`{"a": {}, "b": {"c": {"d": {}}}}`)."""
 
-    __slots__ = ("top", "nested")
+    __slots__ = ("tree",)
 
     def __init__(self, raw: str | None):
-        self.top: set[str] = set()
-        self.nested: dict[str, set[str]] = {}
+        self.tree: FieldTree = {}
         for entry in (raw or "").split(","):
-            head, _, rest = entry.strip().partition(".")
-            if head:
-                self.top.add(head)
-                if rest:
-                    self.nested.setdefault(head, set()).add(rest.split(".")[0])
+            node = self.tree
+            for part in entry.strip().split("."):
+                if not part:
+                    break
+                node = node.setdefault(part, {})
+
+    @property
+    def top(self) -> set[str]:
+        return set(self.tree)
 
     def __bool__(self) -> bool:
-        return bool(self.top)
-
-    def pick(self, full: dict[str, Any], compact: tuple[str, ...], as_list: bool) -> dict[str, Any]:
-        """`full` cut to what was asked: the opt_fields, else the compact or full form."""
-        if self:
-            return {name: value for name, value in full.items() if name == "gid" or name in self.top}
-        if as_list:
-            return {name: full[name] for name in compact if name in full}
-        return full
+        return bool(self.tree)
 
 
 NO_FIELDS = OptFields(None)
 
 
-def user_record(store: AsanaStore, gid: str | None, extra: set[str] = frozenset()) -> dict[str, Any] | None:
+def pick(store: AsanaStore, opt: OptFields, full: dict[str, Any], compact: tuple[str, ...], as_list: bool) -> dict[str, Any]:
+    """`full` cut to what was asked: the opt_fields (nested ones expanded), else the compact or full form."""
+    if opt:
+        return {
+            name: expand(store, value, opt.tree.get(name, {}))
+            for name, value in full.items()
+            if name == "gid" or name in opt.tree
+        }
+    if as_list:
+        return {name: full[name] for name in compact if name in full}
+    return full
+
+
+def expand(store: AsanaStore, value: Any, tree: FieldTree) -> Any:
+    """`value` with the nested fields of `tree` added: a nested object gains those it lacks from
+    its full record, lists are expanded item by item, plain values are left alone."""
+    if not tree:
+        return value
+    if isinstance(value, list):
+        return [expand(store, item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    value = dict(value)
+    full: dict[str, Any] | None = None
+    for name, subtree in tree.items():
+        if name not in value:
+            if full is None:
+                full = full_record(store, value)
+            if name not in full:
+                continue
+            value[name] = full[name]
+        value[name] = expand(store, value[name], subtree)
+    return value
+
+
+def full_record(store: AsanaStore, nested: dict[str, Any]) -> dict[str, Any]:
+    """The full record of a nested object, found by its `resource_type` and `gid` ({} if unknown)."""
+    kind, gid = nested.get("resource_type"), nested.get("gid")
+    if kind == "user" and gid in store.users:
+        return user_record(store, gid, {"email", "photo", "workspaces"})
+    if kind == "project" and gid in store.projects:
+        return project_record(store, gid)
+    if kind == "section" and gid in store.sections:
+        return section_record(store, gid)
+    if kind == "tag" and gid in store.tags:
+        return tag_record(store, gid)
+    if kind == "workspace":
+        return workspace_record(store)
+    if kind == "custom_field" and gid in store.custom_fields:
+        return custom_field_record(store, gid)
+    if kind == "task" and gid in store.tasks:
+        return task_record(store, store.tasks[gid], NO_FIELDS)
+    if kind == "enum_option":
+        for custom in store.custom_fields.values():
+            for option in custom.get("enum_options", []):
+                if option["gid"] == gid:
+                    return enum_option_record(option)
+    return {}
+
+
+def user_record(store: AsanaStore, gid: str | None, extra: set[str] | dict[str, Any] = frozenset()) -> dict[str, Any] | None:
     if gid is None:
         return None
     user = store.users[gid]
@@ -86,7 +150,8 @@ def section_compact(store: AsanaStore, gid: str | None) -> dict[str, Any] | None
 
 def section_record(store: AsanaStore, gid: str) -> dict[str, Any]:
     section = store.sections[gid]
-    return {**section_compact(store, gid), "project": project_compact(store, section["project"]), "created_at": None}
+    project = project_compact(store, section["project"])
+    return {**section_compact(store, gid), "created_at": section["created_at"], "project": project, "projects": [project]}
 
 
 def tag_compact(store: AsanaStore, gid: str) -> dict[str, Any]:
@@ -99,7 +164,8 @@ def tag_record(store: AsanaStore, gid: str) -> dict[str, Any]:
         **tag_compact(store, gid),
         "color": tag.get("color"),
         "notes": tag.get("notes", ""),
-        "followers": [],
+        "created_at": tag["created_at"],
+        "followers": [user_record(store, user) for user in tag.get("followers", [])],
         "workspace": workspace_compact(store),
         "permalink_url": f"{APP_URL}/{gid}/list",
     }
@@ -119,19 +185,20 @@ def custom_field_record(store: AsanaStore, gid: str) -> dict[str, Any]:
         "is_value_read_only": False,
     }
     if "enum_options" in custom:
-        record["enum_options"] = [
-            {
-                "gid": option["gid"],
-                "resource_type": "enum_option",
-                "name": option["name"],
-                "enabled": option.get("enabled", True),
-                "color": option.get("color", "none"),
-            }
-            for option in custom["enum_options"]
-        ]
+        record["enum_options"] = [enum_option_record(option) for option in custom["enum_options"]]
     if kind == "number":
         record["precision"] = custom.get("precision", 0)
     return record
+
+
+def enum_option_record(option: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "gid": option["gid"],
+        "resource_type": "enum_option",
+        "name": option["name"],
+        "enabled": option.get("enabled", True),
+        "color": option.get("color", "none"),
+    }
 
 
 def _number_display(value: int | float, precision: int) -> str:
@@ -201,73 +268,104 @@ def project_record(store: AsanaStore, gid: str) -> dict[str, Any]:
     }
 
 
-def _parent(store: AsanaStore, task: Task, nested: set[str]) -> dict[str, Any] | None:
+def _parent(store: AsanaStore, task: Task) -> dict[str, Any] | None:
     parent = store.tasks.get(task.parent) if task.parent else None
     if parent is None:
         return None
     return {"gid": parent.gid, "resource_type": "task", "name": parent.name, "resource_subtype": parent.resource_subtype}
 
 
-def _custom_fields(store: AsanaStore, task: Task, nested: set[str]) -> list[dict[str, Any]]:
+def _custom_fields(store: AsanaStore, task: Task) -> list[dict[str, Any]]:
     return [custom_value_record(store, gid, task.custom_values.get(gid)) for gid in store.fields_of(task)]
 
 
-def _memberships(store: AsanaStore, task: Task, nested: set[str]) -> list[dict[str, Any]]:
+def _memberships(store: AsanaStore, task: Task) -> list[dict[str, Any]]:
     return [
         {"project": project_compact(store, project), "section": section_compact(store, section)}
         for project, section in task.memberships
     ]
 
 
-TASK_FIELDS: dict[str, Callable[[AsanaStore, Task, set[str]], Any]] = {
-    "gid": lambda store, task, nested: task.gid,
-    "resource_type": lambda store, task, nested: "task",
-    "name": lambda store, task, nested: task.name,
-    "resource_subtype": lambda store, task, nested: task.resource_subtype,
-    "created_by": lambda store, task, nested: {"gid": task.created_by, "resource_type": "user"},
-    "approval_status": lambda store, task, nested: task.approval_status,
-    "assignee_status": lambda store, task, nested: task.assignee_status,
-    "completed": lambda store, task, nested: task.completed,
-    "completed_at": lambda store, task, nested: task.completed_at,
-    "completed_by": lambda store, task, nested: user_record(store, task.completed_by, nested),
-    "created_at": lambda store, task, nested: task.created_at,
-    "dependencies": lambda store, task, nested: [],
-    "dependents": lambda store, task, nested: [],
-    "due_at": lambda store, task, nested: task.due_at,
-    "due_on": lambda store, task, nested: task.due_on,
-    "html_notes": lambda store, task, nested: task.html_notes,
-    "hearted": lambda store, task, nested: task.liked,
-    "hearts": lambda store, task, nested: [],
-    "is_rendered_as_separator": lambda store, task, nested: False,
-    "liked": lambda store, task, nested: task.liked,
-    "likes": lambda store, task, nested: [],
+def _unless_none(value: Any) -> Any:
+    return OMIT if value is None else value
+
+
+TASK_FIELDS: dict[str, Callable[[AsanaStore, Task], Any]] = {
+    "gid": lambda store, task: task.gid,
+    "resource_type": lambda store, task: "task",
+    "name": lambda store, task: task.name,
+    "resource_subtype": lambda store, task: task.resource_subtype,
+    "created_by": lambda store, task: {"gid": task.created_by, "resource_type": "user"},
+    "approval_status": lambda store, task: _unless_none(task.approval_status),
+    "assignee_status": lambda store, task: _unless_none(task.assignee_status),
+    "completed": lambda store, task: task.completed,
+    "completed_at": lambda store, task: task.completed_at,
+    "completed_by": lambda store, task: user_record(store, task.completed_by),
+    "created_at": lambda store, task: task.created_at,
+    "dependencies": lambda store, task: [],
+    "dependents": lambda store, task: [],
+    "due_at": lambda store, task: task.due_at,
+    "due_on": lambda store, task: task.due_on,
+    "html_notes": lambda store, task: task.html_notes,
+    "hearted": lambda store, task: task.liked,
+    "hearts": lambda store, task: [],
+    "is_rendered_as_separator": lambda store, task: False,
+    "liked": lambda store, task: task.liked,
+    "likes": lambda store, task: [],
     "memberships": _memberships,
-    "modified_at": lambda store, task, nested: task.modified_at,
-    "notes": lambda store, task, nested: task.notes,
-    "num_hearts": lambda store, task, nested: int(task.liked),
-    "num_likes": lambda store, task, nested: int(task.liked),
-    "num_subtasks": lambda store, task, nested: len(store.children.get(task.gid, ())),
-    "start_at": lambda store, task, nested: task.start_at,
-    "start_on": lambda store, task, nested: task.start_on,
-    "actual_time_minutes": lambda store, task, nested: None,
-    "assignee": lambda store, task, nested: user_record(store, task.assignee, nested),
-    "assignee_section": lambda store, task, nested: None,
+    "modified_at": lambda store, task: task.modified_at,
+    "notes": lambda store, task: task.notes,
+    "num_hearts": lambda store, task: int(task.liked),
+    "num_likes": lambda store, task: int(task.liked),
+    "num_subtasks": lambda store, task: len(store.children.get(task.gid, ())),
+    "start_at": lambda store, task: task.start_at,
+    "start_on": lambda store, task: task.start_on,
+    "actual_time_minutes": lambda store, task: None,
+    "assignee": lambda store, task: user_record(store, task.assignee),
+    "assignee_section": lambda store, task: None,
     "custom_fields": _custom_fields,
-    "custom_type": lambda store, task, nested: None,
-    "custom_type_status_option": lambda store, task, nested: None,
-    "followers": lambda store, task, nested: [user_record(store, user, nested) for user in task.followers],
+    "custom_type": lambda store, task: None,
+    "custom_type_status_option": lambda store, task: None,
+    "followers": lambda store, task: [user_record(store, user) for user in task.followers],
     "parent": _parent,
-    "projects": lambda store, task, nested: [project_compact(store, project) for project in task.projects],
-    "tags": lambda store, task, nested: [tag_compact(store, tag) for tag in task.tags],
-    "workspace": lambda store, task, nested: workspace_compact(store),
-    "permalink_url": lambda store, task, nested: f"{APP_URL}/{task.projects[0] if task.projects else 0}/{task.gid}",
+    "projects": lambda store, task: [project_compact(store, project) for project in task.projects],
+    "tags": lambda store, task: [tag_compact(store, tag) for tag in task.tags],
+    "workspace": lambda store, task: workspace_compact(store),
+    "permalink_url": lambda store, task: f"{APP_URL}/{task.projects[0] if task.projects else 0}/{task.gid}",
 }
 
 
 def task_record(store: AsanaStore, task: Task, opt: OptFields, *, as_list: bool = False) -> dict[str, Any]:
     """Only the fields asked for are computed: listings of thousands of tasks stay cheap."""
     if opt:
-        names = ["gid", *(name for name in TASK_FIELDS if name in opt.top and name != "gid")]
+        names = ["gid", *(name for name in TASK_FIELDS if name in opt.tree and name != "gid")]
     else:
         names = TASK_COMPACT if as_list else TASK_FIELDS
-    return {name: TASK_FIELDS[name](store, task, opt.nested.get(name, set())) for name in names}
+    record = {}
+    for name in names:
+        value = TASK_FIELDS[name](store, task)
+        if value is not OMIT:
+            record[name] = expand(store, value, opt.tree.get(name, {}))
+    return record
+
+
+def story_record(store: AsanaStore, story: Story, opt: OptFields, *, as_list: bool = False) -> dict[str, Any]:
+    """A story: the compact form in lists, the full StoryResponse otherwise (see `pick`)."""
+    task = store.tasks[story.task]
+    full: dict[str, Any] = {
+        "gid": story.gid,
+        "resource_type": "story",
+        "created_at": story.created_at,
+        "created_by": user_record(store, story.created_by),
+        "resource_subtype": story.resource_subtype,
+        "text": story.text,
+        "type": "comment" if story.is_comment else "system",
+        "source": "api",
+        "target": {"gid": task.gid, "resource_type": "task", "name": task.name, "resource_subtype": task.resource_subtype},
+    }
+    if story.is_comment:
+        full.update(html_text=story.html_text, is_pinned=story.is_pinned, is_edited=False, is_editable=True,
+                    hearted=False, hearts=[], num_hearts=0, liked=False, likes=[], num_likes=0)
+    if story.project is not None:
+        full["project"] = project_compact(store, story.project)
+    return pick(store, opt, full, STORY_COMPACT, as_list)

@@ -17,6 +17,7 @@ import uvicorn
 
 from .app import create_app
 from .limits import Stats
+from .observe import Observer
 from .settings import EmulatorSettings
 from .store import AsanaStore
 
@@ -46,12 +47,19 @@ class EmulatorServer:
     """The emulator on a free loopback port in a background thread; a context manager.
 
     `base_url` ends in /api/1.0; `url` is the root (for /_emulator/*); `state` (alias
-    `store`) is the in-memory Asana; `stats` the request counters.
+    `store`) is the in-memory Asana; `stats` the request counters; `observers` see
+    every answer (see `observe`).
     """
 
-    def __init__(self, settings: EmulatorSettings | None = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        settings: EmulatorSettings | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        observers: tuple[Observer, ...] = (),
+    ):
         self.settings = settings or EmulatorSettings()
-        self.app = create_app(self.settings)
+        self.app = create_app(self.settings, observers)
         self.state: AsanaStore = self.app.state.emulator
         self.stats: Stats = self.app.state.stats
         self._host, self._port = host, port

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .fixture import read_fixture_file
+
 FAULT_KINDS = ("error_500", "error_503", "spurious_429", "reset_before", "reset_after")
 
 
@@ -63,8 +65,9 @@ class EmulatorSettings:
             raise ValueError("project_gid must be numeric")
 
     def load_fixture(self) -> dict[str, Any]:
+        """The fixture as JSON data (checked when the store is built); `FixtureError` for a bad file."""
         if self.fixture is None:
             return default_fixture()
         if isinstance(self.fixture, dict):
             return self.fixture
-        return json.loads(Path(self.fixture).read_text())
+        return read_fixture_file(self.fixture)

@@ -1,5 +1,5 @@
 """The emulator's in-memory Asana (workspace, users, tags, projects, sections,
-custom fields, tasks) and the rules Asana applies to task writes.
+custom fields, tasks, stories) and the rules Asana applies to its writes.
 
 Written from Asana's documentation, independently of the sync's own field rules,
 so that a test passing against the emulator is evidence rather than an echo of
@@ -15,17 +15,12 @@ from itertools import count
 from typing import Any
 
 from .custom_fields import custom_value
+from .dates import apply_dates
 from .errors import ApiError
+from .fixture import add_default_sections, parse_fixture
 from .settings import default_fixture
-from .values import (
-    Clock,
-    check_date,
-    check_datetime,
-    check_rich_text,
-    gid_text,
-    html_from_text,
-    plain_text,
-)
+from .stories import Story, comment_fields
+from .values import Clock, check_rich_text, gid_text, html_from_text, plain_text
 
 CREATE_ONLY = {
     "projects": "Use addProject / removeProject.",
@@ -62,6 +57,12 @@ ACTION_KEYS = {
     "setParent": {"parent", "insert_before", "insert_after"},
 }
 FIRST_TASK_GID = 1210000000000001
+FIRST_OBJECT_GID = 1220000000000001
+TAG_COLORS = (
+    "dark-pink", "dark-green", "dark-blue", "dark-red", "dark-teal", "dark-brown", "dark-orange", "dark-purple",
+    "dark-warm-gray", "light-pink", "light-green", "light-blue", "light-red", "light-teal", "light-brown",
+    "light-orange", "light-purple", "light-warm-gray",
+)
 
 
 @dataclass
@@ -88,7 +89,7 @@ class Task:
     liked: bool = False
     parent: str | None = None
     projects: list[str] = field(default_factory=list)
-    memberships: list[tuple[str, str | None]] = field(default_factory=list)
+    memberships: list[tuple[str, str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     followers: list[str] = field(default_factory=list)
     custom_values: dict[str, Any] = field(default_factory=dict)
@@ -115,28 +116,37 @@ class AsanaStore:
     """Everything the emulator knows. Public methods take the lock, so they are safe across threads."""
 
     def __init__(self, fixture: dict[str, Any] | None = None, project_gid: str | None = None):
-        fixture = fixture or default_fixture()
+        checked = parse_fixture(fixture or default_fixture(), project_gid)
         self.lock = threading.RLock()
-        self.workspace = fixture["workspace"]
-        self.users = {user["gid"]: user for user in fixture["users"]}
-        self.me = fixture.get("me") or next(iter(self.users))
-        self.tags = {tag["gid"]: tag for tag in fixture["tags"]}
-        self.custom_fields = {custom["gid"]: custom for custom in fixture["custom_fields"]}
-        project = {**fixture["project"], **({"gid": str(project_gid)} if project_gid else {})}
-        self.project_gid = project["gid"]
-        self.projects = {project["gid"]: project}
-        self.project_fields = {project["gid"]: list(self.custom_fields)}
-        for other in fixture.get("other_projects", []):
-            self.projects[other["gid"]] = other
-            self.project_fields[other["gid"]] = [gid for gid in other.get("custom_fields", []) if gid in self.custom_fields]
-        self.forbidden_projects = {str(gid) for gid in fixture.get("forbidden_projects", [])}
-        self.sections = {
-            section["gid"]: {**section, "project": self.project_gid} for section in fixture.get("sections", [])
-        }
+        self.now = Clock()
+        self._object_gids = count(FIRST_OBJECT_GID)
+        self._gids = count(FIRST_TASK_GID)
+        self.workspace = checked.workspace
+        self.users = {user["gid"]: user for user in checked.users}
+        self.me = checked.me
+        self.tags = {tag["gid"]: tag for tag in checked.tags}
+        self.custom_fields = {custom["gid"]: custom for custom in checked.custom_fields}
+        add_default_sections(checked.projects, self._new_gid)
+        self.project_gid = checked.default_project.gid
+        self.projects = {project.gid: {**project.extra, "gid": project.gid, "name": project.name} for project in checked.projects}
+        self.project_fields = {project.gid: project.custom_fields for project in checked.projects}
+        self.forbidden_projects = checked.forbidden_projects
+        started = self.now()
+        self.sections: dict[str, dict[str, Any]] = {}
+        self.project_sections: dict[str, list[str]] = {}
+        for project in checked.projects:
+            self.project_sections[project.gid] = [section["gid"] for section in project.sections]
+            for section in project.sections:
+                self.sections[section["gid"]] = {**section, "project": project.gid, "created_at": started}
+        for tag in self.tags.values():
+            tag.setdefault("created_at", started)
         self.tasks: dict[str, Task] = {}
         self.children: dict[str, list[str]] = {}
-        self._gids = count(FIRST_TASK_GID)
-        self.now = Clock()
+        self.stories: dict[str, list[Story]] = {}
+
+    def _new_gid(self) -> str:
+        """A GID for a section, tag or story (tasks have their own sequence, as before)."""
+        return str(next(self._object_gids))
 
     # ---- look-ups ------------------------------------------------------------
 
@@ -240,6 +250,7 @@ class AsanaStore:
             self.tasks[task.gid] = task
             if task.parent:
                 self.children.setdefault(task.parent, []).append(task.gid)
+            self._tell_projects_joined(task, [])
             return task
 
     def update_task(self, gid: str, data: Any) -> Task:
@@ -263,6 +274,7 @@ class AsanaStore:
             while doomed:
                 current = doomed.pop()
                 self.tasks.pop(current, None)
+                self.stories.pop(current, None)
                 doomed.extend(self.children.pop(current, []))
 
     def task_action(self, gid: str, action: str, data: Any) -> Task:
@@ -277,7 +289,105 @@ class AsanaStore:
             changed.modified_at = self.now()
             getattr(self, f"_{action}")(changed, data)
             self.tasks[gid] = changed
+            self._tell_projects_joined(changed, task.projects)
             return changed
+
+    def add_task_to_section(self, section_gid: str, data: Any) -> Task:
+        """`POST /sections/{gid}/addTask`: the task moves to that section, leaving its other
+        section of the project. A task not yet in the section's project joins it there, as
+        Asana's docs describe for addTask (rather than a 400)."""
+        with self.lock:
+            section = self.section(section_gid)
+            data = _require_object(data)
+            for key in data:
+                if key not in ("task", "insert_before", "insert_after"):
+                    raise ApiError(400, f"{key}: Unknown property")
+            task = self.tasks[self.body_task(self._required(data, "task"), "task")]
+            self._check_neighbours(data, lambda other: (section["project"], section_gid) in other.memberships,
+                                   f"section {section_gid}")
+            changed = task.copy()
+            changed.modified_at = self.now()
+            self._place(changed, section["project"], section_gid)
+            self.tasks[task.gid] = changed
+            self._tell_projects_joined(changed, task.projects)
+            return changed
+
+    def create_section(self, project_gid: str, data: Any) -> dict[str, Any]:
+        """`POST /projects/{gid}/sections`: a new section, last or beside `insert_before`/`insert_after`."""
+        with self.lock:
+            self.project(project_gid)
+            data = _require_object(data)
+            for key in data:
+                if key not in ("name", "insert_before", "insert_after"):
+                    raise ApiError(400, f"{key}: Unknown property")
+            name = self._required(data, "name")
+            if not isinstance(name, str) or not name.strip():
+                raise ApiError(400, "name: A section needs a non-empty name")
+            order = self.project_sections[project_gid]
+            position = len(order)
+            if data.get("insert_before") is not None and data.get("insert_after") is not None:
+                raise ApiError(400, "You may only provide one of insert_before or insert_after!")
+            for key, offset in (("insert_before", 0), ("insert_after", 1)):
+                if data.get(key) is not None:
+                    neighbour = self.body_section(data[key], project_gid, key)
+                    position = order.index(neighbour) + offset
+            gid = self._new_gid()
+            self.sections[gid] = {"gid": gid, "name": name, "project": project_gid, "created_at": self.now()}
+            order.insert(position, gid)
+            return self.sections[gid]
+
+    def create_tag(self, workspace_gid: str, data: Any) -> dict[str, Any]:
+        """`POST /workspaces/{gid}/tags`: a new tag. Names are not unique in Asana: the same
+        name twice makes two tags."""
+        with self.lock:
+            data = _require_object(data)
+            for key in data:
+                if key not in ("name", "color", "notes", "followers", "workspace"):
+                    raise ApiError(400, f"{key}: Unknown property")
+            name = self._required(data, "name")
+            if not isinstance(name, str) or not name.strip():
+                raise ApiError(400, "name: A tag needs a non-empty name")
+            if data.get("workspace") is not None and gid_text(data["workspace"]) != workspace_gid:
+                raise ApiError(400, f"workspace: Must be the workspace of the path, {workspace_gid}")
+            color = data.get("color")
+            if color is not None and color not in TAG_COLORS:
+                raise ApiError(400, f"color: Must be one of {', '.join(TAG_COLORS)}")
+            notes = data.get("notes", "")
+            if not isinstance(notes, str):
+                raise ApiError(400, "notes: Must be a string")
+            followers = data.get("followers") or []
+            if not isinstance(followers, list):
+                raise ApiError(400, "followers: Must be an array of users")
+            gid = self._new_gid()
+            self.tags[gid] = {
+                "gid": gid, "name": name, "color": color, "notes": notes, "created_at": self.now(),
+                "followers": list(dict.fromkeys(self.user(follower, "followers") for follower in followers)),
+            }
+            return self.tags[gid]
+
+    def add_comment(self, task_gid: str, data: Any) -> Story:
+        """`POST /tasks/{gid}/stories`: a comment by the token's user."""
+        with self.lock:
+            self.task(task_gid)
+            fields = comment_fields(data)
+            story = Story(gid=self._new_gid(), task=task_gid, created_at=self.now(), created_by=self.me,
+                          resource_subtype="comment_added", **fields)
+            self.stories.setdefault(task_gid, []).append(story)
+            return story
+
+    def stories_of(self, task_gid: str) -> list[Story]:
+        with self.lock:
+            self.task(task_gid)
+            return list(self.stories.get(task_gid, []))
+
+    def _tell_projects_joined(self, task: Task, before: list[str]) -> None:
+        """Asana's system story for each project the task has just joined."""
+        for project in task.projects:
+            if project not in before:
+                story = Story(gid=self._new_gid(), task=task.gid, created_at=task.modified_at, created_by=self.me,
+                              resource_subtype="added_to_project", text=f"added to {self.projects[project]['name']}",
+                              project=project)
+                self.stories.setdefault(task.gid, []).append(story)
 
     # ---- task actions ----------------------------------------------------------
 
@@ -312,12 +422,18 @@ class AsanaStore:
     def _addProject(self, task: Task, data: dict[str, Any]) -> None:
         project = self.body_project(self._required(data, "project"), "project")
         section = self.body_section(data.get("section"), project, "section")
+        self._check_neighbours(data, lambda other: project in other.projects, f"project {project}")
+        self._place(task, project, section)
+
+    def _check_neighbours(self, data: dict[str, Any], beside: Any, where: str) -> None:
+        """`insert_before` / `insert_after`: at most one, naming a task that is already `where`."""
+        if data.get("insert_before") is not None and data.get("insert_after") is not None:
+            raise ApiError(400, "You may only provide one of insert_before or insert_after!")
         for key in ("insert_before", "insert_after"):
             if data.get(key) is not None:
-                neighbour = self.tasks.get(self.body_task(data[key], key))
-                if project not in neighbour.projects:
-                    raise ApiError(400, f"{key}: Task {neighbour.gid} is not in project {project}")
-        self._place(task, project, section)
+                neighbour = self.tasks[self.body_task(data[key], key)]
+                if not beside(neighbour):
+                    raise ApiError(400, f"{key}: Task {neighbour.gid} is not in {where}")
 
     def _removeProject(self, task: Task, data: dict[str, Any]) -> None:
         project = self.body_project(self._required(data, "project"), "project")
@@ -339,12 +455,16 @@ class AsanaStore:
             self.children.setdefault(parent, []).append(task.gid)
         task.parent = parent
 
-    @staticmethod
-    def _place(task: Task, project: str, section: str | None) -> None:
-        """Put the task in `project` (and `section`, if given), replacing its place there."""
-        if project not in task.projects:
+    def _place(self, task: Task, project: str, section: str | None) -> None:
+        """Put the task in `project`, in `section`; without one, a task already there stays in
+        its section and a newcomer goes to the project's first (every task sits in a section)."""
+        current = next((placed for joined, placed in task.memberships if joined == project), None)
+        section = section or current or self.project_sections[project][0]
+        if current is None:
             task.projects.append(project)
-        task.memberships = [m for m in task.memberships if m[0] != project] + [(project, section)]
+            task.memberships.append((project, section))
+        else:
+            task.memberships = [(joined, section if joined == project else placed) for joined, placed in task.memberships]
 
     # ---- task fields -----------------------------------------------------------
 
@@ -421,9 +541,7 @@ class AsanaStore:
         for key in ("liked", "hearted"):
             if key in data:
                 task.liked = data[key]
-        self._apply_dates(task, data, "due_on", "due_at")
-        self._apply_dates(task, data, "start_on", "start_at")
-        self._check_schedule(task)
+        apply_dates(task, data)
         self._apply_assignee(task, data)
         if "custom_fields" in data:
             self._apply_custom_fields(task, data["custom_fields"])
@@ -445,43 +563,10 @@ class AsanaStore:
         task.approval_status = status
         self._complete(task, status != "pending")
 
-    @staticmethod
-    def _apply_dates(task: Task, data: dict[str, Any], on_key: str, at_key: str) -> None:
-        """A date or a date-time, never both; a date-time also sets the date; a null clears both."""
-        if on_key not in data and at_key not in data:
-            return
-        on, at = data.get(on_key), data.get(at_key)
-        if on is not None and at is not None:
-            raise ApiError(400, f"You may only provide one of {on_key} or {at_key}!")
-        if at is not None:
-            moment = check_datetime(at_key, at)
-            setattr(task, at_key, moment)
-            setattr(task, on_key, moment[:10])
-        elif on is not None:
-            setattr(task, on_key, check_date(on_key, on))
-            setattr(task, at_key, None)
-        else:
-            setattr(task, on_key, None)
-            setattr(task, at_key, None)
-
-    @staticmethod
-    def _check_schedule(task: Task) -> None:
-        if task.resource_subtype == "milestone" and task.start_on:
-            raise ApiError(400, "start_on: Milestones cannot have a start date")
-        if task.start_on and not task.due_on:
-            raise ApiError(400, "start_on: A start date requires a due date")
-        if task.start_at and not task.due_at:
-            raise ApiError(400, "start_at: A start time requires a due time (due_at)")
-        if task.start_on and task.start_on > task.due_on:
-            raise ApiError(400, "start_on: The start date must be on or before the due date")
-        if task.start_at and task.start_at > task.due_at:
-            raise ApiError(400, "start_at: The start time must be on or before the due time")
-
     def _apply_assignee(self, task: Task, data: dict[str, Any]) -> None:
         if "assignee" in data:
             task.assignee = None if data["assignee"] is None else self.user(data["assignee"], "assignee")
-            if task.assignee is None:
-                task.assignee_status = None
+            task.assignee_status = None if task.assignee is None else task.assignee_status or "inbox"
         if data.get("assignee_section") is not None:
             raise ApiError(400, f"assignee_section: Not a recognized ID: {data['assignee_section']}")
         if "assignee_status" in data:

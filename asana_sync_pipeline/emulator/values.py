@@ -91,8 +91,9 @@ def _attribute_allowed(tag: str, attribute: str) -> bool:
     return False
 
 
-def check_rich_text(value: Any, field_name: str = "html_notes") -> str:
-    """Asana's rule: well-formed XML in one `<body>`, Asana's tags only, attributes only on links and embeds."""
+def check_rich_text(value: Any, field_name: str = "html_notes", allowed_tags: frozenset[str] = RICH_TEXT_TAGS) -> str:
+    """Asana's rule: well-formed XML in one `<body>`, Asana's tags only (`allowed_tags`: a task's
+    by default), attributes only on links and embeds."""
     if not isinstance(value, str):
         raise ApiError(400, f"{field_name}: Must be a string")
     try:
@@ -108,7 +109,7 @@ def check_rich_text(value: Any, field_name: str = "html_notes") -> str:
             if isinstance(element, etree._Entity):
                 raise ApiError(400, f"{field_name}: XML is invalid: entity &{element.name}; is not defined")
             continue
-        if element.tag not in RICH_TEXT_TAGS:
+        if element.tag not in allowed_tags:
             raise ApiError(400, f"{field_name}: Tag <{element.tag}> is not supported")
         if element.tag == "body" and element is not root:
             raise ApiError(400, f"{field_name}: <body> may only wrap the whole text")

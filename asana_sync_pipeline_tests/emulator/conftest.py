@@ -1,4 +1,5 @@
-"""Fixtures for the emulator's tests: a live emulator on loopback and an httpx client for it."""
+"""Fixtures for the emulator's tests: a live emulator on loopback and an httpx client for it;
+every answer is checked against Asana's OpenAPI spec (`asana_response_contract`, autouse)."""
 
 from collections.abc import Iterator
 
@@ -6,6 +7,7 @@ import httpx
 import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
+from asana_sync_pipeline_tests.emulator.openapi_contract import asana_response_contract  # noqa: F401 (autouse)
 
 TOKEN = "0/0123456789abcdef0123456789abcdef"
 

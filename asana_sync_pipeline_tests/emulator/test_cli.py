@@ -4,6 +4,7 @@ a clean stop on SIGTERM and SIGINT, and never the token in its output."""
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 
@@ -63,9 +64,37 @@ def test_a_fixture_file_replaces_the_bundled_one(tmp_path):
         process.communicate(timeout=10)
 
 
-def test_help_documents_every_fault_and_bad_flags_are_refused():
+def test_help_documents_every_fault():
     help_text = subprocess.run([*COMMAND, "--help"], capture_output=True, text=True, check=True).stdout
     for word in (*FAULT_KINDS, "--slow-seconds", "--seed", "/_emulator/stats"):
         assert word in help_text
-    refused = subprocess.run([*COMMAND, "--fault-kinds", "flood"], capture_output=True, text=True)
-    assert refused.returncode == 2 and "unknown fault kinds: flood" in refused.stderr
+
+
+def test_settings_it_cannot_use_are_one_line_on_stderr_never_a_traceback(tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "wrong.json").write_text(json.dumps({**default_fixture(), "users": []}))
+    cases = {
+        "port in use": (["--port", str(taken.getsockname()[1])], 1, "cannot listen on 127.0.0.1:"),
+        "port too high": (["--port", "70000"], 2, "--port must be between 0 and 65535, got 70000"),
+        "port negative": (["--port", "-1"], 2, "--port must be between 0 and 65535, got -1"),
+        "port not a number": (["--port", "http"], 2, "argument --port: invalid int value: 'http'"),
+        "no fixture": (["--fixture", str(tmp_path / "missing.json")], 2, "missing.json: no such file"),
+        "fixture a folder": (["--fixture", str(tmp_path)], 2, "cannot be read (IsADirectoryError"),
+        "fixture not JSON": (["--fixture", str(tmp_path / "bad.json")], 2, "bad.json: not valid JSON"),
+        "fixture without users": (["--fixture", str(tmp_path / "wrong.json")], 2, "fixture: users must list at least one user"),
+        "bad fault kind": (["--fault-kinds", "flood"], 2, "unknown fault kinds: flood"),
+    }
+    try:
+        running = {name: subprocess.Popen([*COMMAND, *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                   for name, (flags, _, _) in cases.items()}
+        answers = {name: (process.communicate(timeout=30), process.returncode) for name, process in running.items()}
+    finally:
+        taken.close()
+    for name, ((output, errors), status) in answers.items():
+        _, expected_status, expected_text = cases[name]
+        assert (status, output) == (expected_status, ""), (name, errors)
+        assert errors.count("\n") == 1 and errors.startswith("python -m asana_sync_pipeline.emulator: error: "), (name, errors)
+        assert expected_text in errors and "Traceback" not in errors, (name, errors)

@@ -15,6 +15,7 @@ CHURN, ENTERPRISE = "1200000000000201", "1200000000000202"
 ADA, GRACE = "1200000000000011", "1200000000000012"
 NUMBER, ENUM, RED = "1200000000000302", "1200000000000303", "1200000000000313"
 TRIAGE = "1200000000000401"
+INCIDENTS = "1200000000000120"
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +121,24 @@ def test_a_wrong_token_is_401(server):
     with pytest.raises(ApiException) as raised:
         asana.UsersApi(client(server, token="0/00000000000000000000000000000000")).get_user("me", {})
     assert raised.value.status == 401 and "Not Authorized" in raised.value.body.decode()
+
+
+def test_second_wave_schema_reads_and_writes_through_the_sdk(server):
+    api = client(server)
+    settings = list(asana.CustomFieldSettingsApi(api).get_custom_field_settings_for_project(INCIDENTS, {
+        "limit": 2, "opt_fields": "custom_field.name,custom_field.enum_options.name,custom_field.enum_options.enabled"}))
+    severity = next(setting["custom_field"] for setting in settings if setting["custom_field"]["name"] == "Severity")
+    assert [option["enabled"] for option in severity["enum_options"]][-1] is False
+    emails = [user["email"] for user in asana.UsersApi(api).get_users({"workspace": WORKSPACE, "limit": 4, "opt_fields": "email"})]
+    assert len(emails) == 6
+    tag = asana.TagsApi(api).create_tag_for_workspace({"data": {"name": "sdk-tag"}}, WORKSPACE, {})
+    section = asana.SectionsApi(api).create_section_for_project(INCIDENTS, {"body": {"data": {"name": "From the SDK"}}})
+    task = asana.TasksApi(api).create_task({"data": {"name": "incident", "projects": [INCIDENTS], "tags": [tag["gid"]]}}, {})
+    asana.SectionsApi(api).add_task_for_section(section["gid"], {"body": {"data": {"task": task["gid"]}}})
+    read = asana.TasksApi(api).get_task(task["gid"], {"opt_fields": "memberships.section.name,tags.name"})
+    assert (read["memberships"][0]["section"]["name"], read["tags"][0]["name"]) == ("From the SDK", "sdk-tag")
+    stories = asana.StoriesApi(api)
+    comment = stories.create_story_for_task({"data": {"text": "from the SDK"}}, task["gid"], {})
+    assert (comment["resource_subtype"], comment["type"]) == ("comment_added", "comment")
+    listed = list(stories.get_stories_for_task(task["gid"], {"limit": 1}))
+    assert [story["resource_subtype"] for story in listed] == ["added_to_project", "comment_added"]
