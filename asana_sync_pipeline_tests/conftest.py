@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
+from asana_sync_pipeline_tests.emulator.openapi_contract import asana_response_contract  # noqa: F401 (autouse: every emulator answer must match Asana's OpenAPI spec)
 
 TOKEN = "1/1200000000000010:4f6d2c0a9b8e7d6c5b4a39281706f5e4"
 TASK_FIELDS = (

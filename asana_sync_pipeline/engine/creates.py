@@ -41,6 +41,7 @@ class CreateWriter:
     plan: Plan
     project_gid: str
     run_id: str
+    me_gid: str
     recorder: OutcomeRecorder
     pool: WorkerPool
     options: SyncOptions
@@ -101,7 +102,7 @@ class CreateWriter:
             async for task in self.client.project_tasks(self.project_gid, modified_since=since, opt_fields=MATCH_OPT_FIELDS)
         ]
         known = await asyncio.to_thread(self.store.task_gids, self.project_gid)
-        return match_intents(intents, tasks, known, self.plan.settings.sync_key_field)
+        return match_intents(intents, tasks, known, self.plan.settings.sync_key_field, me_gid=self.me_gid)
 
     # ---- this run's creates -------------------------------------------------------
 

@@ -54,7 +54,8 @@ class TaskSync:
         recorder = OutcomeRecorder(self.store, self.project_gid, self.run_id, report)
         pool = WorkerPool(recorder, self.options, self.log)
         creates = CreateWriter(
-            self.client, self.store, plan, self.project_gid, self.run_id, recorder, pool, self.options, report, self.log
+            self.client, self.store, plan, self.project_gid, self.run_id, self.me_gid, recorder, pool, self.options, report,
+            self.log,
         )
         updates = UpdateWriter(self.client, plan, self.project_gid, self.me_gid, recorder, creates, report, self.log)
 

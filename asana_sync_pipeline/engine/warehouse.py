@@ -5,6 +5,11 @@ section names) arrive as pandas categoricals: DuckDB encodes them itself, in
 parallel, the DataFrame is smaller, and the field rules then run once per
 distinct value without touching a Python string per row. Mostly distinct text
 (names, primary keys) stays `str`. Rows keep the query's order.
+
+Numbers wider than a float stay exact: pandas would turn HUGEINT, UHUGEINT and
+DECIMAL columns into float64 (2^53 and 2^53 + 1 become one key; a DECIMAL(38,10)
+name becomes 1.2345678901234567e+19), so they arrive as their exact text.
+(BIGINT and UBIGINT already arrive as exact 64-bit integers.)
 """
 
 from __future__ import annotations
@@ -43,7 +48,11 @@ def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFram
     try:
         table = connection.table(MODEL_TABLE)
         text_columns = [name for name, kind in zip(table.columns, table.types) if kind == "VARCHAR"]
-        replacements = []
+        replacements = [
+            f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}"
+            for name, kind in zip(table.columns, table.types)
+            if _wider_than_float(str(kind))
+        ]
         for position, name in enumerate(_repeated_text_columns(connection, text_columns)):
             type_name = f"asana_sync_values_{position}"
             column = quote_identifier(name)
@@ -56,6 +65,10 @@ def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFram
         connection.execute(f"DROP TABLE IF EXISTS {MODEL_TABLE}")
         for type_name in types:
             connection.execute(f"DROP TYPE IF EXISTS {type_name}")
+
+
+def _wider_than_float(kind: str) -> bool:
+    return kind in ("HUGEINT", "UHUGEINT") or kind.startswith("DECIMAL")
 
 
 def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
