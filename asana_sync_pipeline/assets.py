@@ -22,7 +22,7 @@ from .engine.connection import check_project_gid
 from .engine.errors import AsanaSyncError
 from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Plan, build_plan
 from .engine.runner import run_sync
-from .engine.state import utc_now
+from .engine.state import SyncScope, utc_now
 from .engine.warehouse import check_warehouse_file, read_model
 from .metadata import PREVIEW_ROWS, markdown_table, plan_metadata, sync_metadata
 from .resources import AsanaResource, SyncStateResource
@@ -99,7 +99,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
         try:
             settings = config.settings()
             project_gid = check_project_gid(asana.project_for(spec))
-            plan = build_plan(model, settings, sync_state.store().synced(project_gid))
+            plan = build_plan(model, settings, sync_state.store().synced(SyncScope(spec.name, project_gid)))
         except AsanaSyncError as exc:
             raise dg.Failure(description=f"Configuration error: {exc}") from None
         notes = list(plan.notes)
@@ -139,19 +139,18 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
         store = sync_state.store()
         started_at, started = utc_now(), time.monotonic()
         try:
-            project_gid = asana.project_for(spec)
+            scope = SyncScope(spec.name, check_project_gid(asana.project_for(spec)))
             info, report = run_sync(
-                plan, asana=asana.settings_for(spec), project_gid=project_gid, store=store, run_id=context.run_id,
-                log=context.log.info,
+                plan, asana=asana.settings_for(spec), scope=scope, store=store, run_id=context.run_id, log=context.log.info
+            )
+            store.record_run(
+                scope,
+                report.run_row(
+                    run_id=context.run_id, sync_mode=plan.settings.sync_mode.value, started_at=started_at, finished_at=utc_now()
+                ),
             )
         except AsanaSyncError as exc:
             raise failure(exc) from None
-        store.record_run(
-            report.run_row(
-                run_id=context.run_id, project_gid=info.project_gid, sync_mode=plan.settings.sync_mode.value,
-                started_at=started_at, finished_at=utc_now(),
-            )
-        )
         context.log.info(f"Synced to {info.project_name!r}: {report.summary()}")
         attempted = report.created + report.updated + report.rejected
         rate = report.rejected / attempted if attempted else 0.0

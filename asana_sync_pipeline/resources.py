@@ -15,7 +15,7 @@ from pydantic import Field
 
 from .engine.errors import SyncConfigError
 from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, AsanaSettings
-from .engine.state import StateStore
+from .engine.state import DuckDBStateStore, StateStore
 from .sync_spec import SyncSpec
 
 PROJECT_ENV = "ASANA_PROJECT_GID"
@@ -82,4 +82,4 @@ class SyncStateResource(DuckDBResource):
     """The DuckDB file holding task GIDs, intents, rejections and run history."""
 
     def store(self) -> StateStore:
-        return StateStore(self.database, self.connection_config)
+        return DuckDBStateStore(self.database, self.connection_config)

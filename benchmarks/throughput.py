@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
 from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
 from asana_sync_pipeline.engine.runner import run_sync  # noqa: E402
-from asana_sync_pipeline.engine.state import StateStore  # noqa: E402
+from asana_sync_pipeline.engine.state import DuckDBStateStore, SyncScope  # noqa: E402
 
 TOKEN = "0/benchmarkbenchmarkbenchmark0000"
 PROJECT = "1200000000000100"
@@ -80,11 +80,12 @@ def seed_loop(base_url: str, rows: int) -> tuple[float, int]:
 
 
 def project_sync(base_url: str, frame: pd.DataFrame, state_path: str, rpm: int) -> tuple[float, object]:
-    store = StateStore(state_path)
-    plan = build_plan(frame, SyncSettings(), store.synced(PROJECT))
+    store = DuckDBStateStore(state_path)
+    scope = SyncScope("benchmark", PROJECT)
+    plan = build_plan(frame, SyncSettings(), store.synced(scope))
     asana = AsanaSettings(access_token=TOKEN, base_url=base_url, requests_per_minute=rpm)
     started = time.perf_counter()
-    _, report = run_sync(plan, asana=asana, project_gid=PROJECT, store=store, run_id="benchmark", log=lambda message: None)
+    _, report = run_sync(plan, asana=asana, scope=scope, store=store, run_id="benchmark", log=lambda message: None)
     return time.perf_counter() - started, report
 
 

@@ -20,7 +20,7 @@ from .outcomes import field_of, reason_for
 from .planning import Plan, api_payload
 from .reconcile import MATCH_OPT_FIELDS, earliest_attempt, match_intents
 from .report import SyncReport
-from .state import Intent, Outcome, StateStore
+from .state import Intent, Outcome, StateStore, SyncScope
 
 MAX_LINKED_TASKS = 50
 
@@ -39,7 +39,7 @@ class CreateWriter:
     client: AsanaClient
     store: StateStore
     plan: Plan
-    project_gid: str
+    scope: SyncScope
     run_id: str
     me_gid: str
     recorder: OutcomeRecorder
@@ -50,6 +50,7 @@ class CreateWriter:
 
     def __post_init__(self) -> None:
         self.payloads: dict[int, dict[str, Any]] = {}
+        self.project_gid = self.scope.project_gid
 
     def key(self, position: int) -> str:
         return self.plan.rows["primary_key"].iat[position]
@@ -73,7 +74,7 @@ class CreateWriter:
         """Adopt tasks that an interrupted earlier run created; return the creates still needed.
 
         An intent that made no task and whose row is no longer to be created is dropped."""
-        intents = await asyncio.to_thread(self.store.open_intents, self.project_gid)
+        intents = await asyncio.to_thread(self.store.open_intents, self.scope)
         if not intents:
             return creates
         self.log(f"Reconciling {len(intents):,} creates left unsettled by an earlier run")
@@ -101,7 +102,7 @@ class CreateWriter:
             task
             async for task in self.client.project_tasks(self.project_gid, modified_since=since, opt_fields=MATCH_OPT_FIELDS)
         ]
-        known = await asyncio.to_thread(self.store.task_gids, self.project_gid)
+        known = await asyncio.to_thread(self.store.task_gids, self.scope)
         return match_intents(intents, tasks, known, self.plan.settings.sync_key_field, me_gid=self.me_gid)
 
     # ---- this run's creates -------------------------------------------------------
@@ -112,7 +113,7 @@ class CreateWriter:
             if not creates:
                 return
             intents = [(self.key(position), self.payload(position)) for position in creates]
-            attempted_at = await asyncio.to_thread(self.store.record_intents, self.project_gid, self.run_id, intents)
+            attempted_at = await asyncio.to_thread(self.store.record_intents, self.scope, self.run_id, intents)
             unsettled: list[int] = []
 
             async def create(position: int) -> None:
@@ -174,8 +175,8 @@ class CreateWriter:
         """Create again a row whose task was deleted in Asana; True if that create succeeded."""
         key = self.key(position)
         self.payloads.pop(position, None)
-        await asyncio.to_thread(self.store.forget_task, self.project_gid, key)
-        await asyncio.to_thread(self.store.record_intents, self.project_gid, self.run_id, [(key, self.payload(position))])
+        await asyncio.to_thread(self.store.forget_task, self.scope, key)
+        await asyncio.to_thread(self.store.record_intents, self.scope, self.run_id, [(key, self.payload(position))])
         created_before = self.report.created
         if await self.create(position):
             self.recorder.record(

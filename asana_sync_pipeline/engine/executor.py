@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .errors import AsanaTransportError, AuthenticationError
 from .report import SyncReport
-from .state import Outcome, StateStore
+from .state import Outcome, StateStore, SyncScope
 
 Log = Callable[[str], None]
 RUN_FATAL = (AuthenticationError, AsanaTransportError)
@@ -36,9 +36,9 @@ class SyncOptions:
 class OutcomeRecorder:
     """Collects outcomes and writes them to the state store in batches; counts rejections."""
 
-    def __init__(self, store: StateStore, project_gid: str, run_id: str, report: SyncReport):
+    def __init__(self, store: StateStore, scope: SyncScope, run_id: str, report: SyncReport):
         self.store = store
-        self.project_gid = project_gid
+        self.scope = scope
         self.run_id = run_id
         self.report = report
         self.pending: list[Outcome] = []
@@ -52,7 +52,7 @@ class OutcomeRecorder:
     async def flush(self) -> None:
         batch, self.pending = self.pending, []
         if batch:
-            await asyncio.to_thread(self.store.apply, self.project_gid, self.run_id, batch)
+            await asyncio.to_thread(self.store.apply, self.scope, self.run_id, batch)
 
 
 class WorkerPool:

@@ -33,13 +33,10 @@ class SyncReport:
             f"{self.rejected:,} rejected in {self.seconds:,.1f} s"
         )
 
-    def run_row(
-        self, *, run_id: str, project_gid: str, sync_mode: str, started_at: datetime, finished_at: datetime
-    ) -> dict[str, Any]:
+    def run_row(self, *, run_id: str, sync_mode: str, started_at: datetime, finished_at: datetime) -> dict[str, Any]:
         """The line this run adds to the state's run history."""
         return {
             "run_id": run_id,
-            "project_gid": project_gid,
             "sync_mode": sync_mode,
             "started_at": started_at,
             "finished_at": finished_at,

@@ -20,7 +20,7 @@ from .executor import SyncOptions
 from .planning import CREATE, Plan, refresh_plan
 from .report import SyncReport
 from .settings import AsanaSettings
-from .state import StateStore
+from .state import StateStore, SyncScope
 from .sync import TaskSync
 
 Log = Callable[[str], None]
@@ -42,7 +42,7 @@ def run_sync(
     plan: Plan,
     *,
     asana: AsanaSettings,
-    project_gid: str,
+    scope: SyncScope,
     store: StateStore,
     run_id: str,
     log: Log,
@@ -54,7 +54,8 @@ def run_sync(
     Runs under the sync's lock, against the state as it is once the lock is held,
     so overlapping runs never create the same task twice. `transport` replaces
     httpx's network transport (a proxy, or a test's)."""
-    project_gid = check_project_gid(project_gid)
+    project_gid = check_project_gid(scope.project_gid)
+    scope = SyncScope(scope.sync, project_gid)
     options = options or SyncOptions(
         reconcile_grace_seconds=asana.reconcile_grace_seconds, workers=2 * asana.max_concurrent_writes
     )
@@ -71,7 +72,7 @@ def run_sync(
                 log(f"WARNING: {warning}")
             try:
                 report = await TaskSync(
-                    client, store, project_gid=project_gid, run_id=run_id, me_gid=info.user_gid, log=log, options=options
+                    client, store, scope=scope, run_id=run_id, me_gid=info.user_gid, log=log, options=options
                 ).run(current)
             except AuthenticationError:
                 raise ConnectionCheckError(
@@ -88,8 +89,8 @@ def run_sync(
             report.warnings.extend(warnings)
             return info, report
 
-    with store.exclusive(log):
-        synced = store.synced(project_gid)
+    with store.exclusive(scope, log):
+        synced = store.synced(scope)
         return asyncio.run(run(refresh_plan(plan, synced), synced.empty))
 
 

@@ -15,7 +15,7 @@ from .creates import CreateWriter
 from .executor import Log, OutcomeRecorder, SyncOptions, WorkerPool
 from .planning import CREATE, REJECT, UNCHANGED, UPDATE, Plan
 from .report import SyncReport
-from .state import StateStore
+from .state import StateStore, SyncScope
 from .updates import UpdateWriter
 
 
@@ -27,7 +27,7 @@ class TaskSync:
         client: AsanaClient,
         store: StateStore,
         *,
-        project_gid: str,
+        scope: SyncScope,
         run_id: str,
         me_gid: str,
         log: Log,
@@ -35,7 +35,7 @@ class TaskSync:
     ):
         self.client = client
         self.store = store
-        self.project_gid = project_gid
+        self.scope = scope
         self.run_id = run_id
         self.me_gid = me_gid
         self.log = log
@@ -49,15 +49,15 @@ class TaskSync:
         report.rejected = int((operations == REJECT).sum())
         report.rejections.extend(plan.rejections.itertuples(index=False, name=None))
         keys = [key for key in plan.rows["primary_key"] if key is not None]
-        await asyncio.to_thread(self.store.start_run, self.project_gid, self.run_id, keys, plan.rejections)
+        await asyncio.to_thread(self.store.start_run, self.scope, self.run_id, keys, plan.rejections)
 
-        recorder = OutcomeRecorder(self.store, self.project_gid, self.run_id, report)
+        recorder = OutcomeRecorder(self.store, self.scope, self.run_id, report)
         pool = WorkerPool(recorder, self.options, self.log)
         creates = CreateWriter(
-            self.client, self.store, plan, self.project_gid, self.run_id, self.me_gid, recorder, pool, self.options, report,
+            self.client, self.store, plan, self.scope, self.run_id, self.me_gid, recorder, pool, self.options, report,
             self.log,
         )
-        updates = UpdateWriter(self.client, plan, self.project_gid, self.me_gid, recorder, creates, report, self.log)
+        updates = UpdateWriter(self.client, plan, self.scope.project_gid, self.me_gid, recorder, creates, report, self.log)
 
         to_create = [int(position) for position in (operations == CREATE).nonzero()[0]]
         to_update = [int(position) for position in (operations == UPDATE).nonzero()[0]]

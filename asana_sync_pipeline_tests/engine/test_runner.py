@@ -9,10 +9,11 @@ from asana_sync_pipeline.engine.errors import ConnectionCheckError
 from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.runner import run_sync
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings
-from asana_sync_pipeline.engine.state import StateStore
+from asana_sync_pipeline.engine.state import DuckDBStateStore, SyncScope
 
 TOKEN = "0/0123456789abcdef0123456789abcdef"
 PROJECT = "100"
+SCOPE = SyncScope("default", PROJECT)
 
 
 def asana_failing_after(creates_before_failure: int, failure):
@@ -36,12 +37,12 @@ def asana_failing_after(creates_before_failure: int, failure):
 
 
 def run(tmp_path, handler, rows=6):
-    store = StateStore(str(tmp_path / "state.duckdb"))
+    store = DuckDBStateStore(str(tmp_path / "state.duckdb"))
     frame = pd.DataFrame({"id": [f"r{n}" for n in range(rows)], "name": [f"Task {n}" for n in range(rows)]})
     asana = AsanaSettings(access_token=TOKEN, base_url="https://asana.test/api/1.0", max_concurrent_writes=1, max_attempts=2)
-    plan = build_plan(frame, SyncSettings(), store.synced(PROJECT))
+    plan = build_plan(frame, SyncSettings(), store.synced(SCOPE))
     with pytest.raises(ConnectionCheckError) as raised:
-        run_sync(plan, asana=asana, project_gid=PROJECT, store=store, run_id="r", log=lambda _: None, transport=httpx.MockTransport(handler))
+        run_sync(plan, asana=asana, scope=SCOPE, store=store, run_id="r", log=lambda _: None, transport=httpx.MockTransport(handler))
     return str(raised.value), store
 
 
@@ -51,7 +52,7 @@ def test_a_token_rejected_mid_run_fails_with_the_authentication_message_and_keep
     assert message.startswith("Authentication failed: invalid personal access token")
     assert "in the middle of the run" in message and TOKEN not in message
     assert len(created) == 2
-    assert sorted(store.synced(PROJECT)["task_gid"]) == ["1001", "1002"]
+    assert sorted(store.synced(SCOPE)["task_gid"]) == ["1001", "1002"]
 
 
 def test_asana_unreachable_mid_run_fails_with_the_url_and_keeps_what_was_written(tmp_path):
@@ -62,4 +63,4 @@ def test_asana_unreachable_mid_run_fails_with_the_url_and_keeps_what_was_written
     message, store = run(tmp_path, handler)
     assert message.startswith("Lost the connection to Asana at https://asana.test/api/1.0 during the writes")
     assert "retried (never duplicated) on the next run" in message
-    assert len(store.synced(PROJECT)) == 3
+    assert len(store.synced(SCOPE)) == 3

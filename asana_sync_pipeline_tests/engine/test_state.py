@@ -1,60 +1,99 @@
-"""The state store: GIDs, intents and rejections survive in the DuckDB file, written in batches."""
+"""The state store: GIDs, intents, rejections and runs survive, per (sync, project), written in batches.
+
+Every test here runs against each store (the `store` fixture); the DuckDB file's
+own behaviours (locks, damaged files, the migration of older files) follow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 
-from asana_sync_pipeline.engine.state import Outcome, StateStore
+from asana_sync_pipeline.engine.errors import StateStoreError
+from asana_sync_pipeline.engine.state import DEFAULT_SYNC, DuckDBStateStore, Outcome, SyncScope
 
 PROJECT = "100"
+SCOPE = SyncScope("default", PROJECT)
+FIXTURES = Path(__file__).with_name("fixtures")
+NO_REJECTIONS = pd.DataFrame(columns=["primary_key", "field", "reason"])
 
 
-def test_outcomes_record_gids_settle_intents_and_clear_rejections(tmp_path):
-    store = StateStore(str(tmp_path / "state.duckdb"))
-    store.record_intents(PROJECT, "run-1", [("a", {"name": "A"}), ("b", {"name": "B"})])
-    store.start_run(PROJECT, "run-1", ["a", "b", "c"], pd.DataFrame({"primary_key": ["c"], "field": ["name"], "reason": ["empty"]}))
+@pytest.fixture
+def store(tmp_path):
+    return DuckDBStateStore(str(tmp_path / "state.duckdb"))
+
+
+def run_row(run_id: str, **counts) -> dict:
+    moment = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    base = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "adopted": 0, "recreated": 0}
+    return {"run_id": run_id, "sync_mode": "upsert", "started_at": moment, "finished_at": moment, **base, **counts}
+
+
+def test_outcomes_record_gids_settle_intents_and_clear_rejections(store):
+    store.record_intents(SCOPE, "run-1", [("a", {"name": "A"}), ("b", {"name": "B"})])
+    store.start_run(SCOPE, "run-1", ["a", "b", "c"], pd.DataFrame({"primary_key": ["c"], "field": ["name"], "reason": ["empty"]}))
     store.apply(
-        PROJECT,
+        SCOPE,
         "run-1",
         [
             Outcome("a", task_gid="111", payload_hash=2**63 + 5, clear_intent=True),
             Outcome("b", field="due_on", reason="due_on: bad", clear_intent=True),
         ],
     )
-    synced = store.synced(PROJECT)
+    synced = store.synced(SCOPE)
     assert synced.to_dict("records") == [{"primary_key": "a", "task_gid": "111", "payload_hash": 2**63 + 5}]
-    assert store.open_intents(PROJECT) == []
-    assert store.rejections(PROJECT)[["primary_key", "field"]].to_dict("records") == [
+    assert store.open_intents(SCOPE) == []
+    assert store.rejections(SCOPE)[["primary_key", "field"]].to_dict("records") == [
         {"primary_key": "b", "field": "due_on"},
         {"primary_key": "c", "field": "name"},
     ]
-    store.start_run(PROJECT, "run-2", ["b", "c"], pd.DataFrame(columns=["primary_key", "field", "reason"]))
-    store.apply(PROJECT, "run-2", [Outcome("b", task_gid="222", payload_hash=1)])
-    assert store.rejections(PROJECT).empty
-    assert set(store.synced(PROJECT)["primary_key"]) == {"a", "b"}
+    store.start_run(SCOPE, "run-2", ["b", "c"], NO_REJECTIONS)
+    store.apply(SCOPE, "run-2", [Outcome("b", task_gid="222", payload_hash=1)])
+    assert store.rejections(SCOPE).empty
+    assert set(store.synced(SCOPE)["primary_key"]) == {"a", "b"}
+    assert store.task_gids(SCOPE) == {"111", "222"}
 
 
-def test_an_unsettled_intent_survives_for_the_next_run(tmp_path):
-    path = str(tmp_path / "state.duckdb")
-    StateStore(path).record_intents(PROJECT, "run-1", [("a", {"name": "A", "projects": [PROJECT]})])
-    intents = StateStore(path).open_intents(PROJECT)
+def test_an_unsettled_intent_survives_for_the_next_run(store):
+    store.record_intents(SCOPE, "run-1", [("a", {"name": "A", "projects": [PROJECT]})])
+    intents = type(store)(store.location).open_intents(SCOPE)
     assert [(intent.primary_key, intent.payload["name"]) for intent in intents] == [("a", "A")]
 
 
-def test_state_is_kept_per_project(tmp_path):
-    store = StateStore(str(tmp_path / "state.duckdb"))
-    store.apply("1", "r", [Outcome("a", task_gid="11", payload_hash=1)])
-    store.apply("2", "r", [Outcome("a", task_gid="22", payload_hash=1)])
-    assert store.synced("1")["task_gid"].tolist() == ["11"]
-    assert store.synced("2")["task_gid"].tolist() == ["22"]
+def test_state_is_kept_per_sync_and_project(store):
+    scopes = [SyncScope("default", "1"), SyncScope("default", "2"), SyncScope("checks", "1")]
+    for number, scope in enumerate(scopes):
+        store.apply(scope, "r", [Outcome("a", task_gid=f"{number}", payload_hash=1)])
+        store.record_intents(scope, "r", [("b", {"name": scope.sync})])
+    assert [store.synced(scope)["task_gid"].tolist() for scope in scopes] == [["0"], ["1"], ["2"]]
+    assert [intent.payload["name"] for intent in store.open_intents(SyncScope("checks", "1"))] == ["checks"]
+    store.forget_task(SyncScope("checks", "1"), "a")
+    assert store.synced(SyncScope("checks", "1")).empty and len(store.synced(SyncScope("default", "1"))) == 1
+
+
+def test_run_history_keeps_every_count(store):
+    store.record_run(SCOPE, run_row("run-1", created=5, rejected=1, recreated=2))
+    store.record_run(SyncScope("checks", PROJECT), run_row("run-2", updated=3))
+    [run] = store.runs(SCOPE).to_dict("records")
+    assert (run["run_id"], run["created"], run["rejected"], run["recreated"]) == ("run-1", 5, 1, 2)
+
+
+def test_a_dry_run_leaves_no_state_behind(tmp_path):
+    store = DuckDBStateStore(str(tmp_path / "nested" / "state.duckdb"))
+    assert store.synced(SCOPE).empty and store.task_gids(SCOPE) == set() and store.open_intents(SCOPE) == []
+    assert not (tmp_path / "nested").exists()
 
 
 def test_a_writer_waits_for_another_process_lock(tmp_path):
-    import subprocess
-    import sys
-    import time
-
     path = tmp_path / "state.duckdb"
-    StateStore(str(path)).synced(PROJECT)
+    DuckDBStateStore(str(path)).apply(SCOPE, "r", [Outcome("z", task_gid="0", payload_hash=1)])
     holder = subprocess.Popen(
         [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('locked', flush=True); time.sleep(1.5)"],
         stdout=subprocess.PIPE,
@@ -62,7 +101,63 @@ def test_a_writer_waits_for_another_process_lock(tmp_path):
     )
     assert holder.stdout.readline().strip() == "locked"
     started = time.monotonic()
-    StateStore(str(path)).apply(PROJECT, "r", [Outcome("a", task_gid="1", payload_hash=1)])
+    DuckDBStateStore(str(path)).apply(SCOPE, "r", [Outcome("a", task_gid="1", payload_hash=1)])
     assert time.monotonic() - started >= 0.5
     holder.wait()
-    assert duckdb.connect(str(path)).execute("select count(*) from synced_tasks").fetchone() == (1,)
+    assert duckdb.connect(str(path)).execute("select count(*) from synced_tasks").fetchone() == (2,)
+
+
+def test_two_runs_of_one_sync_take_turns_while_other_syncs_go_ahead(store):
+    log: list[str] = []
+    order: list[str] = []
+    with store.exclusive(SCOPE, log.append):
+
+        def second_run() -> None:
+            with store.exclusive(SCOPE, log.append):
+                order.append("second")
+
+        waiting = threading.Thread(target=second_run)
+        waiting.start()
+        with store.exclusive(SyncScope("checks", PROJECT), log.append):
+            order.append("other sync")
+        time.sleep(0.3)
+        order.append("first done")
+    waiting.join(5)
+    assert order == ["other sync", "first done", "second"]
+    assert log == [f"Another run of sync 'default' in project {PROJECT} holds its lock on {store.location}; waiting for it to finish"]
+
+
+@pytest.mark.parametrize("content", [b"not a database at all", b"\x00" * 4096])
+def test_a_damaged_state_file_fails_at_once_and_is_left_as_it_is(tmp_path, content):
+    path = tmp_path / "state.duckdb"
+    path.write_bytes(content)
+    started = time.monotonic()
+    with pytest.raises(StateStoreError) as raised:
+        DuckDBStateStore(str(path)).synced(SCOPE)
+    message = str(raised.value)
+    assert f"The sync state at {path} cannot be used" in message
+    assert "will not delete or replace it" in message and "SYNC_STATE_DUCKDB_PATH" in message
+    assert time.monotonic() - started < 5
+    assert path.read_bytes() == content
+
+
+def test_a_state_file_from_before_syncs_were_named_belongs_to_the_default_sync(tmp_path):
+    path = tmp_path / "state.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute((FIXTURES / "state_v1.sql").read_text())
+    store = DuckDBStateStore(str(path))
+    scope = SyncScope(DEFAULT_SYNC, "1200000000000100")
+    synced = store.synced(scope).sort_values("primary_key").to_dict("records")
+    assert synced == [
+        {"primary_key": "acct-1", "task_gid": "1210000000000001", "payload_hash": 12345678901234567890},
+        {"primary_key": "acct-2", "task_gid": "1210000000000002", "payload_hash": 42},
+    ]
+    assert store.synced(SyncScope(DEFAULT_SYNC, "1200000000000110"))["task_gid"].tolist() == ["1210000000000003"]
+    assert store.synced(SyncScope("checks", "1200000000000100")).empty
+    [intent] = store.open_intents(scope)
+    assert (intent.primary_key, intent.payload["name"]) == ("acct-3", "Call Initech")
+    assert store.rejections(scope)["primary_key"].tolist() == ["acct-4"]
+    [run] = store.runs(scope).to_dict("records")
+    assert (run["run_id"], run["created"], run["recreated"]) == ("run-1", 2, 0)
+    store.apply(scope, "run-2", [Outcome("acct-3", task_gid="1210000000000004", payload_hash=1, clear_intent=True)])
+    assert len(DuckDBStateStore(str(path)).synced(scope)) == 3 and store.open_intents(scope) == []

@@ -8,7 +8,8 @@ from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.client import AsanaClient
 from asana_sync_pipeline.engine.runner import run_sync
 from asana_sync_pipeline.engine.settings import AsanaSettings
-from asana_sync_pipeline.engine.state import StateStore
+from asana_sync_pipeline.engine.state import DuckDBStateStore as StateStore
+from asana_sync_pipeline.engine.state import SyncScope
 from asana_sync_pipeline_tests.conftest import TOKEN
 
 
@@ -19,8 +20,8 @@ def model(rows: int) -> pd.DataFrame:
 def sync(server, store, frame, **options):
     asana = AsanaSettings(access_token=TOKEN, base_url=server.base_url, **options)
     messages = []
-    plan = build_plan(frame, SyncSettings(), store.synced(server.project_gid))
-    _, report = run_sync(plan, asana=asana, project_gid=server.project_gid, store=store, run_id="test", log=messages.append)
+    plan = build_plan(frame, SyncSettings(), store.synced(SyncScope("default", server.project_gid)))
+    _, report = run_sync(plan, asana=asana, scope=SyncScope("default", server.project_gid), store=store, run_id="test", log=messages.append)
     return report, messages
 
 
@@ -55,7 +56,7 @@ def test_long_syncs_log_progress_with_rate_and_time_left(tmp_path):
 
         async def run():
             async with AsanaClient.from_settings(asana) as client:
-                task_sync = TaskSync(client, store, project_gid=server.project_gid, run_id="t", me_gid="1", log=messages.append, options=options)
+                task_sync = TaskSync(client, store, scope=SyncScope("default", server.project_gid), run_id="t", me_gid="1", log=messages.append, options=options)
                 return await task_sync.run(build_plan(model(60), SyncSettings()))
 
         report = asyncio.run(run())

@@ -1,0 +1,25 @@
+"""The sync state: one interface (`StateStore`), kept in a DuckDB file by default."""
+
+from .base import (
+    DEFAULT_SYNC,
+    RUN_COUNTS,
+    Intent,
+    Outcome,
+    StateStore,
+    SyncScope,
+    empty_synced,
+    utc_now,
+)
+from .duckdb_store import DuckDBStateStore
+
+__all__ = [
+    "DEFAULT_SYNC",
+    "RUN_COUNTS",
+    "DuckDBStateStore",
+    "Intent",
+    "Outcome",
+    "StateStore",
+    "SyncScope",
+    "empty_synced",
+    "utc_now",
+]

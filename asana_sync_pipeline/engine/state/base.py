@@ -1,0 +1,133 @@
+"""What the sync remembers, whatever holds it: which task each row became, what is in
+flight, what was rejected, and what each run did.
+
+Everything is kept per `SyncScope` (sync name, project GID): two syncs into one
+project, with overlapping primary keys, never touch each other's tasks.
+
+- synced tasks: primary key -> task GID and the hash of the payload last synced.
+- create intents: a create about to be sent. Written (and committed) before the
+  request, removed once its GID is recorded; one left behind marks a create
+  whose outcome is unknown (crash, timeout) and is reconciled before creating
+  again.
+- rejections: rows that could not sync, with field, reason, run and time; a row
+  leaves them when it syncs.
+- sync runs: one line per run with its counts.
+
+The state is a cache of what Asana holds: with `sync_key_field` set it can be
+rebuilt from the project's tasks, so losing it never duplicates a task.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+SYNCED_COLUMNS = ("primary_key", "task_gid", "payload_hash")
+REJECTION_COLUMNS = ("primary_key", "field", "reason", "run_id", "rejected_at")
+RUN_COUNTS = ("created", "updated", "unchanged", "rejected", "adopted", "recreated")
+DEFAULT_SYNC = "default"
+
+
+@dataclass(frozen=True)
+class SyncScope:
+    """Whose state: one sync's rows in one project."""
+
+    sync: str
+    project_gid: str
+
+    def __str__(self) -> str:
+        return f"sync {self.sync!r} in project {self.project_gid}"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A create that was about to be sent: enough to recognise its task later."""
+
+    primary_key: str
+    payload: dict[str, Any]
+    attempted_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one row; the store applies many of these in one transaction.
+
+    `task_gid` set: the row now has this task (created, adopted or updated) and
+    `payload_hash` is what it holds. `field`/`reason` set: rejected. `clear_intent`:
+    the create's outcome is settled, so its intent goes.
+    """
+
+    primary_key: str
+    task_gid: str | None = None
+    payload_hash: int | None = None
+    field: str | None = None
+    reason: str | None = None
+    clear_intent: bool = False
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def empty_synced() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=object) for name in SYNCED_COLUMNS})
+
+
+class StateStore(ABC):
+    """All reads and writes of the sync state. Implementations keep connections short:
+    every method opens, does its work in one transaction, and closes."""
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the state lives, for messages (never a password)."""
+
+    @abstractmethod
+    def exclusive(self, scope: SyncScope, log: Callable[[str], None]) -> AbstractContextManager[None]:
+        """Hold the sync lock of `scope`: one run of a sync writes at a time, across processes."""
+
+    @abstractmethod
+    def synced(self, scope: SyncScope) -> pd.DataFrame:
+        """Primary key -> task GID and payload hash, for planning; a dry run leaves no trace."""
+
+    @abstractmethod
+    def task_gids(self, scope: SyncScope) -> set[str]:
+        """Every task GID the sync knows, to tell its own tasks from new ones."""
+
+    @abstractmethod
+    def open_intents(self, scope: SyncScope) -> list[Intent]:
+        """Creates whose outcome is not settled, oldest first."""
+
+    @abstractmethod
+    def record_intents(self, scope: SyncScope, run_id: str, intents: list[tuple[str, dict[str, Any]]]) -> datetime:
+        """Commit the intents of creates about to be sent; returns their timestamp."""
+
+    @abstractmethod
+    def start_run(self, scope: SyncScope, run_id: str, keys: list[str], rejections: pd.DataFrame) -> None:
+        """Replace the rejections of the rows this run plans with the planning's own."""
+
+    @abstractmethod
+    def apply(self, scope: SyncScope, run_id: str, outcomes: list[Outcome]) -> None:
+        """Record a batch of outcomes atomically: GIDs, hashes, settled intents, rejections."""
+
+    @abstractmethod
+    def forget_task(self, scope: SyncScope, primary_key: str) -> None:
+        """Drop a mapping whose task no longer exists in Asana."""
+
+    @abstractmethod
+    def rejections(self, scope: SyncScope) -> pd.DataFrame:
+        """The rows currently rejected, with field, reason, run and time."""
+
+    @abstractmethod
+    def record_run(self, scope: SyncScope, summary: dict[str, Any]) -> None:
+        """One line of run history: run id, mode, times and the counts of `RUN_COUNTS`."""
+
+    @abstractmethod
+    def runs(self, scope: SyncScope) -> pd.DataFrame:
+        """The run history of `scope`, oldest first."""

@@ -1,0 +1,356 @@
+"""The sync state in a DuckDB file (the default; see `base` for what it holds).
+
+Connections are short-lived and retried while another process holds DuckDB's
+write lock, so overlapping processes queue instead of crashing. A file lock per
+(sync, project) keeps two runs of one sync apart. A file that is not a DuckDB
+database, or that DuckDB cannot open, fails at once with what to do: the sync
+never deletes or overwrites it, since it holds what prevents duplicates.
+
+State files written before syncs were named (one sync per project) are
+migrated in place on first open: their rows belong to the default sync.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from ..errors import StateStoreError
+from ..warehouse import is_duckdb_file
+from .base import (
+    DEFAULT_SYNC,
+    RUN_COUNTS,
+    Intent,
+    Outcome,
+    StateStore,
+    SyncScope,
+    empty_synced,
+    utc_now,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS synced_tasks (
+    sync_name VARCHAR NOT NULL,
+    project_gid VARCHAR NOT NULL,
+    primary_key VARCHAR NOT NULL,
+    task_gid VARCHAR NOT NULL,
+    payload_hash UBIGINT,
+    synced_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR,
+    PRIMARY KEY (sync_name, project_gid, primary_key)
+);
+CREATE TABLE IF NOT EXISTS create_intents (
+    sync_name VARCHAR NOT NULL,
+    project_gid VARCHAR NOT NULL,
+    primary_key VARCHAR NOT NULL,
+    payload VARCHAR NOT NULL,
+    attempted_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR,
+    PRIMARY KEY (sync_name, project_gid, primary_key)
+);
+CREATE TABLE IF NOT EXISTS rejections (
+    sync_name VARCHAR NOT NULL,
+    project_gid VARCHAR NOT NULL,
+    primary_key VARCHAR,
+    field VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    run_id VARCHAR,
+    rejected_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_runs (
+    run_id VARCHAR NOT NULL,
+    sync_name VARCHAR NOT NULL,
+    project_gid VARCHAR NOT NULL,
+    sync_mode VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    unchanged BIGINT NOT NULL,
+    rejected BIGINT NOT NULL,
+    adopted BIGINT NOT NULL,
+    recreated BIGINT NOT NULL DEFAULT 0
+);
+"""
+TABLES = ("synced_tasks", "create_intents", "rejections", "sync_runs")
+LOCK_WAIT_SECONDS = 120.0
+SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0
+
+
+class DuckDBStateStore(StateStore):
+    """All reads and writes of the sync state in one DuckDB file; one short connection per call."""
+
+    def __init__(self, database: str, connection_config: dict[str, Any] | None = None):
+        self.database = str(database)
+        self.connection_config = dict(connection_config or {})
+        self._schema_ready = False
+
+    @property
+    def location(self) -> str:
+        return self.database
+
+    def _exists(self) -> bool:
+        return self.database == ":memory:" or Path(self.database).exists()
+
+    def _check_file(self) -> None:
+        path = Path(self.database)
+        if self.database == ":memory:" or not path.exists():
+            return
+        if path.is_dir() or (path.stat().st_size and not is_duckdb_file(path)):
+            raise StateStoreError(self._unusable("it is not a DuckDB database file"))
+
+    def _unusable(self, problem: str) -> str:
+        return (
+            f"The sync state at {self.database} cannot be used: {problem}. It records which task each row became, "
+            "so the sync will not delete or replace it. Restore it from a backup, or point SYNC_STATE_DUCKDB_PATH "
+            "at the right file. Only if it is truly lost: move it aside, and the next run starts from an empty "
+            "state (with sync_key_field set, it rebuilds the state from Asana; without it, rows already synced "
+            "are created again)."
+        )
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection, waiting (with backoff) while another process holds the lock."""
+        self._check_file()
+        if self.database != ":memory:":
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                connection = duckdb.connect(self.database, config=self.connection_config)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise StateStoreError(self._unusable(str(exc))) from None
+                if time.monotonic() > deadline:
+                    raise StateStoreError(
+                        f"The sync state at {self.database} stayed locked by another process for "
+                        f"{LOCK_WAIT_SECONDS:.0f} s: {exc}"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except duckdb.Error as exc:
+                raise StateStoreError(self._unusable(str(exc))) from None
+        try:
+            if not self._schema_ready:
+                _migrate(connection)
+                connection.execute(SCHEMA)
+                self._schema_ready = True
+            yield connection
+        finally:
+            connection.close()
+
+    @contextmanager
+    def exclusive(self, scope: SyncScope, log: Callable[[str], None]) -> Iterator[None]:
+        if self.database == ":memory:":
+            yield
+            return
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(f"{self.database}.{_slug(scope.sync)}.{scope.project_gid}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log(f"Another run of {scope} holds its lock on {self.database}; waiting for it to finish")
+            lock.acquire(timeout=SYNC_LOCK_WAIT_SECONDS)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def synced(self, scope: SyncScope) -> pd.DataFrame:
+        if not self._exists():
+            return empty_synced()
+        with self.connect() as connection:
+            return connection.execute(
+                "SELECT primary_key, task_gid, payload_hash FROM synced_tasks WHERE sync_name = ? AND project_gid = ?",
+                [scope.sync, scope.project_gid],
+            ).df()
+
+    def task_gids(self, scope: SyncScope) -> set[str]:
+        if not self._exists():
+            return set()
+        with self.connect() as connection:
+            rows = connection.execute(
+                "SELECT task_gid FROM synced_tasks WHERE sync_name = ? AND project_gid = ?", [scope.sync, scope.project_gid]
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def open_intents(self, scope: SyncScope) -> list[Intent]:
+        if not self._exists():
+            return []
+        with self.connect() as connection:
+            rows = connection.execute(
+                "SELECT primary_key, payload, attempted_at FROM create_intents WHERE sync_name = ? AND project_gid = ? "
+                "ORDER BY attempted_at, primary_key",
+                [scope.sync, scope.project_gid],
+            ).fetchall()
+        return [Intent(key, json.loads(payload), attempted_at) for key, payload, attempted_at in rows]
+
+    def record_intents(self, scope: SyncScope, run_id: str, intents: list[tuple[str, dict[str, Any]]]) -> datetime:
+        attempted_at = utc_now()
+        if not intents:
+            return attempted_at
+        frame = pd.DataFrame(
+            {
+                "primary_key": [key for key, _ in intents],
+                "payload": [json.dumps(payload, sort_keys=True) for _, payload in intents],
+            }
+        )
+        with self.connect() as connection:
+            connection.register("new_intents", frame)
+            connection.execute(
+                "INSERT OR REPLACE INTO create_intents (sync_name, project_gid, primary_key, payload, attempted_at, run_id) "
+                "SELECT ?, ?, primary_key, payload, ?, ? FROM new_intents",
+                [scope.sync, scope.project_gid, attempted_at, run_id],
+            )
+        return attempted_at
+
+    def start_run(self, scope: SyncScope, run_id: str, keys: list[str], rejections: pd.DataFrame) -> None:
+        with self.connect() as connection:
+            connection.execute("BEGIN")
+            connection.register("planned_keys", pd.DataFrame({"primary_key": pd.Series(keys, dtype=object)}))
+            connection.execute(
+                "DELETE FROM rejections WHERE sync_name = ? AND project_gid = ? AND "
+                "(primary_key IS NULL OR primary_key IN (SELECT primary_key FROM planned_keys))",
+                [scope.sync, scope.project_gid],
+            )
+            if len(rejections):
+                connection.register("new_rejections", rejections[["primary_key", "field", "reason"]])
+                connection.execute(
+                    "INSERT INTO rejections (sync_name, project_gid, primary_key, field, reason, run_id, rejected_at) "
+                    "SELECT ?, ?, primary_key, field, reason, ?, ? FROM new_rejections",
+                    [scope.sync, scope.project_gid, run_id, utc_now()],
+                )
+            connection.execute("COMMIT")
+
+    def apply(self, scope: SyncScope, run_id: str, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        now = utc_now()
+        where = [scope.sync, scope.project_gid]
+        synced = [outcome for outcome in outcomes if outcome.task_gid is not None]
+        rejected = [outcome for outcome in outcomes if outcome.reason is not None]
+        settled = [outcome.primary_key for outcome in outcomes if outcome.clear_intent]
+        with self.connect() as connection:
+            connection.execute("BEGIN")
+            if synced:
+                connection.register(
+                    "synced_batch",
+                    pd.DataFrame(
+                        {
+                            "primary_key": [outcome.primary_key for outcome in synced],
+                            "task_gid": [outcome.task_gid for outcome in synced],
+                            "payload_hash": pd.array([outcome.payload_hash for outcome in synced], dtype="UInt64"),
+                        }
+                    ),
+                )
+                connection.execute(
+                    "INSERT OR REPLACE INTO synced_tasks (sync_name, project_gid, primary_key, task_gid, payload_hash, "
+                    "synced_at, run_id) SELECT ?, ?, primary_key, task_gid, payload_hash, ?, ? FROM synced_batch",
+                    [*where, now, run_id],
+                )
+                connection.execute(
+                    "DELETE FROM rejections WHERE sync_name = ? AND project_gid = ? AND primary_key IN "
+                    "(SELECT primary_key FROM synced_batch)",
+                    where,
+                )
+            if settled:
+                connection.register("settled_batch", pd.DataFrame({"primary_key": settled}))
+                connection.execute(
+                    "DELETE FROM create_intents WHERE sync_name = ? AND project_gid = ? AND primary_key IN "
+                    "(SELECT primary_key FROM settled_batch)",
+                    where,
+                )
+            if rejected:
+                connection.register(
+                    "rejected_batch",
+                    pd.DataFrame(
+                        {
+                            "primary_key": [outcome.primary_key for outcome in rejected],
+                            "field": [outcome.field or "" for outcome in rejected],
+                            "reason": [outcome.reason for outcome in rejected],
+                        }
+                    ),
+                )
+                connection.execute(
+                    "INSERT INTO rejections (sync_name, project_gid, primary_key, field, reason, run_id, rejected_at) "
+                    "SELECT ?, ?, primary_key, field, reason, ?, ? FROM rejected_batch",
+                    [*where, run_id, now],
+                )
+            connection.execute("COMMIT")
+
+    def forget_task(self, scope: SyncScope, primary_key: str) -> None:
+        with self.connect() as connection:
+            connection.execute(
+                "DELETE FROM synced_tasks WHERE sync_name = ? AND project_gid = ? AND primary_key = ?",
+                [scope.sync, scope.project_gid, primary_key],
+            )
+
+    def rejections(self, scope: SyncScope) -> pd.DataFrame:
+        with self.connect() as connection:
+            return connection.execute(
+                "SELECT primary_key, field, reason, run_id, rejected_at FROM rejections "
+                "WHERE sync_name = ? AND project_gid = ? ORDER BY primary_key, field",
+                [scope.sync, scope.project_gid],
+            ).df()
+
+    def record_run(self, scope: SyncScope, summary: dict[str, Any]) -> None:
+        columns = ("run_id", "sync_mode", "started_at", "finished_at", *RUN_COUNTS)
+        with self.connect() as connection:
+            connection.execute(
+                f"INSERT INTO sync_runs (sync_name, project_gid, {', '.join(columns)}) "
+                f"VALUES (?, ?, {', '.join('?' for _ in columns)})",
+                [scope.sync, scope.project_gid, *(summary[name] for name in columns)],
+            )
+
+    def runs(self, scope: SyncScope) -> pd.DataFrame:
+        with self.connect() as connection:
+            return connection.execute(
+                "SELECT * FROM sync_runs WHERE sync_name = ? AND project_gid = ? ORDER BY started_at",
+                [scope.sync, scope.project_gid],
+            ).df()
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = connection.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?",
+        [table],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _migrate(connection: duckdb.DuckDBPyConnection) -> None:
+    """Tables from before syncs were named gain `sync_name`; their rows belong to the default sync.
+
+    DuckDB cannot change a primary key in place, so each such table is copied into
+    its new shape and the old one dropped, in one transaction."""
+    outdated = [table for table in TABLES if (columns := _columns(connection, table)) and "sync_name" not in columns]
+    if not outdated:
+        return
+    connection.execute("BEGIN")
+    for table in outdated:
+        connection.execute(f"ALTER TABLE {table} RENAME TO {table}_before_syncs")
+    connection.execute(SCHEMA)
+    for table in outdated:
+        old = _columns(connection, f"{table}_before_syncs")
+        connection.execute(
+            f"INSERT INTO {table} (sync_name, {', '.join(old)}) SELECT '{DEFAULT_SYNC}', {', '.join(old)} "
+            f"FROM {table}_before_syncs"
+        )
+        connection.execute(f"DROP TABLE {table}_before_syncs")
+    connection.execute("COMMIT")
