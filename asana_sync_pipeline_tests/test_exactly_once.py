@@ -159,3 +159,75 @@ def test_timeouts_and_dropped_answers_are_reconciled_exactly_by_the_sync_key(tmp
             next(field["text_value"] for field in tasks[gid]["custom_fields"] if field["gid"] == SYNC_KEY_FIELD) == key
             for key, gid in synced.items()
         )
+
+
+def repeated_names_sql(count: int) -> str:
+    """Rows that differ only in their notes (and some in their due dates), all with one name."""
+    return (
+        "SELECT 'row-' || lpad(i::VARCHAR, 4, '0') AS id, 'Follow up with account' AS name, "
+        "'Account ' || i || ' needs a call' AS notes, "
+        "CASE WHEN i % 5 = 0 THEN (TIMESTAMPTZ '2026-12-01 17:00:00+00' + (i % 3) * INTERVAL 1 HOUR) END AS due_at "
+        "FROM range(" + str(count) + ") t(i)"
+    )
+
+
+def assert_each_row_on_exactly_one_task(sandbox: Sandbox, count: int) -> None:
+    tasks = sandbox.tasks()
+    by_notes = Counter(task["notes"] for task in tasks)
+    assert len(tasks) == count, f"{len(tasks)} tasks for {count} rows"
+    assert set(by_notes) == {f"Account {i} needs a call" for i in range(count)}
+    assert max(by_notes.values()) == 1
+    notes_by_gid = {task["gid"]: task["notes"] for task in tasks}
+    synced = {row["primary_key"]: row["task_gid"] for row in sandbox.state_rows("synced_tasks")}
+    assert {key: notes_by_gid[gid] for key, gid in synced.items()} == {
+        f"row-{i:04d}": f"Account {i} needs a call" for i in range(count)
+    }
+    assert sandbox.state_rows("create_intents") == []
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+def test_repeated_names_under_faults_leave_every_row_on_its_own_task_without_a_sync_key(tmp_path, monkeypatch, seed):
+    rows = 200
+    settings = EmulatorSettings(token=TOKEN, fault_rate=0.3, fault_kinds=("reset_after", "error_503"), seed=seed)
+    with EmulatorServer(settings) as server:
+        sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
+        for name, value in {
+            "ASANA_ACCESS_TOKEN": TOKEN,
+            "ASANA_BASE_URL": server.base_url,
+            "ASANA_PROJECT_GID": server.project_gid,
+            "WAREHOUSE_DUCKDB_PATH": str(sandbox.warehouse),
+            "SYNC_STATE_DUCKDB_PATH": str(sandbox.state),
+        }.items():
+            monkeypatch.setenv(name, value)
+        sandbox.write_model(repeated_names_sql(rows))
+        adopted = 0
+        for _ in range(4):
+            result = sandbox.sync(resources=fast_recovery(sandbox))
+            assert result.success, failure_text(result)
+            adopted += materialization(result, "asana_tasks")["adopted_after_interruption"]
+        assert server.stats.faults.get("reset_after", 0) > 0 and adopted > 0
+        assert_each_row_on_exactly_one_task(sandbox, rows)
+        server.settings.fault_rate = 0.0
+        final = materialization(sandbox.sync(resources=fast_recovery(sandbox)), "asana_tasks")
+        assert (final["created"], final["updated"], final["unchanged"]) == (0, 0, rows)
+
+
+def test_sigkills_with_repeated_names_leave_every_row_on_its_own_task(tmp_path):
+    rows = 240
+    chooser = random.Random(11)
+    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=15)) as server:
+        sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
+        sandbox.write_model(repeated_names_sql(rows))
+        kills = 0
+        while kills < 4 and server.task_count() < rows - 20:
+            process = _sync_process(sandbox)
+            _wait_for_writes(sandbox, process, server.task_count() + 1)
+            time.sleep(chooser.uniform(0.0, 0.4))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+        assert kills >= 2 and 0 < server.task_count() < rows
+        final = _sync_process(sandbox)
+        output, _ = final.communicate(timeout=120)
+        assert final.returncode == 0, output
+        assert_each_row_on_exactly_one_task(sandbox, rows)

@@ -82,3 +82,67 @@ def test_text_read_as_categoricals_plans_exactly_as_plain_text(rows):
     expected, actual = build_plan(plain, SyncSettings()), build_plan(encoded, SyncSettings())
     pd.testing.assert_frame_equal(actual.rows, expected.rows)
     pd.testing.assert_frame_equal(actual.rejections, expected.rejections)
+
+
+PROJECT = "100"
+payloads = st.fixed_dictionaries(
+    {"name": st.sampled_from(["Follow up", "Follow up ", "Call"])},
+    optional={
+        "notes": st.sampled_from(["", "a", "b", "a  b", "a\nb"]),
+        "due_on": st.sampled_from(["2026-01-01", "2026-01-02"]),
+        "tags": st.lists(st.sampled_from(["1", "2"]), max_size=2, unique=True),
+        "completed": st.booleans(),
+        "custom_fields": st.dictionaries(st.sampled_from(["300", "301"]), st.sampled_from(["x", "y"]), max_size=2),
+    },
+)
+
+
+def shown_by_asana(gid: str, payload: dict) -> dict:
+    """A task as Asana lists it after a create with `payload` (defaults filled in, values in its shapes)."""
+    return {
+        "gid": gid, "name": payload["name"], "notes": payload.get("notes", ""),
+        "html_notes": f"<body>{payload.get('notes', '')}</body>", "due_on": payload.get("due_on"), "due_at": None,
+        "completed": payload.get("completed", False), "assignee": None,
+        "tags": [{"gid": tag} for tag in reversed(payload.get("tags", []))], "followers": [{"gid": "10"}],
+        "projects": [{"gid": PROJECT}], "memberships": [{"project": {"gid": PROJECT}, "section": {"gid": "400"}}],
+        "custom_fields": [
+            {"gid": gid, "resource_subtype": "text", "text_value": payload.get("custom_fields", {}).get(gid)} for gid in ("300", "301")
+        ],
+        "created_at": "2026-01-01T12:01:00Z",
+    }  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(sent=st.lists(payloads, min_size=1, max_size=12), made=st.data())
+def test_reconciliation_never_gives_a_row_a_task_that_does_not_hold_its_content(sent, made):
+    from datetime import datetime, timezone
+
+    from asana_sync_pipeline.engine.reconcile import People, match_intents, observe_payload, observe_task
+    from asana_sync_pipeline.engine.state import Intent
+
+    moment = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    intents = [Intent(f"k{n}", {**payload, "projects": [PROJECT]}, moment) for n, payload in enumerate(sent)]
+    succeeded = made.draw(st.lists(st.booleans(), min_size=len(intents), max_size=len(intents)))
+    tasks = [shown_by_asana(str(1000 + n), intent.payload) for n, (intent, ok) in enumerate(zip(intents, succeeded)) if ok]
+    matched = match_intents(intents, tasks, set(), me_gid="10")
+    people = People(tasks, "10")
+    by_gid = {task["gid"]: task for task in tasks}
+    by_key = {intent.primary_key: intent for intent in intents}
+    assert len(set(matched.values())) == len(matched) == len(tasks)
+    for key, gid in matched.items():
+        assert observe_task(by_gid[gid], people).shows(observe_payload(by_key[key].payload, people))
+
+
+@settings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.integers(min_value=-(2**127) + 1, max_value=2**127 - 1), min_size=1, max_size=20, unique=True))
+def test_keys_wider_than_a_float_stay_distinct_and_exact(keys):
+    import duckdb
+
+    from asana_sync_pipeline.engine.warehouse import read_model
+
+    values = ", ".join(f"({key}::HUGEINT, 'Task {n}')" for n, key in enumerate(keys))
+    with duckdb.connect() as connection:
+        model = read_model(connection, f"SELECT * FROM (VALUES {values}) t(id, name)")
+    plan = build_plan(model, SyncSettings())
+    assert plan.rows["primary_key"].tolist() == [str(key) for key in keys]
+    assert (plan.rows["operation"] == "create").all()
