@@ -17,3 +17,8 @@ def __getattr__(name: str) -> Any:
 
         return AsanaSyncComponent
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """Lists `AsanaSyncComponent`, so that dg's registry (which scans `dir()`) finds it."""
+    return sorted([*globals(), *__all__])

@@ -1,12 +1,14 @@
-"""`python -m asana_sync_pipeline`: run the sync once from the command line and print what it did.
+"""`python -m asana_sync_pipeline`: run every sync once from the command line and print what each did.
 
 Without ASANA_ACCESS_TOKEN it is a self-contained demo: it builds the sample
 warehouse (always data/warehouse.duckdb in the project, never a file of yours),
-starts the bundled Asana emulator on loopback, syncs, then syncs again with five
-accounts marked done, to show that a second run updates only what changed and
-creates nothing. The demo's state lives in data/demo/ and starts fresh each time.
-With ASANA_ACCESS_TOKEN set it runs once against the Asana that ASANA_BASE_URL
-points to (real Asana by default). --sync-mode and --query apply to both.
+starts the bundled Asana emulator on loopback, runs every sync (the default one,
+accounts at churn risk, and `data_checks`, declared in YAML), then runs the
+default sync again with five accounts marked done, to show that a second run
+updates only what changed and creates nothing. The demo's state lives in
+data/demo/ and starts fresh each time. With ASANA_ACCESS_TOKEN set it runs once
+against the Asana that ASANA_BASE_URL points to (real Asana by default).
+--sync chooses syncs; --sync-mode and --query apply to the chosen ones.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from contextlib import ExitStack
 
 import dagster as dg
 
-from .engine.errors import AsanaSyncError
+from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.settings import SYNC_MODES
 from .paths import DATA_DIR
+from .sync_spec import DEFAULT_SYNC
 
 DEMO_DIR = DATA_DIR / "demo"
 DEMO_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
@@ -50,21 +53,34 @@ def _warnings(result: dg.ExecuteInProcessResult) -> list[str]:
     return lines
 
 
-def _run_once(label: str, query: str | None, sync_mode: str, *, list_rejections: bool = True) -> bool:
+def sync_jobs() -> dict[str, dg.JobDefinition]:
+    """Every sync of the code location (the default one and those in defs/), by name."""
     from .definitions import build_definitions
+    from .jobs import SYNC_TAG
 
-    ops: dict = {"asana_task_payloads": {"config": {"sync_mode": sync_mode}}}
+    repository = build_definitions().get_repository_def()
+    jobs = {job.tags[SYNC_TAG]: job for job in repository.get_all_jobs() if SYNC_TAG in job.tags}
+    return dict(sorted(jobs.items(), key=lambda item: (item[0] != DEFAULT_SYNC, item[0])))
+
+
+def _op(sync: str, name: str) -> str:
+    return name if sync == DEFAULT_SYNC else f"{sync}__{name}"
+
+
+def _run_once(
+    label: str, sync: str, job: dg.JobDefinition, query: str | None, sync_mode: str, *, list_rejections: bool = True
+) -> bool:
+    ops: dict = {_op(sync, "asana_task_payloads"): {"config": {"sync_mode": sync_mode}}}
     if query:
-        ops["warehouse_model"] = {"config": {"query": query}}
+        ops[_op(sync, "warehouse_model")] = {"config": {"query": query}}
     run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    job = build_definitions().resolve_job_def("asana_sync_job")
     result = job.execute_in_process(run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     print(f"\n== {label} ==")
     for line in _failures(result):
         print(line)
     if not result.success:
         return False
-    metadata = result.asset_materializations_for_node("asana_tasks")[0].metadata
+    metadata = result.asset_materializations_for_node(_op(sync, "asana_tasks"))[0].metadata
     for name in ("created", "updated", "unchanged", "rejected"):
         print(f"{name:>10}: {metadata[name].value}")
     for line in _warnings(result):
@@ -77,7 +93,21 @@ def _run_once(label: str, query: str | None, sync_mode: str, *, list_rejections:
     return True
 
 
-def _demo(query: str | None, sync_mode: str) -> bool:
+def _run_all(names: list[str], query: str | None, sync_mode: str, label: str = "") -> bool:
+    jobs = sync_jobs()
+    unknown = sorted(set(names) - set(jobs))
+    if unknown:
+        raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(jobs)}")
+    chosen = names or list(jobs)
+    if query and len(chosen) > 1:
+        raise SyncConfigError(f"--query applies to one sync; choose it with --sync (the syncs are: {', '.join(jobs)})")
+    ok = True
+    for name in chosen:
+        ok = _run_once(f"Sync {name!r}{label}", name, jobs[name], query, sync_mode) and ok
+    return ok
+
+
+def _demo(names: list[str], query: str | None, sync_mode: str) -> bool:
     from .emulator import EmulatorServer, EmulatorSettings
     from .sample_warehouse import build_sample_warehouse
 
@@ -99,10 +129,15 @@ def _demo(query: str | None, sync_mode: str) -> bool:
                 "SYNC_STATE_DUCKDB_PATH": str(state),
             }
         )
-        ok = _run_once("First sync: every valid row becomes a task", query, sync_mode)
-        if ok and query is None:
+        ok = _run_all(names, query, sync_mode, label=": first run, every valid row becomes a task")
+        if ok and query is None and (not names or DEFAULT_SYNC in names):
             ok = _run_once(
-                "Second sync: five accounts marked done in the warehouse", DEMO_SECOND_QUERY, sync_mode, list_rejections=False
+                f"Sync {DEFAULT_SYNC!r}: second run, five accounts marked done in the warehouse",
+                DEFAULT_SYNC,
+                sync_jobs()[DEFAULT_SYNC],
+                DEMO_SECOND_QUERY,
+                sync_mode,
+                list_rejections=False,
             )
         print(f"\nThe emulator now holds {server.task_count()} tasks; sync state in {state}")
     return ok
@@ -111,12 +146,13 @@ def _demo(query: str | None, sync_mode: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sync-mode", default="upsert", type=str.lower, choices=SYNC_MODES)
-    parser.add_argument("--query", default=None, help="model query (default: SELECT * FROM asana_task_model)")
+    parser.add_argument("--query", default=None, help="model query of the one chosen sync (default: the sync's own)")
+    parser.add_argument("--sync", action="append", default=[], help="a sync to run (repeatable; default: every sync)")
     args = parser.parse_args(argv)
     try:
         if not os.environ.get("ASANA_ACCESS_TOKEN"):
-            return 0 if _demo(args.query, args.sync_mode) else 1
-        return 0 if _run_once("Sync", args.query, args.sync_mode) else 1
+            return 0 if _demo(args.sync, args.query, args.sync_mode) else 1
+        return 0 if _run_all(args.sync, args.query, args.sync_mode) else 1
     except AsanaSyncError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2

@@ -129,7 +129,8 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
         description="Tasks in Asana: creates and updates the plan's rows, records task GIDs in the sync state.",
         check_specs=[
             dg.AssetCheckSpec(REJECTION_RATE_CHECK, asset=tasks_key, description=(
-                "Warns when this run rejected more than max_rejection_rate of the rows it wrote or rejected."
+                "Warns when more than max_rejection_rate of the model's rows are rejected (they wait, with their "
+                "reasons, in the sync state's rejections)."
             )),
         ],
     )
@@ -152,8 +153,8 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
         except AsanaSyncError as exc:
             raise failure(exc) from None
         context.log.info(f"Synced to {info.project_name!r}: {report.summary()}")
-        attempted = report.created + report.updated + report.rejected
-        rate = report.rejected / attempted if attempted else 0.0
+        rows = report.created + report.updated + report.unchanged + report.rejected
+        rate = report.rejected / rows if rows else 0.0
         check = dg.AssetCheckResult(
             check_name=REJECTION_RATE_CHECK,
             asset_key=tasks_key,
@@ -162,7 +163,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             metadata={
                 "rejection_rate": round(rate, 4),
                 "rejected": report.rejected,
-                "attempted": attempted,
+                "rows": rows,
                 "max_rejection_rate": plan.settings.max_rejection_rate,
             },
         )

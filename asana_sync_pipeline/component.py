@@ -24,7 +24,9 @@ import dagster as dg
 from dagster.components.component.component_scaffolder import Scaffolder
 from dagster.components.component_scaffolding import scaffold_component
 from dagster.components.scaffold.scaffold import ScaffoldRequest, scaffold_with
-from pydantic import Field, create_model, model_validator
+import warnings
+
+from pydantic import ConfigDict, Field, create_model, model_validator
 
 from .config import setting_fields
 from .engine.errors import AsanaSyncError
@@ -48,7 +50,13 @@ class ModelSource(dg.Model):
         return self
 
 
-SyncSettingsAttributes = create_model("SyncSettingsAttributes", __base__=dg.Model, **setting_fields({}))
+class Attributes(dg.Model):
+    """YAML attributes: unknown keys are errors; a GID written as a bare number is still its digits."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+SyncSettingsAttributes = create_model("SyncSettingsAttributes", __base__=Attributes, **setting_fields({}))
 """Every sync setting of `asana_task_payloads`, as a YAML attribute of the same name."""
 
 
@@ -66,6 +74,11 @@ class AsanaSyncScaffolder(Scaffolder):
                 "primary_key": "id",
             },
         )
+
+
+# The attribute `model` (its public YAML name) shadows `Resolvable.model`; pydantic keeps fields out of
+# the class namespace, so `AsanaSyncComponent.model()` still resolves to Resolvable's. Say nothing of it.
+warnings.filterwarnings("ignore", message='Field name "model" in "AsanaSyncComponent" shadows', category=UserWarning)
 
 
 @scaffold_with(AsanaSyncScaffolder)

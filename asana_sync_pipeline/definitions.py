@@ -53,4 +53,7 @@ def build_definitions(env: Mapping[str, str] | None = None, *, include_defs_fold
     return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources(env)))
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Read the environment when the code location loads, not when this module is imported."""
+    return build_definitions()

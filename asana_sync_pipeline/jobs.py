@@ -9,6 +9,9 @@ from .engine.runner import test_connection
 from .resources import AsanaResource
 from .sync_spec import SyncSpec
 
+SYNC_TAG = "asana_sync/sync"
+"""Tag of every sync job (and so of its runs): the sync's name."""
+
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
@@ -19,6 +22,7 @@ def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
         spec.job_name,
         selection=dg.AssetSelection.groups(spec.group_name),
         description=f"Sync {spec.name!r}: read the model, plan each row, and write the tasks to Asana.",
+        tags={SYNC_TAG: spec.name},
     )
 
 

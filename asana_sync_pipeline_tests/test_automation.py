@@ -116,7 +116,7 @@ def test_checks_pass_on_a_clean_model_and_warn_on_rejections(sandbox):
     assert not evaluations["names_present_for_new_rows"].passed
     assert evaluations["names_present_for_new_rows"].severity == dg.AssetCheckSeverity.WARN
     rate = evaluations["rejection_rate_below_threshold"]
-    assert not rate.passed and rate.metadata["rejection_rate"].value == 0.5
+    assert not rate.passed and rate.metadata["rejection_rate"].value == 0.3333 and rate.metadata["rows"].value == 3
 
 
 def test_names_check_counts_only_rows_that_would_create_a_task(sandbox):

@@ -6,7 +6,11 @@ Phase 1: one sync over the model against an emulator failing `--fault-rate` of
 writes (500, 503, spurious 429, resets before and after processing).
 Phase 2: a fresh emulator without faults; the sync is started and SIGKILLed at a
 random moment `--kills` times, then run to completion.
-Each phase prints tasks in the emulator, distinct names, GIDs in the state DB.
+Phase 3: every row has the same name and only its notes differ, no sync key
+field (matching on everything sent), writes failing with resets after
+processing and 503s at `--fault-rate` x 1.5; runs until every row is settled.
+Each phase prints tasks in the emulator, distinct contents, GIDs in the state DB,
+and whether each row's task holds that row's content.
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings  # noq
 TOKEN = "0/exactlyonceexactlyonceexactlyonc"
 
 
-def write_model(path: Path, rows: int) -> None:
+def write_model(path: Path, rows: int, repeated_names: bool = False) -> None:
+    """Rows whose content is `Task i` (in the name, or with one name for all, in the notes)."""
+    name, notes = ("'Follow up with account'", "'Task ' || i") if repeated_names else ("'Task ' || i", "NULL")
     with duckdb.connect(str(path)) as connection:
         connection.execute(
             "CREATE OR REPLACE TABLE asana_task_model AS SELECT 'row-' || lpad(i::VARCHAR, 6, '0') AS id, "
-            f"'Task ' || i AS name, DATE '2026-12-01' + (i % 30)::INTEGER AS due_on FROM range({rows}) t(i)"
+            f"{name} AS name, {notes} AS notes, DATE '2026-12-01' + (i % 30)::INTEGER AS due_on FROM range({rows}) t(i)"
         )
 
 
@@ -53,14 +59,20 @@ def sync_process(server: EmulatorServer, folder: Path, writes: int = 15) -> subp
 
 
 def verdict(server: EmulatorServer, folder: Path, rows: int) -> str:
-    names = Counter(task.name for task in server.store.tasks.values())
+    """Exact when every row's content is on exactly one task, and the state maps each row to that task."""
+    content = {gid: task.name if task.name.startswith("Task ") else task.notes for gid, task in server.store.tasks.items()}
+    seen = Counter(content.values())
     with duckdb.connect(str(folder / "state.duckdb"), read_only=True) as connection:
-        gids = {row[0] for row in connection.execute("SELECT task_gid FROM synced_tasks").fetchall()}
+        mapped = dict(connection.execute("SELECT primary_key, task_gid FROM synced_tasks").fetchall())
         intents = connection.execute("SELECT count(*) FROM create_intents").fetchone()[0]
-    exact = len(names) == rows and max(names.values()) == 1 and gids == set(server.store.tasks) and intents == 0
+    rows_on_their_task = all(content.get(gid) == f"Task {int(key.removeprefix('row-'))}" for key, gid in mapped.items())
+    exact = (
+        len(seen) == rows and max(seen.values()) == 1 and set(mapped.values()) == set(content)
+        and len(mapped) == rows and rows_on_their_task and intents == 0
+    )
     return (
-        f"{rows:>6} {len(server.store.tasks):>6} {len(names):>9} {sum(seen > 1 for seen in names.values()):>10} "
-        f"{len(gids):>11} {'yes' if exact else 'NO':>6}"
+        f"{rows:>6} {len(content):>6} {len(seen):>9} {sum(count > 1 for count in seen.values()):>10} "
+        f"{len(mapped):>11} {'yes' if exact else 'NO':>6}"
     )
 
 
@@ -70,7 +82,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--fault-rate", type=float, default=0.2)
     args = parser.parse_args()
-    header = f"{'phase':<26} {'rows':>6} {'tasks':>6} {'distinct':>9} {'duplicated':>10} {'state GIDs':>11} {'exact':>6} {'seconds':>8}"
+    header = f"{'phase':<26} {'rows':>6} {'tasks':>6} {'distinct':>9} {'duplicated':>10} {'state rows':>11} {'exact':>6} {'seconds':>8}"
     lines = []
 
     with tempfile.TemporaryDirectory() as name, EmulatorServer(EmulatorSettings(token=TOKEN, fault_rate=args.fault_rate, seed=1)) as server:
@@ -105,6 +117,21 @@ def main() -> None:
         process = sync_process(server, folder)
         process.communicate()
         lines.append(f"{f'{kills} SIGKILLs + final run':<26} {verdict(server, folder, args.rows)} {time.monotonic() - started:>8.1f}")
+
+    settings = EmulatorSettings(
+        token=TOKEN, fault_rate=min(1.0, args.fault_rate * 1.5), fault_kinds=("reset_after", "error_503"), seed=7
+    )
+    with tempfile.TemporaryDirectory() as name, EmulatorServer(settings) as server:
+        folder = Path(name)
+        write_model(folder / "warehouse.duckdb", args.rows, repeated_names=True)
+        started = time.monotonic()
+        for run in range(1, 6):
+            output, _ = sync_process(server, folder).communicate()
+            if "rejected: 0" in output:
+                break
+        faults = sum(server.stats.faults.values())
+        label = f"one name, {faults} faults, {run} runs"
+        lines.append(f"{label:<26} {verdict(server, folder, args.rows)} {time.monotonic() - started:>8.1f}")
 
     print(header)
     print("\n".join(lines))

@@ -95,3 +95,31 @@ SELECT
     signal_updated_at AS updated_at
 FROM shaped
 ORDER BY id;
+
+-- The second sync's model (asana_sync_pipeline/defs/data_checks): one row per data-quality check that
+-- is failing, for the data team's "Data Quality Incidents" project. Source: data_checks.csv (the
+-- latest result of each check).
+CREATE OR REPLACE TABLE data_checks AS
+SELECT * FROM read_csv('{data_dir}/data_checks.csv', header = true, columns = {
+    'check_id': 'VARCHAR', 'check_name': 'VARCHAR', 'table_name': 'VARCHAR', 'description': 'VARCHAR',
+    'severity': 'VARCHAR', 'owner_email': 'VARCHAR', 'failing_rows': 'INTEGER', 'status': 'VARCHAR',
+    'last_run_at': 'TIMESTAMP'});
+
+CREATE OR REPLACE TABLE failed_data_checks AS
+SELECT
+    check_id,
+    'Failing check: ' || check_name AS name,
+    table_name || ': ' || description || ' failed for ' || failing_rows || ' rows (last run '
+        || strftime(last_run_at, '%Y-%m-%d %H:%M') || ' UTC).' AS notes,
+    (last_run_at::DATE + CASE severity WHEN 'Critical' THEN 1 WHEN 'High' THEN 2 ELSE 7 END) AS due_on,
+    owner_email AS assignee,
+    json_object(
+        '1200000000000307', CASE severity WHEN 'Low' THEN '1200000000000331' WHEN 'Medium' THEN '1200000000000332'
+                                          WHEN 'High' THEN '1200000000000333' ELSE '1200000000000334' END,
+        '1200000000000308', check_name
+    )::VARCHAR AS custom_fields,
+    json_array(json_object('project', '1200000000000120', 'section', '1200000000000411'))::VARCHAR AS memberships,
+    last_run_at AS updated_at
+FROM data_checks
+WHERE status = 'failing'
+ORDER BY check_id;

@@ -90,7 +90,7 @@ class SyncSettings:
         False, "Let a task_gid column address tasks that are not in the configured project."
     )
     max_rejection_rate: float = _setting(
-        0.05, "The rejection_rate_below_threshold check warns above this share of the rows a run wrote or rejected."
+        0.05, "The rejection_rate_below_threshold check warns when more than this share of the model's rows is rejected."
     )
 
     def __post_init__(self) -> None:

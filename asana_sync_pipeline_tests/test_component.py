@@ -1,0 +1,218 @@
+"""Syncs declared in YAML (AsanaSyncComponent): their names, their own state, an upstream asset
+as the model, clear errors for bad YAML, and the `dg` CLI on this project."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from asana_sync_pipeline.definitions import build_definitions, build_resources
+from asana_sync_pipeline.paths import PROJECT_ROOT
+from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
+
+DG = str(Path(sys.executable).with_name("dg"))
+TWO_SYNCS = """
+type: asana_sync_pipeline.AsanaSyncComponent
+attributes:
+  name: churn
+  model:
+    query: SELECT id, name FROM shared_model
+  project_gid: "{project}"
+  schedule: "0 6 * * *"
+---
+type: asana_sync_pipeline.AsanaSyncComponent
+attributes:
+  name: renewals
+  model:
+    query: "SELECT id, 'Renewal - ' || name AS name FROM shared_model"
+  project_gid: "{project}"
+  sensor: true
+  sync_mode: UPSERT
+"""
+
+
+def project_with(tmp_path: Path, defs_yaml: dict[str, str], monkeypatch) -> Path:
+    """A throwaway dg project whose defs/ folder holds `defs_yaml` (folder -> YAML text)."""
+    module = f"syncs_{tmp_path.name.replace('-', '_')}"
+    root = tmp_path / "project"
+    (root / module / "defs").mkdir(parents=True)
+    (root / module / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [tool.dg]
+            directory_type = "project"
+            [tool.dg.project]
+            root_module = "{module}"
+            defs_module = "{module}.defs"
+            registry_modules = ["asana_sync_pipeline"]
+            """
+        )
+    )
+    for folder, text in defs_yaml.items():
+        (root / module / "defs" / folder).mkdir()
+        (root / module / "defs" / folder / "defs.yaml").write_text(text)
+    monkeypatch.syspath_prepend(str(root))
+    return root
+
+
+def load(root: Path, *extra: dg.Definitions) -> dg.Definitions:
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(project_root=root), *extra, dg.Definitions(resources=build_resources(os.environ))
+    )
+
+
+def run(defs: dg.Definitions, job: str, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def(job).execute_in_process(
+        run_config=run_config or {}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+
+
+def test_two_syncs_in_one_file_get_their_own_names(sandbox, tmp_path, monkeypatch):
+    defs = load(project_with(tmp_path, {"syncs": TWO_SYNCS.format(project=sandbox.project_gid)}, monkeypatch))
+    repository = defs.get_repository_def()
+    keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
+    assert keys == {f"{sync}/{asset}" for sync in ("churn", "renewals") for asset in ("warehouse_model", "asana_task_payloads", "asana_tasks")}
+    assert {spec.group_name for spec in defs.resolve_all_asset_specs()} == {"churn", "renewals"}
+    jobs = {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")}
+    assert {"churn_asana_sync_job", "renewals_asana_sync_job", "churn_asana_connection_test"} <= jobs
+    assert [(schedule.name, schedule.cron_schedule) for schedule in repository.schedule_defs] == [("churn_asana_sync_schedule", "0 6 * * *")]
+    assert [sensor.name for sensor in repository.sensor_defs] == ["renewals_model_sensor"]
+    checks = {(key.asset_key.to_user_string(), key.name) for key in repository.asset_graph.asset_check_keys}
+    assert ("renewals/asana_task_payloads", "primary_key_unique_and_not_null") in checks
+    assert ("churn/asana_tasks", "rejection_rate_below_threshold") in checks and len(checks) == 6
+
+
+def test_two_syncs_into_one_project_with_overlapping_keys_never_touch_each_others_tasks(sandbox, tmp_path, monkeypatch):
+    sandbox.write_model("SELECT 'a' AS id, 'Alpha' AS name UNION ALL SELECT 'b', 'Beta'")
+    with __import__("duckdb").connect(str(sandbox.warehouse)) as connection:
+        connection.execute("CREATE TABLE shared_model AS SELECT * FROM asana_task_model")
+    defs = load(project_with(tmp_path, {"syncs": TWO_SYNCS.format(project=sandbox.project_gid)}, monkeypatch))
+    for job in ("churn_asana_sync_job", "renewals_asana_sync_job"):
+        result = run(defs, job)
+        assert result.success, failure_text(result)
+    assert sorted(task["name"] for task in sandbox.tasks()) == ["Alpha", "Beta", "Renewal - Alpha", "Renewal - Beta"]
+
+    with __import__("duckdb").connect(str(sandbox.warehouse)) as connection:
+        connection.execute("UPDATE shared_model SET name = 'Alpha 2' WHERE id = 'a'")
+    churn = materialization(run(defs, "churn_asana_sync_job"), "churn__asana_tasks")
+    renewals = materialization(run(defs, "renewals_asana_sync_job"), "renewals__asana_tasks")
+    assert (churn["created"], churn["updated"], renewals["created"], renewals["updated"]) == (0, 1, 0, 1)
+    assert sorted(task["name"] for task in sandbox.tasks()) == ["Alpha 2", "Beta", "Renewal - Alpha 2", "Renewal - Beta"]
+    rows = {(row["sync_name"], row["primary_key"]) for row in sandbox.state_rows("synced_tasks")}
+    assert rows == {(sync, key) for sync in ("churn", "renewals") for key in "ab"}
+
+
+def test_run_config_of_one_run_overrides_a_yaml_sync_setting(sandbox, tmp_path, monkeypatch):
+    with __import__("duckdb").connect(str(sandbox.warehouse)) as connection:
+        connection.execute("CREATE TABLE shared_model AS SELECT 'a' AS id, 'Alpha' AS name")
+    defs = load(project_with(tmp_path, {"syncs": TWO_SYNCS.format(project=sandbox.project_gid)}, monkeypatch))
+    result = run(defs, "churn_asana_sync_job", {"ops": {"churn__asana_task_payloads": {"config": {"sync_mode": "update"}}}})
+    assert result.success, failure_text(result)
+    assert materialization(result, "churn__asana_tasks")["rejected"] == 1 and sandbox.tasks() == []
+
+
+def test_an_upstream_asset_is_the_model_and_shows_in_lineage(sandbox, tmp_path, monkeypatch):
+    @dg.asset(key=["marts", "at_risk_accounts"])
+    def at_risk_accounts() -> pd.DataFrame:
+        return pd.DataFrame({"account": ["x1", "x2"], "name": ["From an asset 1", "From an asset 2"]})
+
+    yaml = f"""
+type: asana_sync_pipeline.AsanaSyncComponent
+attributes:
+  name: from_asset
+  model:
+    asset: marts/at_risk_accounts
+  project_gid: "{sandbox.project_gid}"
+  primary_key: account
+"""
+    defs = load(project_with(tmp_path, {"from_asset": yaml}, monkeypatch), dg.Definitions(assets=[at_risk_accounts]))
+    graph = defs.get_repository_def().asset_graph
+    payloads = dg.AssetKey(["from_asset", "asana_task_payloads"])
+    assert graph.get(payloads).parent_keys == {dg.AssetKey(["marts", "at_risk_accounts"])}
+    assert dg.AssetKey(["from_asset", "warehouse_model"]) not in graph.get_all_asset_keys()
+    result = dg.materialize(
+        list(defs.assets),
+        resources=build_resources(os.environ),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert result.success, failure_text(result)
+    assert sorted(task["name"] for task in sandbox.tasks()) == ["From an asset 1", "From an asset 2"]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ("name: Bad-Name\n  model: {query: SELECT 1}\n  project_gid: '1'", "must start with a lowercase letter"),
+        ("name: x\n  model: {query: SELECT 1, asset: a/b}\n  project_gid: '1'", "exactly one of `query` or `asset`"),
+        ("name: x\n  model: {query: SELECT 1}\n  project_gid: 'abc'", "project_gid must contain only digits"),
+        ("name: x\n  model: {query: SELECT 1}\n  project_gid: '1'\n  access_token: '0/abc'", "access_token"),
+        ("name: x\n  model: {query: SELECT 1}\n  project_gid: '1'\n  sync_mode: mirror", "supported modes: insert, update, upsert"),
+        ("name: x\n  model: {query: SELECT 1}\n  project_gid: '1'\n  access_token_env: '0/abc'", "must name an environment variable"),
+    ],
+)
+def test_bad_yaml_is_a_clear_error_at_load(tmp_path, monkeypatch, attributes, message):
+    yaml = f"type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  {attributes}\n"
+    with pytest.raises(Exception) as raised:
+        load(project_with(tmp_path, {"bad": yaml}, monkeypatch))
+    assert message in str(raised.value) + str(getattr(raised.value, "__cause__", ""))
+
+
+def test_a_yaml_sync_reads_its_token_from_the_variable_it_names(sandbox, tmp_path, monkeypatch):
+    with __import__("duckdb").connect(str(sandbox.warehouse)) as connection:
+        connection.execute("CREATE TABLE shared_model AS SELECT 'a' AS id, 'Alpha' AS name")
+    yaml = TWO_SYNCS.format(project=sandbox.project_gid).split("---")[0] + "  access_token_env: CHURN_ASANA_TOKEN\n"
+    defs = load(project_with(tmp_path, {"syncs": yaml}, monkeypatch))
+    missing = run(defs, "churn_asana_sync_job")
+    assert not missing.success and "CHURN_ASANA_TOKEN is not set" in failure_text(missing)
+    monkeypatch.setenv("CHURN_ASANA_TOKEN", TOKEN)
+    monkeypatch.setenv("ASANA_ACCESS_TOKEN", "0/not-this-one")
+    assert run(defs, "churn_asana_sync_job").success
+    assert [task["name"] for task in sandbox.tasks()] == ["Alpha"]
+
+
+def _dg(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([DG, *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180)
+
+
+def test_dg_check_defs_and_list_defs_pass_on_this_project():
+    checked = _dg("check", "defs")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    listed = _dg("list", "defs", "--json")
+    assert listed.returncode == 0, listed.stderr
+    definitions = json.loads(listed.stdout)
+    assets = {asset["asset_key"] for asset in definitions["assets"]}
+    assert {"warehouse_model", "asana_task_payloads", "asana_tasks", "data_checks/asana_tasks"} <= assets
+    assert {"asana_sync_job", "data_checks_asana_sync_job"} <= {job["name"] for job in definitions["jobs"]}
+
+
+def test_dg_scaffolds_a_sync_ready_to_fill_in(tmp_path, monkeypatch):
+    root = project_with(tmp_path, {}, monkeypatch)
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run(
+        [DG, "scaffold", "defs", "asana_sync_pipeline.AsanaSyncComponent", "churn_alerts"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [written] = list(root.glob("*/defs/churn_alerts/defs.yaml"))
+    text = written.read_text()
+    assert "type: asana_sync_pipeline.AsanaSyncComponent" in text and "name: churn_alerts" in text
+    monkeypatch.setenv("ASANA_PROJECT_GID", "1200000000000100")
+    defs = load(root)
+    assert "churn_alerts_asana_sync_job" in {job.name for job in defs.get_repository_def().get_all_jobs()}
+
+
+def test_the_code_location_holds_the_default_sync_and_the_sample_yaml_sync():
+    repository = build_definitions({}).get_repository_def()
+    keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
+    assert {"warehouse_model", "asana_tasks", "data_checks/warehouse_model", "data_checks/asana_tasks"} <= keys
