@@ -47,6 +47,7 @@ emulator: $(STAMP)
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/planning_1m.py
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/three_syncs.py
 	$(BIN)/python benchmarks/exactly_once.py
 
 clean:

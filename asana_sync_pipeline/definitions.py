@@ -50,7 +50,7 @@ def build_definitions(env: Mapping[str, str] | None = None, *, include_defs_fold
     parts = [build_sync_definitions(default_sync_spec(env))]
     if include_defs_folder:
         parts.append(dg.load_from_defs_folder(path_within_project=Path(__file__).parent))
-    return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources(env)))
+    return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources(env), executor=dg.in_process_executor))
 
 
 @dg.definitions
