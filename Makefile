@@ -25,9 +25,9 @@ browser:
 run: $(STAMP)
 	$(BIN)/python -m asana_sync_pipeline
 
-## The whole test suite.
+## The whole test suite, four workers (most tests wait on loopback HTTP and subprocesses, not the CPU).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 4 --dist loadgroup
 
 ## The emulator and the Dagster UI together, on http://127.0.0.1:$(UI_PORT) (Ctrl-C stops both).
 dev: $(STAMP)

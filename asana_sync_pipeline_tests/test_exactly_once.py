@@ -78,7 +78,7 @@ def _sync_process(sandbox: Sandbox) -> subprocess.Popen:
         "ASANA_MAX_CONCURRENT_WRITES": "5",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "asana_sync_pipeline"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "asana_sync_pipeline", "--sync", "default"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
 

@@ -34,7 +34,7 @@ def test_a_relative_state_path_means_the_same_file_from_any_working_directory(sa
         for folder in ("first", "second"):
             (tmp_path / folder).mkdir()
             done = subprocess.run(
-                [sys.executable, "-m", "asana_sync_pipeline"], env=env, cwd=tmp_path / folder, capture_output=True, text=True, timeout=120
+                [sys.executable, "-m", "asana_sync_pipeline", "--sync", "default"], env=env, cwd=tmp_path / folder, capture_output=True, text=True, timeout=120
             )
             assert done.returncode == 0, done.stdout + done.stderr
             outputs.append(done.stdout)

@@ -22,6 +22,8 @@ from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
 from asana_sync_pipeline.sample_warehouse import build_sample_warehouse
 from asana_sync_pipeline_tests.conftest import TOKEN
 
+pytestmark = pytest.mark.xdist_group("dagster_ui")
+
 ROOT = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

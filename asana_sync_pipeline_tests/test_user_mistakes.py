@@ -100,20 +100,32 @@ def _cli(sandbox, extra_env: dict[str, str], *args: str) -> subprocess.Completed
         "SYNC_STATE_DUCKDB_PATH": str(sandbox.state),
         **extra_env,
     }
-    return subprocess.run([sys.executable, "-m", "asana_sync_pipeline", *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "asana_sync_pipeline", "--sync", "default", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"),
-    [("ASANA_MAX_CONCURRENT_WRITES", "0"), ("ASANA_MAX_CONCURRENT_WRITES", "fifteen"), ("ASANA_REQUESTS_PER_MINUTE", "1.5")],
+    ("variable", "value", "message"),
+    [
+        ("ASANA_MAX_CONCURRENT_WRITES", "0", "ASANA_MAX_CONCURRENT_WRITES must be a positive whole number (1 or more), got 0"),
+        ("ASANA_MAX_CONCURRENT_WRITES", "fifteen", "ASANA_MAX_CONCURRENT_WRITES must be a positive whole number, got 'fifteen'"),
+        ("ASANA_REQUESTS_PER_MINUTE", "1.5", "ASANA_REQUESTS_PER_MINUTE must be a positive whole number, got '1.5'"),
+    ],
 )
-def test_pace_variables_that_are_not_positive_whole_numbers_are_one_line_errors(sandbox, variable, value):
+def test_pace_variables_that_are_not_positive_whole_numbers_are_configuration_errors(variable, value, message):
+    from asana_sync_pipeline.definitions import build_definitions
+    from asana_sync_pipeline.engine.errors import SyncConfigError
+
+    with pytest.raises(SyncConfigError) as raised:
+        build_definitions({variable: value})
+    assert str(raised.value) == message
+
+
+def test_a_configuration_error_on_the_command_line_is_one_line(sandbox):
     sandbox.write_model(MODEL)
-    done = _cli(sandbox, {variable: value})
+    done = _cli(sandbox, {"ASANA_MAX_CONCURRENT_WRITES": "0"})
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        f"Configuration error: {variable} must be a positive whole number"
-        + (" (1 or more), got 0" if value == "0" else f", got '{value}'")
+        "Configuration error: ASANA_MAX_CONCURRENT_WRITES must be a positive whole number (1 or more), got 0"
     ), done.stderr
     assert sandbox.tasks() == []
 

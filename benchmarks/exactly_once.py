@@ -55,7 +55,7 @@ def sync_process(server: EmulatorServer, folder: Path, writes: int = 15) -> subp
         "SYNC_STATE_DUCKDB_PATH": str(folder / "state.duckdb"),
         "ASANA_MAX_CONCURRENT_WRITES": str(writes),
     }
-    return subprocess.Popen([sys.executable, "-m", "asana_sync_pipeline"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([sys.executable, "-m", "asana_sync_pipeline", "--sync", "default"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def verdict(server: EmulatorServer, folder: Path, rows: int) -> str:

@@ -42,6 +42,7 @@ class OutcomeRecorder:
         self.run_id = run_id
         self.report = report
         self.pending: list[Outcome] = []
+        self._flushing = asyncio.Lock()
 
     def record(self, outcome: Outcome) -> None:
         self.pending.append(outcome)
@@ -50,9 +51,11 @@ class OutcomeRecorder:
             self.report.rejections.append((outcome.primary_key, outcome.field or "", outcome.reason))
 
     async def flush(self) -> None:
-        batch, self.pending = self.pending, []
-        if batch:
-            await asyncio.to_thread(self.store.apply, self.scope, self.run_id, batch)
+        """Write what is pending; batches reach the store one at a time, in order."""
+        async with self._flushing:
+            batch, self.pending = self.pending, []
+            if batch:
+                await asyncio.to_thread(self.store.apply, self.scope, self.run_id, batch)
 
 
 class WorkerPool:

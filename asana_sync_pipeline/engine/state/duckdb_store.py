@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,6 +95,7 @@ class DuckDBStateStore(StateStore):
         self.database = str(database)
         self.connection_config = dict(connection_config or {})
         self._schema_ready = False
+        self._in_use = threading.Lock()
 
     @property
     def location(self) -> str:
@@ -120,7 +122,17 @@ class DuckDBStateStore(StateStore):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection, waiting (with backoff) while another process holds the lock."""
+        """A connection, waiting (with backoff) while another process holds the lock.
+
+        One at a time within the process too: batches of outcomes are flushed from
+        worker threads, and DuckDB's scans of registered DataFrames do not bear
+        concurrent connections to one file."""
+        with self._in_use:
+            with self._connection() as connection:
+                yield connection
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self._check_file()
         if self.database != ":memory:":
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
