@@ -19,9 +19,9 @@ from dagster_duckdb import DuckDBResource
 
 from .config import model_query_config_class, sync_config_class
 from .engine.connection import check_project_gid
-from .engine.errors import AsanaSyncError
-from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Plan, build_plan
-from .engine.runner import run_sync
+from .engine.errors import AsanaSyncError, SyncConfigError
+from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Plan
+from .engine.runner import plan_sync, run_sync
 from .engine.state import SyncScope, utc_now
 from .engine.warehouse import check_warehouse_file, read_model
 from .metadata import PREVIEW_ROWS, markdown_table, plan_metadata, sync_metadata
@@ -99,11 +99,20 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
         try:
             settings = config.settings()
             project_gid = check_project_gid(asana.project_for(spec))
-            plan = build_plan(model, settings, sync_state.store().synced(SyncScope(spec.name, project_gid)))
-        except AsanaSyncError as exc:
+            online = asana.token_for(spec) is not None
+            plan = plan_sync(
+                model,
+                settings,
+                store=sync_state.store(),
+                scope=SyncScope(spec.name, project_gid),
+                asana=asana.settings_for(spec) if online else None,
+            )
+        except SyncConfigError as exc:
             raise dg.Failure(description=f"Configuration error: {exc}") from None
+        except AsanaSyncError as exc:
+            raise failure(exc) from None
         notes = list(plan.notes)
-        if asana.token_for(spec) is None:
+        if not online:
             notes.append(
                 f"{spec.access_token_env} is not set: planned offline. The token, the project and its fields are "
                 "checked when asana_tasks runs."

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from .engine.connection import ConnectionInfo
-from .engine.planning import CREATE, UPDATE, Plan, api_payload
+from .engine.planning import CREATE, UPDATE, Plan
 from .engine.report import SyncReport
 
 PREVIEW_ROWS = 10
@@ -35,12 +35,7 @@ def payload_preview(plan: Plan, project_gid: str) -> str:
     lines = []
     for position in rows.index[rows["operation"].isin([CREATE, UPDATE])][:PREVIEW_ROWS]:
         operation = rows["operation"].iat[position]
-        payload = api_payload(
-            plan.payload_fields(position),
-            project_gid=project_gid,
-            sync_key_field=plan.settings.sync_key_field,
-            for_update=operation == UPDATE,
-        )
+        payload = plan.request_body(position, project_gid, for_update=operation == UPDATE)
         target = "POST /tasks" if operation == CREATE else f"PUT /tasks/{rows['task_gid'].iat[position]}"
         lines.append(f"- `{rows['primary_key'].iat[position]}` → {target}: `{payload}`")
     return "\n".join(lines) or "_nothing to write_"
@@ -59,6 +54,8 @@ def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, A
         "field_mapping": dg.MetadataValue.json(plan.mapping.fields),
         "ignored_columns": ", ".join(plan.mapping.ignored) or "none",
         "notes": dg.MetadataValue.md("\n".join(f"- {note}" for note in notes) or "_none_"),
+        "schema": dg.MetadataValue.json(plan.schema or {"read": False}),
+        "schema_reads": (plan.schema or {}).get("reads", 0),
         "planned_payloads": dg.MetadataValue.md(payload_preview(plan, project_gid)),
         "rejections": dg.MetadataValue.md(markdown_table(plan.rejections)),
     }

@@ -23,7 +23,7 @@ SELECT * FROM (VALUES
      'milestone', TIMESTAMP '2026-11-03 10:00:00'),
     ('acct-4', 'Bad dates: Umbrella', NULL, NULL, DATE '2026-12-31', TIMESTAMPTZ '2026-12-31 10:00:00+00', NULL, NULL,
      NULL, NULL, NULL, NULL, NULL, TIMESTAMP '2026-11-04 10:00:00'),
-    ('acct-5', 'Tag names: Hooli', NULL, NULL, NULL, NULL, NULL, NULL, 'churn-risk', NULL, NULL, NULL, NULL,
+    ('acct-5', 'Unknown tag: Hooli', NULL, NULL, NULL, NULL, NULL, NULL, 'churn-riks', NULL, NULL, NULL, NULL,
      TIMESTAMP '2026-11-05 10:00:00')
 ) AS t(id, name, notes, html_notes, due_on, due_at, start_on, assignee, tags, completed, custom_fields, task_gid,
        resource_subtype, updated_at)
@@ -137,7 +137,7 @@ def test_field_mapping_and_pass_through_columns(sandbox):
 def test_a_row_asana_refuses_is_rejected_and_the_rest_still_sync(sandbox):
     sandbox.write_model(
         "SELECT 'a' AS id, 'Good row' AS name, NULL AS assignee UNION ALL "
-        "SELECT 'b', 'Unknown assignee', 'nobody@elsewhere.example'"
+        "SELECT 'b', 'Unknown assignee', '1299999999999999'"
     )
     result = sandbox.sync()
     assert result.success, failure_text(result)
@@ -145,6 +145,20 @@ def test_a_row_asana_refuses_is_rejected_and_the_rest_still_sync(sandbox):
     [rejection] = sandbox.state_rows("rejections")
     assert rejection["primary_key"] == "b" and rejection["field"] == "assignee"
     assert "400" in rejection["reason"]
+
+
+def test_an_email_outside_the_workspace_is_rejected_before_anything_is_sent(sandbox):
+    sandbox.write_model(
+        "SELECT 'a' AS id, 'Good row' AS name, 'ADA@acme.example' AS assignee UNION ALL "
+        "SELECT 'b', 'Unknown assignee', 'nobody@elsewhere.example'"
+    )
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    assert [task["assignee"]["email"] for task in sandbox.tasks()] == ["ada@acme.example"]
+    [rejection] = sandbox.state_rows("rejections")
+    assert (rejection["primary_key"], rejection["field"]) == ("b", "assignee")
+    assert rejection["reason"] == "'nobody@elsewhere.example' is not the email of a user of the workspace"
+    assert sandbox.stats()["by_status"].get("400", 0) == 0
 
 
 def test_dry_run_plans_without_writing(sandbox):
@@ -204,12 +218,12 @@ def test_unsupported_modes_fail_with_the_supported_ones_listed(sandbox, mode):
 def test_a_rejected_row_syncs_once_fixed_and_leaves_the_rejection_table(sandbox):
     sandbox.write_model(MODEL)
     assert sandbox.sync().success
-    fixed = MODEL.replace("'churn-risk', NULL, NULL, NULL, NULL", f"'{CHURN}', NULL, NULL, NULL, NULL")
+    fixed = MODEL.replace("'churn-riks', NULL, NULL, NULL, NULL", "'Churn-Risk', NULL, NULL, NULL, NULL")
     sandbox.write_model(fixed)
     result = sandbox.sync()
     assert result.success, failure_text(result)
     assert materialization(result, "asana_tasks")["created"] == 1
-    assert "Tag names: Hooli" in sandbox.tasks_by_name()
+    assert [tag["name"] for tag in sandbox.tasks_by_name()["Unknown tag: Hooli"]["tags"]] == ["churn-risk"]
     assert {row["primary_key"] for row in sandbox.state_rows("rejections")} == {"acct-4"}
 
 

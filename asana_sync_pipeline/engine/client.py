@@ -27,6 +27,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from .errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, api_error_for
+from .json_text import dumps
 from .settings import DEFAULT_BASE_URL, AsanaSettings
 
 PAGE_SIZE = 100
@@ -116,7 +117,9 @@ class AsanaClient:
             if method != "GET":
                 self.writes_sent += 1
             try:
-                response = await self._http.request(method, path, params=params, json=body)
+                content = None if body is None else dumps(body).encode("utf-8")
+                headers = None if body is None else {"Content-Type": "application/json"}
+                response = await self._http.request(method, path, params=params, content=content, headers=headers)
             except _NOT_SENT as exc:
                 raise AsanaTransportError(
                     f"{method} {path}: could not connect to {self.base_url} ({type(exc).__name__})", maybe_processed=False

@@ -16,8 +16,9 @@ from typing import Any
 from .client import AsanaClient
 from .errors import AsanaError, AsanaTransportError, AuthenticationError, ServerError
 from .executor import Log, OutcomeRecorder, SyncOptions, WorkerPool
+from .json_text import dumps
 from .outcomes import field_of, reason_for
-from .planning import Plan, api_payload
+from .planning import Plan
 from .reconcile import MATCH_OPT_FIELDS, earliest_attempt, match_intents
 from .report import SyncReport
 from .state import Intent, Outcome, StateStore, SyncScope
@@ -60,12 +61,7 @@ class CreateWriter:
 
     def payload(self, position: int) -> dict[str, Any]:
         if position not in self.payloads:
-            self.payloads[position] = api_payload(
-                self.plan.payload_fields(position),
-                project_gid=self.project_gid,
-                sync_key_field=self.plan.settings.sync_key_field,
-                for_update=False,
-            )
+            self.payloads[position] = self.plan.request_body(position, self.project_gid, for_update=False)
         return self.payloads[position]
 
     # ---- an earlier run's leftovers ---------------------------------------------
@@ -186,4 +182,5 @@ class CreateWriter:
 
 
 def _same_body(sent: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    return json.dumps(sent, sort_keys=True) == json.dumps(wanted, sort_keys=True)
+    """An intent read back (numbers as floats) against the body this run would send."""
+    return json.loads(dumps(sent, sort_keys=True)) == json.loads(dumps(wanted, sort_keys=True))

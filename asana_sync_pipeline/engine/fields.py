@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .rich_text import RichTextError, normalize_html_notes
+from .errors import SyncConfigError
 from .settings import GID_PATTERN
 
 EMAIL_PATTERN = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
@@ -207,7 +208,7 @@ def _list_of(entry_rule: Callable[[Any], str], what: str) -> Callable[[Any], str
     return rule
 
 
-tag_gids = _list_of(gid, "a tag GID (use GIDs, not tag names; list them with GET /workspaces/{gid}/tags)")
+tag_gids = _list_of(gid, "a tag GID")
 project_gids = _list_of(gid, "a project GID")
 users = _list_of(user, "a user GID, an email or 'me'")
 
@@ -309,9 +310,12 @@ TASK_FIELDS: dict[str, TaskField] = {
         TaskField("projects", project_gids, _split, create_only=True),
         TaskField("memberships", memberships, json.loads, create_only=True),
         TaskField("parent", gid, create_only=True),
+        TaskField("section", gid, create_only=True),
         TaskField("workspace", gid, create_only=True),
     )
 }
+CUSTOM_FIELD_PREFIX = "custom_fields."
+"""`custom_fields.<name or GID>`: a column (or mapping target) holding one custom field's values."""
 TASK_GID = "task_gid"
 """The column that addresses an existing task; never sent as a field."""
 
@@ -356,6 +360,8 @@ def _apply(rule: Callable[[Any], Any], value: Any) -> tuple[Any, str | None]:
         return None, None
     try:
         return rule(value), None
+    except SyncConfigError:
+        raise
     except FieldValueError as exc:
         return None, str(exc)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:

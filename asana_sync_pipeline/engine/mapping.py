@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import SyncConfigError
-from .fields import TASK_FIELDS, TASK_GID
+from .fields import CUSTOM_FIELD_PREFIX, TASK_FIELDS, TASK_GID
 from .settings import SyncSettings
 
 
@@ -35,6 +35,10 @@ def resolve_mapping(columns: list[str], settings: SyncSettings) -> ColumnMapping
     The primary key column is sent too when it is named like a field (`primary_key:
     name`); a mapping target that shadows a column of the same name is said once."""
     known = set(TASK_FIELDS) | {TASK_GID}
+
+    def is_field(name: str) -> bool:
+        return name in known or (name.startswith(CUSTOM_FIELD_PREFIX) and bool(name[len(CUSTOM_FIELD_PREFIX) :].strip()))
+
     if settings.primary_key not in columns:
         raise SyncConfigError(
             f"primary_key {settings.primary_key!r} is not a column of the model; columns are: {_columns_listed(columns)}"
@@ -46,10 +50,10 @@ def resolve_mapping(columns: list[str], settings: SyncSettings) -> ColumnMapping
                 f"field_mapping maps column {column!r}, which the model does not have; columns are: "
                 f"{_columns_listed(columns)}"
             )
-        if target not in known:
+        if not is_field(target):
             raise SyncConfigError(
                 f"field_mapping maps {column!r} to {target!r}, which is not a writable Asana task field; "
-                f"fields are: {', '.join(sorted(known))}"
+                f"fields are: {', '.join(sorted(known))}, or custom_fields.<name or GID>"
             )
         if target in targets:
             raise SyncConfigError(f"field_mapping maps both {targets[target]!r} and {column!r} to {target!r}")
@@ -61,7 +65,7 @@ def resolve_mapping(columns: list[str], settings: SyncSettings) -> ColumnMapping
     ]
     explicit_sources = set(settings.field_mapping)
     for column in columns:
-        if column in known and column not in targets and column not in explicit_sources:
+        if is_field(column) and column not in targets and column not in explicit_sources:
             targets[column] = column
     task_gid_column = targets.pop(TASK_GID, None)
     used = set(targets.values()) | {task_gid_column, settings.primary_key}

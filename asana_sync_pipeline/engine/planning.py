@@ -15,9 +15,12 @@ import numpy as np
 import pandas as pd
 
 from . import fields as rules
-from .fields import TASK_FIELDS, NormalizedColumn, blank_mask, is_null, normalize_column, to_api_value
+from .fields import CUSTOM_FIELD_PREFIX, TASK_FIELDS, NormalizedColumn, blank_mask, is_null, normalize_column, to_api_value
 from .mapping import ColumnMapping, resolve_mapping
-from .settings import SyncMode, SyncSettings
+from .named_values import PENDING_PREFIX, UNCHECKED_PREFIX, api_custom_value
+from .rules import FieldRules, check_custom_field_columns
+from .schema import ProjectSchema
+from .settings import SyncSettings
 
 CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
 OPERATIONS = (CREATE, UPDATE, UNCHANGED, REJECT)
@@ -39,7 +42,10 @@ class Plan:
     the row to this task) and `payload_hash`; `values` holds,
     per mapped Asana field, the rows' canonical values (arrays in row order, kept
     out of the DataFrame because a million-row object frame is slow to build);
-    `rejections` lists (primary_key, field, reason)."""
+    `rejections` lists (primary_key, field, reason). Custom field values are keyed
+    `custom_fields.<GID>` once the schema is known, `kinds` gives their types; names
+    of tags and sections to create are `pending`, names not checked (no schema)
+    are counted in `unchecked`."""
 
     settings: SyncSettings
     mapping: ColumnMapping
@@ -47,6 +53,10 @@ class Plan:
     values: dict[str, np.ndarray]
     rejections: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    kinds: dict[str, str] = field(default_factory=dict)
+    schema: dict[str, Any] | None = None
+    pending: dict[str, list[str]] = field(default_factory=dict)
+    unchecked: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counted = self.rows["operation"].value_counts()
@@ -56,6 +66,40 @@ class Plan:
         """The canonical field values of one row, NULLs left out."""
         values = ((name, column[position]) for name, column in self.values.items())
         return {name: value for name, value in values if not is_null(value)}
+
+    def request_body(self, position: int, project_gid: str, *, for_update: bool) -> dict[str, Any]:
+        """The JSON body of this row's create, or of its PUT (create-only fields left out)."""
+        return api_payload(
+            self.payload_fields(position),
+            project_gid=project_gid,
+            sync_key_field=self.settings.sync_key_field,
+            for_update=for_update,
+            kinds=self.kinds,
+        )
+
+    def with_created(self, created: dict[str, dict[str, str]]) -> Plan:
+        """The plan once pending tags and sections exist: `created[field][name]` is the new GID.
+
+        Their GIDs replace the names in every row, and payload hashes are computed
+        again, so the state records what the tasks really hold."""
+        values = dict(self.values)
+        for field_name, gids in created.items():
+            if field_name not in values or not gids:
+                continue
+            lookup = {PENDING_PREFIX + name: gid for name, gid in gids.items()}
+
+            def substitute(canonical: Any) -> Any:
+                if not isinstance(canonical, str) or PENDING_PREFIX not in canonical:
+                    return canonical
+                return ",".join(lookup.get(entry, entry) for entry in canonical.split(","))
+
+            distinct, codes = pd.factorize(values[field_name], use_na_sentinel=True)
+            replaced = np.array([substitute(value) for value in distinct] + [None], dtype=object)
+            values[field_name] = replaced[codes]
+        columns = {name: NormalizedColumn(column, np.full(len(column), None, dtype=object)) for name, column in values.items()}
+        rows = self.rows.copy()
+        rows["payload_hash"] = payload_hash(columns, len(rows))
+        return replace(self, values=values, rows=rows, pending={})
 
 
 def primary_key_text(value: Any) -> str | None:
@@ -84,8 +128,24 @@ def primary_key_column(column: pd.Series) -> np.ndarray:
     return np.array([primary_key_text(value) for value in column.to_numpy(dtype=object)], dtype=object)
 
 
-def _normalize(model: pd.DataFrame, mapping: ColumnMapping) -> dict[str, NormalizedColumn]:
-    return {field: normalize_column(TASK_FIELDS[field].rule, model[column]) for field, column in mapping.fields.items()}
+def _normalize(model: pd.DataFrame, mapping: ColumnMapping, field_rules: FieldRules) -> dict[str, NormalizedColumn]:
+    """Each mapped field's canonical values, keyed as the plan keys them (custom fields by GID)."""
+    return {
+        field_rules.resolved_field(field): normalize_column(field_rules.rule(field), model[column])
+        for field, column in mapping.fields.items()
+    }
+
+
+def _names_in(column: NormalizedColumn, prefix: str) -> dict[str, None]:
+    """Entries of a column's canonical values that carry `prefix`, without it, in order."""
+    distinct = column.distinct if column.codes is not None else pd.unique(column.values[pd.notna(column.values)])
+    found: dict[str, None] = {}
+    for value in distinct:
+        if isinstance(value, str) and prefix in value:
+            for entry in value.split(","):
+                if entry.startswith(prefix):
+                    found[entry[len(prefix) :]] = None
+    return found
 
 
 _DATE_FIELDS = ("due_on", "due_at", "start_on", "start_at")
@@ -153,18 +213,27 @@ def payload_hash(columns: dict[str, NormalizedColumn], size: int) -> np.ndarray:
     return hashes
 
 
-def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame | None = None) -> Plan:
-    """Plan every row of `model` against `synced` (earlier GIDs and payload hashes)."""
+def build_plan(
+    model: pd.DataFrame,
+    settings: SyncSettings,
+    synced: pd.DataFrame | None = None,
+    schema: ProjectSchema | None = None,
+) -> Plan:
+    """Plan every row of `model` against `synced` (earlier GIDs and payload hashes), resolving
+    names against `schema` when one was read."""
     mapping = resolve_mapping([str(column) for column in model.columns], settings)
+    field_rules = FieldRules(schema, settings)
+    check_custom_field_columns(mapping, field_rules)
+    shown_as = {field_rules.resolved_field(field): field for field in mapping.fields}
     model = model.reset_index(drop=True)
     size = len(model)
-    normalized = _normalize(model, mapping)
+    normalized = _normalize(model, mapping, field_rules)
     keys = primary_key_column(model[settings.primary_key])
     if settings.sync_key_field:
         normalized[SYNC_KEY] = NormalizedColumn(keys, np.full(size, None, dtype=object))
     values = {field: column.values for field, column in normalized.items()}
     rejected: list[tuple[np.ndarray, str, Any]] = [
-        (column.invalid(), field, column.errors) for field, column in normalized.items() if field != SYNC_KEY
+        (column.invalid(), shown_as.get(field, field), column.errors) for field, column in normalized.items() if field != SYNC_KEY
     ]
 
     column_gids = np.full(size, None, dtype=object)
@@ -208,7 +277,34 @@ def build_plan(model: pd.DataFrame, settings: SyncSettings, synced: pd.DataFrame
         }
     )
     notes = [*mapping.notes, *([f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else [])]
-    return Plan(settings, mapping, plan_rows, values, rejections.reset_index(drop=True), notes)
+    pending = {
+        field: list(_names_in(normalized[field], PENDING_PREFIX)) for field in ("tags", "section") if field in normalized
+    }
+    pending = {field: names for field, names in pending.items() if names}
+    unchecked = {
+        shown_as.get(field, field): len(names)
+        for field, column in normalized.items()
+        if (names := _names_in(column, UNCHECKED_PREFIX))
+    }
+    for field, names in pending.items():
+        notes.append(f"{field}: will be created once, then used: {', '.join(names[:10])}")
+    if unchecked:
+        notes.append(
+            "Names not checked against the project (its schema was not read): "
+            + ", ".join(f"{field} ({count} distinct)" for field, count in unchecked.items())
+        )
+    return Plan(
+        settings,
+        mapping,
+        plan_rows,
+        values,
+        rejections.reset_index(drop=True),
+        notes,
+        kinds=field_rules.kinds(),
+        schema=schema.summary() if schema is not None else None,
+        pending=pending,
+        unchecked=unchecked,
+    )
 
 
 def _match_keys(keys: np.ndarray, synced_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -268,18 +364,35 @@ def api_payload(
     project_gid: str,
     sync_key_field: str | None,
     for_update: bool,
+    kinds: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of a create (`for_update=False`) or of a PUT (create-only fields left out)."""
+    """The JSON body of a create (`for_update=False`) or of a PUT (create-only fields left out).
+
+    Custom field values from `custom_fields.<GID>` columns go into `custom_fields`
+    (over the JSON column's entry for the same field); a `section` places a new task
+    in that section of the configured project."""
     body: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
     for name, value in canonical.items():
         if name == SYNC_KEY:
+            continue
+        if name.startswith(CUSTOM_FIELD_PREFIX):
+            gid = name[len(CUSTOM_FIELD_PREFIX) :]
+            if kinds and gid in kinds:
+                custom[gid] = api_custom_value(kinds[gid], value)
             continue
         if for_update and TASK_FIELDS[name].create_only:
             continue
         body[name] = to_api_value(name, value)
+    if custom:
+        body["custom_fields"] = {**body.get("custom_fields", {}), **custom}
     if sync_key_field and SYNC_KEY in canonical:
         body["custom_fields"] = {**body.get("custom_fields", {}), sync_key_field: canonical[SYNC_KEY]}
     if not for_update:
+        section = body.pop("section", None)
+        if section is not None:
+            others = [entry for entry in body.get("memberships", []) if entry.get("project") != project_gid]
+            body["memberships"] = [{"project": project_gid, "section": section}, *others]
         extra_projects = [gid for gid in body.get("projects", []) if gid != project_gid]
         body["projects"] = [project_gid, *extra_projects]
     return body

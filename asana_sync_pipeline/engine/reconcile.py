@@ -21,6 +21,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from lxml import etree
@@ -126,7 +127,7 @@ def _custom_value(value: Any, people: People) -> Any:
     """A custom field value as sent, reduced to what the task will show."""
     if isinstance(value, bool):
         return ("b", value)
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, Decimal)):
         return ("n", float(value))
     if isinstance(value, str):
         return ("s", value)

@@ -1,5 +1,6 @@
-"""Running one sync: the connection test, the sync lock, the plan refreshed against the
-state as it is once the lock is held, then the writes.
+"""Running one sync: planning (reading the project's schema when the model names things),
+then the connection test, the sync lock, the plan refreshed against the state as it
+is once the lock is held, the tags and sections to create, and the writes.
 
 This is the whole of what the `asana_tasks` asset (or any other caller) does;
 failures that concern the run rather than a row come out as `AsanaSyncError`s
@@ -12,14 +13,19 @@ import asyncio
 from collections.abc import Callable
 
 import httpx
+import pandas as pd
 
 from .client import AsanaClient
 from .connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection, check_project_gid
-from .errors import AsanaTransportError, AuthenticationError, ConnectionCheckError
+from .errors import AsanaAPIError, AsanaTransportError, AuthenticationError, ConnectionCheckError, SyncConfigError
 from .executor import SyncOptions
-from .planning import CREATE, Plan, refresh_plan
+from .mapping import resolve_mapping
+from .pending import create_pending
+from .planning import CREATE, Plan, build_plan, refresh_plan
 from .report import SyncReport
-from .settings import AsanaSettings
+from .rules import schema_needs
+from .schema import ProjectSchema, SchemaNeeds, read_schema
+from .settings import AsanaSettings, SyncSettings
 from .state import StateStore, SyncScope
 from .sync import TaskSync
 
@@ -36,6 +42,33 @@ def test_connection(asana: AsanaSettings, project_gid: str, *, sync_key_field: s
             )
 
     return asyncio.run(check())
+
+
+def plan_sync(
+    model: pd.DataFrame,
+    settings: SyncSettings,
+    *,
+    store: StateStore,
+    scope: SyncScope,
+    asana: AsanaSettings | None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Plan:
+    """Plan every row. When the model names things (tags, sections, custom fields and their
+    options, people by email), the project's schema is read first, once, and only the parts
+    needed; without `asana` (no token) names are left unchecked and the plan says so."""
+    needs = schema_needs(model, resolve_mapping([str(column) for column in model.columns], settings))
+    schema = None
+    if needs and asana is not None:
+        schema = asyncio.run(_read_schema(asana, scope.project_gid, needs, transport))
+    return build_plan(model, settings, store.synced(scope), schema)
+
+
+async def _read_schema(
+    asana: AsanaSettings, project_gid: str, needs: SchemaNeeds, transport: httpx.AsyncBaseTransport | None
+) -> ProjectSchema:
+    async with AsanaClient.from_settings(asana, transport=transport) as client:
+        info = await check_connection(client, project_gid, token_source=asana.token_source)
+        return await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs)
 
 
 def run_sync(
@@ -56,6 +89,11 @@ def run_sync(
     httpx's network transport (a proxy, or a test's)."""
     project_gid = check_project_gid(scope.project_gid)
     scope = SyncScope(scope.sync, project_gid)
+    if plan.unchecked:
+        raise SyncConfigError(
+            "this plan was made without reading the project (no token), so names in "
+            f"{', '.join(plan.unchecked)} were not checked; materialize asana_task_payloads again with the token set"
+        )
     options = options or SyncOptions(
         reconcile_grace_seconds=asana.reconcile_grace_seconds, workers=2 * asana.max_concurrent_writes
     )
@@ -71,6 +109,8 @@ def run_sync(
             for warning in warnings:
                 log(f"WARNING: {warning}")
             try:
+                if current.pending:
+                    current = await _with_pending_created(client, current, project_gid, info.workspace_gid, log)
                 report = await TaskSync(
                     client, store, scope=scope, run_id=run_id, me_gid=info.user_gid, log=log, options=options
                 ).run(current)
@@ -92,6 +132,19 @@ def run_sync(
     with store.exclusive(scope, log):
         synced = store.synced(scope)
         return asyncio.run(run(refresh_plan(plan, synced), synced.empty))
+
+
+async def _with_pending_created(client: AsanaClient, plan: Plan, project_gid: str, workspace_gid: str, log: Log) -> Plan:
+    try:
+        created = await create_pending(client, plan, project_gid=project_gid, workspace_gid=workspace_gid, log=log)
+    except AsanaAPIError as exc:
+        if isinstance(exc, AuthenticationError):
+            raise
+        raise SyncConfigError(
+            f"Could not create the tags or sections the model names ({exc}); create them in Asana, "
+            "or set create_missing_tags / create_missing_sections to false to reject those rows instead"
+        ) from None
+    return plan.with_created(created)
 
 
 async def _fresh_state_warnings(client: AsanaClient, info: ConnectionInfo, store: StateStore, plan: Plan) -> list[str]:

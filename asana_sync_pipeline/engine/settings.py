@@ -89,6 +89,12 @@ class SyncSettings:
     allow_tasks_outside_project: bool = _setting(
         False, "Let a task_gid column address tasks that are not in the configured project."
     )
+    create_missing_tags: bool = _setting(
+        False, "Create a tag the workspace lacks (once) instead of rejecting the rows that name it."
+    )
+    create_missing_sections: bool = _setting(
+        False, "Create a section the project lacks (once) instead of rejecting the rows that name it."
+    )
     max_rejection_rate: float = _setting(
         0.05, "The rejection_rate_below_threshold check warns when more than this share of the model's rows is rejected."
     )

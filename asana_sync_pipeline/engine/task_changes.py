@@ -2,7 +2,8 @@
 
 `tags`, `followers`, `projects`, `memberships` and `parent` cannot be sent in a
 PUT: an existing task changes them through its own endpoints (addTag,
-removeFollowers, addProject, setParent, ...). `create_only_actions` is a pure
+removeFollowers, addProject, setParent, ...); a new `section` moves the task
+there with the section's addTask. `create_only_actions` is a pure
 function from the task as Asana holds it and the row's wanted values to the
 list of requests that close the gap; nothing is sent for what already agrees.
 """
@@ -13,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-CREATE_ONLY_FIELDS = ("tags", "followers", "projects", "memberships", "parent")
+CREATE_ONLY_FIELDS = ("tags", "followers", "projects", "memberships", "parent", "section")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def opt_fields_for(wanted: dict[str, Any]) -> list[str]:
         opt_fields.append("tags")
     if "followers" in wanted:
         opt_fields += ["followers", "followers.email"]
-    if "projects" in wanted or "memberships" in wanted:
+    if "projects" in wanted or "memberships" in wanted or "section" in wanted:
         opt_fields += ["projects", "memberships.project", "memberships.section"]
     if "parent" in wanted:
         opt_fields.append("parent")
@@ -62,7 +63,16 @@ def create_only_actions(
         actions += _project_actions(task, current, wanted, project_gid)
     if "parent" in wanted and (current.get("parent") or {}).get("gid") != wanted["parent"]:
         actions.append(TaskAction(f"{task}/setParent", {"parent": wanted["parent"]}))
+    if "section" in wanted and (project_gid, wanted["section"]) not in _placements(current):
+        actions.append(TaskAction(f"/sections/{wanted['section']}/addTask", {"task": task_gid}))
     return actions
+
+
+def _placements(current: dict[str, Any]) -> set[tuple[str | None, str | None]]:
+    return {
+        ((membership.get("project") or {}).get("gid"), (membership.get("section") or {}).get("gid"))
+        for membership in current.get("memberships") or []
+    }
 
 
 def _follower_actions(task: str, current: list[dict[str, Any]], wanted: str, me_gid: str) -> list[TaskAction]:
@@ -85,10 +95,7 @@ def _follower_actions(task: str, current: list[dict[str, Any]], wanted: str, me_
 
 def _project_actions(task: str, current: dict[str, Any], wanted: dict[str, Any], project_gid: str) -> list[TaskAction]:
     have_projects = [project["gid"] for project in current.get("projects") or []]
-    have_sections = {
-        ((membership.get("project") or {}).get("gid"), (membership.get("section") or {}).get("gid"))
-        for membership in current.get("memberships") or []
-    }
+    have_sections = _placements(current)
     memberships = json.loads(wanted["memberships"]) if "memberships" in wanted else []
     listed = _entries(wanted["projects"]) if "projects" in wanted else []
     actions = []

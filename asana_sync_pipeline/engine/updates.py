@@ -17,7 +17,7 @@ from .errors import AsanaError, AsanaTransportError, AuthenticationError, NotFou
 from .executor import Log, OutcomeRecorder
 from .fields import TASK_FIELDS
 from .outcomes import field_of, reason_for
-from .planning import Plan, api_payload
+from .planning import Plan
 from .report import SyncReport
 from .settings import SyncMode
 from .state import Outcome
@@ -44,9 +44,7 @@ class UpdateWriter:
         key = rows["primary_key"].iat[position]
         gid = rows["task_gid"].iat[position]
         canonical = self.plan.payload_fields(position)
-        body = api_payload(
-            canonical, project_gid=self.project_gid, sync_key_field=self.plan.settings.sync_key_field, for_update=True
-        )
+        body = self.plan.request_body(position, self.project_gid, for_update=True)
         create_only = {name: value for name, value in canonical.items() if name in TASK_FIELDS and TASK_FIELDS[name].create_only}
         try:
             if self._needs_project_check(position):

@@ -65,3 +65,10 @@ def test_only_the_fields_needed_are_read():
     assert opt_fields_for({"tags": "1", "parent": "2"}) == ["tags", "parent"]
     assert "followers.email" in opt_fields_for({"followers": "me"})
     assert "memberships.section" in opt_fields_for({"projects": "1"})
+
+
+def test_a_new_section_moves_the_task_and_the_same_one_costs_nothing():
+    current = {"memberships": [{"project": {"gid": PROJECT}, "section": {"gid": "401"}}, {"project": {"gid": OTHER}, "section": {"gid": "402"}}]}
+    assert actions(current, {"section": "401"}) == []
+    assert actions(current, {"section": "402"}) == [TaskAction("/sections/402/addTask", {"task": "7"})]
+    assert "memberships.section" in opt_fields_for({"section": "402"})

@@ -27,6 +27,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from ..errors import StateStoreError
+from ..json_text import dumps
 from ..warehouse import is_duckdb_file
 from .base import (
     DEFAULT_SYNC,
@@ -216,7 +217,7 @@ class DuckDBStateStore(StateStore):
         frame = pd.DataFrame(
             {
                 "primary_key": [key for key, _ in intents],
-                "payload": [json.dumps(payload, sort_keys=True) for _, payload in intents],
+                "payload": [dumps(payload, sort_keys=True) for _, payload in intents],
             }
         )
         with self.connect() as connection:
