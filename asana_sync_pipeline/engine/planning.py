@@ -93,7 +93,7 @@ class Plan:
                     return canonical
                 return ",".join(lookup.get(entry, entry) for entry in canonical.split(","))
 
-            distinct, codes = pd.factorize(values[field_name], use_na_sentinel=True)
+            codes, distinct = pd.factorize(values[field_name], use_na_sentinel=True)
             replaced = np.array([substitute(value) for value in distinct] + [None], dtype=object)
             values[field_name] = replaced[codes]
         columns = {name: NormalizedColumn(column, np.full(len(column), None, dtype=object)) for name, column in values.items()}
