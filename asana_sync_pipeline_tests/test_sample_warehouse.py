@@ -7,8 +7,9 @@ from importlib import resources
 import duckdb
 import pytest
 
-from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.engine.planning import build_plan
+from asana_sync_pipeline.engine.schema import Catalog, CustomField, Named, ProjectSchema
+from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.sample_warehouse import build_sample_warehouse
 
 # The deliberately invalid rows documented in data/README.md, each with its one faulty field.
@@ -22,8 +23,8 @@ INVALID = {
     "acct-0068": "assignee",
     "acct-0081": "task_gid",
 }
-DEFAULT_FIELDS = ["name", "notes", "html_notes", "due_on", "due_at", "start_on", "assignee", "tags", "completed", "custom_fields", "task_gid"]
-SYNC_KEY_FIELD = "1200000000000301"
+DEFAULT_FIELDS = ["name", "notes", "html_notes", "due_on", "due_at", "start_on", "assignee", "tags", "completed", "section", "task_gid"]
+NAMED_FIELDS = ["ARR (USD)", "Health", "Products", "Renewal date", "Account executive"]
 RICH_TEXT_TAGS = {"body", "strong", "em", "u", "s", "code", "ol", "ul", "li", "a", "h1", "h2", "hr"}
 
 
@@ -42,6 +43,25 @@ def fixture():
     return json.loads(resources.files("asana_sync_pipeline.emulator").joinpath("default_fixture.json").read_text())
 
 
+def schema_of(fixture: dict) -> ProjectSchema:
+    """The default project's schema, as the sync reads it from the emulator."""
+    fields = {}
+    for custom in fixture["custom_fields"]:
+        options = custom.get("enum_options")
+        catalog = Catalog([Named(o["gid"], o["name"], o.get("enabled", True)) for o in options], "option") if options else None
+        fields[custom["gid"]] = CustomField(custom["gid"], custom["name"], custom["resource_subtype"], custom.get("precision"), catalog)
+    return ProjectSchema(
+        project_gid=fixture["project"]["gid"],
+        workspace_gid=fixture["workspace"]["gid"],
+        me_gid=fixture["me"],
+        fields=fields,
+        sections=Catalog([Named(section["gid"], section["name"]) for section in fixture["sections"]], "section"),
+        tags=Catalog([Named(tag["gid"], tag["name"]) for tag in fixture["tags"]], "tag"),
+        users_by_email={user["email"]: user["gid"] for user in fixture["users"]},
+        user_gids={user["gid"] for user in fixture["users"]},
+    )
+
+
 def test_builds_the_model_with_typed_columns_and_every_default_field(warehouse):
     rows, types, model = warehouse
     assert rows == len(model) >= 100
@@ -49,52 +69,45 @@ def test_builds_the_model_with_typed_columns_and_every_default_field(warehouse):
     assert types["due_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["completed"] == "BOOLEAN"
     assert types["updated_at"] == "TIMESTAMP"
-    for column in ("id", "name", "notes", "html_notes", "assignee", "tags", "custom_fields", "task_gid", "resource_subtype"):
+    for column in ("id", "name", "notes", "html_notes", "assignee", "tags", "section", "custom_fields", "task_gid", "resource_subtype"):
         assert types[column] == "VARCHAR", column
+    assert types["custom_fields.Renewal date"] == "DATE" and types["custom_fields.ARR (USD)"] == "BIGINT"
     assert model["id"].is_unique and model["id"].notna().all()
-    for field in DEFAULT_FIELDS:
+    for field in [*DEFAULT_FIELDS, *(f"custom_fields.{name}" for name in NAMED_FIELDS)]:
         assert model[field].notna().any(), field
 
 
-def test_the_documented_invalid_rows_exist_and_are_the_only_rejections(warehouse):
+def test_the_documented_invalid_rows_exist_and_are_the_only_rejections(warehouse, fixture):
     _, _, model = warehouse
     assert set(INVALID) <= set(model["id"])
-    plan = build_plan(model, SyncSettings())
+    plan = build_plan(model, SyncSettings(), schema=schema_of(fixture))
     assert dict(zip(plan.rejections["primary_key"], plan.rejections["field"])) == INVALID
+    assert not plan.unchecked and not plan.pending
 
 
-def test_valid_rows_reference_only_fixture_gids_and_emails(warehouse, fixture):
+def test_valid_rows_use_names_the_fixture_knows(warehouse, fixture):
     _, _, model = warehouse
-    users = {user["gid"] for user in fixture["users"]} | {user["email"] for user in fixture["users"]}
-    tags = {tag["gid"] for tag in fixture["tags"]}
-    fields = {field["gid"]: field for field in fixture["custom_fields"]}
+    emails = {user["email"] for user in fixture["users"]}
+    users = {user["gid"] for user in fixture["users"]} | emails
+    tags = {tag["name"].casefold() for tag in fixture["tags"]} | {tag["gid"] for tag in fixture["tags"]}
+    sections = {section["name"] for section in fixture["sections"]}
+    options = {custom["name"]: {option["name"].casefold() for option in custom.get("enum_options", [])} for custom in fixture["custom_fields"]}
     valid = model[~model["id"].isin(INVALID)]
     assert len(valid) >= 100
     assert not (valid["due_on"].notna() & valid["due_at"].notna()).any()
-    assert valid["task_gid"].isna().all()
+    assert valid["task_gid"].isna().all() and valid["custom_fields"].isna().all()
     dated = valid[valid["start_on"].notna()]
     assert (dated["due_on"].fillna(dated["due_at"].dt.date) >= dated["start_on"]).all()
     for html in valid["html_notes"].dropna():
         root = ET.fromstring(html)
         assert root.tag == "body" and {element.tag for element in root.iter()} <= RICH_TEXT_TAGS, html
-    for row in valid.itertuples():
-        assert row.assignee in users, row.id
-        assert {tag.strip() for tag in row.tags.split(",")} <= tags, row.id
-        custom_fields = json.loads(row.custom_fields)
-        assert SYNC_KEY_FIELD not in custom_fields, row.id
-        for gid, value in custom_fields.items():
-            kind = fields[gid]["resource_subtype"]
-            options = {option["gid"] for option in fields[gid].get("enum_options", [])}
-            if kind == "number":
-                assert isinstance(value, (int, float)), row.id
-            elif kind == "enum":
-                assert value in options, row.id
-            elif kind == "multi_enum":
-                assert set(value) <= options, row.id
-            elif kind == "people":
-                assert set(value) <= users, row.id
-            elif kind == "date":
-                assert len(value) == 10 and value[4] == value[7] == "-", row.id
+    for row in valid.to_dict("records"):
+        assert row["assignee"] in users, row["id"]
+        assert {tag.strip().casefold() for tag in row["tags"].split(",")} <= tags, row["id"]
+        assert row["section"] in sections, row["id"]
+        assert row["custom_fields.Health"].casefold() in options["Health"], row["id"]
+        assert {product.strip().casefold() for product in row["custom_fields.Products"].split(",")} <= options["Products"]
+        assert row["custom_fields.Account executive"] in emails, row["id"]
 
 
 def test_building_twice_gives_the_same_warehouse(tmp_path, warehouse):

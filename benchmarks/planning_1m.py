@@ -7,14 +7,19 @@ this one process measures (a) DuckDB alone reading the rows into pandas
 (`SELECT * ... .df()`), (b) the project's own read of the model
 (`warehouse.read_model`: repeated text as categoricals) and (c) the whole
 planning step: that read, the field rules, the hashes and the diff against a
-state map holding half the rows. All are timed several times, alternating,
-after a warm-up; the table shows medians. Peak memory is the process's maximum
-RSS. Goal: (c) at most 3x (a), at most 2 GB.
+state map holding half the rows. (d) does the same for a model written in
+names — four custom fields by name (an enum option, multi-enum options, a date,
+a person by email), tags and a section by name, assignees by email — whose
+schema is read from an emulator first (a handful of requests), beside DuckDB's
+read of that model. All are timed several times, alternating, after a warm-up;
+the table shows medians. Peak memory is the process's maximum RSS. Goal: (c)
+and (d) at most 3x DuckDB's read, at most 2 GB.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import resource
 import statistics
 import sys
@@ -29,11 +34,16 @@ from dagster_duckdb import DuckDBResource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asana_sync_pipeline.assets import asana_task_payloads, warehouse_model  # noqa: E402
-from asana_sync_pipeline.engine.settings import SyncSettings  # noqa: E402
+from asana_sync_pipeline.assets import build_sync_assets  # noqa: E402
+from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings  # noqa: E402
+from asana_sync_pipeline.engine.mapping import resolve_mapping  # noqa: E402
 from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
-from asana_sync_pipeline.resources import AsanaResource, SyncStateResource  # noqa: E402
+from asana_sync_pipeline.engine.rules import schema_needs  # noqa: E402
+from asana_sync_pipeline.engine.runner import _read_schema  # noqa: E402
+from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
 from asana_sync_pipeline.engine.warehouse import read_model  # noqa: E402
+from asana_sync_pipeline.resources import AsanaResource, SyncStateResource  # noqa: E402
+from asana_sync_pipeline.sync_spec import SyncSpec  # noqa: E402
 
 QUERY = "SELECT * FROM asana_task_model"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -56,6 +66,24 @@ SELECT
     TIMESTAMP '2026-01-01' + to_minutes(i) AS updated_at
 FROM range(?) t(i)
 """
+NAMED_QUERY = "SELECT * FROM asana_task_model_named"
+NAMED_MODEL_SQL = """
+CREATE TABLE asana_task_model_named AS
+SELECT
+    'acct-' || lpad(i::VARCHAR, 8, '0') AS id,
+    'Follow up with account ' || i AS name,
+    CASE WHEN i % 3 = 0 THEN 'Usage dropped ' || (i % 60) || '% in 30 days' END AS notes,
+    CASE WHEN i % 5 <> 0 THEN DATE '2026-01-01' + (i % 365)::INTEGER END AS due_on,
+    ['ada@acme.example', 'Grace@acme.example', 'alan@acme.example', 'me'][1 + i % 4] AS assignee,
+    ['churn-risk', 'churn-risk, Enterprise', 'renewal', NULL][1 + i % 4] AS tags,
+    ['To triage', 'In progress'][1 + i % 2] AS section,
+    ['Green', 'yellow', 'RED'][1 + i % 3] AS "custom_fields.Health",
+    ['Analytics', 'Analytics, Warehouse', 'reverse etl, warehouse'][1 + i % 3] AS "custom_fields.Products",
+    DATE '2026-06-01' + (i % 400)::INTEGER AS "custom_fields.Renewal date",
+    ['ada@acme.example', 'grace@acme.example', 'katherine@acme.example'][1 + i % 3] AS "custom_fields.Account executive",
+    i % 11 = 0 AS completed
+FROM range(?) t(i)
+"""
 
 
 def peak_rss_mb() -> float:
@@ -65,13 +93,14 @@ def peak_rss_mb() -> float:
 def dry_run_through_dagster(warehouse: str, folder: str) -> float:
     """Seconds to materialize the first two assets, as the UI's dry run does (no Asana request)."""
     resources = {
-        "asana": AsanaResource(access_token="unused", project_gid="1200000000000100"),
+        "asana": AsanaResource(access_token=None, project_gid="1200000000000100"),
         "warehouse": DuckDBResource(database=warehouse, connection_config={"access_mode": "READ_ONLY"}),
         "sync_state": SyncStateResource(database=str(Path(folder) / "state.duckdb")),
         "io_manager": dg.FilesystemIOManager(base_dir=str(Path(folder) / "io")),
     }
     with dg.instance_for_test() as instance:
         started = time.perf_counter()
+        warehouse_model, asana_task_payloads, _ = build_sync_assets(SyncSpec())
         result = dg.materialize(
             [warehouse_model, asana_task_payloads], resources=resources, instance=instance, run_config=QUIET
         )
@@ -90,6 +119,7 @@ def main() -> None:
         path = str(Path(folder) / "warehouse.duckdb")
         with duckdb.connect(path) as connection:
             connection.execute(MODEL_SQL, [args.rows])
+            connection.execute(NAMED_MODEL_SQL, [args.rows])
 
         def read() -> pd.DataFrame:
             with duckdb.connect(path, read_only=True) as connection:
@@ -123,6 +153,30 @@ def main() -> None:
             plan_times.append(time.perf_counter() - started)
             counts = plan.counts()
             del plan
+        def read_named() -> pd.DataFrame:
+            with duckdb.connect(path, read_only=True) as connection:
+                return connection.execute(NAMED_QUERY).df()
+
+        def load_named() -> pd.DataFrame:
+            with duckdb.connect(path, read_only=True) as connection:
+                return read_model(connection, NAMED_QUERY)
+
+        sample = load_named().head(1000)
+        needs = schema_needs(sample, resolve_mapping(list(sample.columns), SyncSettings()))
+        with EmulatorServer(EmulatorSettings(token="0/planning")) as server:
+            schema = asyncio.run(_read_schema(AsanaSettings(access_token="0/planning", base_url=server.base_url), server.project_gid, needs, None))
+        named_read_times, named_plan_times = [], []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            model = read_named()
+            named_read_times.append(time.perf_counter() - started)
+            del model
+            started = time.perf_counter()
+            named = build_plan(load_named(), SyncSettings(), None, schema)
+            named_plan_times.append(time.perf_counter() - started)
+            named_counts = named.counts()
+            del named
+        named_read, named_plan = statistics.median(named_read_times), statistics.median(named_plan_times)
         read_seconds, plan_seconds = statistics.median(read_times), statistics.median(plan_times)
         load_seconds = statistics.median(load_times)
         planning_rss = peak_rss_mb()
@@ -134,10 +188,12 @@ def main() -> None:
     print(f"{'read_model (repeated text as categoricals)':<44} {load_seconds:>8.2f} {load_seconds / read_seconds:>7.2f}")
     print(f"{'plan: read + validate + normalize + diff':<44} {plan_seconds:>8.2f} {plan_seconds / read_seconds:>7.2f}")
     print(f"{'dry run as a Dagster job (see below)':<44} {dagster_seconds:>8.2f} {dagster_seconds / read_seconds:>7.2f}")
+    print(f"{'model in names: DuckDB read into pandas':<44} {named_read:>8.2f} {1.0:>7.2f}")
+    print(f"{'model in names: plan, schema read ' + str(schema.reads) + ' requests':<44} {named_plan:>8.2f} {named_plan / named_read:>7.2f}")
     print(f"medians of {args.repeats} alternating repetitions, after a warm-up; peak RSS: {planning_rss:,.0f} MB")
     print("dry run: warehouse_model + asana_task_payloads materialized once by dg.materialize, with the")
     print("filesystem IO manager pickling the model and the plan between them, against an empty state")
-    print(f"operations: {counts}")
+    print(f"operations: {counts}; model in names: {named_counts}")
 
 
 if __name__ == "__main__":

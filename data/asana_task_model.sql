@@ -73,22 +73,19 @@ SELECT
     coalesce(assignee_override, CASE WHEN csm_email = 'alan@acme.example' THEN '1200000000000013' ELSE csm_email END)
         AS assignee,
     concat_ws(CASE WHEN health_score % 2 = 0 THEN ', ' ELSE ',' END,
-        '1200000000000201',
-        CASE WHEN segment = 'enterprise' THEN '1200000000000202' ELSE '1200000000000203' END,
-        CASE WHEN renewal_date < week_of + INTERVAL 60 DAY THEN '1200000000000204' END,
-        CASE WHEN exec_sponsor_left THEN '1200000000000206' END,
+        'churn-risk',
+        CASE WHEN segment = 'enterprise' THEN 'enterprise' ELSE 'Mid-Market' END,
+        CASE WHEN renewal_date < week_of + INTERVAL 60 DAY THEN 'renewal' END,
+        CASE WHEN exec_sponsor_left THEN 'exec-sponsor' END,
         extra_tags) AS tags,
     followup_done AS completed,
-    coalesce(custom_fields_json, json_object(
-        '1200000000000302', arr_usd,
-        '1200000000000303', CASE WHEN health_score < 40 THEN '1200000000000313'
-                                 WHEN health_score < 70 THEN '1200000000000312' ELSE '1200000000000311' END,
-        '1200000000000304', list_transform(string_split(products, '|'),
-            lambda p: CASE p WHEN 'Analytics' THEN '1200000000000321' WHEN 'Warehouse' THEN '1200000000000322'
-                        ELSE '1200000000000323' END),
-        '1200000000000305', strftime(renewal_date, '%Y-%m-%d'),
-        '1200000000000306', [CASE WHEN ae_email = 'grace@acme.example' THEN '1200000000000012' ELSE ae_email END]
-    )::VARCHAR) AS custom_fields,
+    CASE WHEN urgent THEN 'In progress' ELSE 'To triage' END AS section,
+    arr_usd AS "custom_fields.ARR (USD)",
+    CASE WHEN health_score < 40 THEN 'Red' WHEN health_score < 70 THEN 'yellow' ELSE 'Green' END AS "custom_fields.Health",
+    replace(products, '|', ', ') AS "custom_fields.Products",
+    renewal_date AS "custom_fields.Renewal date",
+    ae_email AS "custom_fields.Account executive",
+    custom_fields_json AS custom_fields,
     task_gid_override AS task_gid,
     CASE WHEN segment = 'mid-market' AND renewal_date < DATE '2026-12-15' AND start_on_override IS NULL
          THEN 'milestone' ELSE 'default_task' END AS resource_subtype,
@@ -113,12 +110,9 @@ SELECT
         || strftime(last_run_at, '%Y-%m-%d %H:%M') || ' UTC).' AS notes,
     (last_run_at::DATE + CASE severity WHEN 'Critical' THEN 1 WHEN 'High' THEN 2 ELSE 7 END) AS due_on,
     owner_email AS assignee,
-    json_object(
-        '1200000000000307', CASE severity WHEN 'Low' THEN '1200000000000331' WHEN 'Medium' THEN '1200000000000332'
-                                          WHEN 'High' THEN '1200000000000333' ELSE '1200000000000334' END,
-        '1200000000000308', check_name
-    )::VARCHAR AS custom_fields,
-    json_array(json_object('project', '1200000000000120', 'section', '1200000000000411'))::VARCHAR AS memberships,
+    severity AS "custom_fields.Severity",
+    check_name AS "custom_fields.Check name",
+    CASE WHEN failing_rows > 500 THEN 'Investigating' ELSE 'New' END AS section,
     last_run_at AS updated_at
 FROM data_checks
 WHERE status = 'failing'
