@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -377,7 +377,10 @@ class EmulatorApp(Starlette):
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             scope[TRANSPORT_SCOPE_KEY] = getattr(getattr(send, "__self__", None), "transport", None)
-        await super().__call__(scope, receive, send)
+        try:
+            await super().__call__(scope, receive, send)
+        except ClientDisconnect:
+            return  # the client went away before its request was read (killed, timed out): nothing was done
 
 
 def create_app(settings: EmulatorSettings | None = None, observers: tuple[Observer, ...] = ()) -> EmulatorApp:
