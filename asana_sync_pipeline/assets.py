@@ -21,7 +21,7 @@ from .config import model_query_config_class, sync_config_class
 from .engine.connection import check_project_gid
 from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Plan
-from .engine.runner import plan_sync, run_sync
+from .engine.runner import GUARD_FLOOR, plan_sync, run_sync
 from .engine.state import SyncScope, utc_now
 from .engine.warehouse import check_warehouse_file, read_model
 from .metadata import PREVIEW_ROWS, markdown_table, plan_metadata, sync_metadata
@@ -32,6 +32,7 @@ POOL = "asana_sync"
 """Every sync's writes run in this concurrency pool: syncs sharing a token stay within its limits."""
 PRIMARY_KEY_CHECK = "primary_key_unique_and_not_null"
 NAMES_CHECK = "names_present_for_new_rows"
+REMOVALS_CHECK = "removals_within_limit"
 REJECTION_RATE_CHECK = "rejection_rate_below_threshold"
 
 
@@ -86,6 +87,10 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             )),
             dg.AssetCheckSpec(NAMES_CHECK, asset=payloads_key, description=(
                 "Rows that will create a task have a name; those without one are rejected."
+            )),
+            dg.AssetCheckSpec(REMOVALS_CHECK, asset=payloads_key, description=(
+                "The share of the sync's live tasks the plan would complete or delete stays within "
+                "max_removed_fraction (asana_tasks refuses to write otherwise)."
             )),
         ],
     )
@@ -202,6 +207,25 @@ def _plan_checks(plan: Plan, asset_key: dg.AssetKey):
             "null_keys": empty,
             "duplicated_keys": int(repeated.nunique()),
             "examples": ", ".join(map(str, repeated.unique()[:10])) or "none",
+        },
+    )
+    share, limit = plan.removal_share(), plan.settings.max_removed_fraction
+    within = len(plan.removals) <= GUARD_FLOOR or share <= limit
+    yield dg.AssetCheckResult(
+        check_name=REMOVALS_CHECK,
+        asset_key=asset_key,
+        passed=within,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None if within else (
+            f"{len(plan.removals):,} of {plan.live_tasks:,} live tasks would be removed ({share:.0%} > {limit:.0%}); "
+            "asana_tasks will refuse to write"
+        ),
+        metadata={
+            "removals": len(plan.removals),
+            "live_tasks": plan.live_tasks,
+            "removal_share": round(share, 4),
+            "max_removed_fraction": limit,
+            "on_row_removed": plan.settings.on_row_removed.value,
         },
     )
     nameless = int((rejections["reason"] == NAME_REQUIRED).sum())

@@ -41,9 +41,33 @@ def payload_preview(plan: Plan, project_gid: str) -> str:
     return "\n".join(lines) or "_nothing to write_"
 
 
+def lifecycle_tables(plan: Plan) -> dict[str, Any]:
+    """The dry run's view of the row lifecycle: removals, reopenings, comments and parent changes."""
+    rows = plan.rows
+    reopened = rows.loc[rows["reopen"], ["primary_key", "task_gid"]]
+    commented = rows.loc[rows["comment_due"], ["primary_key", "operation"]].assign(
+        comment=[plan.comment(position) for position in rows.index[rows["comment_due"]]]
+    )
+    parented = pd.DataFrame(columns=["primary_key", "operation", "parent_key", "level"])
+    if "parent_key" in plan.values:
+        moving = rows["operation"].isin(["create", "update"]).to_numpy() & (plan.values["parent_key"] != "")
+        parented = rows.loc[moving, ["primary_key", "operation", "level"]].assign(parent_key=plan.values["parent_key"][moving])
+    return {
+        "to_complete": int((plan.removals["action"] == "complete").sum()),
+        "to_delete": int((plan.removals["action"] == "delete").sum()),
+        "to_reopen": len(reopened),
+        "comments_to_post": len(commented),
+        "planned_removals": dg.MetadataValue.md(markdown_table(plan.removals[["primary_key", "task_gid", "action"]])),
+        "planned_reopenings": dg.MetadataValue.md(markdown_table(reopened)),
+        "planned_comments": dg.MetadataValue.md(markdown_table(commented)),
+        "planned_parents": dg.MetadataValue.md(markdown_table(parented)),
+    }
+
+
 def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, Any]:
     counts = plan.counts()
     return {
+        **lifecycle_tables(plan),
         "dagster/row_count": len(plan.rows),
         "to_create": counts["create"],
         "to_update": counts["update"],
@@ -66,7 +90,7 @@ def sync_metadata(report: SyncReport, info: ConnectionInfo, seconds: float) -> d
     rejections = pd.DataFrame(report.rejections, columns=["primary_key", "field", "reason"])
     counts = report.counts()
     return {
-        **{name: counts[name] for name in ("created", "updated", "unchanged", "rejected")},
+        **{name: counts[name] for name in ("created", "updated", "unchanged", "rejected", "completed", "deleted", "reopened", "comments")},
         "adopted_after_interruption": report.adopted,
         "recreated_after_deletion": report.recreated,
         "requests": report.requests,

@@ -148,8 +148,8 @@ def test_code_location_lineage_and_a_run_launched_through_graphql(ui):
         "data_checks/asana_tasks": ["data_checks/asana_task_payloads"],
     }
     checks = {(name, check["name"]) for name, node in nodes.items() for check in node["assetChecksOrError"]["checks"]}
-    assert {check for _, check in checks} == {"primary_key_unique_and_not_null", "names_present_for_new_rows", "rejection_rate_below_threshold"}
-    assert len(checks) == 6
+    assert {check for _, check in checks} == {"primary_key_unique_and_not_null", "names_present_for_new_rows", "removals_within_limit", "rejection_rate_below_threshold"}
+    assert len(checks) == 8
 
     before = len(ui.runs())
     run_id = DagsterGraphQLClient("127.0.0.1", port_number=ui.port).submit_job_execution("asana_sync_job")

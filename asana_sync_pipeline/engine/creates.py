@@ -4,6 +4,9 @@
 2. Every create's intent is committed before its request is sent.
 3. Creates whose answer was lost (timeout, reset, 5xx) are reconciled against
    the project's tasks, and only the ones that made no task are sent again.
+
+Rows nested with `parent_key` are created level by level, parents first (each
+level at full concurrency), so a child is created under its parent's task.
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ class CreateWriter:
     def __post_init__(self) -> None:
         self.payloads: dict[int, dict[str, Any]] = {}
         self.project_gid = self.scope.project_gid
+        rows = self.plan.rows
+        self.parents: dict[str, str] = {
+            key: gid for key, gid in zip(rows["primary_key"], rows["task_gid"]) if isinstance(key, str) and isinstance(gid, str)
+        }
+        """Primary key -> task GID of every row with a task, growing as creates succeed."""
 
     def key(self, position: int) -> str:
         return self.plan.rows["primary_key"].iat[position]
@@ -61,7 +69,9 @@ class CreateWriter:
 
     def payload(self, position: int) -> dict[str, Any]:
         if position not in self.payloads:
-            self.payloads[position] = self.plan.request_body(position, self.project_gid, for_update=False)
+            self.payloads[position] = self.plan.request_body(
+                position, self.project_gid, for_update=False, parents=self.parents
+            )
         return self.payloads[position]
 
     # ---- an earlier run's leftovers ---------------------------------------------
@@ -85,6 +95,7 @@ class CreateWriter:
                     self.recorder.record(Outcome(intent.primary_key, clear_intent=True))
                 continue
             self.report.adopted += 1
+            self.parents[intent.primary_key] = gid
             remaining.discard(position)
             same = position is not None and _same_body(intent.payload, self.payload(position))
             payload_hash = self.payload_hash(position) if same else None
@@ -104,6 +115,30 @@ class CreateWriter:
     # ---- this run's creates -------------------------------------------------------
 
     async def create_all(self, creates: list[int]) -> None:
+        """Create level by level: parents before their children."""
+        levels = self.plan.rows["level"].to_numpy()
+        for level in sorted({int(levels[position]) for position in creates}):
+            batch = [position for position in creates if levels[position] == level]
+            await self._create_level(self._placeable(batch))
+
+    def _placeable(self, positions: list[int]) -> list[int]:
+        """The rows whose parent (if any) has a task by now; the others are rejected for this run."""
+        ready = []
+        for position in positions:
+            parent_key = self.plan.payload_fields(position).get("parent_key")
+            if parent_key and parent_key not in self.parents:
+                self.recorder.record(
+                    Outcome(
+                        self.key(position),
+                        field="parent_key",
+                        reason=f"its parent row {parent_key!r} has no task yet (its create did not succeed); retried on the next run",
+                    )
+                )
+                continue
+            ready.append(position)
+        return ready
+
+    async def _create_level(self, creates: list[int]) -> None:
         """Send the creates; reconcile the ambiguous ones and resend only those that made nothing."""
         for _ in range(self.options.create_rounds):
             if not creates:
@@ -144,6 +179,7 @@ class CreateWriter:
             )
 
     def created(self, position: int, gid: str) -> None:
+        self.parents[self.key(position)] = gid
         self.report.created += 1
         if len(self.report.created_gids) < MAX_LINKED_TASKS:
             self.report.created_gids.append(gid)

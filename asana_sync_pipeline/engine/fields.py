@@ -271,6 +271,12 @@ def one_of(*choices: str) -> Callable[[Any], str]:
 # ---- the field table -------------------------------------------------------
 
 
+PARENT_KEY = "parent_key"
+"""The primary key of the row whose task is this task's parent (not an Asana field)."""
+COMMENT = "comment"
+"""Text posted as a comment on the task whenever it changes (not an Asana field)."""
+
+
 def _split(canonical: str) -> list[str]:
     return canonical.split(",") if canonical else []
 
@@ -287,6 +293,7 @@ class TaskField:
     rule: Callable[[Any], Any]
     to_api: Callable[[Any], Any] = _identity
     create_only: bool = False
+    in_body: bool = True
 
 
 TASK_FIELDS: dict[str, TaskField] = {
@@ -312,6 +319,8 @@ TASK_FIELDS: dict[str, TaskField] = {
         TaskField("parent", gid, create_only=True),
         TaskField("section", gid, create_only=True),
         TaskField("workspace", gid, create_only=True),
+        TaskField(PARENT_KEY, text, in_body=False),
+        TaskField(COMMENT, text, in_body=False),
     )
 }
 CUSTOM_FIELD_PREFIX = "custom_fields."

@@ -15,12 +15,24 @@ import numpy as np
 import pandas as pd
 
 from . import fields as rules
-from .fields import CUSTOM_FIELD_PREFIX, TASK_FIELDS, NormalizedColumn, blank_mask, is_null, normalize_column, to_api_value
+from .fields import (
+    COMMENT,
+    CUSTOM_FIELD_PREFIX,
+    PARENT_KEY,
+    TASK_FIELDS,
+    NormalizedColumn,
+    blank_mask,
+    is_null,
+    normalize_column,
+    to_api_value,
+)
+from .lifecycle import comment_hashes, live_tasks, parent_levels, removals
 from .mapping import ColumnMapping, resolve_mapping
 from .named_values import PENDING_PREFIX, UNCHECKED_PREFIX, api_custom_value
 from .rules import FieldRules, check_custom_field_columns
 from .schema import ProjectSchema
 from .settings import SyncSettings
+from .state import COMPLETED
 
 CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
 OPERATIONS = (CREATE, UPDATE, UNCHANGED, REJECT)
@@ -31,7 +43,7 @@ EMPTY_KEY = "the primary key is empty"
 REPEATED_KEY = "the primary key appears more than once in the model"
 NAME_REQUIRED = "name is required to create a task"
 
-SYNCED_COLUMNS = ("primary_key", "task_gid", "payload_hash")
+SYNCED_COLUMNS = ("primary_key", "task_gid", "payload_hash", "removed", "comment_hash")
 REJECTION_COLUMNS = ("primary_key", "field", "reason")
 
 
@@ -45,7 +57,12 @@ class Plan:
     `rejections` lists (primary_key, field, reason). Custom field values are keyed
     `custom_fields.<GID>` once the schema is known, `kinds` gives their types; names
     of tags and sections to create are `pending`, names not checked (no schema)
-    are counted in `unchecked`."""
+    are counted in `unchecked`.
+
+    The row lifecycle: `rows` also holds `level` (depth under `parent_key`; parents
+    are created first), `reopen` (the row came back; its completed task reopens),
+    `comment_hash` and `comment_due` (a changed comment to post); `removals` lists
+    the tasks of rows that left the model with their action, out of `live_tasks`."""
 
     settings: SyncSettings
     mapping: ColumnMapping
@@ -57,6 +74,8 @@ class Plan:
     schema: dict[str, Any] | None = None
     pending: dict[str, list[str]] = field(default_factory=dict)
     unchecked: dict[str, int] = field(default_factory=dict)
+    removals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["primary_key", "task_gid", "action"]))
+    live_tasks: int = 0
 
     def counts(self) -> dict[str, int]:
         counted = self.rows["operation"].value_counts()
@@ -67,10 +86,31 @@ class Plan:
         values = ((name, column[position]) for name, column in self.values.items())
         return {name: value for name, value in values if not is_null(value)}
 
-    def request_body(self, position: int, project_gid: str, *, for_update: bool) -> dict[str, Any]:
+    def comment(self, position: int) -> str | None:
+        texts = self.values.get(COMMENT)
+        return None if texts is None or is_null(texts[position]) else texts[position]
+
+    def removal_share(self) -> float:
+        return len(self.removals) / self.live_tasks if self.live_tasks else 0.0
+
+    def wanted(self, position: int, parents: dict[str, str] | None = None) -> dict[str, Any]:
+        """The row's canonical values as they are sent: `parent_key` becomes the parent task's
+        GID (`parents`: primary key -> task GID), or "" for none; a row that came back reopens
+        its task unless it says itself whether the task is completed."""
+        fields = self.payload_fields(position)
+        parent_key = fields.pop(PARENT_KEY, None)
+        if parent_key is not None:
+            fields["parent"] = (parents or {}).get(parent_key, "") if parent_key else ""
+        if bool(self.rows["reopen"].iat[position]) and "completed" not in fields:
+            fields["completed"] = False
+        return fields
+
+    def request_body(
+        self, position: int, project_gid: str, *, for_update: bool, parents: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """The JSON body of this row's create, or of its PUT (create-only fields left out)."""
         return api_payload(
-            self.payload_fields(position),
+            self.wanted(position, parents),
             project_gid=project_gid,
             sync_key_field=self.settings.sync_key_field,
             for_update=for_update,
@@ -228,6 +268,11 @@ def build_plan(
     model = model.reset_index(drop=True)
     size = len(model)
     normalized = _normalize(model, mapping, field_rules)
+    comments = normalized.pop(COMMENT, None)
+    if PARENT_KEY in normalized:
+        parent = normalized[PARENT_KEY]
+        explicit = np.where(pd.notna(parent.values), parent.values, "")
+        normalized[PARENT_KEY] = NormalizedColumn(explicit.astype(object), parent.errors)
     keys = primary_key_column(model[settings.primary_key])
     if settings.sync_key_field:
         normalized[SYNC_KEY] = NormalizedColumn(keys, np.full(size, None, dtype=object))
@@ -261,6 +306,17 @@ def build_plan(
                          "no task to update: the row has no task_gid and no task was synced for this primary key"))
     name_given = pd.notna(values["name"]) if "name" in values else np.zeros(size, dtype=bool)
     rejected.insert(0, (creates & ~name_given, "name", NAME_REQUIRED))
+    if comments is not None:
+        rejected.append((comments.invalid(), shown_as.get(COMMENT, COMMENT), comments.errors))
+        values[COMMENT] = comments.values
+
+    levels = np.zeros(size, dtype=np.int64)
+    if PARENT_KEY in values:
+        already = np.zeros(size, dtype=bool)
+        for mask, _, _ in rejected:
+            already |= np.asarray(mask, dtype=bool)
+        levels, _, misplaced, reasons = parent_levels(keys, values[PARENT_KEY], already)
+        rejected.append((misplaced, shown_as.get(PARENT_KEY, PARENT_KEY), reasons))
 
     rejections = _rejection_table(rejected, keys, size)
     codes = np.where(creates, 0, np.where(updates, 1, 2))
@@ -274,6 +330,8 @@ def build_plan(
             "gid_from_column": pd.Series(pd.notna(column_gids), dtype=bool),
             "gid_known": pd.Series(has_task & (state_gids == task_gids), dtype=bool),
             "payload_hash": pd.Series(hashes, dtype=np.uint64),
+            "level": pd.Series(levels, dtype=np.int64),
+            "comment_hash": pd.Series(comment_hashes(values.get(COMMENT, np.full(size, None, dtype=object))), dtype=np.uint64),
         }
     )
     notes = [*mapping.notes, *([f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else [])]
@@ -293,7 +351,7 @@ def build_plan(
             "Names not checked against the project (its schema was not read): "
             + ", ".join(f"{field} ({count} distinct)" for field, count in unchecked.items())
         )
-    return Plan(
+    plan = Plan(
         settings,
         mapping,
         plan_rows,
@@ -304,6 +362,35 @@ def build_plan(
         schema=schema.summary() if schema is not None else None,
         pending=pending,
         unchecked=unchecked,
+    )
+    return _with_lifecycle(plan, synced, position)
+
+
+def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> Plan:
+    """What the state says of rows that left or came back, and of comments already posted."""
+    rows = plan.rows
+    operation = rows["operation"].to_numpy(dtype=object).copy()
+    removed = synced["removed"] if "removed" in synced else pd.Series(None, index=synced.index, dtype=object)
+    came_back = np.append(removed.astype(object).to_numpy() == COMPLETED, False)[position] & (operation != REJECT)
+    came_back &= rows["gid_known"].to_numpy()
+    if plan.settings.sync_mode.updates:
+        operation[came_back & (operation == UNCHANGED)] = UPDATE
+    reopen = came_back & (operation == UPDATE)
+    posted = (
+        np.append(synced["comment_hash"].to_numpy(dtype=np.uint64, na_value=0), np.uint64(0))[position]
+        if "comment_hash" in synced
+        else np.zeros(len(rows), dtype=np.uint64)
+    )
+    comment_hash = rows["comment_hash"].to_numpy(dtype=np.uint64)
+    comment_due = (comment_hash != 0) & (comment_hash != posted) & (operation != REJECT)
+    if not plan.settings.sync_mode.creates:
+        comment_due &= operation != CREATE
+    rows = rows.assign(operation=operation, reopen=reopen, comment_due=comment_due)
+    return replace(
+        plan,
+        rows=rows,
+        removals=removals(rows["primary_key"].to_numpy(dtype=object), synced, plan.settings.on_row_removed),
+        live_tasks=live_tasks(synced),
     )
 
 
@@ -381,7 +468,9 @@ def api_payload(
             if kinds and gid in kinds:
                 custom[gid] = api_custom_value(kinds[gid], value)
             continue
-        if for_update and TASK_FIELDS[name].create_only:
+        if not TASK_FIELDS[name].in_body or (for_update and TASK_FIELDS[name].create_only):
+            continue
+        if name == "parent" and value == "":
             continue
         body[name] = to_api_value(name, value)
     if custom:
@@ -399,6 +488,13 @@ def api_payload(
 
 
 def refresh_plan(plan: Plan, synced: pd.DataFrame) -> Plan:
+    """The plan against the state as it is now (see `_refresh_operations`), its lifecycle too."""
+    refreshed = _refresh_operations(plan, synced)
+    position = pd.Index(synced["primary_key"].astype(object)).get_indexer(refreshed.rows["primary_key"].to_numpy(dtype=object))
+    return _with_lifecycle(refreshed, synced, position)
+
+
+def _refresh_operations(plan: Plan, synced: pd.DataFrame) -> Plan:
     """The plan against the state as it is now: rows another run synced since planning
     become updates or unchanged instead of second creates."""
     rows = plan.rows.copy()

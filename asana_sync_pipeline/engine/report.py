@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-COUNTS = ("created", "updated", "unchanged", "rejected", "adopted", "recreated")
+from .state import RUN_COUNTS as COUNTS
 
 
 @dataclass
@@ -17,6 +17,10 @@ class SyncReport:
     rejected: int = 0
     adopted: int = 0
     recreated: int = 0
+    completed: int = 0
+    deleted: int = 0
+    reopened: int = 0
+    comments: int = 0
     requests: int = 0
     write_requests: int = 0
     seconds: float = 0.0
@@ -28,9 +32,11 @@ class SyncReport:
         return {name: getattr(self, name) for name in COUNTS}
 
     def summary(self) -> str:
+        removals = f", {self.completed:,} completed, {self.deleted:,} deleted" if self.completed or self.deleted else ""
+        comments = f", {self.comments:,} comments" if self.comments else ""
         return (
             f"{self.created:,} created, {self.updated:,} updated, {self.unchanged:,} unchanged, "
-            f"{self.rejected:,} rejected in {self.seconds:,.1f} s"
+            f"{self.rejected:,} rejected{removals}{comments} in {self.seconds:,.1f} s"
         )
 
     def run_row(self, *, run_id: str, sync_mode: str, started_at: datetime, finished_at: datetime) -> dict[str, Any]:

@@ -17,7 +17,14 @@ import pandas as pd
 
 from .client import AsanaClient
 from .connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection, check_project_gid
-from .errors import AsanaAPIError, AsanaTransportError, AuthenticationError, ConnectionCheckError, SyncConfigError
+from .errors import (
+    AsanaAPIError,
+    AsanaTransportError,
+    AuthenticationError,
+    ConnectionCheckError,
+    RemovalGuardError,
+    SyncConfigError,
+)
 from .executor import SyncOptions
 from .mapping import resolve_mapping
 from .pending import create_pending
@@ -131,7 +138,25 @@ def run_sync(
 
     with store.exclusive(scope, log):
         synced = store.synced(scope)
-        return asyncio.run(run(refresh_plan(plan, synced), synced.empty))
+        current = refresh_plan(plan, synced)
+        check_removals(current)
+        return asyncio.run(run(current, synced.empty))
+
+
+GUARD_FLOOR = 5
+"""Removing this many tasks or fewer never trips the guard."""
+
+
+def check_removals(plan: Plan) -> None:
+    """Fail before any write when the plan would complete or delete too much of the project."""
+    count, share, limit = len(plan.removals), plan.removal_share(), plan.settings.max_removed_fraction
+    if count > GUARD_FLOOR and share > limit:
+        verb = "complete" if plan.settings.on_row_removed.value == "complete" else "delete"
+        raise RemovalGuardError(
+            f"This run would {verb} {count:,} of the sync's {plan.live_tasks:,} live tasks ({share:.0%}), more than "
+            f"max_removed_fraction ({limit:.0%}) allows; nothing was written. If the model really lost those rows, "
+            "raise max_removed_fraction for this run; if not, fix the model (an empty or broken query looks like this)."
+        )
 
 
 async def _with_pending_created(client: AsanaClient, plan: Plan, project_gid: str, workspace_gid: str, log: Log) -> Plan:

@@ -57,6 +57,27 @@ class SyncMode(str, Enum):
 SYNC_MODES = tuple(mode.value for mode in SyncMode)
 
 
+class RemovalPolicy(str, Enum):
+    """What happens to the task of a row that left the model."""
+
+    KEEP = "keep"
+    COMPLETE = "complete"
+    DELETE = "delete"
+
+    @classmethod
+    def parse(cls, value: str | RemovalPolicy) -> RemovalPolicy:
+        if isinstance(value, RemovalPolicy):
+            return value
+        candidate = str(value).strip().lower()
+        for policy in cls:
+            if policy.value == candidate:
+                return policy
+        raise SyncConfigError(
+            f"on_row_removed {value!r} is not a policy; choose keep (leave the task), complete (mark it done) "
+            "or delete (move it to Asana's trash)"
+        )
+
+
 def check_gid(value: str | int | None, setting: str, *, hint: str = "") -> str:
     """A GID given in configuration: digits only (surrounding spaces forgiven)."""
     candidate = str(value if value is not None else "").strip()
@@ -95,6 +116,15 @@ class SyncSettings:
     create_missing_sections: bool = _setting(
         False, "Create a section the project lacks (once) instead of rejecting the rows that name it."
     )
+    on_row_removed: RemovalPolicy = _setting(
+        RemovalPolicy.KEEP,
+        "keep, complete or delete: what happens to the task of a row this sync synced that left the model.",
+    )
+    max_removed_fraction: float = _setting(
+        0.2,
+        "A run that would complete or delete more than this share of the sync's live tasks (and more than 5) "
+        "fails before any write.",
+    )
     max_rejection_rate: float = _setting(
         0.05, "The rejection_rate_below_threshold check warns when more than this share of the model's rows is rejected."
     )
@@ -114,6 +144,9 @@ class SyncSettings:
                 "sync_key_field",
                 check_gid(self.sync_key_field, "sync_key_field", hint="Give the GID of a text custom field of the project."),
             )
+        object.__setattr__(self, "on_row_removed", RemovalPolicy.parse(self.on_row_removed))
+        if not 0.0 <= float(self.max_removed_fraction) <= 1.0:
+            raise SyncConfigError(f"max_removed_fraction must be between 0 and 1, got {self.max_removed_fraction!r}")
         if not 0.0 <= float(self.max_rejection_rate) <= 1.0:
             raise SyncConfigError(f"max_rejection_rate must be between 0 and 1, got {self.max_rejection_rate!r}")
 

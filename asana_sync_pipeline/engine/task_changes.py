@@ -61,8 +61,8 @@ def create_only_actions(
         actions += _follower_actions(task, current.get("followers") or [], wanted["followers"], me_gid)
     if "projects" in wanted or "memberships" in wanted:
         actions += _project_actions(task, current, wanted, project_gid)
-    if "parent" in wanted and (current.get("parent") or {}).get("gid") != wanted["parent"]:
-        actions.append(TaskAction(f"{task}/setParent", {"parent": wanted["parent"]}))
+    if "parent" in wanted and (current.get("parent") or {}).get("gid") != (wanted["parent"] or None):
+        actions.append(TaskAction(f"{task}/setParent", {"parent": wanted["parent"] or None}))
     if "section" in wanted and (project_gid, wanted["section"]) not in _placements(current):
         actions.append(TaskAction(f"/sections/{wanted['section']}/addTask", {"task": task_gid}))
     return actions

@@ -5,11 +5,16 @@ reported (a `task_gid` from the model).
 A `task_gid` the model names is checked once (one read) to be in the configured
 project before it is written, unless `allow_tasks_outside_project` is set; once
 synced, the state remembers it and later runs skip the read.
+
+Removals (`on_row_removed`) are written here too: a task completed once, or
+deleted and forgotten.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import pandas as pd
 
 from .client import AsanaClient
 from .creates import CreateWriter
@@ -20,7 +25,8 @@ from .outcomes import field_of, reason_for
 from .planning import Plan
 from .report import SyncReport
 from .settings import SyncMode
-from .state import Outcome
+from .lifecycle import COMPLETE
+from .state import COMPLETED, Outcome
 from .task_changes import create_only_actions, opt_fields_for
 
 
@@ -43,8 +49,8 @@ class UpdateWriter:
         rows = self.plan.rows
         key = rows["primary_key"].iat[position]
         gid = rows["task_gid"].iat[position]
-        canonical = self.plan.payload_fields(position)
-        body = self.plan.request_body(position, self.project_gid, for_update=True)
+        canonical = self.plan.wanted(position, self.creates.parents)
+        body = self.plan.request_body(position, self.project_gid, for_update=True, parents=self.creates.parents)
         create_only = {name: value for name, value in canonical.items() if name in TASK_FIELDS and TASK_FIELDS[name].create_only}
         try:
             if self._needs_project_check(position):
@@ -67,7 +73,36 @@ class UpdateWriter:
             self.recorder.record(Outcome(key, field=field_of(exc), reason=reason_for(exc)))
             return
         self.report.updated += 1
+        if bool(rows["reopen"].iat[position]):
+            self.report.reopened += 1
         self.recorder.record(Outcome(key, task_gid=gid, payload_hash=int(rows["payload_hash"].iat[position])))
+
+    async def remove(self, position: int) -> None:
+        """Complete (once) or delete the task of a row that left the model; a task already gone is forgotten."""
+        removal = self.plan.removals.iloc[position]
+        key, gid = removal["primary_key"], removal["task_gid"]
+        try:
+            if removal["action"] == COMPLETE:
+                await self.client.update_task(gid, {"completed": True})
+            else:
+                await self.client.delete_task(gid)
+        except (AuthenticationError, AsanaTransportError):
+            raise
+        except NotFoundError:
+            self.log(f"Task {gid} of removed row {key} no longer exists in Asana; forgetting it")
+            self.recorder.record(Outcome(key, forget=True))
+            return
+        except AsanaError as exc:
+            self.recorder.record(Outcome(key, field="", reason=f"could not {removal['action']} the task of this removed row: {reason_for(exc)}"))
+            return
+        if removal["action"] == COMPLETE:
+            self.report.completed += 1
+            hash_value = removal.get("payload_hash")
+            recorded = None if hash_value is None or pd.isna(hash_value) else int(hash_value)
+            self.recorder.record(Outcome(key, task_gid=gid, payload_hash=recorded, removed=COMPLETED))
+        else:
+            self.report.deleted += 1
+            self.recorder.record(Outcome(key, forget=True))
 
     def _needs_project_check(self, position: int) -> bool:
         rows = self.plan.rows

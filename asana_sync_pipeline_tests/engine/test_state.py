@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from asana_sync_pipeline.engine.errors import StateStoreError
-from asana_sync_pipeline.engine.state import DEFAULT_SYNC, DuckDBStateStore, Outcome, SyncScope
+from asana_sync_pipeline.engine.state import DEFAULT_SYNC, RUN_COUNTS, DuckDBStateStore, Outcome, SyncScope
 
 PROJECT = "100"
 SCOPE = SyncScope("default", PROJECT)
@@ -32,7 +32,7 @@ def store(tmp_path):
 
 def run_row(run_id: str, **counts) -> dict:
     moment = datetime(2026, 11, 29, tzinfo=timezone.utc)
-    base = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "adopted": 0, "recreated": 0}
+    base = dict.fromkeys(RUN_COUNTS, 0)
     return {"run_id": run_id, "sync_mode": "upsert", "started_at": moment, "finished_at": moment, **base, **counts}
 
 
@@ -47,7 +47,7 @@ def test_outcomes_record_gids_settle_intents_and_clear_rejections(store):
             Outcome("b", field="due_on", reason="due_on: bad", clear_intent=True),
         ],
     )
-    synced = store.synced(SCOPE)
+    synced = store.synced(SCOPE)[["primary_key", "task_gid", "payload_hash"]]
     assert synced.to_dict("records") == [{"primary_key": "a", "task_gid": "111", "payload_hash": 2**63 + 5}]
     assert store.open_intents(SCOPE) == []
     assert store.rejections(SCOPE)[["primary_key", "field"]].to_dict("records") == [
@@ -147,7 +147,7 @@ def test_a_state_file_from_before_syncs_were_named_belongs_to_the_default_sync(t
         connection.execute((FIXTURES / "state_v1.sql").read_text())
     store = DuckDBStateStore(str(path))
     scope = SyncScope(DEFAULT_SYNC, "1200000000000100")
-    synced = store.synced(scope).sort_values("primary_key").to_dict("records")
+    synced = store.synced(scope).sort_values("primary_key")[["primary_key", "task_gid", "payload_hash"]].to_dict("records")
     assert synced == [
         {"primary_key": "acct-1", "task_gid": "1210000000000001", "payload_hash": 12345678901234567890},
         {"primary_key": "acct-2", "task_gid": "1210000000000002", "payload_hash": 42},
@@ -161,3 +161,21 @@ def test_a_state_file_from_before_syncs_were_named_belongs_to_the_default_sync(t
     assert (run["run_id"], run["created"], run["recreated"]) == ("run-1", 2, 0)
     store.apply(scope, "run-2", [Outcome("acct-3", task_gid="1210000000000004", payload_hash=1, clear_intent=True)])
     assert len(DuckDBStateStore(str(path)).synced(scope)) == 3 and store.open_intents(scope) == []
+
+
+def test_removal_marks_deletions_and_comments_are_remembered(store):
+    from asana_sync_pipeline.engine.state import COMPLETED, CommentIntent
+
+    store.apply(SCOPE, "r1", [Outcome("a", task_gid="1", payload_hash=7), Outcome("b", task_gid="2", payload_hash=8)])
+    moment = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    store.record_comment_intents(SCOPE, "r1", [CommentIntent("a", "1", "Revenue down 10%", 99, moment)])
+    assert [(intent.primary_key, intent.text, intent.comment_hash) for intent in store.open_comment_intents(SCOPE)] == [
+        ("a", "Revenue down 10%", 99)
+    ]
+    store.apply(SCOPE, "r2", [Outcome("a", comment_hash=99), Outcome("b", task_gid="2", payload_hash=8, removed=COMPLETED)])
+    assert store.open_comment_intents(SCOPE) == []
+    rows = store.synced(SCOPE).set_index("primary_key")
+    assert rows.loc["a", "comment_hash"] == 99 and rows.loc["b", "removed"] == COMPLETED
+    store.apply(SCOPE, "r3", [Outcome("a", task_gid="1", payload_hash=9), Outcome("b", forget=True)])
+    rows = store.synced(SCOPE).set_index("primary_key")
+    assert list(rows.index) == ["a"] and rows.loc["a", "comment_hash"] == 99 and rows.loc["a", "payload_hash"] == 9

@@ -1,8 +1,10 @@
 """The sync state: one interface (`StateStore`), kept in a DuckDB file by default."""
 
 from .base import (
+    COMPLETED,
     DEFAULT_SYNC,
     RUN_COUNTS,
+    CommentIntent,
     Intent,
     Outcome,
     StateStore,
@@ -13,6 +15,8 @@ from .base import (
 from .duckdb_store import DuckDBStateStore
 
 __all__ = [
+    "COMPLETED",
+    "CommentIntent",
     "DEFAULT_SYNC",
     "RUN_COUNTS",
     "DuckDBStateStore",

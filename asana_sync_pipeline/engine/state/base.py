@@ -4,11 +4,15 @@ flight, what was rejected, and what each run did.
 Everything is kept per `SyncScope` (sync name, project GID): two syncs into one
 project, with overlapping primary keys, never touch each other's tasks.
 
-- synced tasks: primary key -> task GID and the hash of the payload last synced.
+- synced tasks: primary key -> task GID, the hash of the payload last synced, whether
+  the task was completed because its row left the model (`removed`), and the hash of
+  the comment last posted.
 - create intents: a create about to be sent. Written (and committed) before the
   request, removed once its GID is recorded; one left behind marks a create
   whose outcome is unknown (crash, timeout) and is reconciled before creating
   again.
+- comment intents: a comment about to be posted, kept until its story is known to
+  exist, so a lost answer never posts it twice.
 - rejections: rows that could not sync, with field, reason, run and time; a row
   leaves them when it syncs.
 - sync runs: one line per run with its counts.
@@ -28,9 +32,13 @@ from typing import Any
 
 import pandas as pd
 
-SYNCED_COLUMNS = ("primary_key", "task_gid", "payload_hash")
+SYNCED_COLUMNS = ("primary_key", "task_gid", "payload_hash", "removed", "comment_hash")
 REJECTION_COLUMNS = ("primary_key", "field", "reason", "run_id", "rejected_at")
-RUN_COUNTS = ("created", "updated", "unchanged", "rejected", "adopted", "recreated")
+RUN_COUNTS = (
+    "created", "updated", "unchanged", "rejected", "adopted", "recreated", "completed", "deleted", "reopened", "comments",
+)  # fmt: skip
+COMPLETED = "completed"
+"""`removed` of a task completed because its row left the model."""
 DEFAULT_SYNC = "default"
 
 
@@ -55,20 +63,36 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class CommentIntent:
+    """A comment about to be posted on a task: enough to find its story later."""
+
+    primary_key: str
+    task_gid: str
+    text: str
+    comment_hash: int
+    attempted_at: datetime
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What happened to one row; the store applies many of these in one transaction.
 
     `task_gid` set: the row now has this task (created, adopted or updated) and
-    `payload_hash` is what it holds. `field`/`reason` set: rejected. `clear_intent`:
-    the create's outcome is settled, so its intent goes.
+    `payload_hash` is what it holds (`removed` says whether it was completed because
+    the row left). `forget`: the task is gone (deleted); the row's mapping goes.
+    `field`/`reason` set: rejected. `clear_intent`: the create's outcome is settled.
+    `comment_hash` set: that comment is on the task (and its intent goes).
     """
 
     primary_key: str
     task_gid: str | None = None
     payload_hash: int | None = None
+    removed: str | None = None
+    forget: bool = False
     field: str | None = None
     reason: str | None = None
     clear_intent: bool = False
+    comment_hash: int | None = None
 
 
 def utc_now() -> datetime:
@@ -107,6 +131,14 @@ class StateStore(ABC):
     @abstractmethod
     def record_intents(self, scope: SyncScope, run_id: str, intents: list[tuple[str, dict[str, Any]]]) -> datetime:
         """Commit the intents of creates about to be sent; returns their timestamp."""
+
+    @abstractmethod
+    def record_comment_intents(self, scope: SyncScope, run_id: str, intents: list[CommentIntent]) -> None:
+        """Commit comments about to be posted (one per row at most)."""
+
+    @abstractmethod
+    def open_comment_intents(self, scope: SyncScope) -> list[CommentIntent]:
+        """Comments whose posting is not known to have succeeded, oldest first."""
 
     @abstractmethod
     def start_run(self, scope: SyncScope, run_id: str, keys: list[str], rejections: pd.DataFrame) -> None:

@@ -32,6 +32,7 @@ from ..warehouse import is_duckdb_file
 from .base import (
     DEFAULT_SYNC,
     RUN_COUNTS,
+    CommentIntent,
     Intent,
     Outcome,
     StateStore,
@@ -48,6 +49,19 @@ CREATE TABLE IF NOT EXISTS synced_tasks (
     task_gid VARCHAR NOT NULL,
     payload_hash UBIGINT,
     synced_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR,
+    removed VARCHAR,
+    comment_hash UBIGINT,
+    PRIMARY KEY (sync_name, project_gid, primary_key)
+);
+CREATE TABLE IF NOT EXISTS comment_intents (
+    sync_name VARCHAR NOT NULL,
+    project_gid VARCHAR NOT NULL,
+    primary_key VARCHAR NOT NULL,
+    task_gid VARCHAR NOT NULL,
+    text VARCHAR NOT NULL,
+    comment_hash UBIGINT NOT NULL,
+    attempted_at TIMESTAMPTZ NOT NULL,
     run_id VARCHAR,
     PRIMARY KEY (sync_name, project_gid, primary_key)
 );
@@ -81,10 +95,19 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     unchanged BIGINT NOT NULL,
     rejected BIGINT NOT NULL,
     adopted BIGINT NOT NULL,
-    recreated BIGINT NOT NULL DEFAULT 0
+    recreated BIGINT NOT NULL DEFAULT 0,
+    completed BIGINT NOT NULL DEFAULT 0,
+    deleted BIGINT NOT NULL DEFAULT 0,
+    reopened BIGINT NOT NULL DEFAULT 0,
+    comments BIGINT NOT NULL DEFAULT 0
 );
 """
 TABLES = ("synced_tasks", "create_intents", "rejections", "sync_runs")
+ADDED_COLUMNS = {
+    "synced_tasks": {"removed": "VARCHAR", "comment_hash": "UBIGINT"},
+    "sync_runs": {name: "BIGINT NOT NULL DEFAULT 0" for name in ("recreated", "completed", "deleted", "reopened", "comments")},
+}
+"""Columns added since a table was first created, added in place to older files."""
 LOCK_WAIT_SECONDS = 120.0
 SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0
 
@@ -186,7 +209,8 @@ class DuckDBStateStore(StateStore):
             return empty_synced()
         with self.connect() as connection:
             return connection.execute(
-                "SELECT primary_key, task_gid, payload_hash FROM synced_tasks WHERE sync_name = ? AND project_gid = ?",
+                "SELECT primary_key, task_gid, payload_hash, removed, comment_hash FROM synced_tasks "
+                "WHERE sync_name = ? AND project_gid = ?",
                 [scope.sync, scope.project_gid],
             ).df()
 
@@ -229,6 +253,37 @@ class DuckDBStateStore(StateStore):
             )
         return attempted_at
 
+    def record_comment_intents(self, scope: SyncScope, run_id: str, intents: list[CommentIntent]) -> None:
+        if not intents:
+            return
+        frame = pd.DataFrame(
+            {
+                "primary_key": [intent.primary_key for intent in intents],
+                "task_gid": [intent.task_gid for intent in intents],
+                "text": [intent.text for intent in intents],
+                "comment_hash": pd.array([intent.comment_hash for intent in intents], dtype="UInt64"),
+                "attempted_at": [intent.attempted_at for intent in intents],
+            }
+        )
+        with self.connect() as connection:
+            connection.register("new_comments", frame)
+            connection.execute(
+                "INSERT OR REPLACE INTO comment_intents (sync_name, project_gid, primary_key, task_gid, text, comment_hash, "
+                "attempted_at, run_id) SELECT ?, ?, primary_key, task_gid, text, comment_hash, attempted_at, ? FROM new_comments",
+                [scope.sync, scope.project_gid, run_id],
+            )
+
+    def open_comment_intents(self, scope: SyncScope) -> list[CommentIntent]:
+        if not self._exists():
+            return []
+        with self.connect() as connection:
+            rows = connection.execute(
+                "SELECT primary_key, task_gid, text, comment_hash, attempted_at FROM comment_intents "
+                "WHERE sync_name = ? AND project_gid = ? ORDER BY attempted_at, primary_key",
+                [scope.sync, scope.project_gid],
+            ).fetchall()
+        return [CommentIntent(key, gid, text, int(comment_hash), attempted_at) for key, gid, text, comment_hash, attempted_at in rows]
+
     def start_run(self, scope: SyncScope, run_id: str, keys: list[str], rejections: pd.DataFrame) -> None:
         with self.connect() as connection:
             connection.execute("BEGIN")
@@ -255,6 +310,8 @@ class DuckDBStateStore(StateStore):
         synced = [outcome for outcome in outcomes if outcome.task_gid is not None]
         rejected = [outcome for outcome in outcomes if outcome.reason is not None]
         settled = [outcome.primary_key for outcome in outcomes if outcome.clear_intent]
+        forgotten = [outcome.primary_key for outcome in outcomes if outcome.forget]
+        commented = [outcome for outcome in outcomes if outcome.comment_hash is not None]
         with self.connect() as connection:
             connection.execute("BEGIN")
             if synced:
@@ -265,17 +322,48 @@ class DuckDBStateStore(StateStore):
                             "primary_key": [outcome.primary_key for outcome in synced],
                             "task_gid": [outcome.task_gid for outcome in synced],
                             "payload_hash": pd.array([outcome.payload_hash for outcome in synced], dtype="UInt64"),
+                            "removed": pd.Series([outcome.removed for outcome in synced], dtype=object),
                         }
                     ),
                 )
                 connection.execute(
-                    "INSERT OR REPLACE INTO synced_tasks (sync_name, project_gid, primary_key, task_gid, payload_hash, "
-                    "synced_at, run_id) SELECT ?, ?, primary_key, task_gid, payload_hash, ?, ? FROM synced_batch",
+                    "INSERT INTO synced_tasks (sync_name, project_gid, primary_key, task_gid, payload_hash, synced_at, "
+                    "run_id, removed) SELECT ?, ?, primary_key, task_gid, payload_hash, ?, ?, removed FROM synced_batch "
+                    "ON CONFLICT DO UPDATE SET task_gid = excluded.task_gid, payload_hash = excluded.payload_hash, "
+                    "synced_at = excluded.synced_at, run_id = excluded.run_id, removed = excluded.removed",
                     [*where, now, run_id],
                 )
                 connection.execute(
                     "DELETE FROM rejections WHERE sync_name = ? AND project_gid = ? AND primary_key IN "
                     "(SELECT primary_key FROM synced_batch)",
+                    where,
+                )
+            if forgotten:
+                connection.register("forgotten_batch", pd.DataFrame({"primary_key": forgotten}))
+                connection.execute(
+                    "DELETE FROM synced_tasks WHERE sync_name = ? AND project_gid = ? AND primary_key IN "
+                    "(SELECT primary_key FROM forgotten_batch)",
+                    where,
+                )
+            if commented:
+                connection.register(
+                    "commented_batch",
+                    pd.DataFrame(
+                        {
+                            "primary_key": [outcome.primary_key for outcome in commented],
+                            "comment_hash": pd.array([outcome.comment_hash for outcome in commented], dtype="UInt64"),
+                        }
+                    ),
+                )
+                connection.execute(
+                    "UPDATE synced_tasks SET comment_hash = commented_batch.comment_hash FROM commented_batch "
+                    "WHERE synced_tasks.sync_name = ? AND synced_tasks.project_gid = ? "
+                    "AND synced_tasks.primary_key = commented_batch.primary_key",
+                    where,
+                )
+                connection.execute(
+                    "DELETE FROM comment_intents WHERE sync_name = ? AND project_gid = ? AND primary_key IN "
+                    "(SELECT primary_key FROM commented_batch)",
                     where,
                 )
             if settled:
@@ -348,10 +436,18 @@ def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 
 def _migrate(connection: duckdb.DuckDBPyConnection) -> None:
-    """Tables from before syncs were named gain `sync_name`; their rows belong to the default sync.
+    """Bring an older file to today's tables, in place.
 
-    DuckDB cannot change a primary key in place, so each such table is copied into
-    its new shape and the old one dropped, in one transaction."""
+    Tables from before syncs were named gain `sync_name`; their rows belong to the
+    default sync. DuckDB cannot change a primary key in place, so each such table
+    is copied into its new shape and the old one dropped, in one transaction.
+    Columns added since (`ADDED_COLUMNS`) are added with their defaults."""
+    for table, added in ADDED_COLUMNS.items():
+        present = _columns(connection, table)
+        if present and "sync_name" in present:
+            for column, kind in added.items():
+                if column not in present:
+                    connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
     outdated = [table for table in TABLES if (columns := _columns(connection, table)) and "sync_name" not in columns]
     if not outdated:
         return
