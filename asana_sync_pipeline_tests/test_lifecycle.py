@@ -1,0 +1,197 @@
+"""The row lifecycle through Dagster against the emulator: rows that leave and come back, the guard
+against emptying a project, hierarchies, and comments exactly once under faults."""
+
+from __future__ import annotations
+
+import asana
+import pytest
+
+from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
+from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, failure_text, materialization
+
+
+def rows_sql(keys) -> str:
+    return " UNION ALL ".join(f"SELECT '{key}' AS id, 'Task {key}' AS name" for key in keys)
+
+
+def sdk_tasks(sandbox) -> dict[str, dict]:
+    configuration = asana.Configuration()
+    configuration.host = sandbox.server.base_url
+    configuration.access_token = TOKEN
+    tasks = asana.TasksApi(asana.ApiClient(configuration)).get_tasks_for_project(
+        sandbox.project_gid, {"opt_fields": "name,completed,parent"}
+    )
+    return {task["name"]: task for task in tasks}
+
+
+def removal_run(sandbox, keys, **settings):
+    sandbox.write_model(rows_sql(keys))
+    result = sandbox.sync(settings)
+    assert result.success, failure_text(result)
+    return materialization(result, "asana_tasks")
+
+
+def test_complete_marks_a_removed_rows_task_done_once_and_reopens_it_when_it_returns(sandbox):
+    policy = {"on_row_removed": "complete"}
+    removal_run(sandbox, "abcdefghij", **policy)
+    sandbox.reset_stats()
+    first = removal_run(sandbox, "abcdefghi", **policy)
+    assert (first["completed"], first["unchanged"], first["created"]) == (1, 9, 0)
+    assert sandbox.stats()["write_requests"] == 1
+    assert sdk_tasks(sandbox)["Task j"]["completed"] is True
+    sandbox.reset_stats()
+    still_away = removal_run(sandbox, "abcdefghi", **policy)
+    assert still_away["completed"] == 0 and sandbox.stats()["write_requests"] == 0
+    back = removal_run(sandbox, "abcdefghij", **policy)
+    assert (back["reopened"], back["updated"], back["created"]) == (1, 1, 0)
+    tasks = sdk_tasks(sandbox)
+    assert len(tasks) == 10 and tasks["Task j"]["completed"] is False
+    runs = sandbox.state_rows("sync_runs")
+    assert [run["completed"] for run in runs] == [0, 1, 0, 0] and runs[-1]["reopened"] == 1
+
+
+def test_delete_removes_the_task_and_forgets_it_and_a_returning_row_gets_a_new_task(sandbox):
+    policy = {"on_row_removed": "delete"}
+    removal_run(sandbox, "abcdefghij", **policy)
+    gid = {row["primary_key"]: row["task_gid"] for row in sandbox.state_rows("synced_tasks")}["j"]
+    deleted = removal_run(sandbox, "abcdefghi", **policy)
+    assert deleted["deleted"] == 1 and "Task j" not in sdk_tasks(sandbox)
+    with sandbox.api() as api:
+        assert api.get(f"/tasks/{gid}").status_code == 404
+    assert "j" not in {row["primary_key"] for row in sandbox.state_rows("synced_tasks")}
+    back = removal_run(sandbox, "abcdefghij", **policy)
+    assert (back["created"], back["deleted"]) == (1, 0)
+    assert len(sdk_tasks(sandbox)) == 10
+
+
+def test_keep_leaves_removed_rows_tasks_alone(sandbox):
+    removal_run(sandbox, "abcdefghij")
+    sandbox.reset_stats()
+    kept = removal_run(sandbox, "abc")
+    assert (kept["completed"], kept["deleted"]) == (0, 0) and sandbox.stats()["write_requests"] == 0
+    assert len(sdk_tasks(sandbox)) == 10
+
+
+def test_update_mode_reopens_but_cannot_recreate_and_insert_mode_creates_anew(sandbox):
+    removal_run(sandbox, "abcdefghij", on_row_removed="complete")
+    removal_run(sandbox, "abcdefghi", on_row_removed="complete")
+    reopened = removal_run(sandbox, "abcdefghij", on_row_removed="complete", sync_mode="update")
+    assert (reopened["reopened"], reopened["created"]) == (1, 0)
+    removal_run(sandbox, "abcdefghi", on_row_removed="delete")
+    inserted = removal_run(sandbox, "abcdefghij", on_row_removed="delete", sync_mode="insert")
+    assert inserted["created"] == 1
+
+
+def test_an_emptied_model_fails_before_any_write_and_passes_when_the_setting_allows(sandbox):
+    removal_run(sandbox, [f"k{n}" for n in range(20)], on_row_removed="delete")
+    sandbox.write_model("SELECT 'k0' AS id, 'Task k0' AS name")
+    sandbox.reset_stats()
+    tripped = sandbox.sync({"on_row_removed": "delete"})
+    assert not tripped.success
+    message = failure_text(tripped)
+    assert "would delete 19 of the sync's 20 live tasks (95%), more than max_removed_fraction (20%)" in message
+    assert sandbox.stats()["write_requests"] == 0 and len(sdk_tasks(sandbox)) == 20
+    evaluations = {evaluation.check_name: evaluation for evaluation in tripped.get_asset_check_evaluations()}
+    assert not evaluations["removals_within_limit"].passed
+    allowed = sandbox.sync({"on_row_removed": "delete", "max_removed_fraction": 1.0})
+    assert materialization(allowed, "asana_tasks")["deleted"] == 19
+    assert list(sdk_tasks(sandbox)) == ["Task k0"]
+
+
+def test_a_few_removals_never_trip_the_guard(sandbox):
+    removal_run(sandbox, "abcdef", on_row_removed="complete")
+    assert removal_run(sandbox, "a", on_row_removed="complete")["completed"] == 5
+
+
+HIERARCHY = """
+SELECT * FROM (VALUES
+    ('grandchild-1', 'Level 3: one', 'child-1'),
+    ('child-1', 'Level 2: one', 'root'),
+    ('grandchild-2', 'Level 3: two', 'child-2'),
+    ('root', 'Level 1', NULL),
+    ('child-2', 'Level 2: two', 'root'),
+    ('loop-a', 'Loop A', 'loop-b'),
+    ('loop-b', 'Loop B', 'loop-a'),
+    ('self', 'Self', 'self'),
+    ('orphan', 'Orphan', 'nobody'),
+    ('under-orphan', 'Under orphan', 'orphan')
+) AS t(id, name, parent_key)
+"""
+
+
+def test_a_three_level_hierarchy_builds_from_an_unordered_model_and_bad_links_are_rejected(sandbox):
+    sandbox.write_model(HIERARCHY)
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    with sandbox.api() as api:
+        tasks = {task["name"]: task for task in api.get(f"/projects/{sandbox.project_gid}/tasks", params={"opt_fields": "name,parent.name"}).json()["data"]}
+    assert set(tasks) == {"Level 1", "Level 2: one", "Level 2: two", "Level 3: one", "Level 3: two"}
+    assert tasks["Level 1"]["parent"] is None
+    assert tasks["Level 2: one"]["parent"]["name"] == "Level 1"
+    assert tasks["Level 3: two"]["parent"]["name"] == "Level 2: two"
+    reasons = {row["primary_key"]: row["reason"] for row in sandbox.state_rows("rejections")}
+    assert reasons["loop-a"].startswith("parent_key makes a cycle: loop-a -> loop-b -> loop-a") or reasons["loop-a"].startswith(
+        "parent_key makes a cycle: loop-b -> loop-a -> loop-b"
+    )
+    assert reasons["self"] == "a row cannot be its own parent"
+    assert reasons["orphan"] == "parent_key 'nobody' is not the primary key of a row of the model"
+    assert reasons["under-orphan"] == "its parent row 'orphan' is rejected, so its task cannot be placed under it"
+    planned = materialization(result, "asana_task_payloads")
+    assert "grandchild-1" in planned["planned_parents"]
+
+
+def test_a_new_parent_moves_the_task_and_a_null_one_makes_it_top_level(sandbox):
+    sandbox.write_model(HIERARCHY)
+    assert sandbox.sync().success
+    moved = HIERARCHY.replace("('grandchild-1', 'Level 3: one', 'child-1')", "('grandchild-1', 'Level 3: one', 'child-2')")
+    moved = moved.replace("('child-2', 'Level 2: two', 'root')", "('child-2', 'Level 2: two', NULL)")
+    sandbox.write_model(moved)
+    result = materialization(sandbox.sync(), "asana_tasks")
+    assert result["updated"] == 2 and result["created"] == 0
+    with sandbox.api() as api:
+        tasks = {task["name"]: task for task in api.get(f"/projects/{sandbox.project_gid}/tasks", params={"opt_fields": "name,parent.name"}).json()["data"]}
+    assert tasks["Level 3: one"]["parent"]["name"] == "Level 2: two"
+    assert tasks["Level 2: two"]["parent"] is None
+
+
+def comments_of(sandbox) -> dict[str, list[str]]:
+    found = {}
+    with sandbox.api() as api:
+        for task in api.get(f"/projects/{sandbox.project_gid}/tasks", params={"opt_fields": "name"}).json()["data"]:
+            stories = api.get(f"/tasks/{task['gid']}/stories", params={"opt_fields": "text,resource_subtype"}).json()["data"]
+            found[task["name"]] = [story["text"] for story in stories if story["resource_subtype"] == "comment_added"]
+    return found
+
+
+def test_a_changed_comment_is_posted_once_and_an_unchanged_one_never(sandbox):
+    sandbox.write_model("SELECT 'a' AS id, 'Task a' AS name, 'ARR down 10%' AS comment UNION ALL SELECT 'b', 'Task b', NULL")
+    first = materialization(sandbox.sync(), "asana_tasks")
+    assert first["comments"] == 1
+    sandbox.reset_stats()
+    assert materialization(sandbox.sync(), "asana_tasks")["comments"] == 0 and sandbox.stats()["write_requests"] == 0
+    sandbox.write_model("SELECT 'a' AS id, 'Task a' AS name, 'ARR down 25%' AS comment UNION ALL SELECT 'b', 'Task b', 'New note'")
+    dry = materialization(sandbox.sync(), "asana_task_payloads")
+    assert dry["comments_to_post"] == 2
+    assert comments_of(sandbox) == {"Task a": ["ARR down 10%", "ARR down 25%"], "Task b": ["New note"]}
+
+
+def test_comments_land_exactly_once_under_lost_answers(tmp_path, monkeypatch):
+    settings = EmulatorSettings(token=TOKEN, fault_rate=0.3, fault_kinds=("reset_after", "error_503"), seed=5)
+    with EmulatorServer(settings) as server:
+        box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
+        for name, value in {"ASANA_ACCESS_TOKEN": TOKEN, "ASANA_BASE_URL": server.base_url, "ASANA_PROJECT_GID": server.project_gid,
+                            "WAREHOUSE_DUCKDB_PATH": str(box.warehouse), "SYNC_STATE_DUCKDB_PATH": str(box.state)}.items():
+            monkeypatch.setenv(name, value)
+        resources = {"asana": {"config": {"access_token": {"env": "ASANA_ACCESS_TOKEN"}, "project_gid": {"env": "ASANA_PROJECT_GID"},
+                                          "base_url": server.base_url, "reconcile_grace_seconds": 0.05}}}
+        for version in (1, 2):
+            box.write_model(f"SELECT 'k' || i AS id, 'Task ' || i AS name, 'Figures v{version} for ' || i AS comment FROM range(30) t(i)")
+            for _ in range(3):
+                result = box.sync(resources=resources)
+                assert result.success, failure_text(result)
+        assert server.stats.faults.get("reset_after", 0) > 0
+        server.settings.fault_rate = 0.0
+        assert materialization(box.sync(resources=resources), "asana_tasks")["comments"] == 0
+        found = comments_of(box)
+        assert len(found) == 30
+        assert all(comments == [f"Figures v1 for {name.split()[1]}", f"Figures v2 for {name.split()[1]}"] for name, comments in found.items()), found
