@@ -9,8 +9,6 @@ import subprocess
 import sys
 import uuid
 
-import httpx
-import pytest
 
 from asana_sync_pipeline.paths import PROJECT_ROOT
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization

@@ -4,7 +4,6 @@ against emptying a project, hierarchies, and comments exactly once under faults.
 from __future__ import annotations
 
 import asana
-import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
 from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, failure_text, materialization

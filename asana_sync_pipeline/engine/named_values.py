@@ -14,9 +14,7 @@ reported as unchecked.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -31,7 +29,6 @@ from .fields import (
     _json_value,
     _show,
     calendar_date,
-    gid,
     is_null,
     user,
 )
@@ -240,13 +237,6 @@ def custom_fields_rule(schema: ProjectSchema | None) -> Rule:
     return rule
 
 
-def date_or_text(value: Any) -> str:
-    """A date custom field given as a DATE column (date/datetime) or text."""
-    if isinstance(value, (date, datetime)):
-        return calendar_date(value)
-    return _as_text(value)
-
-
 def pending_names(canonical: str) -> list[str]:
     """The names of tags or sections a canonical value waits for."""
     return [entry[len(PENDING_PREFIX) :] for entry in canonical.split(",") if entry.startswith(PENDING_PREFIX)]
@@ -254,23 +244,3 @@ def pending_names(canonical: str) -> list[str]:
 
 def unchecked_names(canonical: str) -> list[str]:
     return [entry[len(UNCHECKED_PREFIX) :] for entry in canonical.split(",") if entry.startswith(UNCHECKED_PREFIX)]
-
-
-def json_loads(canonical: str) -> Any:
-    return json.loads(canonical)
-
-
-__all__ = [
-    "PENDING_PREFIX",
-    "UNCHECKED_PREFIX",
-    "api_custom_value",
-    "custom_field_rule",
-    "custom_fields_rule",
-    "gid",
-    "pending_names",
-    "section_rule",
-    "tags_rule",
-    "unchecked_names",
-    "user_rule",
-    "users_rule",
-]

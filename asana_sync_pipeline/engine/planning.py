@@ -336,16 +336,16 @@ def build_plan(
     )
     notes = [*mapping.notes, *([f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else [])]
     pending = {
-        field: list(_names_in(normalized[field], PENDING_PREFIX)) for field in ("tags", "section") if field in normalized
+        name: list(_names_in(normalized[name], PENDING_PREFIX)) for name in ("tags", "section") if name in normalized
     }
-    pending = {field: names for field, names in pending.items() if names}
+    pending = {name: names for name, names in pending.items() if names}
     unchecked = {
-        shown_as.get(field, field): len(names)
-        for field, column in normalized.items()
+        shown_as.get(name, name): len(names)
+        for name, column in normalized.items()
         if (names := _names_in(column, UNCHECKED_PREFIX))
     }
-    for field, names in pending.items():
-        notes.append(f"{field}: will be created once, then used: {', '.join(names[:10])}")
+    for name, names in pending.items():
+        notes.append(f"{name}: will be created once, then used: {', '.join(names[:10])}")
     if unchecked:
         notes.append(
             "Names not checked against the project (its schema was not read): "

@@ -24,7 +24,26 @@ API_PATH = "/api/1.0"
 DEFAULT_TOKEN_ENV = "ASANA_ACCESS_TOKEN"
 
 
-class SyncMode(str, Enum):
+class Choice(str, Enum):
+    """A setting with a few named values, accepted in any case and with surrounding spaces."""
+
+    @classmethod
+    def refused(cls, value: object) -> str:
+        """The message for a value that is none of the choices."""
+        return f"{value!r} is not one of {', '.join(choice.value for choice in cls)}"
+
+    @classmethod
+    def parse(cls, value: object) -> Any:
+        if isinstance(value, cls):
+            return value
+        candidate = str(value).strip().lower()
+        for choice in cls:
+            if choice.value == candidate:
+                return choice
+        raise SyncConfigError(cls.refused(value))
+
+
+class SyncMode(Choice):
     """What a sync may do to tasks: create them, update them, or both."""
 
     INSERT = "insert"
@@ -32,14 +51,8 @@ class SyncMode(str, Enum):
     UPSERT = "upsert"
 
     @classmethod
-    def parse(cls, value: str | SyncMode) -> SyncMode:
-        if isinstance(value, SyncMode):
-            return value
-        candidate = str(value).strip().lower()
-        for mode in cls:
-            if mode.value == candidate:
-                return mode
-        raise SyncConfigError(
+    def refused(cls, value: object) -> str:
+        return (
             f"sync_mode {value!r} is not supported for Asana; supported modes: "
             f"{', '.join(mode.value for mode in cls)}. Asana has no audience or membership sync (tasks are not "
             "members of a list), and mirror (deleting tasks) is not offered."
@@ -57,7 +70,7 @@ class SyncMode(str, Enum):
 SYNC_MODES = tuple(mode.value for mode in SyncMode)
 
 
-class RemovalPolicy(str, Enum):
+class RemovalPolicy(Choice):
     """What happens to the task of a row that left the model."""
 
     KEEP = "keep"
@@ -65,14 +78,8 @@ class RemovalPolicy(str, Enum):
     DELETE = "delete"
 
     @classmethod
-    def parse(cls, value: str | RemovalPolicy) -> RemovalPolicy:
-        if isinstance(value, RemovalPolicy):
-            return value
-        candidate = str(value).strip().lower()
-        for policy in cls:
-            if policy.value == candidate:
-                return policy
-        raise SyncConfigError(
+    def refused(cls, value: object) -> str:
+        return (
             f"on_row_removed {value!r} is not a policy; choose keep (leave the task), complete (mark it done) "
             "or delete (move it to Asana's trash)"
         )
