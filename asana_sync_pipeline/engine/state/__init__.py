@@ -1,4 +1,5 @@
-"""The sync state: one interface (`StateStore`), kept in a DuckDB file by default."""
+"""The sync state: one interface (`StateStore`), kept in a DuckDB file by default or in
+PostgreSQL when SYNC_STATE_URL is set (`open_state_store` chooses)."""
 
 from .base import (
     DEFAULT_SYNC,
@@ -11,6 +12,8 @@ from .base import (
     utc_now,
 )
 from .duckdb_store import DuckDBStateStore
+from .postgres_store import PostgresStateStore
+from .stores import open_state_store
 
 __all__ = [
     "DEFAULT_SYNC",
@@ -18,8 +21,10 @@ __all__ = [
     "DuckDBStateStore",
     "Intent",
     "Outcome",
+    "PostgresStateStore",
     "StateStore",
     "SyncScope",
     "empty_synced",
+    "open_state_store",
     "utc_now",
 ]
