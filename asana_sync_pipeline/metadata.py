@@ -72,6 +72,7 @@ def sync_metadata(report: SyncReport, info: ConnectionInfo, seconds: float) -> d
         **{name: counts[name] for name in ("created", "updated", "unchanged", "rejected")},
         "adopted_after_interruption": report.adopted,
         "recreated_after_deletion": report.recreated,
+        "rebuilt_from_asana": report.rebuilt,
         "requests": report.requests,
         "write_requests": report.write_requests,
         "duration_seconds": round(seconds, 3),

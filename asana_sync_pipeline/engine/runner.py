@@ -18,6 +18,7 @@ from .connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection,
 from .errors import AsanaTransportError, AuthenticationError, ConnectionCheckError
 from .executor import SyncOptions
 from .planning import CREATE, Plan, refresh_plan
+from .rebuild import rebuild_state
 from .report import SyncReport
 from .settings import AsanaSettings
 from .state import StateStore, SyncScope
@@ -91,7 +92,14 @@ def run_sync(
 
     with store.exclusive(scope, log):
         synced = store.synced(scope)
-        return asyncio.run(run(refresh_plan(plan, synced), synced.empty))
+        rebuilt = 0
+        if synced.empty and plan.settings.sync_key_field:
+            synced, rebuilt = asyncio.run(
+                rebuild_state(plan, asana=asana, scope=scope, store=store, run_id=run_id, log=log, transport=transport)
+            )
+        info, report = asyncio.run(run(refresh_plan(plan, synced), synced.empty))
+        report.rebuilt = rebuilt
+        return info, report
 
 
 async def _fresh_state_warnings(client: AsanaClient, info: ConnectionInfo, store: StateStore, plan: Plan) -> list[str]:
