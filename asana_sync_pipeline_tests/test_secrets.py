@@ -5,8 +5,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from asana_sync_pipeline.definitions import build_definitions
+from asana_sync_pipeline.definitions import build_definitions, build_resources
 from asana_sync_pipeline.engine.client import AsanaClient
+from asana_sync_pipeline.engine.state import DuckDBStateStore, PostgresStateStore
 from asana_sync_pipeline.resources import AsanaResource
 from asana_sync_pipeline.sync_spec import SyncSpec
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text
@@ -80,3 +81,13 @@ def test_the_resource_hides_the_token_from_repr():
     settings = resource.settings_for(SyncSpec())
     assert settings.access_token == TOKEN
     assert TOKEN not in repr(settings) and TOKEN not in repr(AsanaClient.from_settings(settings))
+
+
+def test_the_state_url_is_bound_by_its_variable_name_and_chooses_postgresql():
+    url = "postgresql://sync:s3cret-state-password@db.internal:5432/state"
+    resource = build_resources({"SYNC_STATE_URL": url})["sync_state"]
+    assert isinstance(resource.url, dg.EnvVar) and resource.url.env_var_name == "SYNC_STATE_URL"
+    assert "s3cret" not in repr(resource)
+    assert isinstance(build_resources({})["sync_state"].store(), DuckDBStateStore)
+    store = resource.model_copy(update={"url": url}).store()
+    assert isinstance(store, PostgresStateStore) and store.location == "postgresql://sync:***@db.internal:5432/state"
