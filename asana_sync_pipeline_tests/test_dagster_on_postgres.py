@@ -22,7 +22,7 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox
+from asana_sync_pipeline_tests.conftest import TOKEN
 from asana_sync_pipeline_tests.postgres_server import SUPERUSER, free_port
 
 pytestmark = pytest.mark.xdist_group("dagster_ui")
@@ -79,6 +79,25 @@ def wait_for_runs(client: DagsterGraphQLClient, run_ids: list[str], log: Path) -
         time.sleep(0.5)
 
 
+def step_stats(url: str, run_id: str) -> list[dict]:
+    """Each step of a run with its start and end, from the webserver's GraphQL API."""
+    answer = httpx.post(f"{url}/graphql", json={"query": STEPS_QUERY, "variables": {"runId": run_id}}, timeout=30)
+    return answer.raise_for_status().json()["data"]["runOrError"]["stepStats"]
+
+
+def task_names(emulator: EmulatorServer, project: str) -> Counter:
+    """How many tasks of `project` bear each name, read through the emulator's API."""
+    names: Counter = Counter()
+    with httpx.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as api:
+        params: dict = {"limit": 100, "opt_fields": "name"}
+        while True:
+            page = api.get(f"/projects/{project}/tasks", params=params).raise_for_status().json()
+            names.update(task["name"] for task in page["data"])
+            if not page.get("next_page"):
+                return names
+            params = {**params, "offset": page["next_page"]["offset"]}
+
+
 def test_queued_runs_of_two_syncs_on_an_instance_in_postgresql_write_one_at_a_time(tmp_path, postgres_server):
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -88,11 +107,12 @@ def test_queued_runs_of_two_syncs_on_an_instance_in_postgresql_write_one_at_a_ti
     log = tmp_path / "dagster_dev.log"
     port = free_port()
     with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=10)) as emulator:
-        sandbox = Sandbox(server=emulator, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "unused")
-        for name in PROJECTS:
-            sandbox.write_model(f"SELECT 'row-' || i AS id, '{name}: task ' || i AS name FROM range({ROWS}) t(i)")
-            with duckdb.connect(str(sandbox.warehouse)) as connection:
-                connection.execute(f"ALTER TABLE asana_task_model RENAME TO model_{name}")
+        warehouse = tmp_path / "warehouse.duckdb"
+        with duckdb.connect(str(warehouse)) as connection:
+            for name in PROJECTS:
+                connection.execute(
+                    f"CREATE TABLE model_{name} AS SELECT 'row-' || i AS id, '{name}: task ' || i AS name FROM range({ROWS}) t(i)"
+                )
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -106,7 +126,7 @@ def test_queued_runs_of_two_syncs_on_an_instance_in_postgresql_write_one_at_a_ti
             "ASANA_ACCESS_TOKEN": TOKEN,
             "ASANA_BASE_URL": emulator.base_url,
             "ASANA_MAX_CONCURRENT_WRITES": "4",
-            "WAREHOUSE_DUCKDB_PATH": str(sandbox.warehouse),
+            "WAREHOUSE_DUCKDB_PATH": str(warehouse),
         }
         process = subprocess.Popen(
             [DAGSTER, "dev", "-h", "127.0.0.1", "-p", str(port), "-f", str(tmp_path / "two_syncs.py")],
@@ -117,9 +137,7 @@ def test_queued_runs_of_two_syncs_on_an_instance_in_postgresql_write_one_at_a_ti
             client = DagsterGraphQLClient("127.0.0.1", port_number=port)
             run_ids = [client.submit_job_execution(f"{name}_asana_sync_job") for name in PROJECTS]
             statuses = wait_for_runs(client, run_ids, log)
-            steps = {
-                run_id: client._execute(STEPS_QUERY, {"runId": run_id})["runOrError"]["stepStats"] for run_id in run_ids
-            }
+            steps = {run_id: step_stats(f"http://127.0.0.1:{port}", run_id) for run_id in run_ids}
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -127,7 +145,7 @@ def test_queued_runs_of_two_syncs_on_an_instance_in_postgresql_write_one_at_a_ti
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        tasks = {project: Counter(task["name"] for task in tasks_of(emulator, project)) for project in PROJECTS.values()}
+        tasks = {project: task_names(emulator, project) for project in PROJECTS.values()}
 
     assert set(statuses.values()) == {"SUCCESS"}, log.read_text()[-3000:]
     writes = sorted(
@@ -146,15 +164,3 @@ def test_queued_runs_of_two_syncs_on_an_instance_in_postgresql_write_one_at_a_ti
     assert synced == {name: ROWS for name in PROJECTS}
     assert postgres_server.password not in log.read_text()
 
-
-def tasks_of(emulator: EmulatorServer, project: str) -> list[dict]:
-    sandbox = Sandbox(server=emulator, warehouse=Path("unused"), state=Path("unused"))
-    with sandbox.api() as api:
-        found, offset = [], None
-        while True:
-            params = {"limit": 100, "opt_fields": "name", **({"offset": offset} if offset else {})}
-            page = api.get(f"/projects/{project}/tasks", params=params).raise_for_status().json()
-            found.extend(page["data"])
-            if not page.get("next_page"):
-                return found
-            offset = page["next_page"]["offset"]

@@ -52,7 +52,7 @@ SERVER_KEEPALIVES = "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval =
 
 
 def lock_key(scope: SyncScope) -> int:
-    """The advisory lock key of a scope: 64 bits of a hash of the project's name and the scope."""
+    """The advisory lock key of a scope: 64 bits of a hash of this program's name, the sync and the Asana project."""
     text = f"asana-sync-pipeline\x00{scope.sync}\x00{scope.project_gid}".encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
 
