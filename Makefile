@@ -1,5 +1,5 @@
-# Everything installs into .venv from pyproject.toml; only Python 3.11 (and, for the browser
-# test, Debian's chromium, which `make test` installs with apt-get when it is missing) is needed.
+# Everything installs into .venv from pyproject.toml; only Python 3.11 (and, for the tests,
+# Debian's chromium and postgresql, which `make test` installs with apt-get when missing) is needed.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8765
 UI_PORT ?= 3000
 
-.PHONY: install browser run test dev emulator benchmarks clean
+.PHONY: install browser postgres run test dev emulator benchmarks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,17 @@ install: $(STAMP)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
 
+## Debian's PostgreSQL server binaries (initdb, pg_ctl) for the tests' throwaway servers; apt puts them in
+## /usr/lib/postgresql/<version>/bin, where the tests look too.
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+
 ## Sync the sample warehouse into the bundled Asana emulator (or real Asana when ASANA_ACCESS_TOKEN is set).
 run: $(STAMP)
 	$(BIN)/python -m asana_sync_pipeline
 
 ## The whole test suite, four workers (most tests wait on loopback HTTP and subprocesses, not the CPU).
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q -n 4 --dist loadgroup
 
 ## The emulator and the Dagster UI together, on http://127.0.0.1:$(UI_PORT) (Ctrl-C stops both).
@@ -49,6 +54,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/three_syncs.py
 	$(BIN)/python benchmarks/exactly_once.py
+	$(BIN)/python benchmarks/state_stores.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache data/*.duckdb data/demo dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

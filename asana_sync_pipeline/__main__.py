@@ -6,8 +6,9 @@ starts the bundled Asana emulator on loopback, runs every sync (the default one,
 accounts at churn risk, and `data_checks`, declared in YAML), then runs the
 default sync again with five accounts marked done, to show that a second run
 updates only what changed and creates nothing. The demo's state lives in
-data/demo/ and starts fresh each time. With ASANA_ACCESS_TOKEN set it runs once
-against the Asana that ASANA_BASE_URL points to (real Asana by default).
+data/demo/ (never in SYNC_STATE_URL's database) and starts fresh each time.
+With ASANA_ACCESS_TOKEN set it runs once against the Asana that ASANA_BASE_URL
+points to (real Asana by default).
 --sync chooses syncs; --sync-mode and --query apply to the chosen ones.
 """
 
@@ -120,6 +121,7 @@ def _demo(names: list[str], query: str | None, sync_mode: str) -> bool:
         token = "demo-token"
         server = stack.enter_context(EmulatorServer(EmulatorSettings(token=token)))
         print(f"Asana emulator: {server.base_url} (ASANA_ACCESS_TOKEN is unset, so nothing leaves this machine)")
+        os.environ.pop("SYNC_STATE_URL", None)
         os.environ.update(
             {
                 "ASANA_ACCESS_TOKEN": token,

@@ -19,6 +19,7 @@ from .sync_spec import SyncSpec
 
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_STATE_PATH = "data/sync_state.duckdb"
+STATE_URL_ENV = "SYNC_STATE_URL"
 
 
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
@@ -36,7 +37,10 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
             database=str(project_path(env.get("WAREHOUSE_DUCKDB_PATH") or DEFAULT_WAREHOUSE_PATH)),
             connection_config={"access_mode": "READ_ONLY"},
         ),
-        "sync_state": SyncStateResource(database=str(project_path(env.get("SYNC_STATE_DUCKDB_PATH") or DEFAULT_STATE_PATH))),
+        "sync_state": SyncStateResource(
+            database=str(project_path(env.get("SYNC_STATE_DUCKDB_PATH") or DEFAULT_STATE_PATH)),
+            url=dg.EnvVar(STATE_URL_ENV) if env.get(STATE_URL_ENV) else None,
+        ),
     }
 
 

@@ -93,6 +93,7 @@ def sync_metadata(report: SyncReport, info: ConnectionInfo, seconds: float) -> d
         **{name: counts[name] for name in ("created", "updated", "unchanged", "rejected", "completed", "deleted", "reopened", "comments")},
         "adopted_after_interruption": report.adopted,
         "recreated_after_deletion": report.recreated,
+        "rebuilt_from_asana": report.rebuilt,
         "requests": report.requests,
         "write_requests": report.write_requests,
         "duration_seconds": round(seconds, 3),

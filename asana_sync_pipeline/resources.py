@@ -1,5 +1,5 @@
 """Dagster resources: `asana` (how to reach Asana), `warehouse` (the model's DuckDB) and
-`sync_state` (task GIDs and history).
+`sync_state` (task GIDs and history, in a DuckDB file or PostgreSQL).
 
 Thin: they hold configuration and hand out engine objects; running a sync is
 `engine.runner.run_sync`, which the `asana_tasks` asset calls.
@@ -15,7 +15,7 @@ from pydantic import Field
 
 from .engine.errors import SyncConfigError
 from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, AsanaSettings
-from .engine.state import DuckDBStateStore, StateStore
+from .engine.state import StateStore, open_state_store
 from .sync_spec import SyncSpec
 
 PROJECT_ENV = "ASANA_PROJECT_GID"
@@ -79,7 +79,18 @@ class AsanaResource(dg.ConfigurableResource):
 
 
 class SyncStateResource(DuckDBResource):
-    """The DuckDB file holding task GIDs, intents, rejections and run history."""
+    """Where task GIDs, intents, rejections and run history live: the DuckDB file `database`, or
+    the PostgreSQL database of `url` when it is set (runs on several machines then share it).
+
+    `url` holds a password: bind it with `dg.EnvVar("SYNC_STATE_URL")`, so that the
+    UI shows the variable's name, never its value."""
+
+    url: str | None = Field(
+        default=None,
+        repr=False,
+        description="postgresql://user:password@host:port/database; bind with dg.EnvVar('SYNC_STATE_URL'). "
+        "When set, the state lives there and `database` is not used.",
+    )
 
     def store(self) -> StateStore:
-        return DuckDBStateStore(self.database, self.connection_config)
+        return open_state_store(url=self.url, database=self.database, connection_config=self.connection_config)

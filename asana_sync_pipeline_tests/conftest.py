@@ -1,4 +1,5 @@
-"""Shared fixtures: a live Asana emulator on loopback, DuckDB files in tmp_path, and running the job."""
+"""Shared fixtures: a live Asana emulator on loopback, DuckDB files in tmp_path, a throwaway
+PostgreSQL server (one per test process), and running the job."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
 from asana_sync_pipeline_tests.emulator.openapi_contract import asana_response_contract  # noqa: F401 (autouse: every emulator answer must match Asana's OpenAPI spec)
+from asana_sync_pipeline_tests.postgres_server import PostgresServer, start_server
 
 TOKEN = "1/1200000000000010:4f6d2c0a9b8e7d6c5b4a39281706f5e4"
 TASK_FIELDS = (
@@ -96,6 +98,24 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(texts)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test process, started on first use and stopped at the end."""
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> Iterator[str]:
+    """The URL (password included) of a fresh, empty database, dropped after the test."""
+    database = postgres_server.new_database()
+    yield postgres_server.url(database)
+    postgres_server.drop_database(database)
+
+
 @pytest.fixture
 def emulator_settings() -> EmulatorSettings:
     return EmulatorSettings(token=TOKEN)
@@ -110,4 +130,5 @@ def sandbox(tmp_path, monkeypatch, emulator_settings) -> Iterator[Sandbox]:
         monkeypatch.setenv("ASANA_PROJECT_GID", server.project_gid)
         monkeypatch.setenv("WAREHOUSE_DUCKDB_PATH", str(box.warehouse))
         monkeypatch.setenv("SYNC_STATE_DUCKDB_PATH", str(box.state))
+        monkeypatch.delenv("SYNC_STATE_URL", raising=False)
         yield box

@@ -26,6 +26,7 @@ def test_a_relative_state_path_means_the_same_file_from_any_working_directory(sa
         "ASANA_PROJECT_GID": sandbox.project_gid,
         "WAREHOUSE_DUCKDB_PATH": str(sandbox.warehouse),
         "SYNC_STATE_DUCKDB_PATH": relative,
+        "PYTHONPATH": str(PROJECT_ROOT),
     }
     try:
         outputs = []

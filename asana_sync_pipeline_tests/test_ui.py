@@ -170,7 +170,7 @@ def _show_lineage(page) -> None:
     except PlaywrightTimeout:
         pass
     for group in ("asana_sync", "data_checks"):
-        page.get_by_text(group, exact=True).last.dblclick()
+        page.get_by_text(group, exact=True).filter(visible=True).last.dblclick()
         page.wait_for_timeout(500)
     page.get_by_text("asana_task_payloads", exact=True).first.wait_for(timeout=30_000)
 
@@ -193,7 +193,7 @@ def test_materialize_from_the_asset_graph_in_a_real_browser(ui, tmp_path):
         assert {run["status"] for run in runs} == {"SUCCESS"}
         page.reload(wait_until="networkidle")
         for group in ("asana_sync", "data_checks"):
-            page.get_by_text(group, exact=True).last.dblclick()
+            page.get_by_text(group, exact=True).filter(visible=True).last.dblclick()
             page.wait_for_timeout(500)
         page.wait_for_timeout(2000)
         screenshot = tmp_path / "asset_lineage.png"

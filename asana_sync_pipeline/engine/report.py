@@ -21,6 +21,8 @@ class SyncReport:
     deleted: int = 0
     reopened: int = 0
     comments: int = 0
+    rebuilt: int = 0
+    """Tasks adopted by their sync key when the run found no state (see `rebuild`); not in the run history."""
     requests: int = 0
     write_requests: int = 0
     seconds: float = 0.0

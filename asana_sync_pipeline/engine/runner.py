@@ -29,6 +29,7 @@ from .executor import SyncOptions
 from .mapping import resolve_mapping
 from .pending import create_pending
 from .planning import CREATE, Plan, build_plan, refresh_plan
+from .rebuild import rebuild_state
 from .report import SyncReport
 from .rules import schema_needs
 from .schema import ProjectSchema, SchemaNeeds, read_schema
@@ -138,9 +139,16 @@ def run_sync(
 
     with store.exclusive(scope, log):
         synced = store.synced(scope)
+        rebuilt = 0
+        if synced.empty and plan.settings.sync_key_field:
+            synced, rebuilt = asyncio.run(
+                rebuild_state(plan, asana=asana, scope=scope, store=store, run_id=run_id, log=log, transport=transport)
+            )
         current = refresh_plan(plan, synced)
         check_removals(current)
-        return asyncio.run(run(current, synced.empty))
+        info, report = asyncio.run(run(current, synced.empty))
+        report.rebuilt = rebuilt
+        return info, report
 
 
 GUARD_FLOOR = 5

@@ -1,7 +1,9 @@
 """The state store: GIDs, intents, rejections and runs survive, per (sync, project), written in batches.
 
-Every test here runs against each store (the `store` fixture); the DuckDB file's
-own behaviours (locks, damaged files, the migration of older files) follow."""
+Every test here that takes `store` runs against each store (a DuckDB file, a fresh
+PostgreSQL database); the DuckDB file's own behaviours (locks, damaged files, the
+migration of older files) follow. PostgreSQL's own (a lock across processes, errors
+without the password, the schema completed in place) are in test_postgres_store."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,7 +20,15 @@ import pandas as pd
 import pytest
 
 from asana_sync_pipeline.engine.errors import StateStoreError
-from asana_sync_pipeline.engine.state import DEFAULT_SYNC, RUN_COUNTS, DuckDBStateStore, Outcome, SyncScope
+from asana_sync_pipeline.engine.state import (
+    DEFAULT_SYNC,
+    RUN_COUNTS,
+    DuckDBStateStore,
+    Outcome,
+    PostgresStateStore,
+    StateStore,
+    SyncScope,
+)
 
 PROJECT = "100"
 SCOPE = SyncScope("default", PROJECT)
@@ -25,9 +36,18 @@ FIXTURES = Path(__file__).with_name("fixtures")
 NO_REJECTIONS = pd.DataFrame(columns=["primary_key", "field", "reason"])
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def open_store(request, tmp_path) -> Callable[[], StateStore]:
+    """Opens a new store object on one place: the same file, or the same database."""
+    if request.param == "duckdb":
+        return lambda: DuckDBStateStore(str(tmp_path / "state.duckdb"))
+    url = request.getfixturevalue("postgres_url")
+    return lambda: PostgresStateStore(url)
+
+
 @pytest.fixture
-def store(tmp_path):
-    return DuckDBStateStore(str(tmp_path / "state.duckdb"))
+def store(open_store) -> StateStore:
+    return open_store()
 
 
 def run_row(run_id: str, **counts) -> dict:
@@ -61,9 +81,9 @@ def test_outcomes_record_gids_settle_intents_and_clear_rejections(store):
     assert store.task_gids(SCOPE) == {"111", "222"}
 
 
-def test_an_unsettled_intent_survives_for_the_next_run(store):
+def test_an_unsettled_intent_survives_for_the_next_run(store, open_store):
     store.record_intents(SCOPE, "run-1", [("a", {"name": "A", "projects": [PROJECT]})])
-    intents = type(store)(store.location).open_intents(SCOPE)
+    intents = open_store().open_intents(SCOPE)
     assert [(intent.primary_key, intent.payload["name"]) for intent in intents] == [("a", "A")]
 
 
@@ -83,6 +103,20 @@ def test_run_history_keeps_every_count(store):
     store.record_run(SyncScope("checks", PROJECT), run_row("run-2", updated=3))
     [run] = store.runs(SCOPE).to_dict("records")
     assert (run["run_id"], run["created"], run["rejected"], run["recreated"]) == ("run-1", 5, 1, 2)
+
+
+def test_payload_hashes_keep_all_64_bits_and_missing_ones_stay_missing(store):
+    hashes = {"zero": 0, "top bit": 2**63, "largest": 2**64 - 1, "none": None}
+    store.apply(SCOPE, "r", [Outcome(key, task_gid=f"gid-{key}", payload_hash=value) for key, value in hashes.items()])
+    synced = store.synced(SCOPE).set_index("primary_key")["payload_hash"]
+    assert {key: (None if pd.isna(value) else int(value)) for key, value in synced.items()} == hashes
+
+
+def test_a_batch_of_thousands_of_outcomes_is_recorded_at_once(store):
+    keys = [f"row-{number:05d}" for number in range(5000)]
+    store.record_intents(SCOPE, "r", [(key, {"name": key}) for key in keys])
+    store.apply(SCOPE, "r", [Outcome(key, task_gid=str(number), payload_hash=number, clear_intent=True) for number, key in enumerate(keys)])
+    assert len(store.synced(SCOPE)) == 5000 and store.open_intents(SCOPE) == []
 
 
 def test_a_dry_run_leaves_no_state_behind(tmp_path):

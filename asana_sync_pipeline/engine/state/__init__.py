@@ -1,4 +1,5 @@
-"""The sync state: one interface (`StateStore`), kept in a DuckDB file by default."""
+"""The sync state: one interface (`StateStore`), kept in a DuckDB file by default or in
+PostgreSQL when SYNC_STATE_URL is set (`open_state_store` chooses)."""
 
 from .base import (
     COMPLETED,
@@ -13,6 +14,8 @@ from .base import (
     utc_now,
 )
 from .duckdb_store import DuckDBStateStore
+from .postgres_store import PostgresStateStore
+from .stores import open_state_store
 
 __all__ = [
     "COMPLETED",
@@ -22,8 +25,10 @@ __all__ = [
     "DuckDBStateStore",
     "Intent",
     "Outcome",
+    "PostgresStateStore",
     "StateStore",
     "SyncScope",
     "empty_synced",
+    "open_state_store",
     "utc_now",
 ]
