@@ -3,6 +3,7 @@ declared in `defs/` (AsanaSyncComponent instances), and the resources they share
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,12 +49,18 @@ def default_sync_spec(env: Mapping[str, str]) -> SyncSpec:
     return SyncSpec(schedule=env.get("ASANA_SYNC_CRON") or DEFAULT_CRON, sensor=True)
 
 
+@functools.cache
+def syncs_in_defs_folder() -> dg.Definitions:
+    """The syncs declared in YAML under defs/, read once per process."""
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+
+
 def build_definitions(env: Mapping[str, str] | None = None, *, include_defs_folder: bool = True) -> dg.Definitions:
     """Definitions bound to `env` (the process environment by default)."""
     env = os.environ if env is None else env
     parts = [build_sync_definitions(default_sync_spec(env))]
     if include_defs_folder:
-        parts.append(dg.load_from_defs_folder(path_within_project=Path(__file__).parent))
+        parts.append(syncs_in_defs_folder())
     return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources(env), executor=dg.in_process_executor))
 
 

@@ -35,6 +35,24 @@ class Sandbox:
     def project_gid(self) -> str:
         return self.server.project_gid
 
+    def environment(self, **extra: str) -> dict[str, str]:
+        """The variables that point a sync at this sandbox (for a subprocess, or to bind)."""
+        return {
+            "ASANA_ACCESS_TOKEN": TOKEN,
+            "ASANA_BASE_URL": self.server.base_url,
+            "ASANA_PROJECT_GID": self.project_gid,
+            "WAREHOUSE_DUCKDB_PATH": str(self.warehouse),
+            "SYNC_STATE_DUCKDB_PATH": str(self.state),
+            **extra,
+        }
+
+    def bind(self, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+        """Point this process's syncs at the sandbox."""
+        for name, value in self.environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("SYNC_STATE_URL", raising=False)
+        return self
+
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
 
@@ -124,11 +142,4 @@ def emulator_settings() -> EmulatorSettings:
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch, emulator_settings) -> Iterator[Sandbox]:
     with EmulatorServer(emulator_settings) as server:
-        box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
-        monkeypatch.setenv("ASANA_ACCESS_TOKEN", TOKEN)
-        monkeypatch.setenv("ASANA_BASE_URL", server.base_url)
-        monkeypatch.setenv("ASANA_PROJECT_GID", server.project_gid)
-        monkeypatch.setenv("WAREHOUSE_DUCKDB_PATH", str(box.warehouse))
-        monkeypatch.setenv("SYNC_STATE_DUCKDB_PATH", str(box.state))
-        monkeypatch.delenv("SYNC_STATE_URL", raising=False)
-        yield box
+        yield Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb").bind(monkeypatch)

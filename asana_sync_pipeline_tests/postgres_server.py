@@ -15,7 +15,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+
+from asana_sync_pipeline_tests.dagster_dev import free_port
 
 SUPERUSER = "asana_sync"
 SERVICE_ACCOUNT = "postgres"
@@ -41,12 +42,6 @@ def binary(name: str) -> str:
     if not found:
         raise PostgresUnavailable(f"{name} not found: install PostgreSQL (`make postgres` does, with apt-get)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _service_account() -> str | None:

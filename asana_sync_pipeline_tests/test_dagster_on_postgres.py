@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -23,7 +21,8 @@ from dagster_graphql import DagsterGraphQLClient
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
 from asana_sync_pipeline_tests.conftest import TOKEN
-from asana_sync_pipeline_tests.postgres_server import SUPERUSER, free_port
+from asana_sync_pipeline_tests.dagster_dev import dagster_dev
+from asana_sync_pipeline_tests.postgres_server import SUPERUSER
 
 pytestmark = pytest.mark.xdist_group("dagster_ui")
 
@@ -55,18 +54,6 @@ DEFINITIONS = textwrap.dedent(
     )
     """
 )
-
-
-def wait_for_webserver(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.5)
 
 
 def wait_for_runs(client: DagsterGraphQLClient, run_ids: list[str], log: Path) -> dict[str, str]:
@@ -105,7 +92,6 @@ def test_queued_runs_of_two_syncs_on_an_instance_in_postgresql_write_one_at_a_ti
     instance_database, state_database = postgres_server.new_database(), postgres_server.new_database()
     (tmp_path / "two_syncs.py").write_text(DEFINITIONS.format(projects=PROJECTS))
     log = tmp_path / "dagster_dev.log"
-    port = free_port()
     with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=10)) as emulator:
         warehouse = tmp_path / "warehouse.duckdb"
         with duckdb.connect(str(warehouse)) as connection:
@@ -128,23 +114,11 @@ def test_queued_runs_of_two_syncs_on_an_instance_in_postgresql_write_one_at_a_ti
             "ASANA_MAX_CONCURRENT_WRITES": "4",
             "WAREHOUSE_DUCKDB_PATH": str(warehouse),
         }
-        process = subprocess.Popen(
-            [DAGSTER, "dev", "-h", "127.0.0.1", "-p", str(port), "-f", str(tmp_path / "two_syncs.py")],
-            cwd=tmp_path, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            wait_for_webserver(f"http://127.0.0.1:{port}", process, log)
+        with dagster_dev("-f", str(tmp_path / "two_syncs.py"), cwd=tmp_path, env=env, log=log) as (url, port):
             client = DagsterGraphQLClient("127.0.0.1", port_number=port)
             run_ids = [client.submit_job_execution(f"{name}_asana_sync_job") for name in PROJECTS]
             statuses = wait_for_runs(client, run_ids, log)
-            steps = {run_id: step_stats(f"http://127.0.0.1:{port}", run_id) for run_id in run_ids}
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            steps = {run_id: step_stats(url, run_id) for run_id in run_ids}
         tasks = {project: task_names(emulator, project) for project in PROJECTS.values()}
 
     assert set(statuses.values()) == {"SUCCESS"}, log.read_text()[-3000:]

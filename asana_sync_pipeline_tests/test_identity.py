@@ -11,7 +11,7 @@ import uuid
 
 
 from asana_sync_pipeline.paths import PROJECT_ROOT
-from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
+from asana_sync_pipeline_tests.conftest import failure_text, materialization
 
 OTHER_PROJECT = "1200000000000110"
 
@@ -19,15 +19,7 @@ OTHER_PROJECT = "1200000000000110"
 def test_a_relative_state_path_means_the_same_file_from_any_working_directory(sandbox, tmp_path):
     sandbox.write_model("SELECT 'a' AS id, 'Task A' AS name UNION ALL SELECT 'b', 'Task B'")
     relative = f"tmp-tests/{uuid.uuid4().hex}/sync_state.duckdb"
-    env = {
-        **os.environ,
-        "ASANA_ACCESS_TOKEN": TOKEN,
-        "ASANA_BASE_URL": sandbox.server.base_url,
-        "ASANA_PROJECT_GID": sandbox.project_gid,
-        "WAREHOUSE_DUCKDB_PATH": str(sandbox.warehouse),
-        "SYNC_STATE_DUCKDB_PATH": relative,
-        "PYTHONPATH": str(PROJECT_ROOT),
-    }
+    env = {**os.environ, **sandbox.environment(SYNC_STATE_DUCKDB_PATH=relative, PYTHONPATH=str(PROJECT_ROOT))}
     try:
         outputs = []
         for folder in ("first", "second"):

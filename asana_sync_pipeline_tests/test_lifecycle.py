@@ -178,9 +178,7 @@ def test_comments_land_exactly_once_under_lost_answers(tmp_path, monkeypatch):
     settings = EmulatorSettings(token=TOKEN, fault_rate=0.3, fault_kinds=("reset_after", "error_503"), seed=5)
     with EmulatorServer(settings) as server:
         box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
-        for name, value in {"ASANA_ACCESS_TOKEN": TOKEN, "ASANA_BASE_URL": server.base_url, "ASANA_PROJECT_GID": server.project_gid,
-                            "WAREHOUSE_DUCKDB_PATH": str(box.warehouse), "SYNC_STATE_DUCKDB_PATH": str(box.state)}.items():
-            monkeypatch.setenv(name, value)
+        box.bind(monkeypatch)
         resources = {"asana": {"config": {"access_token": {"env": "ASANA_ACCESS_TOKEN"}, "project_gid": {"env": "ASANA_PROJECT_GID"},
                                           "base_url": server.base_url, "reconcile_grace_seconds": 0.05}}}
         for version in (1, 2):

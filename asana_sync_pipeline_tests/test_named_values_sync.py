@@ -156,9 +156,7 @@ def test_missing_tags_are_created_once_even_when_answers_are_lost(tmp_path, monk
     settings = EmulatorSettings(token=TOKEN, fixture=FIXTURE, fault_rate=0.5, fault_kinds=("reset_after",), seed=3)
     with EmulatorServer(settings) as server:
         box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
-        for name, value in {"ASANA_ACCESS_TOKEN": TOKEN, "ASANA_BASE_URL": server.base_url, "ASANA_PROJECT_GID": server.project_gid,
-                            "WAREHOUSE_DUCKDB_PATH": str(box.warehouse), "SYNC_STATE_DUCKDB_PATH": str(box.state)}.items():
-            monkeypatch.setenv(name, value)
+        box.bind(monkeypatch)
         box.write_model("SELECT 'k' || i AS id, 'Tâche ' || i AS name, 'tag-' || (i % 3) AS tags FROM range(12) t(i)")
         resources = {"asana": {"config": {"access_token": {"env": "ASANA_ACCESS_TOKEN"}, "project_gid": {"env": "ASANA_PROJECT_GID"},
                                           "base_url": server.base_url, "reconcile_grace_seconds": 0.05}}}

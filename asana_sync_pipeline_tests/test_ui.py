@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ from dagster_graphql import DagsterGraphQLClient
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
 from asana_sync_pipeline.sample_warehouse import build_sample_warehouse
 from asana_sync_pipeline_tests.conftest import TOKEN
+from asana_sync_pipeline_tests.dagster_dev import dagster_dev
 
 pytestmark = pytest.mark.xdist_group("dagster_ui")
 
@@ -62,12 +61,6 @@ class DagsterUI:
         raise AssertionError(f"runs did not finish in time: {self.runs()}")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _environment(tmp: Path, emulator: EmulatorServer) -> dict[str, str]:
     return {
         **os.environ,
@@ -86,35 +79,9 @@ def ui(tmp_path_factory) -> Iterator[DagsterUI]:
     (tmp / "dagster_home").mkdir()
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", tmp / "dagster_home" / "dagster.yaml")
     build_sample_warehouse(tmp / "warehouse.duckdb")
-    port = _free_port()
     with EmulatorServer(EmulatorSettings(token=TOKEN)) as emulator:
-        process = subprocess.Popen(
-            [DAGSTER, "dev", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT,
-            env=_environment(tmp, emulator),
-            stdout=(tmp / "dagster_dev.log").open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert process.poll() is None and time.monotonic() < deadline, (tmp / "dagster_dev.log").read_text()[-3000:]
-                time.sleep(0.5)
+        with dagster_dev(cwd=ROOT, env=_environment(tmp, emulator), log=tmp / "dagster_dev.log") as (url, port):
             yield DagsterUI(url=url, port=port, emulator=emulator)
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def test_definitions_validate(tmp_path):

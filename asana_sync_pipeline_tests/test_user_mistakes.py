@@ -91,15 +91,7 @@ def test_a_pace_of_zero_is_a_configuration_error_not_a_hang(sandbox, override):
 
 
 def _cli(sandbox, extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "ASANA_ACCESS_TOKEN": TOKEN,
-        "ASANA_BASE_URL": sandbox.server.base_url,
-        "ASANA_PROJECT_GID": sandbox.project_gid,
-        "WAREHOUSE_DUCKDB_PATH": str(sandbox.warehouse),
-        "SYNC_STATE_DUCKDB_PATH": str(sandbox.state),
-        **extra_env,
-    }
+    env = {**os.environ, **sandbox.environment(**extra_env)}
     return subprocess.run([sys.executable, "-m", "asana_sync_pipeline", "--sync", "default", *args], env=env, capture_output=True, text=True, timeout=120)
 
 

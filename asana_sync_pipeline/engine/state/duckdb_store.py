@@ -339,12 +339,7 @@ class DuckDBStateStore(StateStore):
                     where,
                 )
             if forgotten:
-                connection.register("forgotten_batch", pd.DataFrame({"primary_key": forgotten}))
-                connection.execute(
-                    "DELETE FROM synced_tasks WHERE sync_name = ? AND project_gid = ? AND primary_key IN "
-                    "(SELECT primary_key FROM forgotten_batch)",
-                    where,
-                )
+                _delete_keys(connection, "synced_tasks", forgotten, where)
             if commented:
                 connection.register(
                     "commented_batch",
@@ -361,18 +356,9 @@ class DuckDBStateStore(StateStore):
                     "AND synced_tasks.primary_key = commented_batch.primary_key",
                     where,
                 )
-                connection.execute(
-                    "DELETE FROM comment_intents WHERE sync_name = ? AND project_gid = ? AND primary_key IN "
-                    "(SELECT primary_key FROM commented_batch)",
-                    where,
-                )
+                _delete_keys(connection, "comment_intents", [outcome.primary_key for outcome in commented], where)
             if settled:
-                connection.register("settled_batch", pd.DataFrame({"primary_key": settled}))
-                connection.execute(
-                    "DELETE FROM create_intents WHERE sync_name = ? AND project_gid = ? AND primary_key IN "
-                    "(SELECT primary_key FROM settled_batch)",
-                    where,
-                )
+                _delete_keys(connection, "create_intents", settled, where)
             if rejected:
                 connection.register(
                     "rejected_batch",
@@ -421,6 +407,16 @@ class DuckDBStateStore(StateStore):
                 "SELECT * FROM sync_runs WHERE sync_name = ? AND project_gid = ? ORDER BY started_at",
                 [scope.sync, scope.project_gid],
             ).df()
+
+
+def _delete_keys(connection: duckdb.DuckDBPyConnection, table: str, keys: list[str], where: list[str]) -> None:
+    """Delete the rows of `keys` in one scope of `table`."""
+    connection.register("doomed_keys", pd.DataFrame({"primary_key": pd.Series(keys, dtype=object)}))
+    connection.execute(
+        f"DELETE FROM {table} WHERE sync_name = ? AND project_gid = ? AND primary_key IN (SELECT primary_key FROM doomed_keys)",
+        where,
+    )
+    connection.unregister("doomed_keys")
 
 
 def _slug(name: str) -> str:
