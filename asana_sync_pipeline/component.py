@@ -18,6 +18,7 @@ goes through the same factory as the default sync.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import dagster as dg
@@ -26,13 +27,15 @@ from dagster.components.component_scaffolding import scaffold_component
 from dagster.components.scaffold.scaffold import ScaffoldRequest, scaffold_with
 import warnings
 
-from pydantic import ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from .config import setting_fields
-from .engine.errors import AsanaSyncError
+from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.settings import DEFAULT_TOKEN_ENV, SyncSettings
 from .factory import build_sync_definitions
-from .sync_spec import SyncSpec
+from .sync_spec import DEFAULT_GROUP, DEFAULT_SYNC, SyncSpec
+
+RESERVED_NAMES = (DEFAULT_SYNC, DEFAULT_GROUP)
 
 
 class ModelSource(dg.Model):
@@ -94,7 +97,19 @@ class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
     schedule: str | None = Field(default=None, description="Cron on which to run the sync (off until enabled in the UI).")
     sensor: bool = Field(default=False, description="Run the sync when its model changes (off until enabled in the UI).")
 
+    @classmethod
+    def get_model_cls(cls) -> type[BaseModel]:
+        """The model Dagster validates a defs.yaml against: the one it derives from this class, which
+        first names unknown attributes without quoting their values (a token pasted into YAML must
+        not reach a log, and pydantic's own error would quote it)."""
+        return _attributes_model(cls)
+
     def spec(self) -> SyncSpec:
+        if self.name in RESERVED_NAMES:
+            raise SyncConfigError(
+                f"the name {self.name!r} belongs to the default sync (its state and its unprefixed names); "
+                "choose another"
+            )
         settings: dict[str, Any] = {name: getattr(self, name) for name, *_ in SyncSettings.described()}
         return SyncSpec(
             name=self.name,
@@ -113,3 +128,26 @@ class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
         except AsanaSyncError as exc:
             raise AsanaSyncError(f"{context.path}: {exc}") from None
         return build_sync_definitions(spec)
+
+
+@functools.cache
+def _attributes_model(component: type[AsanaSyncComponent]) -> type[BaseModel]:
+    derived = component.model()
+
+    class AsanaSyncAttributes(derived):  # type: ignore[misc, valid-type]
+        @model_validator(mode="before")
+        @classmethod
+        def known_attributes_only(cls, data: Any) -> Any:
+            """An `AsanaSyncError`, which pydantic passes on as it is instead of quoting the input."""
+            if isinstance(data, dict):
+                unknown = sorted(str(name) for name in set(data) - set(cls.model_fields))
+                if unknown:
+                    hint = " A token never goes in YAML: name the variable holding it with access_token_env." if any(
+                        "token" in name.lower() for name in unknown
+                    ) else ""
+                    raise AsanaSyncError(
+                        f"unknown attribute(s) {', '.join(unknown)}; attributes are: {', '.join(cls.model_fields)}.{hint}"
+                    )
+            return data
+
+    return AsanaSyncAttributes

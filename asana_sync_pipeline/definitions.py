@@ -35,11 +35,11 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
             max_concurrent_writes=positive_int(env.get("ASANA_MAX_CONCURRENT_WRITES", "15"), "ASANA_MAX_CONCURRENT_WRITES"),
         ),
         "warehouse": DuckDBResource(
-            database=str(project_path(env.get("WAREHOUSE_DUCKDB_PATH") or DEFAULT_WAREHOUSE_PATH)),
+            database=str(project_path(env.get("WAREHOUSE_DUCKDB_PATH") or DEFAULT_WAREHOUSE_PATH, "WAREHOUSE_DUCKDB_PATH")),
             connection_config={"access_mode": "READ_ONLY"},
         ),
         "sync_state": SyncStateResource(
-            database=str(project_path(env.get("SYNC_STATE_DUCKDB_PATH") or DEFAULT_STATE_PATH)),
+            database=str(project_path(env.get("SYNC_STATE_DUCKDB_PATH") or DEFAULT_STATE_PATH, "SYNC_STATE_DUCKDB_PATH")),
             url=dg.EnvVar(STATE_URL_ENV) if env.get(STATE_URL_ENV) else None,
         ),
     }

@@ -21,16 +21,11 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from .engine.warehouse import model_fingerprint
 from .sync_spec import SyncSpec
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-
-
-def model_fingerprint(warehouse: DuckDBResource, query: str) -> str:
-    with warehouse.get_connection() as connection:
-        count, digest = connection.execute(f"SELECT count(*), bit_xor(hash(model)) FROM ({query}) AS model").fetchone()
-    return f"{count}:{digest or 0}"
 
 
 def build_sensor(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.SensorDefinition:
@@ -68,7 +63,8 @@ def build_sensor(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.Sens
         if cursor.get("stat") == stat:
             return dg.SkipReason("The warehouse file has not changed")
         try:
-            fingerprint = model_fingerprint(warehouse, query)
+            with warehouse.get_connection() as connection:
+                fingerprint = model_fingerprint(connection, query)
         except duckdb.Error as exc:
             return dg.SkipReason(f"Could not read the model (will retry): {exc}")
         sequence = int(cursor.get("sequence", 0))

@@ -58,8 +58,9 @@ class SyncSpec:
             )
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.access_token_env or ""):
             raise SyncConfigError(
-                f"sync {self.name!r}: access_token_env must name an environment variable (such as "
-                f"{DEFAULT_TOKEN_ENV}), got {self.access_token_env!r}; the token itself never goes in YAML"
+                f"sync {self.name!r}: access_token_env must name an environment variable (letters, digits and "
+                f"underscores, such as {DEFAULT_TOKEN_ENV}); what it holds is not shown, in case it is a token: "
+                "the token itself never goes in YAML"
             )
         self.sync_settings()
 

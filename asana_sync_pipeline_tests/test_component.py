@@ -216,3 +216,24 @@ def test_the_code_location_holds_the_default_sync_and_the_sample_yaml_sync():
     repository = build_definitions({}).get_repository_def()
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
     assert {"warehouse_model", "asana_tasks", "data_checks/warehouse_model", "data_checks/asana_tasks"} <= keys
+
+
+def test_a_token_pasted_into_yaml_is_refused_without_being_shown(tmp_path, monkeypatch):
+    secret = "0/9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    for attributes in (f"access_token: '{secret}'", f"access_token_env: '{secret}'", f"token: {secret}"):
+        yaml = f"type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  name: x\n  model: {{query: SELECT 1}}\n  project_gid: '1'\n  {attributes}\n"
+        with pytest.raises(Exception) as raised:
+            load(project_with(tmp_path / str(abs(hash(attributes))), {"bad": yaml}, monkeypatch))
+        import traceback
+
+        text = "".join(traceback.format_exception(raised.value))
+        assert secret not in text
+        assert "never goes in YAML" in text
+
+
+@pytest.mark.parametrize("name", ["default", "asana_sync"])
+def test_names_of_the_default_sync_are_taken(tmp_path, monkeypatch, name):
+    yaml = f"type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  name: {name}\n  model: {{query: SELECT 1}}\n  project_gid: '1'\n"
+    with pytest.raises(Exception) as raised:
+        load(project_with(tmp_path, {"taken": yaml}, monkeypatch))
+    assert "belongs to the default sync" in str(raised.value) + str(raised.value.__cause__)

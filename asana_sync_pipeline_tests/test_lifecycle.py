@@ -192,3 +192,30 @@ def test_comments_land_exactly_once_under_lost_answers(tmp_path, monkeypatch):
         found = comments_of(box)
         assert len(found) == 30
         assert all(comments == [f"Figures v1 for {name.split()[1]}", f"Figures v2 for {name.split()[1]}"] for name, comments in found.items()), found
+
+
+def test_repeated_and_missing_keys_beside_parent_keys_reject_only_their_rows(sandbox):
+    sandbox.write_model(
+        "SELECT * FROM (VALUES ('a', 'A', NULL), ('a', 'A again', NULL), (NULL, 'No key', NULL), (NULL, 'No key 2', NULL), "
+        "('b', 'B', NULL), ('c', 'C under B', 'b'), ('d', 'D under a', 'a')) AS t(id, name, parent_key)"
+    )
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    assert sorted(task["name"] for task in sandbox.tasks()) == ["B", "C under B"]
+    reasons = {row["primary_key"]: row["reason"] for row in sandbox.state_rows("rejections") if isinstance(row["primary_key"], str)}
+    assert reasons["d"] == "its parent row 'a' is rejected, so its task cannot be placed under it"
+
+
+def test_a_child_keeps_its_parent_when_the_parents_create_fails_this_run(sandbox):
+    sandbox.write_model("SELECT 'p' AS id, 'Parent' AS name, NULL AS parent_key UNION ALL SELECT 'c', 'Child', 'p'")
+    assert sandbox.sync().success
+    sandbox.write_model(
+        "SELECT 'p2' AS id, 'New parent' AS name, NULL AS parent_key, '1299999999999999' AS assignee "
+        "UNION ALL SELECT 'p', 'Parent', NULL, NULL UNION ALL SELECT 'c', 'Child, moved', 'p2', NULL"
+    )
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    tasks = {task["name"]: task for task in sandbox.tasks()}
+    assert "New parent" not in tasks and tasks["Child"]["parent"]["gid"] == tasks["Parent"]["gid"]
+    reasons = {row["primary_key"]: row["reason"] for row in sandbox.state_rows("rejections")}
+    assert reasons["c"].startswith("its parent row 'p2' has no task yet")

@@ -186,3 +186,15 @@ def test_a_model_of_gids_reads_no_schema(sandbox):
     result = sandbox.sync()
     assert materialization(result, "asana_task_payloads")["schema_reads"] == 0
     assert sandbox.stats()["by_method"]["GET"] == 3
+
+
+def test_a_section_that_vanished_rejects_the_row_and_keeps_its_task(sandbox):
+    sandbox.write_model("SELECT 'a' AS id, 'Tâche' AS name, '1300000000000401' AS section")
+    assert sandbox.sync().success
+    sandbox.write_model("SELECT 'a' AS id, 'Tâche' AS name, '1300000000000499' AS section")
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    assert materialization(result, "asana_tasks")["created"] == 0 and len(sandbox.tasks()) == 1
+    [rejection] = sandbox.state_rows("rejections")
+    assert rejection["field"] == "section"
+    assert {row["primary_key"] for row in sandbox.state_rows("synced_tasks")} == {"a"}

@@ -66,3 +66,23 @@ def test_a_lost_state_is_rebuilt_from_asana_with_no_create_for_rows_that_have_a_
 
     third = materialization(sandbox.sync(settings), "asana_tasks")
     assert (third["rebuilt_from_asana"], third["created"], third["updated"], third["unchanged"], third["write_requests"]) == (0, 0, 0, ROWS + 3, 0)
+
+
+def test_a_rebuild_never_posts_a_comment_twice(sandbox, lose_state):
+    settings = {"sync_key_field": SYNC_KEY_FIELD}
+    sandbox.write_model("SELECT 'k' || i AS id, 'Task ' || i AS name, 'Figures for ' || i AS comment FROM range(6) t(i)")
+    assert materialization(sandbox.sync(settings), "asana_tasks")["comments"] == 6
+    lose_state()
+    sandbox.write_model(
+        "SELECT 'k' || i AS id, 'Task ' || i AS name, "
+        "CASE WHEN i = 0 THEN 'New figures for 0' ELSE 'Figures for ' || i END AS comment FROM range(6) t(i)"
+    )
+    again = materialization(sandbox.sync(settings), "asana_tasks")
+    assert (again["rebuilt_from_asana"], again["created"], again["comments"]) == (6, 0, 1)
+    with sandbox.api() as api:
+        for task in api.get(f"/projects/{sandbox.project_gid}/tasks", params={"opt_fields": "name"}).json()["data"]:
+            stories = api.get(f"/tasks/{task['gid']}/stories", params={"opt_fields": "text,resource_subtype"}).json()["data"]
+            comments = [story["text"] for story in stories if story["resource_subtype"] == "comment_added"]
+            number = task["name"].split()[1]
+            expected = [f"Figures for {number}"] + (["New figures for 0"] if number == "0" else [])
+            assert comments == expected

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .client import AsanaClient
 from .errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError, ServerError
@@ -44,6 +44,11 @@ async def posted_since(client: AsanaClient, intent: CommentIntent) -> bool:
         ):
             return True
     return False
+
+
+async def carries_comment(client: AsanaClient, task_gid: str, text: str) -> bool:
+    """Whether the task carries a comment with this text, whenever it was posted."""
+    return await posted_since(client, CommentIntent("", task_gid, text, 0, datetime.min.replace(tzinfo=timezone.utc) + CLOCK_SKEW))
 
 
 def _unclear(exc: AsanaError) -> bool:

@@ -121,22 +121,23 @@ class CreateWriter:
             batch = [position for position in creates if levels[position] == level]
             await self._create_level(self._placeable(batch))
 
+    def orphaned(self, position: int) -> bool:
+        """True, and the row rejected for this run, when its parent row has no task (its create failed)."""
+        parent_key = self.plan.payload_fields(position).get("parent_key")
+        if not parent_key or parent_key in self.parents:
+            return False
+        self.recorder.record(
+            Outcome(
+                self.key(position),
+                field="parent_key",
+                reason=f"its parent row {parent_key!r} has no task yet (its create did not succeed); retried on the next run",
+            )
+        )
+        return True
+
     def _placeable(self, positions: list[int]) -> list[int]:
         """The rows whose parent (if any) has a task by now; the others are rejected for this run."""
-        ready = []
-        for position in positions:
-            parent_key = self.plan.payload_fields(position).get("parent_key")
-            if parent_key and parent_key not in self.parents:
-                self.recorder.record(
-                    Outcome(
-                        self.key(position),
-                        field="parent_key",
-                        reason=f"its parent row {parent_key!r} has no task yet (its create did not succeed); retried on the next run",
-                    )
-                )
-                continue
-            ready.append(position)
-        return ready
+        return [position for position in positions if not self.orphaned(position)]
 
     async def _create_level(self, creates: list[int]) -> None:
         """Send the creates; reconcile the ambiguous ones and resend only those that made nothing."""

@@ -2,6 +2,10 @@
 
     AsanaSyncError                  anything this project raises on purpose
     ├── SyncConfigError             the sync is configured wrongly; nothing was sent
+    ├── RowRejected                 one row cannot sync; it is rejected, the others go on
+    │   ├── FieldValueError         a value its field cannot take
+    │   ├── NameNotFound            a name (option, tag, section, user) the project lacks
+    │   └── TaskOutsideProject      a task_gid of another project
     ├── ConnectionCheckError        token, URL or project failed the connection test
     ├── StateStoreError             the sync state cannot be read or written
     ├── RemovalGuardError           a run would remove too many tasks; nothing was written
@@ -30,6 +34,22 @@ class AsanaSyncError(Exception):
 
 class SyncConfigError(AsanaSyncError, ValueError):
     """The sync is configured in a way that cannot work; nothing was sent to Asana."""
+
+
+class RowRejected(AsanaSyncError):
+    """One row cannot sync; its message is the reason recorded beside the row."""
+
+
+class FieldValueError(RowRejected, ValueError):
+    """A value the field cannot take; the message is the reason shown to the user."""
+
+
+class NameNotFound(RowRejected, LookupError):
+    """A name that matched nothing; the message names it and lists the choices."""
+
+
+class TaskOutsideProject(RowRejected):
+    """The model's task_gid names a task of another project."""
 
 
 class ConnectionCheckError(AsanaSyncError):

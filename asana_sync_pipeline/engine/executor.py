@@ -14,13 +14,15 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
-from .errors import AsanaTransportError, AuthenticationError
+from .errors import AsanaTransportError, AuthenticationError, StateStoreError
 from .report import SyncReport
 from .state import Outcome, StateStore, SyncScope
 
 Log = Callable[[str], None]
-RUN_FATAL = (AuthenticationError, AsanaTransportError)
-"""Failures that are not about one row: the run stops, the next one continues."""
+RUN_FATAL = (AuthenticationError, AsanaTransportError, StateStoreError)
+"""Failures that are not about one row: the run stops, the next one continues. A state that cannot
+be written (in PostgreSQL: a lost lock) stops the writes to Asana at once, so nothing is written
+that the state could not record."""
 
 
 @dataclass
@@ -51,11 +53,17 @@ class OutcomeRecorder:
             self.report.rejections.append((outcome.primary_key, outcome.field or "", outcome.reason))
 
     async def flush(self) -> None:
-        """Write what is pending; batches reach the store one at a time, in order."""
+        """Write what is pending; batches reach the store one at a time, in order. A batch the store
+        refuses stays pending (the final flush tries it again) and the error goes up."""
         async with self._flushing:
             batch, self.pending = self.pending, []
-            if batch:
+            if not batch:
+                return
+            try:
                 await asyncio.to_thread(self.store.apply, self.scope, self.run_id, batch)
+            except BaseException:
+                self.pending = batch + self.pending
+                raise
 
 
 class WorkerPool:
@@ -78,17 +86,20 @@ class WorkerPool:
                     return
                 try:
                     await work(position)
+                    self.done += 1
+                    if len(self.recorder.pending) >= self.options.flush_every_rows:
+                        await self.recorder.flush()
                 except RUN_FATAL as exc:
                     self._fatal = self._fatal or exc
                     return
-                self.done += 1
-                if len(self.recorder.pending) >= self.options.flush_every_rows:
-                    await self.recorder.flush()
 
+        if self._fatal is not None:
+            raise self._fatal
         count = max(1, min(self.options.workers, len(positions)))
         await asyncio.gather(*(worker() for _ in range(count)))
         if self._fatal is not None:
-            await self.recorder.flush()
+            if not isinstance(self._fatal, StateStoreError):
+                await self.recorder.flush()
             raise self._fatal
 
     async def flush_periodically(self) -> None:
@@ -96,7 +107,11 @@ class WorkerPool:
         started = last_progress = time.monotonic()
         while True:
             await asyncio.sleep(self.options.flush_every_seconds)
-            await self.recorder.flush()
+            try:
+                await self.recorder.flush()
+            except RUN_FATAL as exc:
+                self._fatal = self._fatal or exc
+                return
             now = time.monotonic()
             if now - last_progress >= self.options.progress_every_seconds and self.total:
                 last_progress = now

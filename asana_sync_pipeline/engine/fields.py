@@ -25,16 +25,12 @@ import numpy as np
 import pandas as pd
 
 from .rich_text import RichTextError, normalize_html_notes
-from .errors import SyncConfigError
+from .errors import FieldValueError, SyncConfigError
 from .settings import GID_PATTERN
 
 EMAIL_PATTERN = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_EXACT_FLOAT = 2**53
-
-
-class FieldValueError(ValueError):
-    """A value the field cannot take; the message is the reason shown to the user."""
 
 
 def is_null(value: Any) -> bool:

@@ -26,19 +26,21 @@ _NO_COMMENT = np.uint64(0)
 
 
 def parent_levels(
-    keys: np.ndarray, parent_keys: np.ndarray, rejected: np.ndarray
+    keys: np.ndarray, parent_keys: np.ndarray, unusable: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each row's depth (0: no parent in the model), its parent's row position (-1: none),
     and (mask, reasons) of the rows rejected for their place in the hierarchy.
 
-    `rejected` marks rows already rejected for other reasons: their children are too."""
+    `unusable` marks rows that are rejected and have no task to be a parent: rows
+    below them are rejected too. (A repeated or empty key names no row: its first
+    copy is found, and it is rejected, so its children are.)"""
     size = len(keys)
     has_parent = np.array([isinstance(parent, str) and parent != "" for parent in parent_keys], dtype=bool)
-    index = pd.Index(keys, dtype=object)
     parents = np.full(size, -1, dtype=np.intp)
     if has_parent.any():
-        found = index.get_indexer(parent_keys[has_parent].astype(object))
-        parents[has_parent] = found
+        first = np.flatnonzero(~pd.Index(keys, dtype=object).duplicated(keep="first") & pd.notna(keys))
+        found = pd.Index(keys[first], dtype=object).get_indexer(parent_keys[has_parent].astype(object))
+        parents[has_parent] = np.where(found >= 0, first[np.maximum(found, 0)], -1)
     reasons = np.full(size, None, dtype=object)
     for row in np.flatnonzero(has_parent & (parents == -1)):
         reasons[row] = UNKNOWN_PARENT.format(key=parent_keys[row])
@@ -69,7 +71,7 @@ def parent_levels(
             parent = parents[member]
             if parent != -1:
                 levels[member] = levels[parent] + 1
-                if reasons[parent] is not None or rejected[parent]:
+                if reasons[parent] is not None or unusable[parent]:
                     reasons[member] = reasons[member] or REJECTED_PARENT.format(key=keys[parent])
             state[member] = 2
     return levels, parents, pd.notna(reasons), reasons

@@ -32,7 +32,7 @@ from .fields import (
     is_null,
     user,
 )
-from .schema import CustomField, NotFound, ProjectSchema
+from .schema import Ambiguous, CustomField, NotFound, ProjectSchema
 from .settings import GID_PATTERN
 
 Rule = Callable[[Any], Any]
@@ -57,9 +57,14 @@ def _entries(value: Any) -> list[str]:
     return entries
 
 
-def _find(catalog: Any, text: str, create_missing: bool, label: str) -> str:
+def _find(catalog: Any, text: str, create_missing: bool, label: str, *, ambiguity_stops_the_sync: bool = False) -> str:
+    """A GID from `catalog`; two entries named alike stop the sync (tags) or reject the row (sections)."""
     try:
         found = catalog.find(text)
+    except Ambiguous as exc:
+        if ambiguity_stops_the_sync:
+            raise SyncConfigError(str(exc)) from None
+        raise FieldValueError(f"{label}: {exc}") from None
     except NotFound as exc:
         if create_missing:
             return PENDING_PREFIX + text.strip()
@@ -78,7 +83,7 @@ def tags_rule(schema: ProjectSchema | None, create_missing: bool = False) -> Rul
             if schema is None or schema.tags is None:
                 resolved.append(entry if is_gid(entry) else UNCHECKED_PREFIX + entry)
             else:
-                resolved.append(_find(schema.tags, entry, create_missing, "tags"))
+                resolved.append(_find(schema.tags, entry, create_missing, "tags", ambiguity_stops_the_sync=True))
         return ",".join(dict.fromkeys(resolved))
 
     return rule
@@ -151,6 +156,8 @@ def _option(spec: CustomField, value: Any) -> str:
     assert spec.options is not None
     try:
         option = spec.options.find(text)
+    except Ambiguous as exc:
+        raise FieldValueError(f"{spec.name}: {exc}") from None
     except NotFound:
         raise FieldValueError(f"{spec.name}: no option {text!r}; options: {', '.join(spec.options.names()[:10])}") from None
     if not option.enabled:
@@ -225,11 +232,14 @@ def custom_fields_rule(schema: ProjectSchema | None) -> Rule:
             return _canonical_json({str(key): item for key, item in parsed.items()})
         resolved: dict[str, Any] = {}
         for key, item in parsed.items():
-            spec = schema.field_named(str(key))
-            if item is None:
-                resolved[spec.gid] = None
-                continue
-            canonical = custom_value(spec, item, schema)
+            try:
+                spec = schema.field_named(str(key))
+                if item is None:
+                    resolved[spec.gid] = None
+                    continue
+                canonical = custom_value(spec, item, schema)
+            except SyncConfigError as exc:
+                raise FieldValueError(f"custom_fields: {exc}") from None
             api = api_custom_value(spec.subtype, canonical)
             resolved[spec.gid] = _json_number(canonical) if spec.subtype == "number" else api
         return _canonical_json(resolved)

@@ -312,10 +312,10 @@ def build_plan(
 
     levels = np.zeros(size, dtype=np.int64)
     if PARENT_KEY in values:
-        already = np.zeros(size, dtype=bool)
+        unusable = np.zeros(size, dtype=bool)
         for mask, _, _ in rejected:
-            already |= np.asarray(mask, dtype=bool)
-        levels, _, misplaced, reasons = parent_levels(keys, values[PARENT_KEY], already)
+            unusable |= np.asarray(mask, dtype=bool)
+        levels, _, misplaced, reasons = parent_levels(keys, values[PARENT_KEY], unusable & ~has_task)
         rejected.append((misplaced, shown_as.get(PARENT_KEY, PARENT_KEY), reasons))
 
     rejections = _rejection_table(rejected, keys, size)

@@ -25,6 +25,7 @@ import httpx
 import pandas as pd
 
 from .client import AsanaClient
+from .comments import carries_comment
 from .connection import AUTHENTICATION_FAILED, check_connection, unreachable
 from .errors import AsanaTransportError, AuthenticationError, ConnectionCheckError
 from .planning import CREATE, Plan, api_payload
@@ -69,6 +70,19 @@ def _shows_row(task: dict[str, Any], plan: Plan, position: int, project_gid: str
     if not set(payload) <= COMPARED_FIELDS:
         return False
     return observe_task(task, people).shows(observe_payload(payload, people))
+
+
+async def _comments_already_posted(client: AsanaClient, plan: Plan, adopted: list[Outcome]) -> list[Outcome]:
+    """For adopted rows with a comment, whether their task already carries it (one read each):
+    such a comment is recorded as posted, so rebuilding the state never comments twice."""
+    positions = {key: position for position, key in enumerate(plan.rows["primary_key"])}
+    found = []
+    for outcome in adopted:
+        position = positions.get(outcome.primary_key)
+        text = plan.comment(position) if position is not None else None
+        if text is not None and outcome.task_gid and await carries_comment(client, outcome.task_gid, text):
+            found.append(Outcome(outcome.primary_key, comment_hash=int(plan.rows["comment_hash"].iat[position])))
+    return found
 
 
 def match_tasks_to_rows(plan: Plan, tasks: list[dict[str, Any]], project_gid: str, me_gid: str | None) -> Adoptions:
@@ -127,13 +141,14 @@ async def rebuild_state(
         reads_before = client.requests_sent
         try:
             tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=MATCH_OPT_FIELDS)]
+            adoptions = match_tasks_to_rows(plan, tasks, scope.project_gid, info.user_gid)
+            commented = await _comments_already_posted(client, plan, adoptions.outcomes)
         except AuthenticationError:
             raise ConnectionCheckError(AUTHENTICATION_FAILED.format(source=asana.token_source)) from None
         except AsanaTransportError as exc:
             raise unreachable(client, exc) from None
         reads = client.requests_sent - reads_before
-    adoptions = match_tasks_to_rows(plan, tasks, scope.project_gid, info.user_gid)
-    store.apply(scope, run_id, adoptions.outcomes)
+    store.apply(scope, run_id, [*adoptions.outcomes, *commented])
     adopted = len(adoptions.outcomes)
     duplicates = (
         f"; {adoptions.duplicates:,} more tasks carry a key already adopted and were left alone" if adoptions.duplicates else ""

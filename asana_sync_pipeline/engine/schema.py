@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import AsanaClient
+from .errors import NameNotFound as NotFound
 from .errors import SyncConfigError
 from .settings import GID_PATTERN
 
@@ -24,8 +25,9 @@ FIELD_OPT_FIELDS = [
 ]  # fmt: skip
 
 
-class NotFound(LookupError):
-    """A name that matched nothing; the message names it and lists the choices."""
+class Ambiguous(LookupError):
+    """Two things share a name (up to case); the message lists them. Whether that is a row's problem
+    or the sync's is the caller's to say."""
 
 
 def listing(names: Iterable[str]) -> str:
@@ -59,13 +61,13 @@ class Catalog:
         return [item.name for item in self.items if item.enabled or not enabled_only]
 
     def find(self, reference: str) -> Named:
-        """The item `reference` names; NotFound (no match), or SyncConfigError (two equal names)."""
+        """The item `reference` names; NotFound (no match), or Ambiguous (two equal names)."""
         text = reference.strip()
         if text in self._by_gid:
             return self._by_gid[text]
         matches = self._by_name.get(text) or self._by_folded.get(text.casefold()) or []
         if len(matches) > 1:
-            raise SyncConfigError(
+            raise Ambiguous(
                 f"{len(matches)} {self.what}s are named {text!r} (up to case): "
                 f"{', '.join(f'{item.name!r} ({item.gid})' for item in matches)}; rename one in Asana or use its GID"
             )
@@ -132,6 +134,8 @@ class ProjectSchema:
         catalog = Catalog((Named(gid, spec.name) for gid, spec in self.fields.items()), "custom field")
         try:
             return self.fields[catalog.find(reference).gid]
+        except Ambiguous as exc:
+            raise SyncConfigError(str(exc)) from None
         except NotFound:
             raise SyncConfigError(
                 f"the project has no custom field {reference.strip()!r}; its fields: "

@@ -55,7 +55,8 @@ class SyncMode(Choice):
         return (
             f"sync_mode {value!r} is not supported for Asana; supported modes: "
             f"{', '.join(mode.value for mode in cls)}. Asana has no audience or membership sync (tasks are not "
-            "members of a list), and mirror (deleting tasks) is not offered."
+            "members of a list), and no mirror mode: what happens to the tasks of rows that leave the model is "
+            "on_row_removed (keep, complete or delete)."
         )
 
     @property

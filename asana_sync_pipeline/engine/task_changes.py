@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 CREATE_ONLY_FIELDS = ("tags", "followers", "projects", "memberships", "parent", "section")
+ACTION_FIELDS = {
+    "addTag": "tags", "removeTag": "tags", "addFollowers": "followers", "removeFollowers": "followers",
+    "addProject": "projects", "removeProject": "projects", "setParent": "parent", "addTask": "section",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,11 @@ class TaskAction:
 
     path: str
     data: dict[str, Any]
+
+    @property
+    def field(self) -> str:
+        """The field of the row this action serves, for a rejection."""
+        return ACTION_FIELDS.get(self.path.rsplit("/", 1)[-1], "")
 
 
 def opt_fields_for(wanted: dict[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .client import AsanaClient
 from .creates import CreateWriter
-from .errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError
+from .errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError, TaskOutsideProject
 from .executor import Log, OutcomeRecorder
 from .fields import TASK_FIELDS
 from .outcomes import field_of, reason_for
@@ -28,10 +28,6 @@ from .settings import SyncMode
 from .lifecycle import COMPLETE
 from .state import COMPLETED, Outcome
 from .task_changes import create_only_actions, opt_fields_for
-
-
-class TaskOutsideProject(Exception):
-    """The model's task_gid names a task of another project."""
 
 
 @dataclass
@@ -52,15 +48,14 @@ class UpdateWriter:
         canonical = self.plan.wanted(position, self.creates.parents)
         body = self.plan.request_body(position, self.project_gid, for_update=True, parents=self.creates.parents)
         create_only = {name: value for name, value in canonical.items() if name in TASK_FIELDS and TASK_FIELDS[name].create_only}
+        if self.creates.orphaned(position):
+            return
         try:
             if self._needs_project_check(position):
                 await self._check_in_project(gid)
             if body:
                 await self.client.update_task(gid, body)
-            if create_only:
-                current = await self.client.get_task(gid, opt_fields_for(create_only))
-                for action in create_only_actions(gid, current, create_only, project_gid=self.project_gid, me_gid=self.me_gid):
-                    await self.client.post(action.path, action.data)
+            current = await self.client.get_task(gid, opt_fields_for(create_only)) if create_only else {}
         except (AuthenticationError, AsanaTransportError):
             raise
         except TaskOutsideProject as exc:
@@ -72,6 +67,15 @@ class UpdateWriter:
         except AsanaError as exc:
             self.recorder.record(Outcome(key, field=field_of(exc), reason=reason_for(exc)))
             return
+        for action in create_only_actions(gid, current, create_only, project_gid=self.project_gid, me_gid=self.me_gid):
+            try:
+                await self.client.post(action.path, action.data)
+            except (AuthenticationError, AsanaTransportError):
+                raise
+            except AsanaError as exc:
+                # The task exists (it was just read): a 404 here names the tag, section or parent, not the task.
+                self.recorder.record(Outcome(key, field=field_of(exc) or action.field, reason=reason_for(exc)))
+                return
         self.report.updated += 1
         if bool(rows["reopen"].iat[position]):
             self.report.reopened += 1

@@ -34,16 +34,29 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
-    """Run `query` once, into a temporary table, and read it with repeated text as categoricals.
-
-    Statements before the last (`SET`, `ATTACH`, ...) run as they are; the last must be a query."""
+def prepare_model_query(connection: duckdb.DuckDBPyConnection, query: str) -> str:
+    """Run the statements before the last (`SET`, `ATTACH`, ...) and return the last, which must be a query."""
     *setup, model_query = connection.extract_statements(query) or [None]
     if model_query is None or model_query.type not in QUERY_TYPES:
         raise duckdb.InvalidInputException("the model query must end with a SELECT statement that returns one row per task")
     for statement in setup:
         connection.execute(statement)
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS {model_query.query.strip().rstrip(';')}")
+    return model_query.query.strip().rstrip(";")
+
+
+def model_fingerprint(connection: duckdb.DuckDBPyConnection, query: str) -> str:
+    """Row count and XOR of row hashes of the model: equal fingerprints, equal rows (to a hash)."""
+    model_query = prepare_model_query(connection, query)
+    count, digest = connection.execute(f"SELECT count(*), bit_xor(hash(model)) FROM ({model_query}) AS model").fetchone()
+    return f"{count}:{digest or 0}"
+
+
+def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
+    """Run `query` once, into a temporary table, and read it with repeated text as categoricals.
+
+    Statements before the last (`SET`, `ATTACH`, ...) run as they are; the last must be a query."""
+    model_query = prepare_model_query(connection, query)
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS {model_query}")
     types: list[str] = []
     try:
         table = connection.table(MODEL_TABLE)

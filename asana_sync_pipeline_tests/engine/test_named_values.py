@@ -148,8 +148,10 @@ def test_the_custom_fields_column_takes_names_and_labels_too():
     assert rule('{"Customer Tier": "gold", "303": 99.999, "Produits achetés": "Analytics"}') == (
         '{"301":"11","302":["21"],"303":100}'
     )
-    with pytest.raises(SyncConfigError, match="the project has no custom field 'Tier'"):
+    with pytest.raises(FieldValueError, match="custom_fields: the project has no custom field 'Tier'"):
         rule('{"Tier": "Gold"}')
+    with pytest.raises(FieldValueError, match="'Score' is computed by Asana"):
+        rule('{"Score": 3}')
     assert custom_fields_rule(None)('{"303": 5}') == '{"303":5}'
     with pytest.raises(FieldValueError, match="is a name"):
         custom_fields_rule(None)('{"Customer Tier": "Gold"}')
@@ -210,3 +212,13 @@ def test_pending_names_are_replaced_by_the_created_gids_and_the_hash_follows():
     planned_later = build_plan(frame, settings, schema=existing)
     assert list(done.rows["payload_hash"]) == list(planned_later.rows["payload_hash"])
     assert done.rows["payload_hash"][1] == plan.rows["payload_hash"][1]
+
+
+def test_options_and_sections_named_alike_reject_the_row_while_tags_stop_the_sync():
+    twin_options = CustomField("9", "Tier", "enum", options=Catalog([Named("1", "Gold"), Named("2", "gold")], "option"))
+    with pytest.raises(FieldValueError, match=r"Tier: 2 options are named 'GOLD' \(up to case\)"):
+        custom_field_rule(twin_options, schema())("GOLD")
+    assert custom_field_rule(twin_options, schema())("gold") == "2"
+    twin_sections = schema(sections=Catalog([Named("401", "Doing"), Named("402", "doing")], "section"))
+    with pytest.raises(FieldValueError, match=r"section: 2 sections are named 'DOING'"):
+        section_rule(twin_sections)("DOING")

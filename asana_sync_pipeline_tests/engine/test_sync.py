@@ -64,3 +64,41 @@ def test_long_syncs_log_progress_with_rate_and_time_left(tmp_path):
     progress = [message for message in messages if message.startswith("Progress:")]
     assert progress, messages
     assert "/60 rows written" in progress[0] and "rows/s" in progress[0] and "s left" in progress[0]
+
+
+def test_a_state_that_stops_accepting_writes_stops_the_writes_to_asana(tmp_path):
+    import asyncio
+
+    import pytest
+
+    from asana_sync_pipeline.engine.errors import StateStoreError
+    from asana_sync_pipeline.engine.sync import SyncOptions, TaskSync
+
+    class LosesItsLock(StateStore):
+        """A store whose lock is lost after its first batch (as a PostgreSQL store's would be)."""
+
+        batches = 0
+
+        def apply(self, scope, run_id, outcomes):
+            LosesItsLock.batches += 1
+            if LosesItsLock.batches > 1:
+                raise StateStoreError("Lost the connection to the sync state while this run held its lock")
+            super().apply(scope, run_id, outcomes)
+
+    options = SyncOptions(flush_every_seconds=0.05, flush_every_rows=500)
+    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=20)) as server:
+        asana = AsanaSettings(access_token=TOKEN, base_url=server.base_url, max_concurrent_writes=2)
+        store = LosesItsLock(str(tmp_path / "state.duckdb"))
+        scope = SyncScope("default", server.project_gid)
+
+        async def run():
+            async with AsanaClient.from_settings(asana) as client:
+                task_sync = TaskSync(client, store, scope=scope, run_id="t", me_gid="1", log=lambda _: None, options=options)
+                return await task_sync.run(build_plan(model(300), SyncSettings()))
+
+        with pytest.raises(StateStoreError):
+            asyncio.run(run())
+        written = server.task_count()
+    assert written < 60, f"{written} tasks written after the state stopped accepting them"
+    recorded = len(StateStore(str(tmp_path / "state.duckdb")).synced(scope))
+    assert recorded <= written

@@ -108,3 +108,15 @@ def test_statements_before_the_query_run_first_and_a_query_must_come_last(wareho
         for query in ("", "  ;  ", "SELECT 1; SET VARIABLE x = 1"):
             with pytest.raises(duckdb.Error, match="must end with a SELECT"):
                 read_model(connection, query)
+
+
+def test_the_fingerprint_reads_the_query_as_read_model_does():
+    from asana_sync_pipeline.engine.warehouse import model_fingerprint
+
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE t AS SELECT 'a' AS id, 'A' AS name")
+    plain = model_fingerprint(connection, "SELECT * FROM t")
+    assert model_fingerprint(connection, "SELECT * FROM t;") == plain
+    assert model_fingerprint(connection, "SET threads = 1; SELECT * FROM t;") == plain
+    connection.execute("UPDATE t SET name = 'B'")
+    assert model_fingerprint(connection, "SELECT * FROM t") != plain
