@@ -69,9 +69,9 @@ def _op(sync: str, name: str) -> str:
 
 
 def _run_once(
-    label: str, sync: str, job: dg.JobDefinition, query: str | None, sync_mode: str, *, list_rejections: bool = True
+    label: str, sync: str, job: dg.JobDefinition, query: str | None, sync_mode: str | None, *, list_rejections: bool = True
 ) -> bool:
-    ops: dict = {_op(sync, "asana_task_payloads"): {"config": {"sync_mode": sync_mode}}}
+    ops: dict = {_op(sync, "asana_task_payloads"): {"config": {"sync_mode": sync_mode}}} if sync_mode else {}
     if query:
         ops[_op(sync, "warehouse_model")] = {"config": {"query": query}}
     run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -94,7 +94,7 @@ def _run_once(
     return True
 
 
-def _run_all(names: list[str], query: str | None, sync_mode: str, label: str = "") -> bool:
+def _run_all(names: list[str], query: str | None, sync_mode: str | None, label: str = "") -> bool:
     jobs = sync_jobs()
     unknown = sorted(set(names) - set(jobs))
     if unknown:
@@ -108,7 +108,7 @@ def _run_all(names: list[str], query: str | None, sync_mode: str, label: str = "
     return ok
 
 
-def _demo(names: list[str], query: str | None, sync_mode: str) -> bool:
+def _demo(names: list[str], query: str | None, sync_mode: str | None) -> bool:
     from .emulator import EmulatorServer, EmulatorSettings
     from .sample_warehouse import build_sample_warehouse
 
@@ -147,7 +147,9 @@ def _demo(names: list[str], query: str | None, sync_mode: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sync-mode", default="upsert", type=str.lower, choices=SYNC_MODES)
+    parser.add_argument(
+        "--sync-mode", default=None, type=str.lower, choices=SYNC_MODES, help="for this run (default: each sync's own)"
+    )
     parser.add_argument("--query", default=None, help="model query of the one chosen sync (default: the sync's own)")
     parser.add_argument("--sync", action="append", default=[], help="a sync to run (repeatable; default: every sync)")
     args = parser.parse_args(argv)

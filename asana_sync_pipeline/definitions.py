@@ -39,10 +39,16 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
             connection_config={"access_mode": "READ_ONLY"},
         ),
         "sync_state": SyncStateResource(
-            database=str(project_path(env.get("SYNC_STATE_DUCKDB_PATH") or DEFAULT_STATE_PATH, "SYNC_STATE_DUCKDB_PATH")),
+            database=_state_file(env),
             url=dg.EnvVar(STATE_URL_ENV) if env.get(STATE_URL_ENV) else None,
         ),
     }
+
+
+def _state_file(env: Mapping[str, str]) -> str:
+    """The DuckDB state file; left as given (and unused) when the state lives in PostgreSQL."""
+    path = env.get("SYNC_STATE_DUCKDB_PATH") or DEFAULT_STATE_PATH
+    return str(path) if env.get(STATE_URL_ENV) else str(project_path(path, "SYNC_STATE_DUCKDB_PATH"))
 
 
 def default_sync_spec(env: Mapping[str, str]) -> SyncSpec:

@@ -3,6 +3,7 @@
 import pytest
 
 from asana_sync_pipeline import paths
+from asana_sync_pipeline.definitions import build_resources
 from asana_sync_pipeline.engine.errors import SyncConfigError
 
 
@@ -21,3 +22,12 @@ def test_an_installed_package_needs_a_project_folder_or_absolute_paths(tmp_path,
     monkeypatch.setenv(paths.PROJECT_DIR_ENV, str(tmp_path))
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
     assert paths.project_path("data/state.duckdb") == tmp_path / "data/state.duckdb"
+
+
+def test_an_installed_package_with_its_state_in_postgresql_needs_no_state_file_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "CHECKOUT", None)
+    monkeypatch.delenv(paths.PROJECT_DIR_ENV, raising=False)
+    env = {"WAREHOUSE_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"), "SYNC_STATE_URL": "postgresql://sync@127.0.0.1/state"}
+    assert build_resources(env)["sync_state"].url is not None
+    with pytest.raises(SyncConfigError, match="SYNC_STATE_DUCKDB_PATH is relative"):
+        build_resources({"WAREHOUSE_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")})

@@ -229,3 +229,36 @@ def test_the_demo_never_touches_the_warehouse_the_environment_names(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "created:" in done.stdout and str(mine) not in done.stdout
     assert mine.read_bytes() == before
+
+
+class _Stop(Exception):
+    pass
+
+
+class _RecordingJob:
+    """Records the run config the command line would launch, then stops."""
+
+    def __init__(self) -> None:
+        self.ops: dict | None = None
+
+    def execute_in_process(self, run_config: dict, **_: object) -> None:
+        self.ops = run_config["ops"]
+        raise _Stop
+
+
+@pytest.mark.parametrize(
+    ("argv", "ops"),
+    [
+        ([], {}),
+        (["--sync-mode", "Insert"], {"asana_task_payloads": {"config": {"sync_mode": "insert"}}}),
+    ],
+)
+def test_without_sync_mode_on_the_command_line_each_sync_keeps_its_own(monkeypatch, argv, ops):
+    import asana_sync_pipeline.__main__ as cli
+
+    job = _RecordingJob()
+    monkeypatch.setattr(cli, "sync_jobs", lambda: {"default": job})
+    monkeypatch.setenv("ASANA_ACCESS_TOKEN", "0/recording")
+    with pytest.raises(_Stop):
+        cli.main(argv)
+    assert job.ops == ops

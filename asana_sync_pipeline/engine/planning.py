@@ -29,7 +29,7 @@ from .fields import (
 from .lifecycle import comment_hashes, live_tasks, parent_levels, removals
 from .mapping import ColumnMapping, resolve_mapping
 from .named_values import PENDING_PREFIX, UNCHECKED_PREFIX, api_custom_value
-from .rules import FieldRules, check_custom_field_columns
+from .rules import FieldRules, check_custom_field_columns, may_hold_names
 from .schema import ProjectSchema
 from .settings import SyncSettings
 from .state import COMPLETED
@@ -342,7 +342,7 @@ def build_plan(
     unchecked = {
         shown_as.get(name, name): len(names)
         for name, column in normalized.items()
-        if (names := _names_in(column, UNCHECKED_PREFIX))
+        if may_hold_names(name) and (names := _names_in(column, UNCHECKED_PREFIX))
     }
     for name, names in pending.items():
         notes.append(f"{name}: will be created once, then used: {', '.join(names[:10])}")

@@ -123,10 +123,21 @@ def _json_needs_schema(values: list[Any]) -> bool:
     return False
 
 
+NAMED_FIELDS = frozenset({"tags", "section", "assignee", "followers", "custom_fields"})
+"""Fields (besides `custom_fields.<x>`) whose values may be names or emails, read through the schema."""
+
+
+def may_hold_names(field: str) -> bool:
+    """Whether a field's values may be names or emails rather than GIDs."""
+    return field in NAMED_FIELDS or custom_field_reference(field) is not None
+
+
 def schema_needs(model: pd.DataFrame, mapping: ColumnMapping) -> SchemaNeeds:
     """The parts of the project's schema that the model's values need to be checked."""
     needs = SchemaNeeds()
     for field, column in mapping.fields.items():
+        if not may_hold_names(field):
+            continue
         values = _distinct(model[column])
         if not values:
             continue

@@ -1,5 +1,5 @@
 """Fixtures for the emulator's tests: a live emulator on loopback and an httpx client for it;
-every answer is checked against Asana's OpenAPI spec (`asana_response_contract`, autouse)."""
+every answer is checked against Asana's OpenAPI spec by the autouse `asana_response_contract` of the package's conftest."""
 
 from collections.abc import Iterator
 
@@ -7,7 +7,6 @@ import httpx
 import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline_tests.emulator.openapi_contract import asana_response_contract  # noqa: F401 (autouse)
 
 TOKEN = "0/0123456789abcdef0123456789abcdef"
 

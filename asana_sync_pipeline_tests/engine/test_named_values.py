@@ -222,3 +222,11 @@ def test_options_and_sections_named_alike_reject_the_row_while_tags_stop_the_syn
     twin_sections = schema(sections=Catalog([Named("401", "Doing"), Named("402", "doing")], "section"))
     with pytest.raises(FieldValueError, match=r"section: 2 sections are named 'DOING'"):
         section_rule(twin_sections)("DOING")
+
+
+def test_text_that_reads_like_a_name_marker_is_not_reported_as_unchecked_names():
+    frame = pd.DataFrame({"id": ["a"], "name": ["name: Alice"], "notes": ["new: tag, name: Bob"]})
+    plan = build_plan(frame, SyncSettings())
+    assert plan.unchecked == {}
+    assert not any("not checked against the project" in note for note in plan.notes)
+    assert plan.request_body(0, "100", for_update=False)["name"] == "name: Alice"
