@@ -35,7 +35,11 @@ from .engine.settings import DEFAULT_TOKEN_ENV, SyncSettings
 from .factory import build_sync_definitions
 from .sync_spec import DEFAULT_GROUP, DEFAULT_SYNC, SyncSpec
 
-RESERVED_NAMES = (DEFAULT_SYNC, DEFAULT_GROUP)
+RESERVED_NAMES = {
+    DEFAULT_SYNC: "belongs to the default sync (its state and its unprefixed names)",
+    DEFAULT_GROUP: "belongs to the default sync (its state and its unprefixed names)",
+    "warehouse": "belongs to the default sync (its sensor is warehouse_model_sensor)",
+}
 
 
 class ModelSource(dg.Model):
@@ -106,10 +110,7 @@ class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
 
     def spec(self) -> SyncSpec:
         if self.name in RESERVED_NAMES:
-            raise SyncConfigError(
-                f"the name {self.name!r} belongs to the default sync (its state and its unprefixed names); "
-                "choose another"
-            )
+            raise SyncConfigError(f"the name {self.name!r} {RESERVED_NAMES[self.name]}; choose another")
         settings: dict[str, Any] = {name: getattr(self, name) for name, *_ in SyncSettings.described()}
         return SyncSpec(
             name=self.name,
@@ -125,9 +126,21 @@ class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         try:
             spec = self.spec()
+            _check_unique_name(self.name, context)
         except AsanaSyncError as exc:
             raise AsanaSyncError(f"{context.path}: {exc}") from None
         return build_sync_definitions(spec)
+
+
+def _check_unique_name(name: str, context: dg.ComponentLoadContext) -> None:
+    """Two syncs of one name would share their state and their assets: say so before Dagster
+    reports a duplicate asset key."""
+    names = [sync.name for sync in context.component_tree.get_all_components(AsanaSyncComponent)]
+    if names.count(name) > 1:
+        raise SyncConfigError(
+            f"{names.count(name)} syncs are named {name!r}; each needs its own name (its state, assets and jobs are "
+            "keyed by it)"
+        )
 
 
 @functools.cache

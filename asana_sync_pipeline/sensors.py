@@ -40,7 +40,7 @@ def build_sensor(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.Sens
             description=description,
         )
         def upstream_model_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
-            return dg.RunRequest(run_key=f"model-{asset_event.storage_id}")
+            return dg.RunRequest(run_key=f"model-{asset_event.run_id}")
 
         return upstream_model_sensor
 

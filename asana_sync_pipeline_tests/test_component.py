@@ -66,7 +66,7 @@ def project_with(tmp_path: Path, defs_yaml: dict[str, str], monkeypatch) -> Path
 
 def load(root: Path, *extra: dg.Definitions) -> dg.Definitions:
     return dg.Definitions.merge(
-        dg.load_from_defs_folder(project_root=root), *extra, dg.Definitions(resources=build_resources(os.environ))
+        dg.load_from_defs_folder(path_within_project=root), *extra, dg.Definitions(resources=build_resources(os.environ))
     )
 
 
@@ -121,9 +121,11 @@ def test_run_config_of_one_run_overrides_a_yaml_sync_setting(sandbox, tmp_path, 
 
 
 def test_an_upstream_asset_is_the_model_and_shows_in_lineage(sandbox, tmp_path, monkeypatch):
+    names = ["From an asset 1", "From an asset 2"]
+
     @dg.asset(key=["marts", "at_risk_accounts"])
     def at_risk_accounts() -> pd.DataFrame:
-        return pd.DataFrame({"account": ["x1", "x2"], "name": ["From an asset 1", "From an asset 2"]})
+        return pd.DataFrame({"account": [f"x{n}" for n in range(1, len(names) + 1)], "name": names})
 
     yaml = f"""
 type: asana_sync_pipeline.AsanaSyncComponent
@@ -133,20 +135,27 @@ attributes:
     asset: marts/at_risk_accounts
   project_gid: "{sandbox.project_gid}"
   primary_key: account
+  sensor: true
 """
     defs = load(project_with(tmp_path, {"from_asset": yaml}, monkeypatch), dg.Definitions(assets=[at_risk_accounts]))
     graph = defs.get_repository_def().asset_graph
     payloads = dg.AssetKey(["from_asset", "asana_task_payloads"])
     assert graph.get(payloads).parent_keys == {dg.AssetKey(["marts", "at_risk_accounts"])}
     assert dg.AssetKey(["from_asset", "warehouse_model"]) not in graph.get_all_asset_keys()
-    result = dg.materialize(
-        list(defs.assets),
-        resources=build_resources(os.environ),
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(list(defs.assets), resources=build_resources(os.environ), instance=instance, raise_on_error=False)
     assert result.success, failure_text(result)
     assert sorted(task["name"] for task in sandbox.tasks()) == ["From an asset 1", "From an asset 2"]
+
+    names.append("From an asset 3")
+    upstream = dg.materialize([at_risk_accounts], instance=instance)
+    sensor = defs.resolve_sensor_def("from_asset_model_sensor")
+    context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
+    [request] = sensor.evaluate_tick(context).run_requests
+    assert request.run_key == f"model-{upstream.run_id}"
+    alone = defs.resolve_job_def("from_asset_asana_sync_job").execute_in_process(instance=instance, raise_on_error=False)
+    assert alone.success, failure_text(alone)
+    assert sorted(task["name"] for task in sandbox.tasks()) == ["From an asset 1", "From an asset 2", "From an asset 3"]
 
 
 @pytest.mark.parametrize(
@@ -231,9 +240,19 @@ def test_a_token_pasted_into_yaml_is_refused_without_being_shown(tmp_path, monke
         assert "never goes in YAML" in text
 
 
-@pytest.mark.parametrize("name", ["default", "asana_sync"])
+@pytest.mark.parametrize("name", ["default", "asana_sync", "warehouse"])
 def test_names_of_the_default_sync_are_taken(tmp_path, monkeypatch, name):
     yaml = f"type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  name: {name}\n  model: {{query: SELECT 1}}\n  project_gid: '1'\n"
     with pytest.raises(Exception) as raised:
         load(project_with(tmp_path, {"taken": yaml}, monkeypatch))
     assert "belongs to the default sync" in str(raised.value) + str(raised.value.__cause__)
+
+
+def test_two_syncs_of_one_name_are_refused_with_the_rule(tmp_path, monkeypatch):
+    sync = "type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  name: {name}\n  model: {{query: SELECT 1}}\n  project_gid: '1'\n"
+    folders = {"first": sync.format(name="twin") + "---\n" + sync.format(name="other"), "second": sync.format(name="twin")}
+    with pytest.raises(Exception) as raised:
+        load(project_with(tmp_path, folders, monkeypatch))
+    text = str(raised.value) + str(raised.value.__cause__)
+    assert "2 syncs are named 'twin'; each needs its own name" in text
+    assert "Duplicate" not in text

@@ -27,7 +27,7 @@ def removal_run(sandbox, keys, **settings):
     sandbox.write_model(rows_sql(keys))
     result = sandbox.sync(settings)
     assert result.success, failure_text(result)
-    return materialization(result, "asana_tasks")
+    return {**materialization(result, "asana_tasks"), "plan": materialization(result, "asana_task_payloads")}
 
 
 def test_complete_marks_a_removed_rows_task_done_once_and_reopens_it_when_it_returns(sandbox):
@@ -36,6 +36,8 @@ def test_complete_marks_a_removed_rows_task_done_once_and_reopens_it_when_it_ret
     sandbox.reset_stats()
     first = removal_run(sandbox, "abcdefghi", **policy)
     assert (first["completed"], first["unchanged"], first["created"]) == (1, 9, 0)
+    assert (first["plan"]["to_complete"], first["plan"]["to_delete"]) == (1, 0)
+    assert f"| j | {sdk_tasks(sandbox)['Task j']['gid']} | complete |" in first["plan"]["planned_removals"]
     assert sandbox.stats()["write_requests"] == 1
     assert sdk_tasks(sandbox)["Task j"]["completed"] is True
     sandbox.reset_stats()
@@ -43,6 +45,7 @@ def test_complete_marks_a_removed_rows_task_done_once_and_reopens_it_when_it_ret
     assert still_away["completed"] == 0 and sandbox.stats()["write_requests"] == 0
     back = removal_run(sandbox, "abcdefghij", **policy)
     assert (back["reopened"], back["updated"], back["created"]) == (1, 1, 0)
+    assert back["plan"]["to_reopen"] == 1 and "| j |" in back["plan"]["planned_reopenings"]
     tasks = sdk_tasks(sandbox)
     assert len(tasks) == 10 and tasks["Task j"]["completed"] is False
     runs = sandbox.state_rows("sync_runs")
@@ -55,6 +58,8 @@ def test_delete_removes_the_task_and_forgets_it_and_a_returning_row_gets_a_new_t
     gid = {row["primary_key"]: row["task_gid"] for row in sandbox.state_rows("synced_tasks")}["j"]
     deleted = removal_run(sandbox, "abcdefghi", **policy)
     assert deleted["deleted"] == 1 and "Task j" not in sdk_tasks(sandbox)
+    assert (deleted["plan"]["to_delete"], deleted["plan"]["to_complete"]) == (1, 0)
+    assert f"| j | {gid} | delete |" in deleted["plan"]["planned_removals"]
     with sandbox.api() as api:
         assert api.get(f"/tasks/{gid}").status_code == 404
     assert "j" not in {row["primary_key"] for row in sandbox.state_rows("synced_tasks")}
@@ -68,6 +73,7 @@ def test_keep_leaves_removed_rows_tasks_alone(sandbox):
     sandbox.reset_stats()
     kept = removal_run(sandbox, "abc")
     assert (kept["completed"], kept["deleted"]) == (0, 0) and sandbox.stats()["write_requests"] == 0
+    assert kept["plan"]["planned_removals"] == "_none_"
     assert len(sdk_tasks(sandbox)) == 10
 
 
@@ -171,6 +177,7 @@ def test_a_changed_comment_is_posted_once_and_an_unchanged_one_never(sandbox):
     sandbox.write_model("SELECT 'a' AS id, 'Task a' AS name, 'ARR down 25%' AS comment UNION ALL SELECT 'b', 'Task b', 'New note'")
     dry = materialization(sandbox.sync(), "asana_task_payloads")
     assert dry["comments_to_post"] == 2
+    assert "| a | unchanged | ARR down 25% |" in dry["planned_comments"] and "| b | unchanged | New note |" in dry["planned_comments"]
     assert comments_of(sandbox) == {"Task a": ["ARR down 10%", "ARR down 25%"], "Task b": ["New note"]}
 
 

@@ -99,7 +99,7 @@ def test_definitions_validate(tmp_path):
     assert TOKEN not in result.stdout + result.stderr
 
 
-def test_code_location_lineage_and_a_run_launched_through_graphql(ui):
+def test_code_location_lineage_and_two_syncs_launched_side_by_side_through_graphql(ui):
     [repository] = ui.graphql(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
     assert repository["location"]["name"] == "asana_sync_pipeline"
     assert {"asana_sync_job", "asana_connection_test", "data_checks_asana_sync_job"} <= {job["name"] for job in repository["jobs"]}
@@ -119,10 +119,11 @@ def test_code_location_lineage_and_a_run_launched_through_graphql(ui):
     assert len(checks) == 8
 
     before = len(ui.runs())
-    run_id = DagsterGraphQLClient("127.0.0.1", port_number=ui.port).submit_job_execution("asana_sync_job")
-    runs = ui.wait_for_runs(before + 1)
-    assert {run["runId"]: run["status"] for run in runs}[run_id] == "SUCCESS"
-    assert ui.emulator.task_count() == VALID_SAMPLE_ROWS
+    client = DagsterGraphQLClient("127.0.0.1", port_number=ui.port)
+    run_ids = [client.submit_job_execution(job) for job in ("asana_sync_job", "data_checks_asana_sync_job")]
+    statuses = {run["runId"]: run["status"] for run in ui.wait_for_runs(before + 2)}
+    assert [statuses[run_id] for run_id in run_ids] == ["SUCCESS", "SUCCESS"]
+    assert ui.emulator.task_count() == VALID_SAMPLE_ROWS + FAILING_SAMPLE_CHECKS
 
 
 def _show_lineage(page) -> None:

@@ -6,6 +6,7 @@
     │   ├── FieldValueError         a value its field cannot take
     │   ├── NameNotFound            a name (option, tag, section, user) the project lacks
     │   └── TaskOutsideProject      a task_gid of another project
+    ├── AmbiguousName               two things share a name; the caller makes it a row's or the sync's
     ├── ConnectionCheckError        token, URL or project failed the connection test
     ├── StateStoreError             the sync state cannot be read or written
     ├── RemovalGuardError           a run would remove too many tasks; nothing was written
@@ -50,6 +51,11 @@ class NameNotFound(RowRejected, LookupError):
 
 class TaskOutsideProject(RowRejected):
     """The model's task_gid names a task of another project."""
+
+
+class AmbiguousName(AsanaSyncError, LookupError):
+    """Two things share a name (up to case); the message lists them. The caller turns it into a
+    row's rejection or the sync's configuration error."""
 
 
 class ConnectionCheckError(AsanaSyncError):

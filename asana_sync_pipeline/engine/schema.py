@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import AsanaClient
+from .errors import AmbiguousName as Ambiguous
 from .errors import NameNotFound as NotFound
 from .errors import SyncConfigError
 from .settings import GID_PATTERN
@@ -23,11 +24,6 @@ FIELD_OPT_FIELDS = [
     "custom_field.name", "custom_field.resource_subtype", "custom_field.precision", "custom_field.enum_options.name",
     "custom_field.enum_options.enabled", "custom_field.is_formula_field", "custom_field.is_value_read_only",
 ]  # fmt: skip
-
-
-class Ambiguous(LookupError):
-    """Two things share a name (up to case); the message lists them. Whether that is a row's problem
-    or the sync's is the caller's to say."""
 
 
 def listing(names: Iterable[str]) -> str:
