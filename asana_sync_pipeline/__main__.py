@@ -2,13 +2,14 @@
 
 Without ASANA_ACCESS_TOKEN it is a self-contained demo: it builds the sample
 warehouse (always data/warehouse.duckdb in the project, never a file of yours),
-starts the bundled Asana emulator on loopback, runs every sync (the default one,
-accounts at churn risk, and `data_checks`, declared in YAML), then runs the
-default sync again with five accounts marked done, to show that a second run
-updates only what changed and creates nothing. The demo's state lives in
-data/demo/ (never in SYNC_STATE_URL's database) and starts fresh each time.
-With ASANA_ACCESS_TOKEN set it runs once against the Asana that ASANA_BASE_URL
-points to (real Asana by default).
+starts the bundled Asana emulator on loopback, runs the sample's syncs (the
+default one, accounts at churn risk, and `data_checks`, declared in YAML), then
+runs the default sync again with five accounts marked done, to show that a
+second run updates only what changed and creates nothing. The demo's state lives
+in data/demo/ (never in SYNC_STATE_URL's database) and starts fresh each time.
+With ASANA_ACCESS_TOKEN set (an empty value is an error, not the demo) it runs
+every sync once against the Asana that ASANA_BASE_URL points to (real Asana by
+default), after checking each one's token, URL and project GID.
 --sync chooses syncs; --sync-mode and --query apply to the chosen ones.
 """
 
@@ -20,13 +21,16 @@ import sys
 from contextlib import ExitStack
 
 import dagster as dg
+from pydantic import ValidationError
 
+from .engine.connection import check_project_gid
 from .engine.errors import AsanaSyncError, SyncConfigError
-from .engine.settings import SYNC_MODES
+from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES
 from .paths import DATA_DIR
-from .sync_spec import DEFAULT_SYNC
+from .sync_spec import DEFAULT_SYNC, SyncSpec
 
 DEMO_DIR = DATA_DIR / "demo"
+SAMPLE_SYNCS = (DEFAULT_SYNC, "data_checks")
 DEMO_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
 DEMO_SECOND_QUERY = (
     "SELECT * REPLACE (CASE WHEN id IN (SELECT id FROM asana_task_model WHERE completed IS NOT TRUE "
@@ -64,6 +68,32 @@ def sync_jobs() -> dict[str, dg.JobDefinition]:
     return dict(sorted(jobs.items(), key=lambda item: (item[0] != DEFAULT_SYNC, item[0])))
 
 
+def check_connection_settings(spec: SyncSpec) -> None:
+    """The token, URL and project GID a run of `spec` would use, checked before it starts (no request)."""
+    from .resources import AsanaResource
+
+    asana = AsanaResource(base_url=os.environ.get("ASANA_BASE_URL") or DEFAULT_BASE_URL)
+    asana.settings_for(spec)
+    check_project_gid(asana.project_for(spec))
+
+
+def _configuration_error(error: BaseException) -> AsanaSyncError | None:
+    """The configuration error behind one raised while Dagster loaded the definitions, if any: the
+    project's own, or an attribute pydantic refused (named with its reason, never its value)."""
+    where = str(error).splitlines()[0].rstrip(":") if str(error).startswith("Error while") else ""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, AsanaSyncError):
+            return cause
+        if isinstance(cause, ValidationError):
+            reasons = "; ".join(f"{'.'.join(map(str, item['loc'])) or 'attributes'}: {item['msg']}" for item in cause.errors())
+            return SyncConfigError(f"{where}: {reasons}" if where else reasons)
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _op(sync: str, name: str) -> str:
     return name if sync == DEFAULT_SYNC else f"{sync}__{name}"
 
@@ -94,14 +124,23 @@ def _run_once(
     return True
 
 
-def _run_all(names: list[str], query: str | None, sync_mode: str | None, label: str = "") -> bool:
+def _run_all(
+    names: list[str], query: str | None, sync_mode: str | None, label: str = "", *, demo: bool = False
+) -> bool:
+    from .definitions import sync_specs
+
     jobs = sync_jobs()
     unknown = sorted(set(names) - set(jobs))
     if unknown:
         raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(jobs)}")
-    chosen = names or list(jobs)
+    chosen = names or [name for name in jobs if name in SAMPLE_SYNCS or not demo]
+    if demo and set(jobs) - set(chosen) and not names:
+        print(f"Not in the demo (the sample's syncs only; choose one with --sync): {', '.join(sorted(set(jobs) - set(chosen)))}")
     if query and len(chosen) > 1:
         raise SyncConfigError(f"--query applies to one sync; choose it with --sync (the syncs are: {', '.join(jobs)})")
+    specs = sync_specs()
+    for name in chosen:
+        check_connection_settings(specs[name])
     ok = True
     for name in chosen:
         ok = _run_once(f"Sync {name!r}{label}", name, jobs[name], query, sync_mode) and ok
@@ -131,7 +170,7 @@ def _demo(names: list[str], query: str | None, sync_mode: str | None) -> bool:
                 "SYNC_STATE_DUCKDB_PATH": str(state),
             }
         )
-        ok = _run_all(names, query, sync_mode, label=": first run, every valid row becomes a task")
+        ok = _run_all(names, query, sync_mode, label=": first run, every valid row becomes a task", demo=True)
         if ok and query is None and (not names or DEFAULT_SYNC in names):
             ok = _run_once(
                 f"Sync {DEFAULT_SYNC!r}: second run, five accounts marked done in the warehouse",
@@ -146,7 +185,9 @@ def _demo(names: list[str], query: str | None, sync_mode: str | None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m asana_sync_pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--sync-mode", default=None, type=str.lower, choices=SYNC_MODES, help="for this run (default: each sync's own)"
     )
@@ -154,11 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync", action="append", default=[], help="a sync to run (repeatable; default: every sync)")
     args = parser.parse_args(argv)
     try:
-        if not os.environ.get("ASANA_ACCESS_TOKEN"):
+        if DEFAULT_TOKEN_ENV not in os.environ:
             return 0 if _demo(args.sync, args.query, args.sync_mode) else 1
         return 0 if _run_all(args.sync, args.query, args.sync_mode) else 1
-    except AsanaSyncError as exc:
-        print(f"Configuration error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        error = _configuration_error(exc)
+        if error is None:
+            raise
+        print(f"Configuration error: {error}", file=sys.stderr)
         return 2
 
 

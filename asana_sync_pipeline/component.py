@@ -77,7 +77,7 @@ class AsanaSyncScaffolder(Scaffolder):
             {
                 "name": name,
                 "model": {"query": f"SELECT * FROM {name}"},
-                "project_gid": "{{ env.ASANA_PROJECT_GID }}",
+                "project_gid": "",
                 "primary_key": "id",
             },
         )
@@ -94,7 +94,7 @@ class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
 
     name: str = Field(description="Lowercase letters, digits and underscores; prefixes the sync's assets, job and schedule.")
     model: ModelSource = Field(description="`{query: SQL}` or `{asset: key/path}`.")
-    project_gid: str = Field(description="GID of the Asana project receiving the tasks (digits only).")
+    project_gid: str | None = Field(description="GID of the Asana project receiving the tasks (digits only).")
     access_token_env: str = Field(
         default=DEFAULT_TOKEN_ENV, description="Name of the environment variable holding the token (never the token)."
     )
@@ -111,6 +111,11 @@ class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
     def spec(self) -> SyncSpec:
         if self.name in RESERVED_NAMES:
             raise SyncConfigError(f"the name {self.name!r} {RESERVED_NAMES[self.name]}; choose another")
+        if not (self.project_gid or "").strip():
+            raise SyncConfigError(
+                f"sync {self.name!r}: project_gid is empty (or reads an environment variable that is unset): write "
+                "the project's GID, the number after /0/ in its URL"
+            )
         settings: dict[str, Any] = {name: getattr(self, name) for name, *_ in SyncSettings.described()}
         return SyncSpec(
             name=self.name,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
+from dagster.components.core.component_tree import ComponentTree
 from dagster_duckdb import DuckDBResource
 
 from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, positive_int
@@ -21,6 +22,7 @@ from .sync_spec import SyncSpec
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_STATE_PATH = "data/sync_state.duckdb"
 STATE_URL_ENV = "SYNC_STATE_URL"
+DEFS_ROOT = Path(__file__).parent
 
 
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
@@ -58,7 +60,16 @@ def default_sync_spec(env: Mapping[str, str]) -> SyncSpec:
 @functools.cache
 def syncs_in_defs_folder() -> dg.Definitions:
     """The syncs declared in YAML under defs/, read once per process."""
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return dg.load_from_defs_folder(path_within_project=DEFS_ROOT)
+
+
+def sync_specs(env: Mapping[str, str] | None = None) -> dict[str, SyncSpec]:
+    """Every sync's spec by name: the default one, then those declared in defs/."""
+    from .component import AsanaSyncComponent
+
+    declared = ComponentTree.for_project(path_within_project=DEFS_ROOT).get_all_components(AsanaSyncComponent)
+    specs = [default_sync_spec(os.environ if env is None else env), *(component.spec() for component in declared)]
+    return {spec.name: spec for spec in specs}
 
 
 def build_definitions(env: Mapping[str, str] | None = None, *, include_defs_folder: bool = True) -> dg.Definitions:

@@ -170,10 +170,13 @@ attributes:
     ],
 )
 def test_bad_yaml_is_a_clear_error_at_load(tmp_path, monkeypatch, attributes, message):
+    from asana_sync_pipeline.__main__ import _configuration_error
+
     yaml = f"type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  {attributes}\n"
     with pytest.raises(Exception) as raised:
         load(project_with(tmp_path, {"bad": yaml}, monkeypatch))
     assert message in str(raised.value) + str(getattr(raised.value, "__cause__", ""))
+    assert message in str(_configuration_error(raised.value)), "the command line prints this error as its one line"
 
 
 def test_a_yaml_sync_reads_its_token_from_the_variable_it_names(sandbox, tmp_path, monkeypatch):
@@ -216,9 +219,20 @@ def test_dg_scaffolds_a_sync_ready_to_fill_in(tmp_path, monkeypatch):
     [written] = list(root.glob("*/defs/churn_alerts/defs.yaml"))
     text = written.read_text()
     assert "type: asana_sync_pipeline.AsanaSyncComponent" in text and "name: churn_alerts" in text
-    monkeypatch.setenv("ASANA_PROJECT_GID", "1200000000000100")
+    with pytest.raises(Exception) as unfilled:
+        load(root)
+    assert "sync 'churn_alerts': project_gid is empty" in str(unfilled.value) + str(unfilled.value.__cause__)
+    written.write_text(text.replace("project_gid: ''", "project_gid: '1200000000000100'"))
     defs = load(root)
     assert "churn_alerts_asana_sync_job" in {job.name for job in defs.get_repository_def().get_all_jobs()}
+
+
+def test_a_project_gid_read_from_an_unset_variable_is_named_at_load(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHURN_PROJECT_GID", raising=False)
+    yaml = "type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  name: churn\n  model: {query: SELECT 1}\n  project_gid: '{{ env.CHURN_PROJECT_GID }}'\n"
+    with pytest.raises(Exception) as raised:
+        load(project_with(tmp_path, {"churn": yaml}, monkeypatch))
+    assert "project_gid is empty (or reads an environment variable that is unset)" in str(raised.value) + str(raised.value.__cause__)
 
 
 def test_the_code_location_holds_the_default_sync_and_the_sample_yaml_sync():

@@ -131,11 +131,28 @@ def test_the_cli_prints_why_a_check_warned_and_the_sync_mode_in_any_case(sandbox
     assert "duplicated_keys=1" in done.stdout
 
 
-def test_the_cli_prints_the_reason_of_a_failed_run(sandbox, monkeypatch):
+def test_the_cli_prints_the_reason_of_a_failed_run(sandbox):
     sandbox.write_model(MODEL)
-    done = _cli(sandbox, {"ASANA_PROJECT_GID": "12ab"})
+    done = _cli(sandbox, {}, "--query", "SELECT * FROM no_such_model")
     assert done.returncode == 1
-    assert "FAILED in asana_task_payloads: Configuration error: Project GID must contain only digits, got '12ab'" in done.stdout
+    assert "FAILED in warehouse_model:" in done.stdout and "no_such_model" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ASANA_PROJECT_GID", "12ab", "Project GID must contain only digits, got '12ab'"),
+        ("ASANA_BASE_URL", "http://127.0.0.1:9/", "ASANA_BASE_URL 'http://127.0.0.1:9/' does not end with /api/1.0"),
+        ("ASANA_ACCESS_TOKEN", "", "ASANA_ACCESS_TOKEN is empty."),
+        ("ASANA_ACCESS_TOKEN", "0/a b", "ASANA_ACCESS_TOKEN contains a space or a line break inside it"),
+    ],
+)
+def test_settings_that_cannot_work_are_one_line_before_any_run(sandbox, variable, value, message):
+    sandbox.write_model(MODEL)
+    done = _cli(sandbox, {variable: value})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"Configuration error: {message}") and done.stderr.count("\n") == 1, done.stderr
+    assert "STEP_FAILURE" not in done.stdout + done.stderr and sandbox.tasks() == []
 
 
 @pytest.mark.parametrize(
@@ -259,6 +276,25 @@ def test_without_sync_mode_on_the_command_line_each_sync_keeps_its_own(monkeypat
     job = _RecordingJob()
     monkeypatch.setattr(cli, "sync_jobs", lambda: {"default": job})
     monkeypatch.setenv("ASANA_ACCESS_TOKEN", "0/recording")
+    monkeypatch.setenv("ASANA_PROJECT_GID", "1200000000000100")
     with pytest.raises(_Stop):
         cli.main(argv)
     assert job.ops == ops
+
+
+def test_the_demo_runs_the_samples_syncs_and_names_the_others(monkeypatch, capsys):
+    import asana_sync_pipeline.__main__ as cli
+    import asana_sync_pipeline.definitions as definitions
+    from asana_sync_pipeline.sync_spec import SyncSpec
+
+    launches = SyncSpec(name="launches", model_query="SELECT 1", project_gid="1209876543210000", access_token_env="MARKETING_TOKEN")
+    specs = {**definitions.sync_specs(), "launches": launches}
+    ran: list[str] = []
+    monkeypatch.setattr(cli, "sync_jobs", lambda: dict.fromkeys(specs, None))
+    monkeypatch.setattr(definitions, "sync_specs", lambda: specs)
+    monkeypatch.setattr(cli, "_run_once", lambda label, name, *args, **kwargs: ran.append(name) or True)
+    monkeypatch.setenv("ASANA_ACCESS_TOKEN", "demo-token")
+    monkeypatch.setenv("ASANA_PROJECT_GID", "1200000000000100")
+    assert cli._run_all([], None, None, demo=True)
+    assert ran == ["default", "data_checks"]
+    assert "Not in the demo (the sample's syncs only; choose one with --sync): launches" in capsys.readouterr().out
