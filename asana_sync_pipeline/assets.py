@@ -174,6 +174,10 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             asset_key=tasks_key,
             passed=rate <= plan.settings.max_rejection_rate,
             severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{report.rejected:,} of {rows:,} rows ({rate:.1%}) were rejected; the limit is "
+                f"{plan.settings.max_rejection_rate:.1%} (max_rejection_rate). The rejections table lists each row's reason."
+            ),
             metadata={
                 "rejection_rate": round(rate, 4),
                 "rejected": report.rejected,

@@ -13,6 +13,7 @@ from .engine.report import SyncReport
 
 PREVIEW_ROWS = 10
 TABLE_ROWS = 50
+CELL_CHARACTERS = 400
 
 
 def markdown_table(frame: pd.DataFrame, limit: int = TABLE_ROWS) -> str:
@@ -23,7 +24,7 @@ def markdown_table(frame: pd.DataFrame, limit: int = TABLE_ROWS) -> str:
     rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
 
     def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")[:200]
+        return str(value).replace("|", "\\|").replace("\n", " ")[:CELL_CHARACTERS]
 
     body = ["| " + " | ".join(cell(value) for value in row) + " |" for row in shown.itertuples(index=False)]
     more = [f"\n_{len(frame) - limit:,} more not shown_"] if len(frame) > limit else []

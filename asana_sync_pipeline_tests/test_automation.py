@@ -117,6 +117,7 @@ def test_checks_pass_on_a_clean_model_and_warn_on_rejections(sandbox):
     assert evaluations["names_present_for_new_rows"].severity == dg.AssetCheckSeverity.WARN
     rate = evaluations["rejection_rate_below_threshold"]
     assert not rate.passed and rate.metadata["rejection_rate"].value == 0.3333 and rate.metadata["rows"].value == 3
+    assert rate.description.startswith("1 of 3 rows (33.3%) were rejected; the limit is 5.0% (max_rejection_rate)")
 
 
 def test_names_check_counts_only_rows_that_would_create_a_task(sandbox):

@@ -76,6 +76,28 @@ def test_a_task_gid_outside_the_project_is_rejected_unless_allowed(sandbox):
         assert api.get(f"/tasks/{foreign}").json()["data"]["name"] == "Overwritten?"
 
 
+def _subtask_of(sandbox, project: str) -> str:
+    with sandbox.api() as api:
+        parent = api.post("/tasks", json={"data": {"name": "Parent", "projects": [project]}}).raise_for_status().json()["data"]["gid"]
+        child = api.post("/tasks", json={"data": {"name": "Child", "parent": parent}}).raise_for_status().json()["data"]["gid"]
+        assert api.get(f"/tasks/{child}", params={"opt_fields": "projects"}).json()["data"]["projects"] == []
+    return child
+
+
+def test_a_subtask_of_a_task_in_the_project_is_in_the_project(sandbox):
+    ours, theirs = _subtask_of(sandbox, sandbox.project_gid), _subtask_of(sandbox, OTHER_PROJECT)
+    sandbox.write_model(f"SELECT 'a' AS id, 'Ours renamed' AS name, '{ours}' AS task_gid UNION ALL SELECT 'b', 'Theirs renamed', '{theirs}'")
+    summary = materialization(sandbox.sync(), "asana_tasks")
+    assert (summary["updated"], summary["rejected"]) == (1, 1)
+    [rejection] = sandbox.state_rows("rejections")
+    assert rejection["reason"].startswith(
+        f"task {theirs} is in no project (a subtask; its nearest ancestor in a project is in 'Quarterly Business Reviews' "
+        f"({OTHER_PROJECT})), not in the configured project {sandbox.project_gid}"
+    )
+    with sandbox.api() as api:
+        assert api.get(f"/tasks/{ours}").json()["data"]["name"] == "Ours renamed"
+
+
 def test_a_task_gid_is_checked_once_then_remembered(sandbox):
     with sandbox.api() as api:
         mine = api.post("/tasks", json={"data": {"name": "Mine", "projects": [sandbox.project_gid]}}).json()["data"]["gid"]

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import dagster as dg
@@ -298,3 +299,36 @@ def test_the_demo_runs_the_samples_syncs_and_names_the_others(monkeypatch, capsy
     assert cli._run_all([], None, None, demo=True)
     assert ran == ["default", "data_checks"]
     assert "Not in the demo (the sample's syncs only; choose one with --sync): launches" in capsys.readouterr().out
+
+
+def test_asana_lost_mid_run_fails_with_the_documented_message_and_the_next_run_finishes_exactly(tmp_path, monkeypatch):
+    from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
+    from asana_sync_pipeline_tests.conftest import Sandbox
+
+    rows = 200
+    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=20)) as server:
+        box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb").bind(monkeypatch)
+        box.write_model(f"SELECT 'k' || i AS id, 'Task ' || i AS name FROM range({rows}) t(i)")
+        resources = {"asana": {"config": {"access_token": {"env": "ASANA_ACCESS_TOKEN"}, "project_gid": {"env": "ASANA_PROJECT_GID"},
+                                          "base_url": server.base_url, "max_attempts": 2, "reconcile_grace_seconds": 0.05}}}
+
+        def stop_after_some_writes() -> None:
+            while server.task_count() < 30:
+                time.sleep(0.005)
+            server.stop()
+
+        stopper = threading.Thread(target=stop_after_some_writes, daemon=True)
+        stopper.start()
+        lost = box.sync(resources=resources)
+        stopper.join(timeout=10)
+        assert not lost.success
+        assert f"Lost the connection to Asana at {server.base_url} during the writes" in failure_text(lost)
+        assert "retried (never duplicated) on the next run" in failure_text(lost)
+        made = set(server.state.tasks)
+        recorded = {row["task_gid"] for row in box.state_rows("synced_tasks")}
+        assert 15 <= len(recorded) < rows and recorded <= made
+
+        server.start()
+        assert box.sync(resources=resources).success
+        names = sorted(task["name"] for task in box.tasks())
+    assert names == sorted(f"Task {n}" for n in range(rows))

@@ -14,6 +14,7 @@ rather than answered null, which the spec does not allow for them.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Callable
 
 from .stories import Story
@@ -202,7 +203,8 @@ def enum_option_record(option: dict[str, Any]) -> dict[str, Any]:
 
 
 def _number_display(value: int | float, precision: int) -> str:
-    return f"{value:.{precision}f}"
+    """The value at the field's precision, from its exact digits (an int wider than a float stays exact)."""
+    return f"{Decimal(str(value)):.{precision}f}"
 
 
 def custom_value_record(store: AsanaStore, gid: str, value: Any) -> dict[str, Any]:

@@ -17,15 +17,11 @@ from .client import AsanaClient
 from .errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError, ServerError
 from .executor import Log, OutcomeRecorder, SyncOptions, WorkerPool
 from .outcomes import field_of, reason_for
-from .reconcile import CLOCK_SKEW
+from .reconcile import CLOCK_SKEW, plain_text
 from .report import SyncReport
 from .state import CommentIntent, Outcome, StateStore, SyncScope, utc_now
 
 STORY_FIELDS = ["text", "resource_subtype", "created_at"]
-
-
-def _words(text: str | None) -> str:
-    return " ".join((text or "").split())
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -39,7 +35,7 @@ async def posted_since(client: AsanaClient, intent: CommentIntent) -> bool:
         created = _moment(story.get("created_at"))
         if (
             story.get("resource_subtype") == "comment_added"
-            and _words(story.get("text")) == _words(intent.text)
+            and plain_text(story.get("text")) == plain_text(intent.text)
             and (created is None or created >= since)
         ):
             return True

@@ -7,11 +7,13 @@ modified since the attempt and adopts the one each intent made.
 With a sync-key custom field (a text field receiving the row's primary key),
 matching is exact. Without one, a task matches an intent only when everything
 the create sent agrees with the task, read the way Asana shows it: the same
-name, text (rich text compared by its words), dates (instants compared in UTC),
-completion, assignee, tags, followers, parent, subtype, projects, sections and
+name, text (line breaks and rich text markup count, spacing does not), dates
+(instants compared in UTC), completion, assignee, tags, followers, parent, subtype, projects, sections and
 custom field values, with the defaults of a new task for what was not sent. So a
-task is never adopted by a row whose content it does not hold. Intents whose
-payloads are identical are interchangeable; everything else pairs one to one.
+task is never adopted by a row whose content it does not hold; a task whose text
+is character for character the one a create sent pairs with that create first.
+Intents whose payloads are identical are interchangeable; everything else pairs
+one to one.
 """
 
 from __future__ import annotations
@@ -40,11 +42,20 @@ MATCH_OPT_FIELDS = [
 _TEXT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=True)
 
 
-def _words(text: str | None) -> str:
-    return " ".join((text or "").split())
+def plain_text(text: str | None) -> str:
+    """Plain text as compared: its lines, each with its spaces collapsed, blank ends dropped.
+    Two texts that differ in where a line breaks are different texts."""
+    lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(" ".join(line.split()) for line in lines).strip()
 
 
-def _text_of_html(html: str | None) -> str:
+def _spaced(text: str | None) -> str:
+    return re.sub(r"\s+", " ", text or "")
+
+
+def _rich_text(html: str | None) -> str:
+    """Rich text as compared: its elements and their text, whitespace runs collapsed, attributes
+    aside; `<strong>Call</strong> them` and `Call them` are different texts."""
     if not html:
         return ""
     try:
@@ -52,8 +63,14 @@ def _text_of_html(html: str | None) -> str:
     except etree.XMLSyntaxError:
         root = None
     if root is None:
-        return _words(re.sub(r"<[^>]+>", " ", html))
-    return _words(" ".join(root.itertext()))
+        return _spaced(html).strip()
+
+    def shape(element: etree._Element) -> str:
+        inner = _spaced(element.text) + "".join(shape(child) + _spaced(child.tail) for child in element)
+        return f"<{element.tag}>{inner}</{element.tag}>"
+
+    inner = (_spaced(root.text) + "".join(shape(child) + _spaced(child.tail) for child in root)).strip()
+    return inner if root.tag == "body" else shape(root)
 
 
 def _moment(value: str | None) -> str | None:
@@ -82,12 +99,12 @@ class Observation:
     """What a task shows, in a form both a sent payload and a listed task reduce to.
 
     `fields` must be equal. `texts`: the payload's text (its one entry) must be one
-    of the task's (its notes, and its rich text read as words). `sections`
+    of the task's (its notes as plain text, and its rich text). `sections`
     (project, section) of the payload must be among the task's, since a task
     placed without a section sits in a default one."""
 
     fields: tuple[Any, ...]
-    texts: frozenset[str]
+    texts: frozenset[tuple[str, str]]
     sections: frozenset[tuple[str, str]]
 
     def shows(self, sent: Observation) -> bool:
@@ -123,12 +140,17 @@ class People:
         return text
 
 
+def _number(value: int | float | Decimal | str) -> Decimal:
+    """A number exactly as written (a float by its shortest repr), so 2**53 and 2**53 + 1 differ."""
+    return Decimal(str(value)).normalize()
+
+
 def _custom_value(value: Any, people: People) -> Any:
     """A custom field value as sent, reduced to what the task will show."""
     if isinstance(value, bool):
         return ("b", value)
     if isinstance(value, (int, float, Decimal)):
-        return ("n", float(value))
+        return ("n", _number(value))
     if isinstance(value, str):
         return ("s", value)
     if isinstance(value, list):
@@ -145,7 +167,7 @@ def _task_custom_value(custom: dict[str, Any]) -> Any:
     if kind == "text":
         return ("s", custom["text_value"]) if custom.get("text_value") is not None else None
     if kind == "number":
-        return ("n", float(custom["number_value"])) if custom.get("number_value") is not None else None
+        return ("n", _number(custom["number_value"])) if custom.get("number_value") is not None else None
     if kind == "enum":
         return ("s", _gid(custom["enum_value"])) if custom.get("enum_value") else None
     if kind == "multi_enum":
@@ -171,9 +193,9 @@ def observe_payload(payload: dict[str, Any], people: People) -> Observation:
     """What a new task created with `payload` shows."""
     assignee = people.gid(payload.get("assignee"))
     if payload.get("html_notes"):
-        text = _text_of_html(payload["html_notes"])
+        text = ("rich", _rich_text(payload["html_notes"]))
     else:
-        text = _words(payload.get("notes"))
+        text = ("plain", plain_text(payload.get("notes")))
     subtype = payload.get("resource_subtype") or "default_task"
     completed = bool(payload.get("completed", False))
     approval = (payload.get("approval_status") or ("approved" if completed else "pending")) if subtype == "approval" else None
@@ -203,7 +225,7 @@ def observe_payload(payload: dict[str, Any], people: People) -> Observation:
 def observe_task(task: dict[str, Any], people: People) -> Observation:
     """What a listed task shows, in the shape of `observe_payload`."""
     assignee = _gid(task.get("assignee"))
-    texts = frozenset([_words(task.get("notes")), _text_of_html(task.get("html_notes"))])
+    texts = frozenset([("plain", plain_text(task.get("notes"))), ("rich", _rich_text(task.get("html_notes")))])
     subtype = task.get("resource_subtype") or "default_task"
     custom = {}
     for field in task.get("custom_fields") or []:
@@ -288,10 +310,27 @@ def _match_by_content(intents: list[Intent], candidates: list[dict[str, Any]], p
     for payload_keys in by_fields.values():
         payload_keys.sort(key=lambda payload_key: (-len(observations[payload_key].sections), payload_key))
     matched: dict[str, str] = {}
-    for task in candidates:
-        seen = observe_task(task, people)
-        for payload_key in by_fields.get(seen.fields, []):
-            if queues[payload_key] and seen.shows(observations[payload_key]):
+    taken: set[str] = set()
+    seen = {task["gid"]: observe_task(task, people) for task in candidates}
+    payloads = {payload_key: json.loads(payload_key) for payload_key in observations}
+    for exact_text_only in (True, False):
+        for task in candidates:
+            if task["gid"] in taken:
+                continue
+            for payload_key in by_fields.get(seen[task["gid"]].fields, []):
+                if not queues[payload_key] or not seen[task["gid"]].shows(observations[payload_key]):
+                    continue
+                if exact_text_only and not _same_text_as_sent(task, payloads[payload_key]):
+                    continue
                 matched[queues[payload_key].pop(0)] = task["gid"]
+                taken.add(task["gid"])
                 break
     return matched
+
+
+def _same_text_as_sent(task: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """The task's text is the one sent, character for character. Tried first, so that texts alike up
+    to spacing pair with their own task; the spacing-blind match stays for what Asana reformats."""
+    if payload.get("html_notes"):
+        return (task.get("html_notes") or "") == payload["html_notes"]
+    return (task.get("notes") or "") == (payload.get("notes") or "")

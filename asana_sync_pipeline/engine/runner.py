@@ -111,12 +111,12 @@ def run_sync(
             info = await check_connection(
                 client, project_gid, sync_key_field=current.settings.sync_key_field, token_source=asana.token_source
             )
-            warnings = []
-            if state_is_empty and (current.rows["operation"] == CREATE).any():
-                warnings = await _fresh_state_warnings(client, info, store, current)
-            for warning in warnings:
-                log(f"WARNING: {warning}")
             try:
+                warnings = []
+                if state_is_empty and (current.rows["operation"] == CREATE).any():
+                    warnings = await _fresh_state_warnings(client, info, store, current)
+                for warning in warnings:
+                    log(f"WARNING: {warning}")
                 if current.pending:
                     current = await _with_pending_created(client, current, project_gid, info.workspace_gid, log)
                 report = await TaskSync(

@@ -2,8 +2,9 @@
 through their own endpoints; a task that vanished is created again (upsert) or
 reported (a `task_gid` from the model).
 
-A `task_gid` the model names is checked once (one read) to be in the configured
-project before it is written, unless `allow_tasks_outside_project` is set; once
+A `task_gid` the model names is checked once (one read; for a subtask outside any
+project, one more per level up to the nearest ancestor in a project) to be in the
+configured project before it is written, unless `allow_tasks_outside_project` is set; once
 synced, the state remembers it and later runs skip the read.
 
 Removals (`on_row_removed`) are written here too: a task completed once, or
@@ -13,6 +14,7 @@ deleted and forgotten.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -28,6 +30,14 @@ from .settings import SyncMode
 from .lifecycle import COMPLETE
 from .state import COMPLETED, Outcome
 from .task_changes import create_only_actions, opt_fields_for
+
+
+MAX_PARENT_LEVELS = 5
+"""How far up a subtask's parents the project check looks (a read per level)."""
+
+
+def _projects_of(task: dict[str, Any]) -> str:
+    return ", ".join(f"{project.get('name')!r} ({project.get('gid')})" for project in task.get("projects") or []) or "no project"
 
 
 @dataclass
@@ -117,11 +127,18 @@ class UpdateWriter:
         )
 
     async def _check_in_project(self, gid: str) -> None:
-        task = await self.client.get_task(gid, ["projects.name"])
-        projects = task.get("projects") or []
-        if any(project.get("gid") == self.project_gid for project in projects):
+        """The task, or for a subtask outside any project the nearest ancestor in one, must be in the
+        project (a read per level, at most MAX_PARENT_LEVELS)."""
+        task = await self.client.get_task(gid, ["projects.name", "parent"])
+        ancestor, levels = task, 0
+        while not (ancestor.get("projects") or []) and ancestor.get("parent") and levels < MAX_PARENT_LEVELS:
+            ancestor = await self.client.get_task(ancestor["parent"]["gid"], ["projects.name", "parent"])
+            levels += 1
+        if any(project.get("gid") == self.project_gid for project in ancestor.get("projects") or []):
             return
-        where = ", ".join(f"{project.get('name')!r} ({project.get('gid')})" for project in projects) or "no project"
+        where = _projects_of(task)
+        if levels:
+            where += f" (a subtask; its nearest ancestor in a project is in {_projects_of(ancestor)})"
         raise TaskOutsideProject(
             f"task {gid} is in {where}, not in the configured project {self.project_gid}; fix the row's task_gid, "
             "or set allow_tasks_outside_project: true to update tasks outside the project"

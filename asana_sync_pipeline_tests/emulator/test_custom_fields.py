@@ -103,7 +103,9 @@ def test_numbers_are_displayed_to_the_fields_precision():
     fixture = default_fixture()
     next(field for field in fixture["custom_fields"] if field["gid"] == NUMBER)["precision"] = 2
     with EmulatorServer(EmulatorSettings(token=TOKEN, fixture=fixture)) as server, client_for(server) as http:
-        shown = [values_of(create(http, PROJECT, {NUMBER: value}).json()["data"])[NUMBER] for value in (1250.5, 3, "7.125")]
+        shown = [values_of(create(http, PROJECT, {NUMBER: value}).json()["data"])[NUMBER] for value in (1250.5, 3, "7.125", 2**53 + 1)]
         settings = http.get(f"/projects/{PROJECT}/custom_field_settings", params={"opt_fields": "custom_field.precision"}).json()["data"]
-    assert [(field["number_value"], field["display_value"]) for field in shown] == [(1250.5, "1250.50"), (3, "3.00"), (7.125, "7.12")]
+    assert [(field["number_value"], field["display_value"]) for field in shown] == [
+        (1250.5, "1250.50"), (3, "3.00"), (7.125, "7.12"), (2**53 + 1, "9007199254740993.00")
+    ]
     assert next(s for s in settings if s["custom_field"]["gid"] == NUMBER)["custom_field"]["precision"] == 2

@@ -1,6 +1,7 @@
 """Matching creates of unknown outcome to the tasks they made: on everything that was sent."""
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -42,6 +43,24 @@ def test_repeated_names_pair_only_with_the_task_holding_their_notes():
     assert match(intents, tasks) == {"c": "1", "a": "2"}
 
 
+@pytest.mark.parametrize(
+    ("texts", "made_by"),
+    [
+        ({"a": {"notes": "Call\nthem"}, "b": {"notes": "Call them"}}, "a"),
+        ({"a": {"notes": "Call  them"}, "b": {"notes": "Call them"}}, "a"),
+        ({"a": {"notes": "Call  them"}, "b": {"notes": "Call them"}}, "b"),
+        ({"a": {"html_notes": "<body><strong>Call</strong> them</body>"}, "b": {"html_notes": "<body>Call them</body>"}}, "b"),
+    ],
+)
+def test_rows_whose_text_differs_only_in_layout_each_keep_their_own_task(texts, made_by):
+    intents = [intent(key, name="Follow up", **text) for key, text in texts.items()]
+    shown = texts[made_by].get("notes") or texts[made_by]["html_notes"]
+    made = task("1", "Follow up", notes=shown, html_notes=f"<body>{shown}</body>")
+    if "html_notes" in texts[made_by]:
+        made = task("1", "Follow up", html_notes=shown, notes="Call them")
+    assert match(intents, [made]) == {made_by: "1"}
+
+
 def test_known_and_older_tasks_are_never_adopted():
     intents = [intent("a", name="X")]
     assert match(intents, [task("1", "X")], {"1"}) == {}
@@ -63,6 +82,10 @@ def test_known_and_older_tasks_are_never_adopted():
         ({"notes": "Account a"}, {"notes": "Account b", "html_notes": "<body>Account b</body>"}),
         ({"resource_subtype": "milestone"}, {}),
         ({"parent": "55"}, {}),
+        ({"notes": "Call\nthem"}, {"notes": "Call them", "html_notes": "<body>Call them</body>"}),
+        ({"notes": "Call them"}, {"notes": "Call\nthem", "html_notes": "<body>Call\nthem</body>"}),
+        ({"html_notes": "<body><strong>Call</strong> them</body>"}, {"html_notes": "<body>Call them</body>", "notes": "Call them"}),
+        ({"custom_fields": {"301": Decimal(2**53 + 1)}}, {"custom_fields": [{"gid": "301", "resource_subtype": "number", "number_value": 2**53}]}),
     ],
 )
 def test_a_task_differing_in_anything_sent_is_not_adopted(sent, shown):
@@ -91,6 +114,10 @@ def test_a_task_differing_in_anything_sent_is_not_adopted(sent, shown):
         ({"memberships": [{"project": PROJECT, "section": SECTION}]},
          {"memberships": [{"project": {"gid": PROJECT}, "section": {"gid": SECTION}}]}),
         ({"tags": ["7", "8"], "followers": [ADA]}, {"tags": [{"gid": "8"}, {"gid": "7"}], "followers": [{"gid": ADA}, {"gid": ME}]}),
+        ({"notes": "a  b\r\nc "}, {"notes": "a b\nc", "html_notes": "<body>a b\nc</body>"}),
+        ({"custom_fields": {"301": Decimal(2**53 + 1), "302": Decimal("12.50")}},
+         {"custom_fields": [{"gid": "301", "resource_subtype": "number", "number_value": 2**53 + 1},
+                            {"gid": "302", "resource_subtype": "number", "number_value": 12.5}]}),
     ],
 )
 def test_a_task_showing_what_was_sent_the_way_asana_shows_it_is_adopted(sent, shown):
