@@ -16,6 +16,7 @@ default), after checking each one's token, URL and project GID.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from contextlib import ExitStack
@@ -38,12 +39,35 @@ DEMO_SECOND_QUERY = (
 )
 
 
+class _OneLine(logging.Formatter):
+    """A run's log as the command line shows it: time, step and the message's first line. Failures
+    are summarised with their reasons after the run, so framework stack traces stay out."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        meta = getattr(record, "dagster_meta", None) or {}
+        lines = str(meta.get("orig_message") or record.getMessage()).strip().splitlines()
+        step = meta.get("step_key")
+        return f"{self.formatTime(record, '%H:%M:%S')} {step + ': ' if step else ''}{lines[0] if lines else ''}"
+
+
+@dg.logger(description="One line per message, INFO and above, on standard output.")
+def one_line_console(_: dg.InitLoggerContext) -> logging.Logger:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_OneLine())
+    logger = logging.Logger("asana_sync_pipeline.cli", level=logging.INFO)
+    logger.addHandler(handler)
+    return logger
+
+
 def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
     lines = []
     for event in result.all_events:
         if event.is_step_failure:
             data = event.step_failure_data
-            description = data.user_failure_data.description if data.user_failure_data else data.error.message
+            if data.user_failure_data:
+                description = data.user_failure_data.description
+            else:
+                description = data.error.message.strip() + "\n(unexpected: please report it with this trace)\n" + "".join(data.error.stack)
             lines.append(f"FAILED in {event.step_key}: {description}")
     return lines
 
@@ -104,8 +128,10 @@ def _run_once(
     ops: dict = {_op(sync, "asana_task_payloads"): {"config": {"sync_mode": sync_mode}}} if sync_mode else {}
     if query:
         ops[_op(sync, "warehouse_model")] = {"config": {"query": query}}
-    run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    result = job.execute_in_process(run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    run_config = {"ops": ops, "loggers": {"one_line": {}}}
+    result = job.with_logger_defs({"one_line": one_line_console}).execute_in_process(
+        run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
     print(f"\n== {label} ==")
     for line in _failures(result):
         print(line)

@@ -39,7 +39,7 @@ def payload_preview(plan: Plan, project_gid: str) -> str:
         payload = plan.request_body(position, project_gid, for_update=operation == UPDATE)
         target = "POST /tasks" if operation == CREATE else f"PUT /tasks/{rows['task_gid'].iat[position]}"
         lines.append(f"- `{rows['primary_key'].iat[position]}` → {target}: `{payload}`")
-    return "\n".join(lines) or "_nothing to write_"
+    return "\n".join(lines) or "_no task to create or update (removals and comments are listed apart)_"
 
 
 def lifecycle_tables(plan: Plan) -> dict[str, Any]:

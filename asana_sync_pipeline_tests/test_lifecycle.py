@@ -226,3 +226,64 @@ def test_a_child_keeps_its_parent_when_the_parents_create_fails_this_run(sandbox
     assert "New parent" not in tasks and tasks["Child"]["parent"]["gid"] == tasks["Parent"]["gid"]
     reasons = {row["primary_key"]: row["reason"] for row in sandbox.state_rows("rejections")}
     assert reasons["c"].startswith("its parent row 'p2' has no task yet")
+
+
+TREE = "SELECT * FROM (VALUES ('h1', 'Root', NULL), ('h2', 'Child', {h2}), ('h3', 'Grandchild', 'h2'), ('h6', 'Sibling', {h6})) AS t(id, name, parent_key)"
+
+
+def test_delete_never_takes_the_tasks_of_rows_still_in_the_model_with_it(sandbox):
+    policy = {"on_row_removed": "delete"}
+    sandbox.write_model(TREE.format(h2="'h1'", h6="'h1'"))
+    assert sandbox.sync(policy).success
+    sandbox.write_model(TREE.format(h2="'h1'", h6="'h1'") + " WHERE id <> 'h1'")
+    held = materialization(sandbox.sync(policy), "asana_tasks")
+    assert held["deleted"] == 0 and set(sdk_tasks(sandbox)) == {"Root", "Child", "Grandchild", "Sibling"}
+    reasons = {row["primary_key"]: row["reason"] for row in sandbox.state_rows("rejections")}
+    assert reasons["h1"].startswith("not deleted: 2 task(s) of rows still in the model sit beneath its task")
+    sandbox.write_model(TREE.format(h2="NULL", h6="NULL") + " WHERE id <> 'h1'")
+    moved = materialization(sandbox.sync(policy), "asana_tasks")
+    assert (moved["deleted"], moved["updated"]) == (1, 2)
+    tasks = sdk_tasks(sandbox)
+    assert set(tasks) == {"Child", "Grandchild", "Sibling"} and tasks["Grandchild"]["parent"]["gid"] == tasks["Child"]["gid"]
+    assert materialization(sandbox.sync(policy), "asana_tasks")["unchanged"] == 3
+
+
+def test_switching_from_complete_to_delete_counts_completed_tasks_in_the_guard(sandbox):
+    removal_run(sandbox, "abcdefghij", on_row_removed="complete")
+    removal_run(sandbox, "abcd", on_row_removed="complete", max_removed_fraction=0.9)
+    sandbox.write_model(rows_sql("abcd"))
+    tripped = sandbox.sync({"on_row_removed": "delete"})
+    assert not tripped.success
+    assert "would delete 6 of the sync's 10 live tasks (60%), more than max_removed_fraction (20%)" in failure_text(tripped)
+    allowed = removal_run(sandbox, "abcd", on_row_removed="delete", max_removed_fraction=0.7)
+    assert allowed["deleted"] == 6 and len(sdk_tasks(sandbox)) == 4
+
+
+def test_deletes_are_counted_once_each_under_lost_answers(tmp_path, monkeypatch):
+    settings = EmulatorSettings(token=TOKEN, fault_rate=0.5, fault_kinds=("reset_after",), seed=3)
+    with EmulatorServer(settings) as server:
+        box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb").bind(monkeypatch)
+        resources = {"asana": {"config": {"access_token": {"env": "ASANA_ACCESS_TOKEN"}, "project_gid": {"env": "ASANA_PROJECT_GID"},
+                                          "base_url": server.base_url, "reconcile_grace_seconds": 0.05}}}
+        box.write_model(rows_sql("abcdefghijklmnopqrst"))
+        while not box.sync({"on_row_removed": "delete"}, resources=resources).success:
+            pass
+        box.write_model(rows_sql("abcdefghijklmno"))
+        deleted = 0
+        for _ in range(5):
+            result = box.sync({"on_row_removed": "delete"}, resources=resources)
+            if result.success:
+                deleted += materialization(result, "asana_tasks")["deleted"]
+        server.settings.fault_rate = 0.0
+        assert len(box.tasks()) == 15
+    assert deleted == 5
+
+
+def test_insert_mode_posts_comments_only_with_the_tasks_it_creates(sandbox):
+    sandbox.write_model("SELECT 'm1' AS id, 'M1' AS name, 'first' AS comment UNION ALL SELECT 'm2', 'M2', NULL")
+    assert materialization(sandbox.sync({"sync_mode": "insert"}), "asana_tasks")["comments"] == 1
+    sandbox.write_model("SELECT 'm1' AS id, 'M1 renamed' AS name, 'second' AS comment UNION ALL SELECT 'm2', 'M2', 'hello'")
+    sandbox.reset_stats()
+    later = materialization(sandbox.sync({"sync_mode": "insert"}), "asana_tasks")
+    assert (later["comments"], later["updated"]) == (0, 0) and sandbox.stats()["write_requests"] == 0
+    assert comments_of(sandbox) == {"M1": ["first"], "M2": []}

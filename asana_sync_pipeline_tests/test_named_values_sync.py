@@ -132,21 +132,36 @@ def test_a_section_change_moves_the_task_and_an_unchanged_one_sends_nothing(sand
 
 def test_missing_tags_and_sections_are_created_once_when_allowed(sandbox):
     sandbox.write_model(
-        "SELECT 'a' AS id, 'Un' AS name, 'nouveau, Client clé' AS tags, 'Bloqué' AS section "
-        "UNION ALL SELECT 'b', 'Deux', 'NOUVEAU', 'bloqué'"
+        "SELECT 'a' AS id, 'Un' AS name, 'nouveau, Client clé' AS tags, 'Bloqué' AS section, 'note' AS comment "
+        "UNION ALL SELECT 'b', 'Deux', 'NOUVEAU', 'bloqué', 'note' "
+        "UNION ALL SELECT 'c', 'Trois', '1200000000000999', '9999999', NULL"
     )
     settings = {"create_missing_tags": True, "create_missing_sections": True}
     result = sandbox.sync(settings)
     assert result.success, failure_text(result)
+    reasons = {(row["primary_key"], row["field"]): row["reason"] for row in sandbox.state_rows("rejections")}
+    assert reasons[("c", "tags")] == "tags: no tag has GID 1200000000000999, and digits are taken for a GID, never created as a name"
+    assert reasons[("c", "section")].startswith("section: no section has GID 9999999")
     store = sandbox.server.app.state.emulator
     assert [tag["name"] for tag in store.tags.values()].count("nouveau") == 1
     assert [section["name"] for section in store.sections.values()].count("Bloqué") == 1
     tasks = read_back(sandbox)
     new_tag = next(gid for gid, tag in store.tags.items() if tag["name"] == "nouveau")
     assert {tag["gid"] for tag in tasks["Deux"]["tags"]} == {new_tag}
+    assert not any(name.isdigit() for name in [tag["name"] for tag in store.tags.values()] + [s["name"] for s in store.sections.values()])
+    sandbox.reset_stats()
     again = materialization(sandbox.sync(settings), "asana_tasks")
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    assert sandbox.stats()["write_requests"] == 0
     assert [tag["name"] for tag in store.tags.values()].count("nouveau") == 1
+
+
+def test_list_columns_hold_names_too(sandbox):
+    sandbox.write_model("SELECT 'a' AS id, 'Un' AS name, ['Client clé', 'À risque'] AS tags UNION ALL SELECT 'b', 'Deux', []")
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    tasks = read_back(sandbox)
+    assert sorted(tag["name"] for tag in tasks["Un"]["tags"]) == ["Client clé", "À risque"] and tasks["Deux"]["tags"] == []
 
 
 def test_missing_tags_are_created_once_even_when_answers_are_lost(tmp_path, monkeypatch):

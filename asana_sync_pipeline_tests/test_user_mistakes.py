@@ -132,11 +132,13 @@ def test_the_cli_prints_why_a_check_warned_and_the_sync_mode_in_any_case(sandbox
     assert "duplicated_keys=1" in done.stdout
 
 
-def test_the_cli_prints_the_reason_of_a_failed_run(sandbox):
+def test_the_cli_prints_the_reason_of_a_failed_run_once_and_no_framework_trace(sandbox):
     sandbox.write_model(MODEL)
     done = _cli(sandbox, {}, "--query", "SELECT * FROM no_such_model")
     assert done.returncode == 1
-    assert "FAILED in warehouse_model:" in done.stdout and "no_such_model" in done.stdout
+    assert "FAILED in warehouse_model: The model query failed: Catalog Error" in done.stdout
+    assert done.stdout.count("The model query failed") == 1 and "Stack Trace" not in done.stdout + done.stderr
+    assert 'warehouse_model: Execution of step "warehouse_model" failed.' in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -243,9 +245,12 @@ def test_the_demo_never_touches_the_warehouse_the_environment_names(tmp_path):
     before = mine.read_bytes()
     env = {key: value for key, value in os.environ.items() if key != "ASANA_ACCESS_TOKEN"}
     env["WAREHOUSE_DUCKDB_PATH"] = str(mine)
-    done = subprocess.run([sys.executable, "-m", "asana_sync_pipeline"], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    query = "SELECT * FROM asana_task_model WHERE id IN ('acct-0001', 'acct-0002')"
+    demo = [sys.executable, "-m", "asana_sync_pipeline", "--sync", "default", "--sync-mode", "INSERT", "--query", query]
+    done = subprocess.run(demo, env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "created:" in done.stdout and str(mine) not in done.stdout
+    assert "created: 2" in done.stdout and "The emulator now holds 2 tasks" in done.stdout
+    assert "data_checks" not in done.stdout and str(mine) not in done.stdout
     assert mine.read_bytes() == before
 
 
@@ -258,6 +263,9 @@ class _RecordingJob:
 
     def __init__(self) -> None:
         self.ops: dict | None = None
+
+    def with_logger_defs(self, _: dict) -> _RecordingJob:
+        return self
 
     def execute_in_process(self, run_config: dict, **_: object) -> None:
         self.ops = run_config["ops"]

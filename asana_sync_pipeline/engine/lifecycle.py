@@ -99,10 +99,14 @@ def removals(model_keys: np.ndarray, synced: pd.DataFrame, policy: RemovalPolicy
     ).reset_index(drop=True)
 
 
-def live_tasks(synced: pd.DataFrame) -> int:
-    """Tasks of the sync that are not already completed because their row left."""
+def live_tasks(synced: pd.DataFrame, policy: RemovalPolicy = RemovalPolicy.COMPLETE) -> int:
+    """The sync's tasks the removal policy can act on, the guard's denominator: with `delete`,
+    every task (one completed when its row left is deleted now); otherwise those not already
+    completed because their row left."""
     if synced.empty:
         return 0
+    if policy is RemovalPolicy.DELETE:
+        return len(synced)
     removed = synced["removed"] if "removed" in synced else pd.Series(None, index=synced.index, dtype=object)
     return int((removed.astype(object) != COMPLETED).sum())
 

@@ -58,7 +58,8 @@ def _entries(value: Any) -> list[str]:
 
 
 def _find(catalog: Any, text: str, create_missing: bool, label: str, *, ambiguity_stops_the_sync: bool = False) -> str:
-    """A GID from `catalog`; two entries named alike stop the sync (tags) or reject the row (sections)."""
+    """A GID from `catalog`; two entries named alike stop the sync (tags) or reject the row (sections).
+    A missing name is created when allowed; a missing GID (digits) never is: it is a stale or mistyped one."""
     try:
         found = catalog.find(text)
     except Ambiguous as exc:
@@ -66,8 +67,13 @@ def _find(catalog: Any, text: str, create_missing: bool, label: str, *, ambiguit
             raise SyncConfigError(str(exc)) from None
         raise FieldValueError(f"{label}: {exc}") from None
     except NotFound as exc:
-        if create_missing:
+        if create_missing and not is_gid(text.strip()):
             return PENDING_PREFIX + text.strip()
+        if is_gid(text.strip()):
+            what = getattr(catalog, "what", label)
+            raise FieldValueError(
+                f"{label}: no {what} has GID {text.strip()}, and digits are taken for a GID, never created as a name"
+            ) from None
         raise FieldValueError(f"{label}: {exc}") from None
     if not found.enabled:
         raise FieldValueError(f"{label}: {found.name!r} is disabled; choose another: {', '.join(catalog.names()[:10])}")

@@ -136,7 +136,11 @@ class Plan:
             codes, distinct = pd.factorize(values[field_name], use_na_sentinel=True)
             replaced = np.array([substitute(value) for value in distinct] + [None], dtype=object)
             values[field_name] = replaced[codes]
-        columns = {name: NormalizedColumn(column, np.full(len(column), None, dtype=object)) for name, column in values.items()}
+        columns = {
+            name: NormalizedColumn(column, np.full(len(column), None, dtype=object))
+            for name, column in values.items()
+            if name != COMMENT
+        }
         rows = self.rows.copy()
         rows["payload_hash"] = payload_hash(columns, len(rows))
         return replace(self, values=values, rows=rows, pending={})
@@ -383,14 +387,14 @@ def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> P
     )
     comment_hash = rows["comment_hash"].to_numpy(dtype=np.uint64)
     comment_due = (comment_hash != 0) & (comment_hash != posted) & (operation != REJECT)
-    if not plan.settings.sync_mode.creates:
-        comment_due &= operation != CREATE
+    if not plan.settings.sync_mode.updates:
+        comment_due &= operation == CREATE
     rows = rows.assign(operation=operation, reopen=reopen, comment_due=comment_due)
     return replace(
         plan,
         rows=rows,
         removals=removals(rows["primary_key"].to_numpy(dtype=object), synced, plan.settings.on_row_removed),
-        live_tasks=live_tasks(synced),
+        live_tasks=live_tasks(synced, plan.settings.on_row_removed),
     )
 
 

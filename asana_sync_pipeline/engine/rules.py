@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import fields as rules
@@ -75,9 +76,16 @@ def _unchecked_custom_value(value: Any) -> str:
 
 
 def _distinct(column: pd.Series) -> list[Any]:
+    """The column's distinct values; a list cell (a LIST column) counts as its tuple of entries."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return list(column.cat.categories)
-    return [value for value in pd.unique(column.to_numpy(dtype=object)) if not is_null(value)]
+    cells = column.to_numpy(dtype=object)
+    if any(isinstance(cell, (list, tuple, np.ndarray)) for cell in cells):
+        hashable = np.empty(len(cells), dtype=object)
+        for position, cell in enumerate(cells):
+            hashable[position] = tuple(cell) if isinstance(cell, (list, tuple, np.ndarray)) else cell
+        cells = hashable
+    return [value for value in pd.unique(cells) if not is_null(value)]
 
 
 def _has_name(values: list[Any]) -> bool:

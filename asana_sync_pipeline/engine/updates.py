@@ -13,7 +13,7 @@ deleted and forgotten.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -32,8 +32,12 @@ from .state import COMPLETED, Outcome
 from .task_changes import create_only_actions, opt_fields_for
 
 
+HELD_DELETE = (
+    "not deleted: {count} task(s) of rows still in the model sit beneath its task ({gids}), and Asana would delete "
+    "them with it; give those rows another parent_key (or none), or use on_row_removed: complete"
+)
 MAX_PARENT_LEVELS = 5
-"""How far up a subtask's parents the project check looks (a read per level)."""
+"""How far up (the project check) or down (a delete's subtasks) the hierarchy is read, a read per level."""
 
 
 def _projects_of(task: dict[str, Any]) -> str:
@@ -50,6 +54,7 @@ class UpdateWriter:
     creates: CreateWriter
     report: SyncReport
     log: Log
+    _kept: set[str] | None = field(default=None, init=False)
 
     async def update(self, position: int) -> None:
         rows = self.plan.rows
@@ -92,18 +97,28 @@ class UpdateWriter:
         self.recorder.record(Outcome(key, task_gid=gid, payload_hash=int(rows["payload_hash"].iat[position])))
 
     async def remove(self, position: int) -> None:
-        """Complete (once) or delete the task of a row that left the model; a task already gone is forgotten."""
+        """Complete (once) or delete the task of a row that left the model; a task already gone is
+        forgotten (and counts as deleted when deleting it was the plan: a retried DELETE meets a 404).
+
+        A task is never deleted while tasks of rows still in the model sit beneath it (Asana
+        would delete them with it): the removal waits, as a rejection saying why, until they move."""
         removal = self.plan.removals.iloc[position]
         key, gid = removal["primary_key"], removal["task_gid"]
         try:
             if removal["action"] == COMPLETE:
                 await self.client.update_task(gid, {"completed": True})
             else:
+                beneath = await self._kept_beneath(gid)
+                if beneath:
+                    self.recorder.record(Outcome(key, field="", reason=HELD_DELETE.format(count=len(beneath), gids=", ".join(beneath[:5]))))
+                    return
                 await self.client.delete_task(gid)
         except (AuthenticationError, AsanaTransportError):
             raise
         except NotFoundError:
             self.log(f"Task {gid} of removed row {key} no longer exists in Asana; forgetting it")
+            if removal["action"] != COMPLETE:
+                self.report.deleted += 1
             self.recorder.record(Outcome(key, forget=True))
             return
         except AsanaError as exc:
@@ -117,6 +132,18 @@ class UpdateWriter:
         else:
             self.report.deleted += 1
             self.recorder.record(Outcome(key, forget=True))
+
+    async def _kept_beneath(self, gid: str, depth: int = 0) -> list[str]:
+        """GIDs of tasks beneath `gid` (subtasks, theirs, …) that rows still in the model hold."""
+        if self._kept is None:
+            self._kept = set(self.plan.rows["task_gid"].dropna().astype(str))
+        found: list[str] = []
+        async for subtask in self.client.paginate(f"/tasks/{gid}/subtasks", {"opt_fields": "gid"}):
+            if subtask["gid"] in self._kept:
+                found.append(subtask["gid"])
+            elif depth < MAX_PARENT_LEVELS:
+                found += await self._kept_beneath(subtask["gid"], depth + 1)
+        return found
 
     def _needs_project_check(self, position: int) -> bool:
         rows = self.plan.rows
