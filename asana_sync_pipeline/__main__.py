@@ -16,7 +16,6 @@ default), after checking each one's token, URL and project GID.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from contextlib import ExitStack
@@ -24,6 +23,7 @@ from contextlib import ExitStack
 import dagster as dg
 from pydantic import ValidationError
 
+from .cli_log import one_line_console
 from .engine.connection import check_project_gid
 from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES
@@ -37,26 +37,6 @@ DEMO_SECOND_QUERY = (
     "SELECT * REPLACE (CASE WHEN id IN (SELECT id FROM asana_task_model WHERE completed IS NOT TRUE "
     "AND task_gid IS NULL ORDER BY id LIMIT 5) THEN true ELSE completed END AS completed) FROM asana_task_model"
 )
-
-
-class _OneLine(logging.Formatter):
-    """A run's log as the command line shows it: time, step and the message's first line. Failures
-    are summarised with their reasons after the run, so framework stack traces stay out."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        meta = getattr(record, "dagster_meta", None) or {}
-        lines = str(meta.get("orig_message") or record.getMessage()).strip().splitlines()
-        step = meta.get("step_key")
-        return f"{self.formatTime(record, '%H:%M:%S')} {step + ': ' if step else ''}{lines[0] if lines else ''}"
-
-
-@dg.logger(description="One line per message, INFO and above, on standard output.")
-def one_line_console(_: dg.InitLoggerContext) -> logging.Logger:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_OneLine())
-    logger = logging.Logger("asana_sync_pipeline.cli", level=logging.INFO)
-    logger.addHandler(handler)
-    return logger
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[str]:

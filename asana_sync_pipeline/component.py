@@ -131,20 +131,34 @@ class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         try:
             spec = self.spec()
-            _check_unique_name(self.name, context)
+            _check_against_other_syncs(self, context)
         except AsanaSyncError as exc:
             raise AsanaSyncError(f"{context.path}: {exc}") from None
         return build_sync_definitions(spec)
 
 
-def _check_unique_name(name: str, context: dg.ComponentLoadContext) -> None:
-    """Two syncs of one name would share their state and their assets: say so before Dagster
-    reports a duplicate asset key."""
-    names = [sync.name for sync in context.component_tree.get_all_components(AsanaSyncComponent)]
-    if names.count(name) > 1:
+def _check_against_other_syncs(sync: AsanaSyncComponent, context: dg.ComponentLoadContext) -> None:
+    """Two syncs of one name would share their state and their assets (say so before Dagster reports
+    a duplicate asset key); two syncs writing their keys to one field of one project would adopt
+    each other's tasks when they rebuild their state."""
+    others = [other for other in context.component_tree.get_all_components(AsanaSyncComponent) if other is not sync]
+    twins = [other for other in others if other.name == sync.name]
+    if twins:
         raise SyncConfigError(
-            f"{names.count(name)} syncs are named {name!r}; each needs its own name (its state, assets and jobs are "
+            f"{len(twins) + 1} syncs are named {sync.name!r}; each needs its own name (its state, assets and jobs are "
             "keyed by it)"
+        )
+    key_field = getattr(sync, "sync_key_field", None)
+    sharing = sorted(
+        other.name
+        for other in others
+        if key_field and getattr(other, "sync_key_field", None) == key_field and str(other.project_gid) == str(sync.project_gid)
+    )
+    if sharing:
+        raise SyncConfigError(
+            f"syncs {', '.join(repr(name) for name in sorted([sync.name, *sharing]))} write their keys to the same sync_key_field "
+            f"{key_field} of project {sync.project_gid}: rebuilding its state, each would adopt the other's tasks. "
+            "Give each sync its own text custom field"
         )
 
 

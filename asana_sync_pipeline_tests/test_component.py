@@ -270,3 +270,17 @@ def test_two_syncs_of_one_name_are_refused_with_the_rule(tmp_path, monkeypatch):
     text = str(raised.value) + str(raised.value.__cause__)
     assert "2 syncs are named 'twin'; each needs its own name" in text
     assert "Duplicate" not in text
+
+
+def test_two_syncs_writing_their_keys_to_one_field_of_one_project_are_refused(tmp_path, monkeypatch):
+    sync = (
+        "type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  name: {name}\n  model: {{query: SELECT 1}}\n"
+        "  project_gid: '{project}'\n  sync_key_field: '301'\n"
+    )
+    apart = {"a": sync.format(name="churn", project="1") + "---\n" + sync.format(name="renewals", project="2")}
+    assert "renewals_asana_sync_job" in {job.name for job in load(project_with(tmp_path / "apart", apart, monkeypatch)).get_repository_def().get_all_jobs()}
+    shared = {"a": sync.format(name="churn", project="1"), "b": sync.format(name="renewals", project="1")}
+    with pytest.raises(Exception) as raised:
+        load(project_with(tmp_path / "shared", shared, monkeypatch))
+    text = str(raised.value) + str(raised.value.__cause__)
+    assert "syncs 'churn', 'renewals' write their keys to the same sync_key_field 301 of project 1" in text

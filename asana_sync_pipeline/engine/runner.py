@@ -146,7 +146,7 @@ def run_sync(
             )
         current = refresh_plan(plan, synced)
         check_removals(current)
-        info, report = asyncio.run(run(current, synced.empty))
+        info, report = asyncio.run(run(current, synced.empty and not plan.settings.sync_key_field))
         report.rebuilt = rebuilt
         return info, report
 
@@ -181,15 +181,12 @@ async def _with_pending_created(client: AsanaClient, plan: Plan, project_gid: st
 
 
 async def _fresh_state_warnings(client: AsanaClient, info: ConnectionInfo, store: StateStore, plan: Plan) -> list[str]:
-    """A state with nothing for this sync, in a project that already holds tasks: duplicates are possible."""
+    """A state with nothing for this sync, in a project that already holds tasks, and no sync key to
+    recognise them by: duplicates are possible. (With a sync key, the rebuild has just adopted them.)"""
     existing = await client.first_page_of_tasks(info.project_gid)
     if not existing:
         return []
-    advice = (
-        "With sync_key_field set, such tasks are recognised by their key and never duplicated."
-        if not plan.settings.sync_key_field
-        else "Tasks carrying this sync's keys in the sync key field are adopted instead of created again."
-    )
+    advice = "With sync_key_field set, such tasks are recognised by their key and never duplicated."
     return [
         f"The sync state ({store.location}) holds no task for this sync, but project {info.project_name!r} "
         f"already has tasks. If earlier runs synced this model with another state, this run creates them again: "

@@ -156,3 +156,12 @@ def test_processes_opening_a_new_database_at_once_all_succeed(postgres_url):
         {str(number)} for number in range(6)
     ]
 
+
+
+def test_an_unencoded_password_gets_the_hint_and_a_password_option_is_used():
+    from asana_sync_pipeline.engine.state.postgres_url import PostgresURL
+
+    with pytest.raises(StateStoreError) as raised:
+        PostgresURL.parse("postgresql://sync:p@ss:w0rd/x@db.internal:5432/state")
+    assert "must be percent-encoded, @ as %40" in str(raised.value) and "w0rd" not in str(raised.value)
+    assert PostgresURL.parse("postgresql://sync@db.internal/state?password=from%20option&sslmode=require").password == "from option"

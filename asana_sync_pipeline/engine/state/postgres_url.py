@@ -49,7 +49,10 @@ class PostgresURL:
             parts = urlsplit(text)
             port = parts.port
         except ValueError:
-            raise invalid("its host or port cannot be read") from None
+            raise invalid(
+                "its host or port cannot be read; a password holding @ : / ? # or % must be percent-encoded, "
+                "@ as %40"
+            ) from None
         if parts.scheme not in SCHEMES:
             raise invalid("it must start with postgresql://")
         database = unquote(parts.path.lstrip("/"))
@@ -64,7 +67,7 @@ class PostgresURL:
             port=port or DEFAULT_PORT,
             database=database,
             user=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password is not None else None,
+            password=unquote(parts.password) if parts.password is not None else dict(options).get("password"),
             options=tuple((name, value) for name, value in options if name not in ("host", "password")),
         )
 
