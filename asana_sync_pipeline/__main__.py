@@ -27,6 +27,7 @@ from .cli_log import one_line_console
 from .engine.connection import check_project_gid
 from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES
+from .engine.state.postgres_url import PostgresURL
 from .paths import DATA_DIR
 from .sync_spec import DEFAULT_SYNC, SyncSpec
 
@@ -73,12 +74,15 @@ def sync_jobs() -> dict[str, dg.JobDefinition]:
 
 
 def check_connection_settings(spec: SyncSpec) -> None:
-    """The token, URL and project GID a run of `spec` would use, checked before it starts (no request)."""
+    """The token, URL, project GID and state URL a run of `spec` would use, checked before it starts
+    (no request)."""
     from .resources import AsanaResource
 
     asana = AsanaResource(base_url=os.environ.get("ASANA_BASE_URL") or DEFAULT_BASE_URL)
     asana.settings_for(spec)
     check_project_gid(asana.project_for(spec))
+    if os.environ.get("SYNC_STATE_URL"):
+        PostgresURL.parse(os.environ["SYNC_STATE_URL"])
 
 
 def _configuration_error(error: BaseException) -> AsanaSyncError | None:

@@ -86,3 +86,17 @@ def test_a_rebuild_never_posts_a_comment_twice(sandbox, lose_state):
             number = task["name"].split()[1]
             expected = [f"Figures for {number}"] + (["New figures for 0"] if number == "0" else [])
             assert comments == expected
+
+
+def test_tasks_sharing_a_key_are_named_in_the_runs_warnings(sandbox, lose_state):
+    settings = {"sync_key_field": SYNC_KEY_FIELD}
+    sandbox.write_model(model_sql(3))
+    assert sandbox.sync(settings).success
+    [first] = [task for task in sandbox.tasks() if any(field.get("text_value") for field in task["custom_fields"])][:1]
+    key = next(field["text_value"] for field in first["custom_fields"] if field["gid"] == SYNC_KEY_FIELD)
+    with sandbox.api() as api:
+        api.post("/tasks", json={"data": {"name": "Copy", "projects": [sandbox.project_gid], "custom_fields": {SYNC_KEY_FIELD: key}}}).raise_for_status()
+    lose_state()
+    summary = materialization(sandbox.sync(settings), "asana_tasks")
+    assert (summary["rebuilt_from_asana"], summary["created"]) == (3, 0)
+    assert f"1 tasks of project {sandbox.project_gid} carry a key another task already carries" in summary["warnings"]

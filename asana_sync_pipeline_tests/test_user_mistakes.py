@@ -148,6 +148,7 @@ def test_the_cli_prints_the_reason_of_a_failed_run_once_and_no_framework_trace(s
         ("ASANA_BASE_URL", "http://127.0.0.1:9/", "ASANA_BASE_URL 'http://127.0.0.1:9/' does not end with /api/1.0"),
         ("ASANA_ACCESS_TOKEN", "", "ASANA_ACCESS_TOKEN is empty."),
         ("ASANA_ACCESS_TOKEN", "0/a b", "ASANA_ACCESS_TOKEN contains a space or a line break inside it"),
+        ("SYNC_STATE_URL", "postgresql://sync:p@ss:w0rd/x@db:5432/state", "SYNC_STATE_URL is not a PostgreSQL URL"),
     ],
 )
 def test_settings_that_cannot_work_are_one_line_before_any_run(sandbox, variable, value, message):

@@ -124,8 +124,9 @@ async def rebuild_state(
     run_id: str,
     log: Callable[[str], None],
     transport: httpx.AsyncBaseTransport | None = None,
-) -> tuple[pd.DataFrame, int]:
-    """Adopt the project's tasks that carry the rows' keys; returns the state as it now is and how many were adopted.
+) -> tuple[pd.DataFrame, int, list[str]]:
+    """Adopt the project's tasks that carry the rows' keys; returns the state as it now is, how many
+    were adopted, and warnings for the run (tasks sharing a key).
 
     For a state that holds nothing for `scope`, with `plan.settings.sync_key_field` set,
     under the sync's lock. The connection test comes first, as before any run's reads."""
@@ -158,4 +159,13 @@ async def rebuild_state(
         f"show their row, {adopted - adoptions.up_to_date:,} to update) out of {len(tasks):,} listed in {reads:,} "
         f"reads, {time.monotonic() - started:,.1f} s{duplicates}"
     )
-    return store.synced(scope), adopted
+    warnings = (
+        [
+            f"{adoptions.duplicates:,} tasks of project {scope.project_gid} carry a key another task already carries; "
+            "the oldest of each was adopted and the others left alone: they look like duplicates made before, "
+            "to delete in Asana"
+        ]
+        if adoptions.duplicates
+        else []
+    )
+    return store.synced(scope), adopted, warnings

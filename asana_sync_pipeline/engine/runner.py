@@ -139,15 +139,16 @@ def run_sync(
 
     with store.exclusive(scope, log):
         synced = store.synced(scope)
-        rebuilt = 0
+        rebuilt, rebuild_warnings = 0, []
         if synced.empty and plan.settings.sync_key_field:
-            synced, rebuilt = asyncio.run(
+            synced, rebuilt, rebuild_warnings = asyncio.run(
                 rebuild_state(plan, asana=asana, scope=scope, store=store, run_id=run_id, log=log, transport=transport)
             )
         current = refresh_plan(plan, synced)
         check_removals(current)
         info, report = asyncio.run(run(current, synced.empty and not plan.settings.sync_key_field))
         report.rebuilt = rebuilt
+        report.warnings.extend(rebuild_warnings)
         return info, report
 
 
