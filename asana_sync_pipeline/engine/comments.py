@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .client import AsanaClient
-from .errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError, ServerError
+from .errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError
 from .executor import Log, OutcomeRecorder, SyncOptions, WorkerPool
-from .outcomes import field_of, reason_for
+from .outcomes import ambiguous, field_of, reason_for
 from .reconcile import CLOCK_SKEW, plain_text
 from .report import SyncReport
 from .state import CommentIntent, Outcome, StateStore, SyncScope, utc_now
@@ -45,10 +45,6 @@ async def posted_since(client: AsanaClient, intent: CommentIntent) -> bool:
 async def carries_comment(client: AsanaClient, task_gid: str, text: str) -> bool:
     """Whether the task carries a comment with this text, whenever it was posted."""
     return await posted_since(client, CommentIntent("", task_gid, text, 0, datetime.min.replace(tzinfo=timezone.utc) + CLOCK_SKEW))
-
-
-def _unclear(exc: AsanaError) -> bool:
-    return isinstance(exc, ServerError) or (isinstance(exc, AsanaTransportError) and exc.maybe_processed)
 
 
 @dataclass
@@ -127,7 +123,7 @@ class CommentWriter:
         except AuthenticationError:
             raise
         except AsanaError as exc:
-            if _unclear(exc):
+            if ambiguous(exc):
                 return True
             if isinstance(exc, AsanaTransportError):
                 raise

@@ -17,23 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import AsanaClient
-from .errors import AsanaError, AsanaTransportError, AuthenticationError, ServerError
+from .errors import AsanaError, AsanaTransportError, AuthenticationError
 from .executor import Log, OutcomeRecorder, SyncOptions, WorkerPool
 from .json_text import dumps
-from .outcomes import field_of, reason_for
+from .outcomes import ambiguous, field_of, reason_for
 from .planning import Plan
 from .reconcile import MATCH_OPT_FIELDS, earliest_attempt, match_intents
 from .report import SyncReport
 from .state import Intent, Outcome, StateStore, SyncScope
 
 MAX_LINKED_TASKS = 50
-
-
-def ambiguous(exc: AsanaError) -> bool:
-    """True when a failed create may nevertheless have made the task."""
-    if isinstance(exc, AsanaTransportError):
-        return exc.maybe_processed
-    return isinstance(exc, ServerError)
 
 
 @dataclass

@@ -99,7 +99,7 @@ def removals(model_keys: np.ndarray, synced: pd.DataFrame, policy: RemovalPolicy
     ).reset_index(drop=True)
 
 
-def live_tasks(synced: pd.DataFrame, policy: RemovalPolicy = RemovalPolicy.COMPLETE) -> int:
+def live_tasks(synced: pd.DataFrame, policy: RemovalPolicy) -> int:
     """The sync's tasks the removal policy can act on, the guard's denominator: with `delete`,
     every task (one completed when its row left is deleted now); otherwise those not already
     completed because their row left."""

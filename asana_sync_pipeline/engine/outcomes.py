@@ -1,8 +1,16 @@
-"""Asana's refusals as row rejections: the reason a person reads and the field it concerns."""
+"""Asana's refusals as row rejections: the reason a person reads and the field it concerns, and
+whether a failed write may nevertheless have happened."""
 
 from __future__ import annotations
 
-from .errors import AsanaAPIError, AsanaError, RateLimitError, ServerError
+from .errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError
+
+
+def ambiguous(exc: AsanaError) -> bool:
+    """True when a failed write (a create, a comment) may nevertheless have reached Asana."""
+    if isinstance(exc, AsanaTransportError):
+        return exc.maybe_processed
+    return isinstance(exc, ServerError)
 
 
 def reason_for(exc: AsanaError) -> str:

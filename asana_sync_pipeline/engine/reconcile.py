@@ -65,12 +65,13 @@ def _rich_text(html: str | None) -> str:
     if root is None:
         return _spaced(html).strip()
 
-    def shape(element: etree._Element) -> str:
-        inner = _spaced(element.text) + "".join(shape(child) + _spaced(child.tail) for child in element)
-        return f"<{element.tag}>{inner}</{element.tag}>"
+    def inner(element: etree._Element) -> str:
+        return _spaced(element.text) + "".join(shape(child) + _spaced(child.tail) for child in element)
 
-    inner = (_spaced(root.text) + "".join(shape(child) + _spaced(child.tail) for child in root)).strip()
-    return inner if root.tag == "body" else shape(root)
+    def shape(element: etree._Element) -> str:
+        return f"<{element.tag}>{inner(element)}</{element.tag}>"
+
+    return inner(root).strip() if root.tag == "body" else shape(root)
 
 
 def _moment(value: str | None) -> str | None:
