@@ -24,7 +24,7 @@ import dagster as dg
 from pydantic import ValidationError
 
 from .cli_log import one_line_console
-from .engine.connection import check_project_gid
+from .engine.asana.connection import check_project_gid
 from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES
 from .engine.state.postgres_url import PostgresURL

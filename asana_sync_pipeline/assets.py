@@ -18,12 +18,12 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from .config import model_query_config_class, sync_config_class
-from .engine.connection import check_project_gid
+from .engine.asana.connection import check_project_gid
 from .engine.errors import AsanaSyncError, SyncConfigError
-from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Plan
+from .engine.planning.plan import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Plan
 from .engine.runner import GUARD_FLOOR, plan_sync, run_sync
 from .engine.state import SyncScope, utc_now
-from .engine.warehouse import check_warehouse_file, read_model
+from .engine.model.warehouse import check_warehouse_file, read_model
 from .metadata import PREVIEW_ROWS, markdown_table, plan_metadata, sync_metadata
 from .resources import AsanaResource, SyncStateResource
 from .sync_spec import SyncSpec

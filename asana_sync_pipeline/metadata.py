@@ -7,9 +7,9 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from .engine.connection import ConnectionInfo
-from .engine.planning import CREATE, UPDATE, Plan
-from .engine.report import SyncReport
+from .engine.asana.connection import ConnectionInfo
+from .engine.planning.plan import CREATE, UPDATE, Plan
+from .engine.writing.report import SyncReport
 
 PREVIEW_ROWS = 10
 TABLE_ROWS = 50

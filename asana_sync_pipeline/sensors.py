@@ -21,7 +21,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from .engine.warehouse import model_fingerprint
+from .engine.model.warehouse import model_fingerprint
 from .sync_spec import SyncSpec
 
 if TYPE_CHECKING:

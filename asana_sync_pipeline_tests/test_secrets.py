@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from asana_sync_pipeline.definitions import build_definitions, build_resources
-from asana_sync_pipeline.engine.client import AsanaClient
+from asana_sync_pipeline.engine.asana.client import AsanaClient
 from asana_sync_pipeline.engine.state import DuckDBStateStore, PostgresStateStore
 from asana_sync_pipeline.resources import AsanaResource
 from asana_sync_pipeline.sync_spec import SyncSpec

@@ -1,6 +1,7 @@
-"""The sync engine: field rules, planning, the Asana client, the state store and the executor.
+"""The sync engine, in the order a row travels: `model` (read the warehouse), `fields` (rules
+and names), `planning` (one operation per row), `writing` (to Asana, exactly once) through
+`asana` (the HTTP client), remembering in `state`; `runner` runs them in order.
 
-Imports no Dagster, so each piece is a plain function or class that a test (or
-another orchestrator) can drive directly; `asana_sync_pipeline`'s Dagster glue
-is built on top of it.
+Imports no Dagster, so each piece is a plain function or class that a test (or another
+orchestrator) can drive directly; imports point down that list, never back up.
 """

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import httpx
 import pandas as pd
 
-from .client import AsanaClient
-from .connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection, check_project_gid
+from .asana.client import AsanaClient
+from .asana.connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection, check_project_gid
 from .errors import (
     AsanaAPIError,
     AsanaTransportError,
@@ -25,17 +25,17 @@ from .errors import (
     RemovalGuardError,
     SyncConfigError,
 )
-from .executor import SyncOptions
-from .mapping import resolve_mapping
-from .pending import create_pending
-from .planning import CREATE, Plan, build_plan, refresh_plan
-from .rebuild import rebuild_state
-from .report import SyncReport
-from .rules import schema_needs
-from .schema import ProjectSchema, SchemaNeeds, read_schema
+from .writing.executor import SyncOptions
+from .fields.mapping import resolve_mapping
+from .writing.pending import create_pending
+from .planning.plan import CREATE, Plan, build_plan, refresh_plan
+from .writing.rebuild import rebuild_state
+from .writing.report import SyncReport
+from .fields.field_rules import schema_needs
+from .fields.schema import ProjectSchema, SchemaNeeds, read_schema
 from .settings import AsanaSettings, SyncSettings
 from .state import StateStore, SyncScope
-from .sync import TaskSync
+from .writing.sync import TaskSync
 
 Log = Callable[[str], None]
 

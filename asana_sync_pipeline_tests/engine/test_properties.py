@@ -9,9 +9,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asana_sync_pipeline.engine.fields import TASK_FIELDS, normalize_column, to_api_value
+from asana_sync_pipeline.engine.fields.rules import TASK_FIELDS, normalize_column, to_api_value
 from asana_sync_pipeline.engine.settings import SyncSettings
-from asana_sync_pipeline.engine.planning import api_payload, build_plan
+from asana_sync_pipeline.engine.planning.plan import api_payload, build_plan
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -117,7 +117,7 @@ def shown_by_asana(gid: str, payload: dict) -> dict:
 def test_reconciliation_never_gives_a_row_a_task_that_does_not_hold_its_content(sent, made):
     from datetime import datetime, timezone
 
-    from asana_sync_pipeline.engine.reconcile import People, match_intents, observe_payload, observe_task
+    from asana_sync_pipeline.engine.writing.reconcile import People, match_intents, observe_payload, observe_task
     from asana_sync_pipeline.engine.state import Intent
 
     moment = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
@@ -139,7 +139,7 @@ def test_reconciliation_never_gives_a_row_a_task_that_does_not_hold_its_content(
 def test_keys_wider_than_a_float_stay_distinct_and_exact(keys):
     import duckdb
 
-    from asana_sync_pipeline.engine.warehouse import read_model
+    from asana_sync_pipeline.engine.model.warehouse import read_model
 
     values = ", ".join(f"({key}::HUGEINT, 'Task {n}')" for n, key in enumerate(keys))
     with duckdb.connect() as connection:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from asana_sync_pipeline.engine.errors import ConnectionCheckError
-from asana_sync_pipeline.engine.planning import build_plan
+from asana_sync_pipeline.engine.planning.plan import build_plan
 from asana_sync_pipeline.engine.runner import run_sync
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings
 from asana_sync_pipeline.engine.state import DuckDBStateStore, SyncScope

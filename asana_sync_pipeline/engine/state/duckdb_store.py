@@ -28,7 +28,7 @@ from filelock import FileLock, Timeout
 
 from ..errors import StateStoreError
 from ..json_text import dumps
-from ..warehouse import is_duckdb_file
+from ..model.warehouse import is_duckdb_file
 from .base import (
     DEFAULT_SYNC,
     RUN_COUNTS,

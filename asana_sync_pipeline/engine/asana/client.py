@@ -1,0 +1,278 @@
+"""A thin asynchronous Asana client: pacing under the rate limit, bounded
+concurrency, retries, and precise exceptions (see `errors`).
+
+Pacing: a leaky bucket (aiolimiter) sized so that no 60-second window carries
+more than `requests_per_minute` requests, and separate caps on writes and reads
+in flight, mirroring Asana's own concurrency limits. A 429 pauses every request
+of the client until its `Retry-After` has passed.
+
+Retries (tenacity): a 429, or a request that certainly never left (connection
+refused), is always retried. A 5xx, a timeout or a dropped connection may have
+taken effect, so only idempotent requests are retried on those; a create is
+left to the caller, which reconciles before creating again (exactly once).
+Until a first answer has arrived, a refused connection is not retried: it means
+a wrong URL or a server that is down, and the user should hear so at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+
+from ..errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, api_error_for
+from ..json_text import dumps
+from ..settings import DEFAULT_BASE_URL, AsanaSettings
+
+PAGE_SIZE = 100
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def limiter_for(requests_per_minute: float) -> AsyncLimiter:
+    """A leaky bucket whose burst plus steady rate stays within any 60-second window."""
+    burst = max(1.0, requests_per_minute / 60.0)
+    steady_per_second = max(requests_per_minute - burst, 1.0) / 60.0
+    return AsyncLimiter(burst, burst / steady_per_second)
+
+
+class AsanaClient:
+    """Asana's REST API over one pooled httpx connection set; use as `async with`."""
+
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        base_url: str = DEFAULT_BASE_URL,
+        requests_per_minute: float = 1500,
+        max_concurrent_writes: int = 15,
+        max_concurrent_reads: int = 50,
+        timeout_seconds: float = 30.0,
+        max_attempts: int = 6,
+        max_rate_limited_attempts: int = 30,
+        max_backoff_seconds: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_retry: Callable[[str], None] | None = None,
+    ):
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout_seconds),
+            limits=httpx.Limits(max_connections=max_concurrent_writes + max_concurrent_reads),
+            transport=transport,
+        )
+        self._limiter = limiter_for(requests_per_minute)
+        self._writes = asyncio.Semaphore(max_concurrent_writes)
+        self._reads = asyncio.Semaphore(max_concurrent_reads)
+        self._paused_until = 0.0
+        self._max_attempts = max_attempts
+        self._max_rate_limited_attempts = max_rate_limited_attempts
+        self._backoff = wait_exponential_jitter(initial=0.5, max=max_backoff_seconds)
+        self._on_retry = on_retry
+        self._answered = False
+        self.base_url = base_url.rstrip("/")
+        self.requests_sent = 0
+        self.writes_sent = 0
+
+    @classmethod
+    def from_settings(
+        cls, settings: AsanaSettings, *, on_retry: Callable[[str], None] | None = None, **options: Any
+    ) -> AsanaClient:
+        return cls(
+            access_token=settings.access_token,
+            base_url=settings.base_url,
+            requests_per_minute=settings.requests_per_minute,
+            max_concurrent_writes=settings.max_concurrent_writes,
+            timeout_seconds=settings.timeout_seconds,
+            max_attempts=settings.max_attempts,
+            on_retry=on_retry,
+            **options,
+        )
+
+    async def __aenter__(self) -> AsanaClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._http.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsanaClient(base_url={self.base_url!r})"
+
+    # ---- transport ------------------------------------------------------
+
+    async def _send_once(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any, unwrap: bool
+    ) -> Any:
+        while (pause := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(pause)
+        slots = self._reads if method == "GET" else self._writes
+        async with slots:
+            await self._limiter.acquire()
+            self.requests_sent += 1
+            if method != "GET":
+                self.writes_sent += 1
+            try:
+                content = None if body is None else dumps(body).encode("utf-8")
+                headers = None if body is None else {"Content-Type": "application/json"}
+                response = await self._http.request(method, path, params=params, content=content, headers=headers)
+            except _NOT_SENT as exc:
+                raise AsanaTransportError(
+                    f"{method} {path}: could not connect to {self.base_url} ({type(exc).__name__})", maybe_processed=False
+                ) from None
+            except httpx.LocalProtocolError as exc:
+                raise AsanaTransportError(
+                    f"{method} {path}: the request could not be sent ({type(exc).__name__}: {_safe(exc)})",
+                    maybe_processed=False,
+                ) from None
+            except httpx.TimeoutException as exc:
+                raise AsanaTransportError(f"{method} {path}: no answer in time ({type(exc).__name__})", maybe_processed=True) from None
+            except httpx.TransportError as exc:
+                raise AsanaTransportError(f"{method} {path}: connection lost ({type(exc).__name__})", maybe_processed=True) from None
+        self._answered = True
+        if response.status_code < 400:
+            payload = response.json() if response.content else {}
+            return payload.get("data") if unwrap else payload
+        raise self._error(response, method, path)
+
+    def _error(self, response: httpx.Response, method: str, path: str) -> AsanaAPIError:
+        messages: list[str] = []
+        phrase = None
+        try:
+            for error in response.json().get("errors", []):
+                messages.append(str(error.get("message", "")))
+                phrase = phrase or error.get("phrase")
+        except (ValueError, AttributeError):
+            messages = [response.reason_phrase or ""]
+        retry_after = None
+        if response.status_code == 429:
+            try:
+                retry_after = float(response.headers.get("Retry-After", "1"))
+            except ValueError:
+                retry_after = 1.0
+            self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+        return api_error_for(
+            response.status_code, messages, method=method, path=path, phrase=phrase, retry_after=retry_after
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Asana's Retry-After for a 429 (plus jitter, so waiting requests do not return as a herd);
+        exponential backoff with jitter otherwise."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitError):
+            return exc.retry_after + random.uniform(0, 1.0)
+        return self._backoff(state)
+
+    def _stop(self, state: RetryCallState) -> bool:
+        """A 429 means "not yet", not "failed": it gets a larger budget than errors do."""
+        exc = state.outcome.exception() if state.outcome else None
+        limit = self._max_rate_limited_attempts if isinstance(exc, RateLimitError) else self._max_attempts
+        return state.attempt_number >= limit
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        data: Any = None,
+        idempotent: bool = True,
+        unwrap: bool = True,
+    ) -> Any:
+        """One API call with Asana's `data` wrapping, paced and retried.
+
+        Returns the response's `data`, or the whole body with `unwrap=False` (list
+        pages keep `next_page` beside `data`)."""
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, RateLimitError):
+                return True
+            if isinstance(exc, AsanaTransportError):
+                if not exc.maybe_processed and not self._answered:
+                    return False
+                return idempotent or not exc.maybe_processed
+            return idempotent and isinstance(exc, ServerError)
+
+        def before_sleep(state: RetryCallState) -> None:
+            if self._on_retry and state.outcome is not None:
+                self._on_retry(f"retrying {method} {path} after: {state.outcome.exception()}")
+
+        body = None if data is None else {"data": data}
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(retryable),
+            wait=self._wait,
+            stop=self._stop,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_once(method, path, params, body, unwrap)
+        raise AsanaError("unreachable")  # pragma: no cover
+
+    async def paginate(self, path: str, params: dict[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every record of a list endpoint, following `next_page` offsets."""
+        query = {**(params or {}), "limit": PAGE_SIZE}
+        while True:
+            response = await self.request("GET", path, params=query, unwrap=False)
+            for record in response.get("data", []):
+                yield record
+            next_page = response.get("next_page")
+            if not next_page:
+                return
+            query = {**query, "offset": next_page["offset"]}
+
+    # ---- endpoints --------------------------------------------------------
+
+    async def get_me(self) -> dict[str, Any]:
+        return await self.request("GET", "/users/me", params={"opt_fields": "name,email,workspaces"})
+
+    async def get_project(self, project_gid: str) -> dict[str, Any]:
+        return await self.request(
+            "GET", f"/projects/{project_gid}", params={"opt_fields": "name,workspace,permalink_url"}
+        )
+
+    def custom_field_settings(self, project_gid: str, opt_fields: list[str]) -> AsyncIterator[dict[str, Any]]:
+        return self.paginate(f"/projects/{project_gid}/custom_field_settings", {"opt_fields": ",".join(opt_fields)})
+
+    async def get_task(self, task_gid: str, opt_fields: list[str]) -> dict[str, Any]:
+        return await self.request("GET", f"/tasks/{task_gid}", params={"opt_fields": ",".join(opt_fields)})
+
+    async def create_task(self, data: dict[str, Any]) -> dict[str, Any]:
+        """POST /tasks, never retried once it may have reached Asana (see module doc)."""
+        return await self.request("POST", "/tasks", params={"opt_fields": "gid"}, data=data, idempotent=False)
+
+    async def update_task(self, task_gid: str, data: dict[str, Any]) -> dict[str, Any]:
+        return await self.request("PUT", f"/tasks/{task_gid}", params={"opt_fields": "gid"}, data=data)
+
+    async def delete_task(self, task_gid: str) -> None:
+        await self.request("DELETE", f"/tasks/{task_gid}")
+
+    async def post(self, path: str, data: dict[str, Any]) -> Any:
+        """An idempotent action such as `/tasks/{gid}/addTag` or `/sections/{gid}/addTask`."""
+        return await self.request("POST", path, params={"opt_fields": "gid"}, data=data)
+
+    async def first_page_of_tasks(self, project_gid: str) -> list[dict[str, Any]]:
+        """At most one task of the project: enough to tell whether it holds any."""
+        page = await self.request("GET", f"/projects/{project_gid}/tasks", params={"limit": 1}, unwrap=False)
+        return page.get("data") or []
+
+    def project_tasks(
+        self, project_gid: str, *, modified_since: str | None = None, opt_fields: list[str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        params: dict[str, Any] = {"project": project_gid}
+        if modified_since:
+            params["modified_since"] = modified_since
+        if opt_fields:
+            params["opt_fields"] = ",".join(opt_fields)
+        return self.paginate("/tasks", params)
+
+
+def _safe(exc: Exception) -> str:
+    """An httpx message without header values (they could hold the token)."""
+    text = str(exc)
+    return "an invalid header value" if "header" in text.lower() else text

@@ -1,0 +1,120 @@
+"""Reading the warehouse model out of DuckDB into pandas.
+
+Text columns that repeat a few values (assignees, tags, custom-field JSON,
+section names) arrive as pandas categoricals: DuckDB encodes them itself, in
+parallel, the DataFrame is smaller, and the field rules then run once per
+distinct value without touching a Python string per row. Mostly distinct text
+(names, primary keys) stays `str`. Rows keep the query's order.
+
+Numbers wider than a float stay exact: pandas would turn HUGEINT, UHUGEINT and
+DECIMAL columns into float64 (2^53 and 2^53 + 1 become one key; a DECIMAL(38,10)
+name becomes 1.2345678901234567e+19), so they arrive as their exact text.
+(BIGINT and UBIGINT already arrive as exact 64-bit integers.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ..errors import SyncConfigError
+
+MODEL_TABLE = "asana_sync_model"
+QUERY_TYPES = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
+"""SELECT, and what DuckDB expands into several statements (PIVOT)."""
+MAX_CATEGORIES = 10_000
+"""Text columns with more distinct values than this stay `str`."""
+MAX_DISTINCT_SHARE = 0.25
+"""...and so do those whose distinct values exceed this share of the rows."""
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def prepare_model_query(connection: duckdb.DuckDBPyConnection, query: str) -> str:
+    """Run the statements before the last (`SET`, `ATTACH`, ...) and return the last, which must be a query."""
+    *setup, model_query = connection.extract_statements(query) or [None]
+    if model_query is None or model_query.type not in QUERY_TYPES:
+        raise duckdb.InvalidInputException("the model query must end with a SELECT statement that returns one row per task")
+    for statement in setup:
+        connection.execute(statement)
+    return model_query.query.strip().rstrip(";")
+
+
+def model_fingerprint(connection: duckdb.DuckDBPyConnection, query: str) -> str:
+    """Row count and XOR of row hashes of the model: equal fingerprints, equal rows (to a hash)."""
+    model_query = prepare_model_query(connection, query)
+    count, digest = connection.execute(f"SELECT count(*), bit_xor(hash(model)) FROM ({model_query}) AS model").fetchone()
+    return f"{count}:{digest or 0}"
+
+
+def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
+    """Run `query` once, into a temporary table, and read it with repeated text as categoricals.
+
+    Statements before the last (`SET`, `ATTACH`, ...) run as they are; the last must be a query."""
+    model_query = prepare_model_query(connection, query)
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS {model_query}")
+    types: list[str] = []
+    try:
+        table = connection.table(MODEL_TABLE)
+        text_columns = [name for name, kind in zip(table.columns, table.types) if kind == "VARCHAR"]
+        replacements = [
+            f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}"
+            for name, kind in zip(table.columns, table.types)
+            if _wider_than_float(str(kind))
+        ]
+        for position, name in enumerate(_repeated_text_columns(connection, text_columns)):
+            type_name = f"asana_sync_values_{position}"
+            column = quote_identifier(name)
+            connection.execute(f"CREATE OR REPLACE TEMP TYPE {type_name} AS ENUM (SELECT DISTINCT {column} FROM {MODEL_TABLE})")
+            types.append(type_name)
+            replacements.append(f"CAST({column} AS {type_name}) AS {column}")
+        select = f"SELECT * REPLACE ({', '.join(replacements)})" if replacements else "SELECT *"
+        return connection.execute(f"{select} FROM {MODEL_TABLE}").df()
+    finally:
+        connection.execute(f"DROP TABLE IF EXISTS {MODEL_TABLE}")
+        for type_name in types:
+            connection.execute(f"DROP TYPE IF EXISTS {type_name}")
+
+
+def _wider_than_float(kind: str) -> bool:
+    return kind in ("HUGEINT", "UHUGEINT") or kind.startswith("DECIMAL")
+
+
+def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
+    """The text columns worth encoding, judged by an approximate distinct count (one scan)."""
+    if not names:
+        return []
+    estimates = ", ".join(f"approx_count_distinct({quote_identifier(name)})" for name in names)
+    rows, *distinct = connection.execute(f"SELECT count(*), {estimates} FROM {MODEL_TABLE}").fetchone()
+    limit = min(MAX_CATEGORIES, rows * MAX_DISTINCT_SHARE)
+    return [name for name, count in zip(names, distinct) if 0 < count <= limit]
+
+
+DUCKDB_MAGIC = b"DUCK"
+
+
+def is_duckdb_file(path: Path) -> bool:
+    """True when `path` starts like a DuckDB database (its magic bytes sit at offset 8)."""
+    with path.open("rb") as handle:
+        return handle.read(12)[8:12] == DUCKDB_MAGIC
+
+
+def check_warehouse_file(database: str) -> None:
+    """Fail at once, with what to do, when the warehouse file cannot be a DuckDB database
+    (opening it would otherwise be retried as if another process held its lock)."""
+    if database == ":memory:" or database.startswith("md:"):
+        return
+    path = Path(database)
+    hint = "Set WAREHOUSE_DUCKDB_PATH to your warehouse, or build the sample one with `python -m asana_sync_pipeline.sample_warehouse`."
+    if not path.exists():
+        raise SyncConfigError(f"Cannot open the warehouse at {path}: the file does not exist. {hint}")
+    if path.is_dir():
+        raise SyncConfigError(f"Cannot open the warehouse at {path}: it is a folder, not a DuckDB file. {hint}")
+    if path.stat().st_size == 0:
+        raise SyncConfigError(f"Cannot open the warehouse at {path}: the file is empty. {hint}")
+    if not is_duckdb_file(path):
+        raise SyncConfigError(f"Cannot open the warehouse at {path}: it is not a DuckDB database file. {hint}")

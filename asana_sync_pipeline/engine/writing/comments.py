@@ -1,0 +1,134 @@
+"""Comments, exactly once: a row's `comment` is posted as a story when its text changes.
+
+Posting a story is not idempotent: a retry after a lost answer would comment
+twice. So, as for creates, each comment's intent is committed before the POST;
+an unclear answer (timeout, reset, 5xx), or an intent left by a crashed run, is
+settled by reading the task's stories and looking for that text posted since
+the attempt; only a comment that is not there is posted again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from ..asana.client import AsanaClient
+from ..errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError
+from .executor import Log, OutcomeRecorder, SyncOptions, WorkerPool
+from .outcomes import ambiguous, field_of, reason_for
+from .reconcile import CLOCK_SKEW, plain_text
+from .report import SyncReport
+from ..state import CommentIntent, Outcome, StateStore, SyncScope, utc_now
+
+STORY_FIELDS = ["text", "resource_subtype", "created_at"]
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+async def posted_since(client: AsanaClient, intent: CommentIntent) -> bool:
+    """Whether the task carries a comment with the intent's text, made since the attempt."""
+    since = intent.attempted_at - CLOCK_SKEW
+    async for story in client.paginate(f"/tasks/{intent.task_gid}/stories", {"opt_fields": ",".join(STORY_FIELDS)}):
+        created = _moment(story.get("created_at"))
+        if (
+            story.get("resource_subtype") == "comment_added"
+            and plain_text(story.get("text")) == plain_text(intent.text)
+            and (created is None or created >= since)
+        ):
+            return True
+    return False
+
+
+async def carries_comment(client: AsanaClient, task_gid: str, text: str) -> bool:
+    """Whether the task carries a comment with this text, whenever it was posted."""
+    return await posted_since(client, CommentIntent("", task_gid, text, 0, datetime.min.replace(tzinfo=timezone.utc) + CLOCK_SKEW))
+
+
+@dataclass
+class CommentWriter:
+    client: AsanaClient
+    store: StateStore
+    scope: SyncScope
+    run_id: str
+    recorder: OutcomeRecorder
+    pool: WorkerPool
+    options: SyncOptions
+    report: SyncReport
+    log: Log
+
+    async def settle_earlier_intents(self) -> dict[str, int]:
+        """Comments a crashed or interrupted run may have posted: recorded when they are on the
+        task (a comment still due is posted later). Returns primary key -> hash of those found."""
+        intents = await asyncio.to_thread(self.store.open_comment_intents, self.scope)
+        if not intents:
+            return {}
+        self.log(f"Checking {len(intents):,} comments left unsettled by an earlier run")
+        posted: dict[str, int] = {}
+        for intent in intents:
+            try:
+                found = await posted_since(self.client, intent)
+            except NotFoundError:
+                found = False
+            if found:
+                posted[intent.primary_key] = intent.comment_hash
+                self.recorder.record(Outcome(intent.primary_key, comment_hash=intent.comment_hash))
+        await self.recorder.flush()
+        return posted
+
+    async def post_all(self, comments: list[tuple[str, str, str, int]]) -> None:
+        """Post each (primary key, task GID, text, hash) once; unclear answers are checked, not resent."""
+        for _ in range(self.options.create_rounds):
+            if not comments:
+                return
+            attempted_at = utc_now()
+            intents = [CommentIntent(key, gid, text, comment_hash, attempted_at) for key, gid, text, comment_hash in comments]
+            await asyncio.to_thread(self.store.record_comment_intents, self.scope, self.run_id, intents)
+            unclear: list[CommentIntent] = []
+
+            async def post(position: int) -> None:
+                intent = intents[position]
+                if await self._post(intent):
+                    unclear.append(intent)
+
+            await self.pool.run(list(range(len(intents))), post)
+            if not unclear:
+                return
+            await self.recorder.flush()
+            self.log(f"{len(unclear):,} comments got no clear answer; checking the tasks' stories before posting again")
+            await asyncio.sleep(self.options.reconcile_grace_seconds)
+            comments = []
+            for intent in unclear:
+                if await posted_since(self.client, intent):
+                    self._posted(intent)
+                else:
+                    comments.append((intent.primary_key, intent.task_gid, intent.text, intent.comment_hash))
+        for key, *_ in comments:
+            self.recorder.record(
+                Outcome(key, field="comment", reason="posting the comment got no clear answer; it is checked (never posted twice) on the next run")
+            )
+
+    def _posted(self, intent: CommentIntent) -> None:
+        self.report.comments += 1
+        self.recorder.record(Outcome(intent.primary_key, comment_hash=intent.comment_hash))
+
+    async def _post(self, intent: CommentIntent) -> bool:
+        """Post one comment; True when the outcome is unknown."""
+        try:
+            await self.client.request(
+                "POST", f"/tasks/{intent.task_gid}/stories", params={"opt_fields": "gid"}, data={"text": intent.text}, idempotent=False
+            )
+        except AuthenticationError:
+            raise
+        except AsanaError as exc:
+            if ambiguous(exc):
+                return True
+            if isinstance(exc, AsanaTransportError):
+                raise
+            self.recorder.record(Outcome(intent.primary_key, field=field_of(exc) or "comment", reason=reason_for(exc)))
+            return False
+        self._posted(intent)
+        return False
+

@@ -1,0 +1,52 @@
+"""What a run did: counts for the run's metadata, the state's run history and the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..state import RUN_COUNTS as COUNTS
+
+
+@dataclass
+class SyncReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    adopted: int = 0
+    recreated: int = 0
+    completed: int = 0
+    deleted: int = 0
+    reopened: int = 0
+    comments: int = 0
+    rebuilt: int = 0
+    """Tasks adopted by their sync key when the run found no state (see `rebuild`); not in the run history."""
+    requests: int = 0
+    write_requests: int = 0
+    seconds: float = 0.0
+    created_gids: list[str] = field(default_factory=list)
+    rejections: list[tuple[str | None, str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTS}
+
+    def summary(self) -> str:
+        removals = f", {self.completed:,} completed, {self.deleted:,} deleted" if self.completed or self.deleted else ""
+        comments = f", {self.comments:,} comments" if self.comments else ""
+        return (
+            f"{self.created:,} created, {self.updated:,} updated, {self.unchanged:,} unchanged, "
+            f"{self.rejected:,} rejected{removals}{comments} in {self.seconds:,.1f} s"
+        )
+
+    def run_row(self, *, run_id: str, sync_mode: str, started_at: datetime, finished_at: datetime) -> dict[str, Any]:
+        """The line this run adds to the state's run history."""
+        return {
+            "run_id": run_id,
+            "sync_mode": sync_mode,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            **self.counts(),
+        }

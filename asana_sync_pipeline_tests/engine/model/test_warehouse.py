@@ -1,0 +1,122 @@
+"""Reading the model: repeated text arrives as categoricals, everything else as DuckDB's own read,
+in the query's order, and the plan is the same whichever way the rows arrived."""
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from asana_sync_pipeline.engine.settings import SyncSettings
+from asana_sync_pipeline.engine.planning.plan import build_plan
+from asana_sync_pipeline.engine.model.warehouse import read_model
+
+MODEL = """
+CREATE TABLE model AS
+SELECT
+    'acct-' || lpad(i::VARCHAR, 4, '0') AS id,
+    'Follow up with account ' || i AS name,
+    CASE WHEN i % 9 = 0 THEN NULL WHEN i % 2 = 0 THEN 'it''s due' ELSE '' END AS notes,
+    ['ada@acme.example', 'me', 'Grace Hopper'][1 + i % 3] AS assignee,
+    CASE WHEN i % 4 = 0 THEN '1200000000000201' END AS tags,
+    DATE '2026-01-01' + (i % 30)::INTEGER AS due_on,
+    i % 5 = 0 AS completed,
+    ['x', 'y'][1 + i % 2] AS "odd ""column"" name"
+FROM range(400) t(i)
+"""
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = str(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(path) as connection:
+        connection.execute(MODEL)
+    return path
+
+
+def read_both(path, query):
+    with duckdb.connect(path, read_only=True) as connection:
+        return connection.execute(query).df(), read_model(connection, query)
+
+
+def as_objects(frame):
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def test_repeated_text_is_categorical_and_distinct_text_stays_text(warehouse):
+    plain, model = read_both(warehouse, "SELECT * FROM model")
+    assert {name for name, dtype in model.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)} == {
+        "notes", "assignee", "tags", 'odd "column" name'
+    }
+    assert model.dtypes["id"] == plain.dtypes["id"] and model.dtypes["name"] == plain.dtypes["name"]
+    assert model.dtypes["due_on"] == plain.dtypes["due_on"] and model.dtypes["completed"] == bool
+    pd.testing.assert_frame_equal(as_objects(model), as_objects(plain))
+
+
+def test_nulls_empty_strings_and_quotes_survive_the_encoding(warehouse):
+    _, model = read_both(warehouse, "SELECT notes FROM model ORDER BY id")
+    assert model["notes"].iloc[:4].tolist()[1:] == ["", "it's due", ""]
+    assert pd.isna(model["notes"].iloc[0])
+
+
+def test_the_query_runs_once_keeps_its_order_and_leaves_nothing_behind(warehouse):
+    query = "SELECT * FROM model ORDER BY id DESC;"
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        first = read_model(connection, query)
+        second = read_model(connection, query)
+        temporary = connection.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary UNION ALL "
+            "SELECT count(*) FROM duckdb_types() WHERE type_name LIKE 'asana_sync%'"
+        ).fetchall()
+    assert first["id"].tolist() == sorted(first["id"], reverse=True)
+    pd.testing.assert_frame_equal(first, second)
+    assert temporary == [(0,), (0,)]
+
+
+def test_a_failing_query_raises_duckdbs_error_and_a_model_without_text_reads_plainly(warehouse):
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        with pytest.raises(duckdb.Error, match="no_such_table"):
+            read_model(connection, "SELECT * FROM no_such_table")
+        numbers = read_model(connection, "SELECT range AS id FROM range(3)")
+    assert numbers["id"].tolist() == [0, 1, 2]
+
+
+def test_the_plan_is_the_same_whichever_way_the_rows_arrived(warehouse):
+    plain, model = read_both(warehouse, "SELECT * REPLACE (completed::VARCHAR AS completed) FROM model")
+    assert isinstance(model.dtypes["completed"], pd.CategoricalDtype)
+    expected, actual = build_plan(plain, SyncSettings()), build_plan(model, SyncSettings())
+    pd.testing.assert_frame_equal(actual.rows, expected.rows)
+    pd.testing.assert_frame_equal(actual.rejections, expected.rejections)
+    assert actual.counts()["reject"] == 133
+    for field, values in expected.values.items():
+        assert np.array_equal(pd.isna(actual.values[field]), pd.isna(values)), field
+        assert actual.values[field][pd.notna(values)].tolist() == values[pd.notna(values)].tolist(), field
+
+
+def test_a_categorical_primary_key_is_read_as_its_text():
+    model = pd.DataFrame({"id": pd.Categorical(["a", "b", None, "a"]), "name": ["1", "2", "3", "4"]})
+    plan = build_plan(model, SyncSettings())
+    assert plan.rows["primary_key"].tolist() == ["a", "b", None, "a"]
+    assert plan.counts() == {"create": 1, "update": 0, "unchanged": 0, "reject": 3}
+
+
+def test_statements_before_the_query_run_first_and_a_query_must_come_last(warehouse):
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        model = read_model(connection, "SET VARIABLE cutoff = 3; SELECT id FROM model WHERE due_on < DATE '2026-01-01' + getvariable('cutoff') ORDER BY id -- soon\n")
+        assert len(model) == 42
+        pivoted = read_model(connection, "PIVOT (SELECT assignee, completed FROM model) ON completed USING count(*)")
+        assert sorted(pivoted.columns) == ["assignee", "false", "true"]
+        for query in ("", "  ;  ", "SELECT 1; SET VARIABLE x = 1"):
+            with pytest.raises(duckdb.Error, match="must end with a SELECT"):
+                read_model(connection, query)
+
+
+def test_the_fingerprint_reads_the_query_as_read_model_does():
+    from asana_sync_pipeline.engine.model.warehouse import model_fingerprint
+
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE t AS SELECT 'a' AS id, 'A' AS name")
+    plain = model_fingerprint(connection, "SELECT * FROM t")
+    assert model_fingerprint(connection, "SELECT * FROM t;") == plain
+    assert model_fingerprint(connection, "SET threads = 1; SELECT * FROM t;") == plain
+    connection.execute("UPDATE t SET name = 'B'")
+    assert model_fingerprint(connection, "SELECT * FROM t") != plain
