@@ -24,7 +24,6 @@ import dagster as dg
 from pydantic import ValidationError
 
 from .cli_log import one_line_console
-from .engine.asana.connection import check_project_gid
 from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES
 from .engine.state.postgres_url import PostgresURL
@@ -80,7 +79,7 @@ def check_connection_settings(spec: SyncSpec) -> None:
 
     asana = AsanaResource(base_url=os.environ.get("ASANA_BASE_URL") or DEFAULT_BASE_URL)
     asana.settings_for(spec)
-    check_project_gid(asana.project_for(spec))
+    asana.scope_for(spec)
     if os.environ.get("SYNC_STATE_URL"):
         PostgresURL.parse(os.environ["SYNC_STATE_URL"])
 
@@ -102,16 +101,12 @@ def _configuration_error(error: BaseException) -> AsanaSyncError | None:
     return None
 
 
-def _op(sync: str, name: str) -> str:
-    return name if sync == DEFAULT_SYNC else f"{sync}__{name}"
-
-
 def _run_once(
-    label: str, sync: str, job: dg.JobDefinition, query: str | None, sync_mode: str | None, *, list_rejections: bool = True
+    label: str, spec: SyncSpec, job: dg.JobDefinition, query: str | None, sync_mode: str | None, *, list_rejections: bool = True
 ) -> bool:
-    ops: dict = {_op(sync, "asana_task_payloads"): {"config": {"sync_mode": sync_mode}}} if sync_mode else {}
+    ops: dict = {spec.op_name("asana_task_payloads"): {"config": {"sync_mode": sync_mode}}} if sync_mode else {}
     if query:
-        ops[_op(sync, "warehouse_model")] = {"config": {"query": query}}
+        ops[spec.op_name("warehouse_model")] = {"config": {"query": query}}
     run_config = {"ops": ops, "loggers": {"one_line": {}}}
     result = job.with_logger_defs({"one_line": one_line_console}).execute_in_process(
         run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
@@ -121,7 +116,7 @@ def _run_once(
         print(line)
     if not result.success:
         return False
-    metadata = result.asset_materializations_for_node(_op(sync, "asana_tasks"))[0].metadata
+    metadata = result.asset_materializations_for_node(spec.op_name("asana_tasks"))[0].metadata
     for name in ("created", "updated", "unchanged", "rejected"):
         print(f"{name:>10}: {metadata[name].value}")
     for line in _warnings(result):
@@ -153,7 +148,7 @@ def _run_all(
         check_connection_settings(specs[name])
     ok = True
     for name in chosen:
-        ok = _run_once(f"Sync {name!r}{label}", name, jobs[name], query, sync_mode) and ok
+        ok = _run_once(f"Sync {name!r}{label}", specs[name], jobs[name], query, sync_mode) and ok
     return ok
 
 
@@ -182,9 +177,11 @@ def _demo(names: list[str], query: str | None, sync_mode: str | None) -> bool:
         )
         ok = _run_all(names, query, sync_mode, label=": first run, every valid row becomes a task", demo=True)
         if ok and query is None and (not names or DEFAULT_SYNC in names):
+            from .definitions import sync_specs
+
             ok = _run_once(
                 f"Sync {DEFAULT_SYNC!r}: second run, five accounts marked done in the warehouse",
-                DEFAULT_SYNC,
+                sync_specs()[DEFAULT_SYNC],
                 sync_jobs()[DEFAULT_SYNC],
                 DEMO_SECOND_QUERY,
                 sync_mode,

@@ -1,29 +1,26 @@
 """A sync's three assets, in lineage order: warehouse_model -> asana_task_payloads -> asana_tasks.
 
 Built by `build_sync_assets(spec)` for every sync: thin glue around the engine
-(`read_model`, `build_plan`, `run_sync`). Materializing the first two alone is a
+(`read_model`, `plan_sync`, `run_sync`). Materializing the first two alone is a
 dry run: it shows what would happen and writes nothing. The asset checks are
 computed by the assets themselves, from the plan and the run's report, so they
 judge exactly what this run planned and did.
-
-(No `from __future__ import annotations` here: Dagster reads the config classes,
-made per sync, from the asset functions' annotations.)
 """
 
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from .config import model_query_config_class, sync_config_class
-from .engine.asana.connection import check_project_gid
+from .config import ModelQueryConfig, SyncConfig
 from .engine.errors import AsanaSyncError, SyncConfigError
-from .engine.planning.plan import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Plan
-from .engine.runner import GUARD_FLOOR, plan_sync, run_sync
-from .engine.state import SyncScope, utc_now
 from .engine.model.warehouse import check_warehouse_file, read_model
+from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Operation, Plan
+from .engine.runner import GUARD_FLOOR, plan_sync, run_sync
+from .engine.state import utc_now
 from .metadata import PREVIEW_ROWS, markdown_table, plan_metadata, sync_metadata
 from .resources import AsanaResource, SyncStateResource
 from .sync_spec import SyncSpec
@@ -45,25 +42,27 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
     model_key = dg.AssetKey(spec.model_asset_key or [*spec.key_prefix, "warehouse_model"])
     payloads_key = dg.AssetKey([*spec.key_prefix, "asana_task_payloads"])
     tasks_key = dg.AssetKey([*spec.key_prefix, "asana_tasks"])
-    SyncConfig = sync_config_class(spec)
     assets = []
 
     if spec.model_query is not None:
-        ModelConfig = model_query_config_class(spec)
+        default_query = spec.model_query
 
         @dg.asset(key=model_key, group_name=spec.group_name, kinds={"duckdb"}, description=(
             "The warehouse model to sync: one row per task, read with the configured query "
             "(repeated text as categoricals)."
         ))
-        def warehouse_model(context: dg.AssetExecutionContext, config: ModelConfig, warehouse: DuckDBResource) -> pd.DataFrame:
+        def warehouse_model(
+            context: dg.AssetExecutionContext, config: ModelQueryConfig, warehouse: DuckDBResource
+        ) -> pd.DataFrame:
+            query = config.query or default_query
             try:
                 check_warehouse_file(warehouse.database)
                 with warehouse.get_connection() as connection:
-                    model = read_model(connection, config.query)
+                    model = read_model(connection, query)
             except AsanaSyncError as exc:
                 raise failure(exc) from None
             except duckdb.Error as exc:
-                raise dg.Failure(description=f"The model query failed: {exc}\nQuery: {config.query}") from None
+                raise dg.Failure(description=f"The model query failed: {exc}\nQuery: {query}") from None
             context.add_output_metadata(
                 {
                     "dagster/row_count": len(model),
@@ -100,17 +99,13 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
         model: pd.DataFrame,
         asana: AsanaResource,
         sync_state: SyncStateResource,
-    ):
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         try:
-            settings = config.settings()
-            project_gid = check_project_gid(asana.project_for(spec))
+            settings = spec.sync_settings(config.given_settings())
+            scope = asana.scope_for(spec)
             online = asana.token_for(spec) is not None
             plan = plan_sync(
-                model,
-                settings,
-                store=sync_state.store(),
-                scope=SyncScope(spec.name, project_gid),
-                asana=asana.settings_for(spec) if online else None,
+                model, settings, store=sync_state.store(), scope=scope, asana=asana.settings_for(spec) if online else None
             )
         except SyncConfigError as exc:
             raise dg.Failure(description=f"Configuration error: {exc}") from None
@@ -126,10 +121,10 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             context.log.info(note)
         counts = plan.counts()
         context.log.info(
-            f"Planned {len(plan.rows):,} rows: {counts['create']:,} to create, {counts['update']:,} to update, "
-            f"{counts['unchanged']:,} unchanged, {counts['reject']:,} rejected"
+            f"Planned {len(plan):,} rows: {counts[Operation.CREATE]:,} to create, {counts[Operation.UPDATE]:,} to update, "
+            f"{counts[Operation.UNCHANGED]:,} unchanged, {counts[Operation.REJECT]:,} rejected"
         )
-        yield dg.Output(plan, metadata=plan_metadata(plan, project_gid, notes))
+        yield dg.Output(plan, metadata=plan_metadata(plan, scope.project_gid, notes))
         yield from _plan_checks(plan, payloads_key)
 
     assets.append(asana_task_payloads)
@@ -154,7 +149,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
         store = sync_state.store()
         started_at, started = utc_now(), time.monotonic()
         try:
-            scope = SyncScope(spec.name, check_project_gid(asana.project_for(spec)))
+            scope = asana.scope_for(spec)
             info, report = run_sync(
                 plan, asana=asana.settings_for(spec), scope=scope, store=store, run_id=context.run_id, log=context.log.info
             )
@@ -191,18 +186,17 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
     return assets
 
 
-def _plan_checks(plan: Plan, asset_key: dg.AssetKey):
+def _plan_checks(plan: Plan, asset_key: dg.AssetKey) -> Iterator[dg.AssetCheckResult]:
     """The plan's view of the model: keys that cannot identify a row, new rows without a name."""
-    rejections = plan.rejections
-    keys = rejections[rejections["reason"].isin([EMPTY_KEY, REPEATED_KEY])]
-    empty = int((keys["reason"] == EMPTY_KEY).sum())
-    repeated = keys.loc[keys["reason"] == REPEATED_KEY, "primary_key"]
+    empty = len(plan.rejection_rows(EMPTY_KEY))
+    repeated = plan.rejection_rows(REPEATED_KEY)["primary_key"]
+    keys_fine = empty == 0 and repeated.empty
     yield dg.AssetCheckResult(
         check_name=PRIMARY_KEY_CHECK,
         asset_key=asset_key,
-        passed=keys.empty,
+        passed=keys_fine,
         severity=dg.AssetCheckSeverity.WARN,
-        description=None if keys.empty else (
+        description=None if keys_fine else (
             f"{empty:,} rows have no {plan.settings.primary_key} and {len(repeated):,} rows share one; "
             "they are rejected and the other rows still sync"
         ),
@@ -232,7 +226,7 @@ def _plan_checks(plan: Plan, asset_key: dg.AssetKey):
             "on_row_removed": plan.settings.on_row_removed.value,
         },
     )
-    nameless = int((rejections["reason"] == NAME_REQUIRED).sum())
+    nameless = len(plan.rejection_rows(NAME_REQUIRED))
     yield dg.AssetCheckResult(
         check_name=NAMES_CHECK,
         asset_key=asset_key,

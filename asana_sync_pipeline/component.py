@@ -19,19 +19,17 @@ goes through the same factory as the default sync.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Annotated, Any
 
 import dagster as dg
 from dagster.components.component.component_scaffolder import Scaffolder
 from dagster.components.component_scaffolding import scaffold_component
 from dagster.components.scaffold.scaffold import ScaffoldRequest, scaffold_with
-import warnings
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
-
-from .config import setting_fields
+from .config import SyncSettingsFields
 from .engine.errors import AsanaSyncError, SyncConfigError
-from .engine.settings import DEFAULT_TOKEN_ENV, SyncSettings
+from .engine.settings import DEFAULT_TOKEN_ENV
 from .factory import build_sync_definitions
 from .sync_spec import DEFAULT_GROUP, DEFAULT_SYNC, SyncSpec
 
@@ -57,14 +55,8 @@ class ModelSource(dg.Model):
         return self
 
 
-class Attributes(dg.Model):
-    """YAML attributes: unknown keys are errors; a GID written as a bare number is still its digits."""
-
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
-
-
-SyncSettingsAttributes = create_model("SyncSettingsAttributes", __base__=Attributes, **setting_fields({}))
-"""Every sync setting of `asana_task_payloads`, as a YAML attribute of the same name."""
+def _as_given(_: dg.ResolutionContext, source: ModelSource) -> ModelSource:
+    return source
 
 
 class AsanaSyncScaffolder(Scaffolder):
@@ -83,17 +75,26 @@ class AsanaSyncScaffolder(Scaffolder):
         )
 
 
-# The attribute `model` (its public YAML name) shadows `Resolvable.model`; pydantic keeps fields out of
-# the class namespace, so `AsanaSyncComponent.model()` still resolves to Resolvable's. Say nothing of it.
-warnings.filterwarnings("ignore", message='Field name "model" in "AsanaSyncComponent" shadows', category=UserWarning)
-
-
 @scaffold_with(AsanaSyncScaffolder)
-class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
-    """A warehouse model kept in step with an Asana project: a task per row, created once, updated when the row changes."""
+class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFields):
+    """A warehouse model kept in step with an Asana project: a task per row, created once, updated when the row changes.
+
+    Attributes (YAML):
+        name: lowercase letters, digits and underscores; prefixes the sync's assets, job and schedule.
+        model: `{query: SQL}` against the `warehouse` DuckDB, or `{asset: key/path}`, an upstream asset.
+        project_gid: the Asana project receiving the tasks.
+        access_token_env: the environment variable holding the token (never the token).
+        schedule, sensor: the sync's automation, off until enabled in the UI.
+        sync_mode, primary_key, field_mapping, ...: every sync setting (docs/configuration.md)."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     name: str = Field(description="Lowercase letters, digits and underscores; prefixes the sync's assets, job and schedule.")
-    model: ModelSource = Field(description="`{query: SQL}` or `{asset: key/path}`.")
+    model_source: Annotated[
+        ModelSource,
+        dg.Resolver(_as_given, model_field_name="model", description="`{query: SQL}` or `{asset: key/path}`."),
+    ]
+    """YAML `model` (a field of that name would shadow `Resolvable.model`)."""
     project_gid: str | None = Field(description="GID of the Asana project receiving the tasks (digits only).")
     access_token_env: str = Field(
         default=DEFAULT_TOKEN_ENV, description="Name of the environment variable holding the token (never the token)."
@@ -103,10 +104,8 @@ class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
 
     @classmethod
     def get_model_cls(cls) -> type[BaseModel]:
-        """The model Dagster validates a defs.yaml against: the one it derives from this class, which
-        first names unknown attributes without quoting their values (a token pasted into YAML must
-        not reach a log, and pydantic's own error would quote it)."""
-        return _attributes_model(cls)
+        """The model Dagster validates a defs.yaml against (see `_refusing_unknown_attributes`)."""
+        return _refusing_unknown_attributes(cls.model())
 
     def spec(self) -> SyncSpec:
         if self.name in RESERVED_NAMES:
@@ -116,14 +115,13 @@ class AsanaSyncComponent(dg.Component, SyncSettingsAttributes, dg.Resolvable):
                 f"sync {self.name!r}: project_gid is empty (or reads an environment variable that is unset): write "
                 "the project's GID, the number after /0/ in its URL"
             )
-        settings: dict[str, Any] = {name: getattr(self, name) for name, *_ in SyncSettings.described()}
         return SyncSpec(
             name=self.name,
-            model_query=self.model.query,
-            model_asset=self.model.asset,
+            model_query=self.model_source.query,
+            model_asset=self.model_source.asset,
             project_gid=str(self.project_gid),
             access_token_env=self.access_token_env,
-            settings=settings,
+            settings=self.given_settings(),
             schedule=self.schedule,
             sensor=self.sensor,
         )
@@ -148,11 +146,11 @@ def _check_against_other_syncs(sync: AsanaSyncComponent, context: dg.ComponentLo
             f"{len(twins) + 1} syncs are named {sync.name!r}; each needs its own name (its state, assets and jobs are "
             "keyed by it)"
         )
-    key_field = getattr(sync, "sync_key_field", None)
+    key_field = sync.sync_key_field
     sharing = sorted(
         other.name
         for other in others
-        if key_field and getattr(other, "sync_key_field", None) == key_field and str(other.project_gid) == str(sync.project_gid)
+        if key_field and other.sync_key_field == key_field and str(other.project_gid) == str(sync.project_gid)
     )
     if sharing:
         raise SyncConfigError(
@@ -163,14 +161,19 @@ def _check_against_other_syncs(sync: AsanaSyncComponent, context: dg.ComponentLo
 
 
 @functools.cache
-def _attributes_model(component: type[AsanaSyncComponent]) -> type[BaseModel]:
-    derived = component.model()
+def _refusing_unknown_attributes(derived: type[BaseModel]) -> type[BaseModel]:
+    """The model Dagster derives from the component's fields, refusing unknown attributes by name.
+
+    Why a subclass at all: Dagster reports pydantic's own error for an unknown attribute, which
+    quotes the attribute's value, and a token pasted into YAML must not reach a log. This one
+    raises an `AsanaSyncError` instead, which pydantic passes on as it is."""
 
     class AsanaSyncAttributes(derived):  # type: ignore[misc, valid-type]
+        model_config = ConfigDict(coerce_numbers_to_str=True)
+
         @model_validator(mode="before")
         @classmethod
         def known_attributes_only(cls, data: Any) -> Any:
-            """An `AsanaSyncError`, which pydantic passes on as it is instead of quoting the input."""
             if isinstance(data, dict):
                 unknown = sorted(str(name) for name in set(data) - set(cls.model_fields))
                 if unknown:

@@ -1,68 +1,70 @@
-"""Run config of a sync's assets, generated from the engine's `SyncSettings`.
+"""Run config of a sync's assets, and the sync settings as YAML attributes: static classes whose
+fields are the engine's `SyncSettings`, each with the engine's description and default.
 
-One list of settings (`SyncSettings.described()`) feeds the Launchpad schema of
-`asana_task_payloads`, the component's YAML attributes and the engine: a new
-setting is added in one place. Each sync gets config classes whose defaults are
-its own settings, so the Launchpad shows what the sync will do.
+Every setting is optional here: unset means "this sync's own setting" (its YAML, or
+the engine's default), so a run launched from the asset graph without config does
+what the sync says, and a Launchpad override changes only what it names. The sync
+job's default run config spells out the sync's settings, so the Launchpad shows them.
+A test keeps these fields equal to `SyncSettings`'.
 """
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, create_model
+from pydantic import BaseModel, Field
 
 from .engine.settings import SyncSettings
-from .sync_spec import SyncSpec
+
+
+def _sync_setting(name: str) -> Any:
+    setting = SyncSettings.setting(name)
+    shown = setting.shown_default
+    default = f" Default: {shown}." if shown not in (None, {}, "") else ""
+    return Field(default=None, description=f"{setting.description}{default}")
+
+
+class SyncSettingsFields(BaseModel):
+    """Every sync setting, optional: what a run, or a YAML sync, sets explicitly."""
+
+    sync_mode: str | None = _sync_setting("sync_mode")
+    primary_key: str | None = _sync_setting("primary_key")
+    field_mapping: dict[str, str] | None = _sync_setting("field_mapping")
+    sync_key_field: str | None = _sync_setting("sync_key_field")
+    allow_tasks_outside_project: bool | None = _sync_setting("allow_tasks_outside_project")
+    create_missing_tags: bool | None = _sync_setting("create_missing_tags")
+    create_missing_sections: bool | None = _sync_setting("create_missing_sections")
+    on_row_removed: str | None = _sync_setting("on_row_removed")
+    max_removed_fraction: float | None = _sync_setting("max_removed_fraction")
+    max_rejection_rate: float | None = _sync_setting("max_rejection_rate")
+
+    def given_settings(self) -> dict[str, Any]:
+        """The settings set explicitly (not None)."""
+        names = [setting.name for setting in SyncSettings.described()]
+        return {name: value for name in names if (value := getattr(self, name)) is not None}
+
+
+class SyncConfig(dg.Config, SyncSettingsFields):
+    """`ops.<asana_task_payloads>.config`: the sync settings of one run, over the sync's own."""
 
 
 class ModelQueryConfig(dg.Config):
-    query: str = Field(description="SQL run against the warehouse DuckDB; one row per task.")
+    """`ops.<warehouse_model>.config`: the model's query for one run."""
 
-
-class SyncConfig(dg.Config):
-    """The sync settings of one run; `settings()` validates them."""
-
-    def settings(self) -> SyncSettings:
-        return SyncSettings(**self.model_dump())
-
-
-def config_type(annotation: Any) -> Any:
-    """Enums are typed as their values in run config (`upsert`, not `SyncMode.UPSERT`)."""
-    if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return str
-    return annotation
-
-
-def config_default(value: Any) -> Any:
-    return value.value if isinstance(value, Enum) else value
-
-
-def setting_fields(defaults: dict[str, Any]) -> dict[str, Any]:
-    """Pydantic field definitions for every sync setting, with `defaults` replacing the engine's."""
-    definitions = {}
-    for name, annotation, default, description in SyncSettings.described():
-        value = config_default(defaults.get(name, default))
-        definitions[name] = (config_type(annotation), Field(default=value, description=description))
-    return definitions
-
-
-def _class_name(spec: SyncSpec, suffix: str) -> str:
-    return "".join(part.capitalize() for part in spec.name.split("_")) + suffix
-
-
-def sync_config_class(spec: SyncSpec) -> type[SyncConfig]:
-    """`ops.<payloads op>.config` of this sync, defaulting to the sync's own settings."""
-    defaults = {name: getattr(spec.sync_settings(), name) for name, *_ in SyncSettings.described()}
-    return create_model(_class_name(spec, "SyncConfig"), __base__=SyncConfig, **setting_fields(defaults))
-
-
-def model_query_config_class(spec: SyncSpec) -> type[ModelQueryConfig]:
-    """`ops.<model op>.config.query`, defaulting to the sync's query."""
-    return create_model(
-        _class_name(spec, "ModelQueryConfig"),
-        __base__=ModelQueryConfig,
-        query=(str, Field(default=spec.model_query, description=ModelQueryConfig.model_fields["query"].description)),
+    query: str | None = Field(
+        default=None, description="SQL run against the warehouse DuckDB; one row per task. Unset: the sync's query."
     )
+
+
+def default_run_config(model_op: str | None, payloads_op: str, settings: SyncSettings, query: str | None) -> dict[str, Any]:
+    """A sync job's default run config: the sync's query and settings, as the Launchpad shows them."""
+    shown = {
+        setting.name: value.value if hasattr(value, "value") else value
+        for setting in SyncSettings.described()
+        if (value := getattr(settings, setting.name)) is not None
+    }
+    ops: dict[str, Any] = {payloads_op: {"config": shown}}
+    if model_op is not None and query is not None:
+        ops[model_op] = {"config": {"query": query}}
+    return {"ops": ops}

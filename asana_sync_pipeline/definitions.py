@@ -7,12 +7,13 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster.components.core.component_tree import ComponentTree
 from dagster_duckdb import DuckDBResource
 
-from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, positive_int
+from .engine.settings import DEFAULT_TOKEN_ENV, AsanaSettings, positive_int
 from .factory import build_sync_definitions
 from .paths import project_path
 from .resources import PROJECT_ENV, AsanaResource, SyncStateResource
@@ -32,9 +33,7 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
         "asana": AsanaResource(
             access_token=dg.EnvVar(DEFAULT_TOKEN_ENV) if env.get(DEFAULT_TOKEN_ENV) else None,
             project_gid=dg.EnvVar(PROJECT_ENV) if env.get(PROJECT_ENV) else None,
-            base_url=env.get("ASANA_BASE_URL") or DEFAULT_BASE_URL,
-            requests_per_minute=positive_int(env.get("ASANA_REQUESTS_PER_MINUTE", "1500"), "ASANA_REQUESTS_PER_MINUTE"),
-            max_concurrent_writes=positive_int(env.get("ASANA_MAX_CONCURRENT_WRITES", "15"), "ASANA_MAX_CONCURRENT_WRITES"),
+            **connection_settings_from(env),
         ),
         "warehouse": DuckDBResource(
             database=str(project_path(env.get("WAREHOUSE_DUCKDB_PATH") or DEFAULT_WAREHOUSE_PATH, "WAREHOUSE_DUCKDB_PATH")),
@@ -45,6 +44,17 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
             url=dg.EnvVar(STATE_URL_ENV) if env.get(STATE_URL_ENV) else None,
         ),
     }
+
+
+def connection_settings_from(env: Mapping[str, str]) -> dict[str, Any]:
+    """The connection settings that have an environment variable (`AsanaSettings` names it) and
+    are set in `env`; counts are checked here, so a typo fails the load naming the variable."""
+    found: dict[str, Any] = {}
+    for setting in AsanaSettings.described():
+        value = env.get(setting.env) if setting.env else None
+        if value:
+            found[setting.name] = positive_int(value, setting.env) if setting.type is int else value
+    return found
 
 
 def _state_file(env: Mapping[str, str]) -> str:

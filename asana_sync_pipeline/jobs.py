@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from .config import default_run_config
 from .engine.errors import AsanaSyncError
 from .engine.runner import test_connection
 from .resources import AsanaResource
@@ -28,6 +29,12 @@ def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
         description=f"Sync {spec.name!r}: read the model, plan each row, and write the tasks to Asana.",
         tags={SYNC_TAG: spec.name},
         executor_def=dg.in_process_executor,
+        config=default_run_config(
+            spec.op_name("warehouse_model") if spec.model_query is not None else None,
+            spec.op_name("asana_task_payloads"),
+            spec.sync_settings(),
+            spec.model_query,
+        ),
     )
 
 
@@ -38,7 +45,7 @@ def build_connection_test_job(spec: SyncSpec) -> dg.JobDefinition:
     def test_asana_connection(context: dg.OpExecutionContext, asana: AsanaResource) -> dg.Output[None]:
         try:
             info = test_connection(
-                asana.settings_for(spec), asana.project_for(spec), sync_key_field=spec.sync_settings().sync_key_field
+                asana.settings_for(spec), asana.scope_for(spec), sync_key_field=spec.sync_settings().sync_key_field
             )
         except AsanaSyncError as exc:
             raise dg.Failure(description=str(exc)) from None

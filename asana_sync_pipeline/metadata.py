@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from .engine.asana.connection import ConnectionInfo
-from .engine.planning.plan import CREATE, UPDATE, Plan
+from .engine.planning import COMPLETE, DELETE, Operation, Plan
 from .engine.writing.report import SyncReport
 
 PREVIEW_ROWS = 10
@@ -16,7 +16,8 @@ TABLE_ROWS = 50
 CELL_CHARACTERS = 400
 
 
-def markdown_table(frame: pd.DataFrame, limit: int = TABLE_ROWS) -> str:
+def markdown_table(frame: pd.DataFrame, limit: int = TABLE_ROWS, *, total: int | None = None) -> str:
+    """`frame` as a markdown table of at most `limit` rows; `total` counts rows of which `frame` is the start."""
     if frame.empty:
         return "_none_"
     shown = frame.head(limit)
@@ -27,40 +28,49 @@ def markdown_table(frame: pd.DataFrame, limit: int = TABLE_ROWS) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")[:CELL_CHARACTERS]
 
     body = ["| " + " | ".join(cell(value) for value in row) + " |" for row in shown.itertuples(index=False)]
-    more = [f"\n_{len(frame) - limit:,} more not shown_"] if len(frame) > limit else []
+    total = len(frame) if total is None else total
+    more = [f"\n_{total - len(shown):,} more not shown_"] if total > len(shown) else []
     return "\n".join([header, rule, *body, *more])
 
 
 def payload_preview(plan: Plan, project_gid: str) -> str:
-    rows = plan.rows
     lines = []
-    for position in rows.index[rows["operation"].isin([CREATE, UPDATE])][:PREVIEW_ROWS]:
-        operation = rows["operation"].iat[position]
-        payload = plan.request_body(position, project_gid, for_update=operation == UPDATE)
-        target = "POST /tasks" if operation == CREATE else f"PUT /tasks/{rows['task_gid'].iat[position]}"
-        lines.append(f"- `{rows['primary_key'].iat[position]}` → {target}: `{payload}`")
+    for row in plan.writes(PREVIEW_ROWS):
+        payload = plan.request_body(row, project_gid, for_update=row.operation is Operation.UPDATE)
+        target = "POST /tasks" if row.operation is Operation.CREATE else f"PUT /tasks/{row.task_gid}"
+        lines.append(f"- `{row.key}` → {target}: `{payload}`")
     return "\n".join(lines) or "_no task to create or update (removals and comments are listed apart)_"
 
 
 def lifecycle_tables(plan: Plan) -> dict[str, Any]:
     """The dry run's view of the row lifecycle: removals, reopenings, comments and parent changes."""
-    rows = plan.rows
-    reopened = rows.loc[rows["reopen"], ["primary_key", "task_gid"]]
-    commented = rows.loc[rows["comment_due"], ["primary_key", "operation"]].assign(
-        comment=[plan.comment(position) for position in rows.index[rows["comment_due"]]]
+    reopened = pd.DataFrame(
+        [(row.key, row.task_gid) for row in plan.reopenings(TABLE_ROWS)], columns=["primary_key", "task_gid"]
     )
-    parented = pd.DataFrame(columns=["primary_key", "operation", "parent_key", "level"])
-    if "parent_key" in plan.values:
-        moving = rows["operation"].isin(["create", "update"]).to_numpy() & (plan.values["parent_key"] != "")
-        parented = rows.loc[moving, ["primary_key", "operation", "level"]].assign(parent_key=plan.values["parent_key"][moving])
+    commented = pd.DataFrame(
+        [(row.key, row.operation.value, plan.comment(row.position)) for row in plan.comments_due(TABLE_ROWS)],
+        columns=["primary_key", "operation", "comment"],
+    )
+    parent_keys = plan.parent_keys()
+    parented = pd.DataFrame(
+        [
+            (row.key, row.operation.value, parent_keys[row.position], row.level)
+            for row in (plan.writes() if parent_keys is not None else [])
+            if parent_keys is not None and parent_keys[row.position] != ""
+        ],
+        columns=["primary_key", "operation", "parent_key", "level"],
+    )
+    removals = pd.DataFrame(
+        [(removal.key, removal.task_gid, removal.action) for removal in plan.removals], columns=["primary_key", "task_gid", "action"]
+    )
     return {
-        "to_complete": int((plan.removals["action"] == "complete").sum()),
-        "to_delete": int((plan.removals["action"] == "delete").sum()),
-        "to_reopen": len(reopened),
-        "comments_to_post": len(commented),
-        "planned_removals": dg.MetadataValue.md(markdown_table(plan.removals[["primary_key", "task_gid", "action"]])),
-        "planned_reopenings": dg.MetadataValue.md(markdown_table(reopened)),
-        "planned_comments": dg.MetadataValue.md(markdown_table(commented)),
+        "to_complete": sum(removal.action == COMPLETE for removal in plan.removals),
+        "to_delete": sum(removal.action == DELETE for removal in plan.removals),
+        "to_reopen": plan.count("reopen"),
+        "comments_to_post": plan.count("comment_due"),
+        "planned_removals": dg.MetadataValue.md(markdown_table(removals)),
+        "planned_reopenings": dg.MetadataValue.md(markdown_table(reopened, total=plan.count("reopen"))),
+        "planned_comments": dg.MetadataValue.md(markdown_table(commented, total=plan.count("comment_due"))),
         "planned_parents": dg.MetadataValue.md(markdown_table(parented)),
     }
 
@@ -69,11 +79,11 @@ def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, A
     counts = plan.counts()
     return {
         **lifecycle_tables(plan),
-        "dagster/row_count": len(plan.rows),
-        "to_create": counts["create"],
-        "to_update": counts["update"],
-        "unchanged": counts["unchanged"],
-        "rejected": counts["reject"],
+        "dagster/row_count": len(plan),
+        "to_create": counts[Operation.CREATE],
+        "to_update": counts[Operation.UPDATE],
+        "unchanged": counts[Operation.UNCHANGED],
+        "rejected": counts[Operation.REJECT],
         "sync_mode": plan.settings.sync_mode.value,
         "project_gid": project_gid,
         "field_mapping": dg.MetadataValue.json(plan.mapping.fields),

@@ -8,17 +8,24 @@ Thin: they hold configuration and hand out engine objects; running a sync is
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from .engine.errors import SyncConfigError
-from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, AsanaSettings
-from .engine.state import StateStore, open_state_store
+from .engine.settings import DEFAULT_TOKEN_ENV, AsanaSettings
+from .engine.state import StateStore, SyncScope, open_state_store
 from .sync_spec import SyncSpec
 
 PROJECT_ENV = "ASANA_PROJECT_GID"
+
+
+def _engine_setting(name: str) -> Any:
+    """A resource field declared by the engine's `AsanaSettings` (its default and description)."""
+    setting = AsanaSettings.setting(name)
+    return Field(default=setting.default, description=setting.description)
 
 
 class AsanaResource(dg.ConfigurableResource):
@@ -29,20 +36,29 @@ class AsanaResource(dg.ConfigurableResource):
     environment variable holding its token. When a variable was not set as the
     code location loaded, it is read when the run needs it, so a dry run works
     without a token. Sync settings (mode, primary key, mapping) are asset config,
-    so that a Launchpad override never drops these bindings."""
+    so that a Launchpad override never drops these bindings.
+
+    Parameters:
+        access_token: the default sync's personal access token; bind with `dg.EnvVar`.
+        project_gid: the default sync's project.
+        base_url, requests_per_minute, max_concurrent_writes, max_concurrent_reads,
+        timeout_seconds, max_attempts, max_rate_limited_attempts, max_backoff_seconds,
+        reconcile_grace_seconds: as `engine.settings.AsanaSettings` declares them
+        (docs/configuration.md lists them with their defaults)."""
 
     access_token: str | None = Field(
         default=None, repr=False, description="Personal access token; bind with dg.EnvVar('ASANA_ACCESS_TOKEN')."
     )
     project_gid: str | None = Field(default=None, description="GID of the default sync's project (digits only).")
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="API root, e.g. the local emulator's.")
-    requests_per_minute: int = Field(default=1500, description="Pace of requests: 1,500 on paid workspaces, 150 on free ones.")
-    max_concurrent_writes: int = Field(default=15, description="Writes in flight at once (Asana allows 15).")
-    timeout_seconds: float = Field(default=30.0, description="Per-request timeout.")
-    max_attempts: int = Field(default=6, description="Attempts per request before a row is given up for this run.")
-    reconcile_grace_seconds: float = Field(
-        default=5.0, description="Wait before checking whether a create with no clear answer made a task."
-    )
+    base_url: str = _engine_setting("base_url")
+    requests_per_minute: int = _engine_setting("requests_per_minute")
+    max_concurrent_writes: int = _engine_setting("max_concurrent_writes")
+    max_concurrent_reads: int = _engine_setting("max_concurrent_reads")
+    timeout_seconds: float = _engine_setting("timeout_seconds")
+    max_attempts: int = _engine_setting("max_attempts")
+    max_rate_limited_attempts: int = _engine_setting("max_rate_limited_attempts")
+    max_backoff_seconds: float = _engine_setting("max_backoff_seconds")
+    reconcile_grace_seconds: float = _engine_setting("reconcile_grace_seconds")
 
     def token_for(self, spec: SyncSpec) -> str | None:
         if spec.access_token_env == DEFAULT_TOKEN_ENV and self.access_token:
@@ -66,16 +82,12 @@ class AsanaResource(dg.ConfigurableResource):
                 f"{spec.access_token_env} is not set: set it to a personal access token (Asana: My Settings > "
                 "Apps > Manage Developer Apps > Create new token)."
             )
-        return AsanaSettings(
-            access_token=token,
-            token_source=spec.access_token_env,
-            base_url=self.base_url,
-            requests_per_minute=self.requests_per_minute,
-            max_concurrent_writes=self.max_concurrent_writes,
-            timeout_seconds=self.timeout_seconds,
-            max_attempts=self.max_attempts,
-            reconcile_grace_seconds=self.reconcile_grace_seconds,
-        )
+        connection = {setting.name: getattr(self, setting.name) for setting in AsanaSettings.described()}
+        return AsanaSettings(access_token=token, token_source=spec.access_token_env, **connection)
+
+    def scope_for(self, spec: SyncSpec) -> SyncScope:
+        """The sync and project whose state a run of `spec` uses (the project GID checked here, once)."""
+        return SyncScope(spec.name, self.project_for(spec))
 
 
 class SyncStateResource(DuckDBResource):
@@ -83,7 +95,12 @@ class SyncStateResource(DuckDBResource):
     the PostgreSQL database of `url` when it is set (runs on several machines then share it).
 
     `url` holds a password: bind it with `dg.EnvVar("SYNC_STATE_URL")`, so that the
-    UI shows the variable's name, never its value."""
+    UI shows the variable's name, never its value.
+
+    Parameters:
+        database: the DuckDB state file (default data/sync_state.duckdb).
+        url: postgresql://user:password@host:port/database; when set, the state lives there.
+        connection_config: DuckDB connection options."""
 
     url: str | None = Field(
         default=None,

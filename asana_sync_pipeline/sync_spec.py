@@ -15,8 +15,8 @@ from typing import Any
 
 from .engine.errors import SyncConfigError
 from .engine.settings import DEFAULT_TOKEN_ENV, SyncSettings, check_gid
+from .engine.state import DEFAULT_SYNC
 
-DEFAULT_SYNC = "default"
 DEFAULT_QUERY = "SELECT * FROM asana_task_model"
 DEFAULT_GROUP = "asana_sync"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -101,6 +101,10 @@ class SyncSpec:
     @property
     def connection_test_name(self) -> str:
         return "asana_connection_test" if self.is_default else f"{self.name}_asana_connection_test"
+
+    def op_name(self, asset: str) -> str:
+        """The op of one of the sync's assets, as run config addresses it (`N__asana_task_payloads`)."""
+        return "__".join([*self.key_prefix, asset])
 
     @property
     def model_asset_key(self) -> list[str] | None:

@@ -80,7 +80,7 @@ def test_the_resource_hides_the_token_from_repr():
     assert TOKEN not in repr(resource) and TOKEN not in str(resource)
     settings = resource.settings_for(SyncSpec())
     assert settings.access_token == TOKEN
-    assert TOKEN not in repr(settings) and TOKEN not in repr(AsanaClient.from_settings(settings))
+    assert TOKEN not in repr(settings) and TOKEN not in repr(AsanaClient(settings))
 
 
 def test_the_state_url_is_bound_by_its_variable_name_and_chooses_postgresql():

@@ -302,7 +302,7 @@ def test_the_demo_runs_the_samples_syncs_and_names_the_others(monkeypatch, capsy
     ran: list[str] = []
     monkeypatch.setattr(cli, "sync_jobs", lambda: dict.fromkeys(specs, None))
     monkeypatch.setattr(definitions, "sync_specs", lambda: specs)
-    monkeypatch.setattr(cli, "_run_once", lambda label, name, *args, **kwargs: ran.append(name) or True)
+    monkeypatch.setattr(cli, "_run_once", lambda label, spec, *args, **kwargs: ran.append(spec.name) or True)
     monkeypatch.setenv("ASANA_ACCESS_TOKEN", "demo-token")
     monkeypatch.setenv("ASANA_PROJECT_GID", "1200000000000100")
     assert cli._run_all([], None, None, demo=True)

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from asana_sync_pipeline.assets import build_sync_assets  # noqa: E402
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings  # noqa: E402
 from asana_sync_pipeline.engine.fields.mapping import resolve_mapping  # noqa: E402
-from asana_sync_pipeline.engine.planning.plan import build_plan  # noqa: E402
+from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
 from asana_sync_pipeline.engine.fields.field_rules import schema_needs  # noqa: E402
 from asana_sync_pipeline.engine.runner import _read_schema  # noqa: E402
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
@@ -133,9 +133,9 @@ def main() -> None:
         first = build_plan(load().head(args.rows // 2), SyncSettings())
         synced = pd.DataFrame(
             {
-                "primary_key": first.rows["primary_key"],
-                "task_gid": [str(1_300_000_000_000_000 + n) for n in range(len(first.rows))],
-                "payload_hash": first.rows["payload_hash"],
+                "primary_key": first.keys(),
+                "task_gid": [str(1_300_000_000_000_000 + n) for n in range(len(first))],
+                "payload_hash": first.payload_hashes(),
             }
         )
         del first

@@ -1,22 +1,27 @@
-"""Running one sync: planning (reading the project's schema when the model names things),
-then the connection test, the sync lock, the plan refreshed against the state as it
-is once the lock is held, the tags and sections to create, and the writes.
+"""Running one sync, in this order, each check once:
 
-This is the whole of what the `asana_tasks` asset (or any other caller) does;
-failures that concern the run rather than a row come out as `AsanaSyncError`s
-whose message says what happened and what to do.
+1. the connection test: token, project, the sync key field (`asana.connection`);
+2. the sync's lock, so two runs of one sync never write at once (`state`);
+3. a state found empty is rebuilt from Asana by the sync key (`writing.rebuild`);
+4. the plan refreshed against the state as it is under the lock (`planning`);
+5. the guards: too many removals fail the run before any write;
+6. the tags and sections to create, then the writes (`writing`).
+
+Planning itself (`plan_sync`) is a step of its own: it reads the project's schema
+when the model names things. Failures that concern the run rather than a row come
+out as `AsanaSyncError`s whose message says what happened and what to do.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable
 
 import httpx
 import pandas as pd
 
 from .asana.client import AsanaClient
-from .asana.connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection, check_project_gid
+from .asana.connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection
 from .errors import (
     AsanaAPIError,
     AsanaTransportError,
@@ -25,29 +30,30 @@ from .errors import (
     RemovalGuardError,
     SyncConfigError,
 )
-from .writing.executor import SyncOptions
+from .fields.field_rules import schema_needs
 from .fields.mapping import resolve_mapping
+from .fields.schema import ProjectSchema, read_schema
+from .log import Log
+from .planning import Operation, Plan, build_plan, refresh_plan
+from .settings import AsanaSettings, RemovalPolicy, SyncSettings
+from .state import StateStore, SyncScope
+from .writing.context import RunContext
+from .writing.executor import SyncOptions
 from .writing.pending import create_pending
-from .planning.plan import CREATE, Plan, build_plan, refresh_plan
 from .writing.rebuild import rebuild_state
 from .writing.report import SyncReport
-from .fields.field_rules import schema_needs
-from .fields.schema import ProjectSchema, SchemaNeeds, read_schema
-from .settings import AsanaSettings, SyncSettings
-from .state import StateStore, SyncScope
 from .writing.sync import TaskSync
 
-Log = Callable[[str], None]
+GUARD_FLOOR = 5
+"""Removing this many tasks or fewer never trips the guard."""
 
 
-def test_connection(asana: AsanaSettings, project_gid: str, *, sync_key_field: str | None = None) -> ConnectionInfo:
+def test_connection(asana: AsanaSettings, scope: SyncScope, *, sync_key_field: str | None = None) -> ConnectionInfo:
     """Token, URL, project, access and sync key field; reads only."""
 
     async def check() -> ConnectionInfo:
-        async with AsanaClient.from_settings(asana) as client:
-            return await check_connection(
-                client, project_gid, sync_key_field=sync_key_field, token_source=asana.token_source
-            )
+        async with AsanaClient(asana) as client:
+            return await check_connection(client, scope.project_gid, sync_key_field=sync_key_field)
 
     return asyncio.run(check())
 
@@ -63,20 +69,25 @@ def plan_sync(
 ) -> Plan:
     """Plan every row. When the model names things (tags, sections, custom fields and their
     options, people by email), the project's schema is read first, once, and only the parts
-    needed; without `asana` (no token) names are left unchecked and the plan says so."""
+    needed; without `asana` (no token) names are left unchecked and the plan says so.
+
+    Parameters:
+        model: one row per task, as `model.warehouse.read_model` returns it.
+        settings: the sync's settings (mode, primary key, mapping, ...).
+        store, scope: the state to plan against, and whose it is.
+        asana: how to reach Asana, or None to plan offline.
+        transport: replaces httpx's network transport (a proxy, or a test's)."""
     needs = schema_needs(model, resolve_mapping([str(column) for column in model.columns], settings))
     schema = None
     if needs and asana is not None:
-        schema = asyncio.run(_read_schema(asana, scope.project_gid, needs, transport))
+
+        async def read() -> ProjectSchema:
+            async with AsanaClient(asana, transport=transport) as client:
+                info = await check_connection(client, scope.project_gid)
+                return await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs)
+
+        schema = asyncio.run(read())
     return build_plan(model, settings, store.synced(scope), schema)
-
-
-async def _read_schema(
-    asana: AsanaSettings, project_gid: str, needs: SchemaNeeds, transport: httpx.AsyncBaseTransport | None
-) -> ProjectSchema:
-    async with AsanaClient.from_settings(asana, transport=transport) as client:
-        info = await check_connection(client, project_gid, token_source=asana.token_source)
-        return await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs)
 
 
 def run_sync(
@@ -90,13 +101,21 @@ def run_sync(
     options: SyncOptions | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> tuple[ConnectionInfo, SyncReport]:
-    """Test the connection, then carry out the plan; fails before any write if the test fails.
+    """Carry out `plan`: connection test, lock, rebuild, refresh, guards, writes (see the module doc).
 
-    Runs under the sync's lock, against the state as it is once the lock is held,
-    so overlapping runs never create the same task twice. `transport` replaces
-    httpx's network transport (a proxy, or a test's)."""
-    project_gid = check_project_gid(scope.project_gid)
-    scope = SyncScope(scope.sync, project_gid)
+    Parameters:
+        plan: what `plan_sync` planned, possibly in another process.
+        asana: how to reach Asana (`AsanaSettings`).
+        scope: the sync and project whose state and lock this run takes.
+        store: the sync state (`state.open_state_store`).
+        run_id: recorded beside every outcome and in the run history.
+        log: receives one line per step and progress message.
+        options: the writers' bookkeeping knobs; defaults follow `asana`.
+        transport: replaces httpx's network transport (a proxy, or a test's).
+
+    Returns the connection's details and what the run did. Fails before any write on a
+    bad token, project or sync key field, on a tripped guard, or on a plan made without
+    reading the project's names."""
     if plan.unchecked:
         raise SyncConfigError(
             "this plan was made without reading the project (no token), so names in "
@@ -106,61 +125,59 @@ def run_sync(
         reconcile_grace_seconds=asana.reconcile_grace_seconds, workers=2 * asana.max_concurrent_writes
     )
 
-    async def run(current: Plan, state_is_empty: bool) -> tuple[ConnectionInfo, SyncReport]:
-        async with AsanaClient.from_settings(asana, on_retry=log, transport=transport) as client:
-            info = await check_connection(
-                client, project_gid, sync_key_field=current.settings.sync_key_field, token_source=asana.token_source
-            )
-            try:
-                warnings = []
-                if state_is_empty and (current.rows["operation"] == CREATE).any():
-                    warnings = await _fresh_state_warnings(client, info, store, current)
-                for warning in warnings:
-                    log(f"WARNING: {warning}")
-                if current.pending:
-                    current = await _with_pending_created(client, current, project_gid, info.workspace_gid, log)
-                report = await TaskSync(
-                    client, store, scope=scope, run_id=run_id, me_gid=info.user_gid, log=log, options=options
-                ).run(current)
-            except AuthenticationError:
-                raise ConnectionCheckError(
-                    AUTHENTICATION_FAILED.format(source=asana.token_source)
-                    + " Asana answered 401 in the middle of the run: rows written before it are recorded, "
-                    "the others are retried on the next run."
-                ) from None
-            except AsanaTransportError as exc:
-                raise ConnectionCheckError(
-                    f"Lost the connection to Asana at {asana.base_url} during the writes: {exc}. Rows written "
-                    "before it are recorded; the others, and any create of unknown outcome, are retried (never "
-                    "duplicated) on the next run."
-                ) from None
-            report.warnings.extend(warnings)
+    async def run() -> tuple[ConnectionInfo, SyncReport]:
+        async with AsanaClient(asana, on_retry=log, transport=transport) as client:
+            info = await check_connection(client, scope.project_gid, sync_key_field=plan.settings.sync_key_field)
+            with store.exclusive(scope, log):
+                context = RunContext(client, store, scope, run_id, info.user_gid, log, options)
+                report = await _during_writes(asana, _write(context, plan, info))
             return info, report
 
-    with store.exclusive(scope, log):
-        synced = store.synced(scope)
-        rebuilt, rebuild_warnings = 0, []
-        if synced.empty and plan.settings.sync_key_field:
-            synced, rebuilt, rebuild_warnings = asyncio.run(
-                rebuild_state(plan, asana=asana, scope=scope, store=store, run_id=run_id, log=log, transport=transport)
-            )
-        current = refresh_plan(plan, synced)
-        check_removals(current)
-        info, report = asyncio.run(run(current, synced.empty and not plan.settings.sync_key_field))
-        report.rebuilt = rebuilt
-        report.warnings.extend(rebuild_warnings)
-        return info, report
+    return asyncio.run(run())
 
 
-GUARD_FLOOR = 5
-"""Removing this many tasks or fewer never trips the guard."""
+async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncReport:
+    """Steps 3 to 6, under the lock."""
+    synced = await run.in_state(run.store.synced)
+    warnings: list[str] = []
+    if synced.empty and plan.settings.sync_key_field:
+        synced, warnings = await rebuild_state(run, plan)
+    current = refresh_plan(plan, synced)
+    check_removals(current)
+    if synced.empty and not plan.settings.sync_key_field and current.counts()[Operation.CREATE.value]:
+        warnings += await _fresh_state_warnings(run, info)
+    for warning in warnings:
+        run.log(f"WARNING: {warning}")
+    if current.pending:
+        current = await _with_pending_created(run, current, info.workspace_gid)
+    report = await TaskSync(run).run_plan(current)
+    report.warnings.extend(warnings)
+    return report
+
+
+async def _during_writes(asana: AsanaSettings, work: Awaitable[SyncReport]) -> SyncReport:
+    """Failures of the whole run in the middle of it, said as what they mean for the rows."""
+    try:
+        return await work
+    except AuthenticationError:
+        raise ConnectionCheckError(
+            AUTHENTICATION_FAILED.format(source=asana.token_source)
+            + " Asana answered 401 in the middle of the run: rows written before it are recorded, "
+            "the others are retried on the next run."
+        ) from None
+    except AsanaTransportError as exc:
+        raise ConnectionCheckError(
+            f"Lost the connection to Asana at {asana.base_url} during the writes: {exc}. Rows written "
+            "before it are recorded; the others, and any create of unknown outcome, are retried (never "
+            "duplicated) on the next run."
+        ) from None
 
 
 def check_removals(plan: Plan) -> None:
     """Fail before any write when the plan would complete or delete too much of the project."""
     count, share, limit = len(plan.removals), plan.removal_share(), plan.settings.max_removed_fraction
     if count > GUARD_FLOOR and share > limit:
-        verb = "complete" if plan.settings.on_row_removed.value == "complete" else "delete"
+        verb = "complete" if plan.settings.on_row_removed is RemovalPolicy.COMPLETE else "delete"
         raise RemovalGuardError(
             f"This run would {verb} {count:,} of the sync's {plan.live_tasks:,} live tasks ({share:.0%}), more than "
             f"max_removed_fraction ({limit:.0%}) allows; nothing was written. If the model really lost those rows, "
@@ -168,9 +185,9 @@ def check_removals(plan: Plan) -> None:
         )
 
 
-async def _with_pending_created(client: AsanaClient, plan: Plan, project_gid: str, workspace_gid: str, log: Log) -> Plan:
+async def _with_pending_created(run: RunContext, plan: Plan, workspace_gid: str) -> Plan:
     try:
-        created = await create_pending(client, plan, project_gid=project_gid, workspace_gid=workspace_gid, log=log)
+        created = await create_pending(run, plan, workspace_gid=workspace_gid)
     except AsanaAPIError as exc:
         if isinstance(exc, AuthenticationError):
             raise
@@ -181,15 +198,14 @@ async def _with_pending_created(client: AsanaClient, plan: Plan, project_gid: st
     return plan.with_created(created)
 
 
-async def _fresh_state_warnings(client: AsanaClient, info: ConnectionInfo, store: StateStore, plan: Plan) -> list[str]:
+async def _fresh_state_warnings(run: RunContext, info: ConnectionInfo) -> list[str]:
     """A state with nothing for this sync, in a project that already holds tasks, and no sync key to
     recognise them by: duplicates are possible. (With a sync key, the rebuild has just adopted them.)"""
-    existing = await client.first_page_of_tasks(info.project_gid)
-    if not existing:
+    if not await run.client.first_page_of_tasks(info.project_gid):
         return []
     advice = "With sync_key_field set, such tasks are recognised by their key and never duplicated."
     return [
-        f"The sync state ({store.location}) holds no task for this sync, but project {info.project_name!r} "
+        f"The sync state ({run.store.location}) holds no task for this sync, but project {info.project_name!r} "
         f"already has tasks. If earlier runs synced this model with another state, this run creates them again: "
         f"stop it and point SYNC_STATE_DUCKDB_PATH (or SYNC_STATE_URL) at that state. {advice}"
     ]

@@ -94,21 +94,78 @@ def check_gid(value: str | int | None, setting: str, *, hint: str = "") -> str:
     return candidate
 
 
-def _setting(default: object, description: str, **options: object) -> Any:
-    """A sync setting: its default and the description shown in the Launchpad and component docs."""
-    return field(default=default, metadata={"description": description}, **options)
+def check_project_gid(project_gid: str | None) -> str:
+    """Project GIDs are digits only; anything else is a configuration error, before any request."""
+    candidate = (project_gid or "").strip()
+    if not GID_PATTERN.match(candidate):
+        raise SyncConfigError(
+            f"Project GID must contain only digits, got {project_gid!r}. Open the project in Asana and copy "
+            "the number after /0/ in its URL (https://app.asana.com/0/<project GID>/list) into ASANA_PROJECT_GID "
+            "(or the sync's project_gid)."
+        )
+    return candidate
+
+
+def _setting(default: object, description: str, *, env: str | None = None, **options: Any) -> Any:
+    """A setting: its default, the description users read (Launchpad, component docs, the
+    configuration reference) and, for connection settings, the environment variable that
+    sets it for every sync."""
+    metadata = {"description": description, "env": env}
+    if "default_factory" in options:
+        return field(metadata=metadata, **options)
+    return field(default=default, metadata=metadata, **options)
 
 
 @dataclass(frozen=True)
-class SyncSettings:
+class Described:
+    """One setting as users see it."""
+
+    name: str
+    type: Any
+    default: Any
+    description: str
+    env: str | None = None
+
+
+    @property
+    def shown_default(self) -> Any:
+        """The default as people write it (`upsert`, not `SyncMode.UPSERT`)."""
+        return self.default.value if isinstance(self.default, Enum) else self.default
+
+
+class DescribedSettings:
+    """Settings declared with `_setting`: their defaults and descriptions are read from the
+    declarations, by the Dagster resources, run config, YAML attributes and the docs."""
+
+    @classmethod
+    def described(cls) -> list[Described]:
+        hints = get_type_hints(cls)
+        described = []
+        for setting in fields(cls):  # type: ignore[arg-type]
+            if "description" not in setting.metadata:
+                continue
+            default = setting.default_factory() if setting.default is MISSING else setting.default  # type: ignore[misc]
+            described.append(
+                Described(setting.name, hints[setting.name], default, setting.metadata["description"], setting.metadata.get("env"))
+            )
+        return described
+
+    @classmethod
+    def setting(cls, name: str) -> Described:
+        return next(setting for setting in cls.described() if setting.name == name)
+
+
+@dataclass(frozen=True)
+class SyncSettings(DescribedSettings):
     """How rows become tasks: the settings of one sync, the same whether they come from
     run config, a component's YAML or code. Each field's description is what users read."""
 
     sync_mode: SyncMode = _setting(SyncMode.UPSERT, "insert, update or upsert (any case).")
     primary_key: str = _setting("id", "The model column that identifies a row across runs.")
-    field_mapping: dict[str, str] = field(
+    field_mapping: dict[str, str] = _setting(
+        None,
+        "Warehouse column -> Asana field. Columns named like Asana fields map to themselves.",
         default_factory=dict,
-        metadata={"description": "Warehouse column -> Asana field. Columns named like Asana fields map to themselves."},
     )
     sync_key_field: str | None = _setting(
         None,
@@ -157,16 +214,6 @@ class SyncSettings:
             raise SyncConfigError(f"max_removed_fraction must be between 0 and 1, got {self.max_removed_fraction!r}")
         if not 0.0 <= float(self.max_rejection_rate) <= 1.0:
             raise SyncConfigError(f"max_rejection_rate must be between 0 and 1, got {self.max_rejection_rate!r}")
-
-    @classmethod
-    def described(cls) -> list[tuple[str, Any, Any, str]]:
-        """(name, type, default, description) of every setting, for config schemas and docs."""
-        hints = get_type_hints(cls)
-        described = []
-        for setting in fields(cls):
-            default = setting.default_factory() if setting.default is MISSING else setting.default  # type: ignore[misc]
-            described.append((setting.name, hints[setting.name], default, setting.metadata.get("description", "")))
-        return described
 
 
 def clean_access_token(token: str | None, *, source: str = DEFAULT_TOKEN_ENV) -> str:
@@ -246,26 +293,39 @@ def positive_number(value: object, setting: str) -> float:
 
 
 @dataclass(frozen=True)
-class AsanaSettings:
-    """How to reach Asana: one token, one API root, and the pace it allows."""
+class AsanaSettings(DescribedSettings):
+    """How to reach Asana: one token, one API root, and the pace it allows.
+
+    Every field but the token and its source is described once here; the `asana`
+    resource, the client and the configuration reference read these declarations."""
 
     access_token: str = field(repr=False)
-    base_url: str = DEFAULT_BASE_URL
-    requests_per_minute: int = 1500
-    max_concurrent_writes: int = 15
-    timeout_seconds: float = 30.0
-    max_attempts: int = 6
-    reconcile_grace_seconds: float = 5.0
+    base_url: str = _setting(DEFAULT_BASE_URL, "API root: Asana's, or a local emulator's.", env="ASANA_BASE_URL")
+    requests_per_minute: int = _setting(
+        1500, "Pace of requests per token: 1,500 on paid workspaces, 150 on free ones.", env="ASANA_REQUESTS_PER_MINUTE"
+    )
+    max_concurrent_writes: int = _setting(
+        15, "Writes in flight at once (Asana allows 15 per token).", env="ASANA_MAX_CONCURRENT_WRITES"
+    )
+    max_concurrent_reads: int = _setting(50, "Reads in flight at once (Asana allows 50 per token).")
+    timeout_seconds: float = _setting(30.0, "Per-request timeout, in seconds.")
+    max_attempts: int = _setting(6, "Attempts per request on errors before a row is given up for this run.")
+    max_rate_limited_attempts: int = _setting(
+        30, "Attempts per request while Asana answers 429 (each waits its Retry-After) before giving up."
+    )
+    max_backoff_seconds: float = _setting(30.0, "Longest wait between two attempts after an error.")
+    reconcile_grace_seconds: float = _setting(
+        5.0, "Wait before checking whether a create with no clear answer made a task."
+    )
     token_source: str = DEFAULT_TOKEN_ENV
+    """The name of the variable the token came from, for messages (never the token)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "access_token", clean_access_token(self.access_token, source=self.token_source))
         object.__setattr__(self, "base_url", check_base_url(self.base_url))
-        object.__setattr__(self, "requests_per_minute", positive_int(self.requests_per_minute, "requests_per_minute"))
-        object.__setattr__(
-            self, "max_concurrent_writes", positive_int(self.max_concurrent_writes, "max_concurrent_writes")
-        )
-        object.__setattr__(self, "max_attempts", positive_int(self.max_attempts, "max_attempts"))
-        object.__setattr__(self, "timeout_seconds", positive_number(self.timeout_seconds, "timeout_seconds"))
+        for name in ("requests_per_minute", "max_concurrent_writes", "max_concurrent_reads", "max_attempts", "max_rate_limited_attempts"):
+            object.__setattr__(self, name, positive_int(getattr(self, name), name))
+        for name in ("timeout_seconds", "max_backoff_seconds"):
+            object.__setattr__(self, name, positive_number(getattr(self, name), name))
         if self.reconcile_grace_seconds < 0:
             raise SyncConfigError(f"reconcile_grace_seconds cannot be negative, got {self.reconcile_grace_seconds!r}")

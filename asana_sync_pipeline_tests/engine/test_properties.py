@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from asana_sync_pipeline.engine.fields.rules import TASK_FIELDS, normalize_column, to_api_value
 from asana_sync_pipeline.engine.settings import SyncSettings
-from asana_sync_pipeline.engine.planning.plan import api_payload, build_plan
+from asana_sync_pipeline.engine.planning import api_payload, build_plan
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -57,8 +57,7 @@ def test_each_row_is_planned_or_rejected_with_a_reason(rows):
     frame = pd.DataFrame([{"id": f"k{n}", **row} for n, row in enumerate(rows)], dtype=object)
     plan = build_plan(frame, SyncSettings())
     rejected = set(plan.rejections["primary_key"])
-    for position, operation in enumerate(plan.rows["operation"]):
-        key = plan.rows["primary_key"].iat[position]
+    for position, (key, operation) in enumerate(zip(plan.keys(), plan.operations())):
         assert operation in ("create", "update", "reject")
         if operation == "reject":
             assert key in rejected
@@ -80,7 +79,7 @@ def test_text_read_as_categoricals_plans_exactly_as_plain_text(rows):
     plain = pd.DataFrame(rows, dtype="str")
     encoded = plain.astype("category")
     expected, actual = build_plan(plain, SyncSettings()), build_plan(encoded, SyncSettings())
-    pd.testing.assert_frame_equal(actual.rows, expected.rows)
+    pd.testing.assert_frame_equal(actual.table, expected.table)
     pd.testing.assert_frame_equal(actual.rejections, expected.rejections)
 
 
@@ -145,5 +144,5 @@ def test_keys_wider_than_a_float_stay_distinct_and_exact(keys):
     with duckdb.connect() as connection:
         model = read_model(connection, f"SELECT * FROM (VALUES {values}) t(id, name)")
     plan = build_plan(model, SyncSettings())
-    assert plan.rows["primary_key"].tolist() == [str(key) for key in keys]
-    assert (plan.rows["operation"] == "create").all()
+    assert plan.keys() == [str(key) for key in keys]
+    assert (plan.operations() == "create").all()

@@ -5,11 +5,11 @@ import httpx
 import pandas as pd
 import pytest
 
-from asana_sync_pipeline.engine.errors import ConnectionCheckError
-from asana_sync_pipeline.engine.planning.plan import build_plan
+from asana_sync_pipeline.engine.errors import ConnectionCheckError, RemovalGuardError
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.runner import run_sync
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings
-from asana_sync_pipeline.engine.state import DuckDBStateStore, SyncScope
+from asana_sync_pipeline.engine.state import DuckDBStateStore, Outcome, SyncScope
 
 TOKEN = "0/0123456789abcdef0123456789abcdef"
 PROJECT = "100"
@@ -64,3 +64,37 @@ def test_asana_unreachable_mid_run_fails_with_the_url_and_keeps_what_was_written
     assert message.startswith("Lost the connection to Asana at https://asana.test/api/1.0 during the writes")
     assert "retried (never duplicated) on the next run" in message
     assert len(store.synced(SCOPE)) == 3
+
+
+def test_a_bad_token_is_reported_before_the_lock_the_rebuild_and_the_guards(tmp_path):
+    """The connection test runs first: a run that would also trip the removal guard (and find its state
+    empty with a sync key) reports the token, and touches neither the state nor Asana."""
+    store = DuckDBStateStore(str(tmp_path / "state.duckdb"))
+    old = pd.DataFrame({"id": [f"r{n}" for n in range(20)], "name": [f"Task {n}" for n in range(20)]})
+    store.apply(SCOPE, "earlier", [Outcome(key, task_gid=str(5000 + n), payload_hash=1) for n, key in enumerate(old["id"])])
+    requests = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(f"{request.method} {request.url.path}")
+        return httpx.Response(401, json={"errors": [{"message": "Not Authorized"}]})
+
+    settings = SyncSettings(on_row_removed="delete")
+    plan = build_plan(old.head(2), settings, store.synced(SCOPE))
+    assert len(plan.removals) == 18, "the plan trips the removal guard"
+    asana = AsanaSettings(access_token=TOKEN, base_url="https://asana.test/api/1.0")
+    with pytest.raises(ConnectionCheckError, match="^Authentication failed: invalid personal access token"):
+        run_sync(plan, asana=asana, scope=SCOPE, store=store, run_id="r", log=lambda _: None, transport=httpx.MockTransport(handler))
+    assert requests == ["GET /api/1.0/users/me"]
+    assert len(store.synced(SCOPE)) == 20 and store.runs(SCOPE).empty
+
+
+def test_a_removal_over_the_guard_fails_after_the_connection_test_and_before_any_write(tmp_path):
+    store = DuckDBStateStore(str(tmp_path / "state.duckdb"))
+    store.apply(SCOPE, "earlier", [Outcome(f"r{n}", task_gid=str(5000 + n), payload_hash=1) for n in range(20)])
+    handler, created = asana_failing_after(0, lambda request: httpx.Response(500))
+    frame = pd.DataFrame({"id": ["r0"], "name": ["Task 0"]})
+    plan = build_plan(frame, SyncSettings(on_row_removed="complete"), store.synced(SCOPE))
+    asana = AsanaSettings(access_token=TOKEN, base_url="https://asana.test/api/1.0")
+    with pytest.raises(RemovalGuardError, match="would complete 19 of the sync's 20 live tasks"):
+        run_sync(plan, asana=asana, scope=SCOPE, store=store, run_id="r", log=lambda _: None, transport=httpx.MockTransport(handler))
+    assert created == []

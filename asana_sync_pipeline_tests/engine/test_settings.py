@@ -108,5 +108,5 @@ def test_sync_settings_are_typed_and_checked():
 
 def test_every_setting_is_described():
     described = SyncSettings.described()
-    assert [name for name, *_ in described][:4] == ["sync_mode", "primary_key", "field_mapping", "sync_key_field"]
-    assert all(description for *_, description in described)
+    assert [setting.name for setting in described][:4] == ["sync_mode", "primary_key", "field_mapping", "sync_key_field"]
+    assert all(setting.description for setting in described + AsanaSettings.described())

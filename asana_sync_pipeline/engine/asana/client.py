@@ -28,7 +28,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 
 from ..errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, api_error_for
 from ..json_text import dumps
-from ..settings import DEFAULT_BASE_URL, AsanaSettings
+from ..settings import AsanaSettings
 
 PAGE_SIZE = 100
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -42,57 +42,42 @@ def limiter_for(requests_per_minute: float) -> AsyncLimiter:
 
 
 class AsanaClient:
-    """Asana's REST API over one pooled httpx connection set; use as `async with`."""
+    """Asana's REST API over one pooled httpx connection set; use as `async with`.
+
+    Parameters:
+        settings: the token, the API root and the pace (`AsanaSettings`: every
+            default and limit is declared there, once).
+        transport: replaces httpx's network transport (a proxy, or a test's
+            `httpx.MockTransport`).
+        on_retry: called with one line each time a request is retried, saying why.
+
+    `requests_sent` and `writes_sent` count what went out (retries included)."""
 
     def __init__(
         self,
+        settings: AsanaSettings,
         *,
-        access_token: str,
-        base_url: str = DEFAULT_BASE_URL,
-        requests_per_minute: float = 1500,
-        max_concurrent_writes: int = 15,
-        max_concurrent_reads: int = 50,
-        timeout_seconds: float = 30.0,
-        max_attempts: int = 6,
-        max_rate_limited_attempts: int = 30,
-        max_backoff_seconds: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         on_retry: Callable[[str], None] | None = None,
     ):
+        self.settings = settings
+        self.base_url = settings.base_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_seconds),
-            limits=httpx.Limits(max_connections=max_concurrent_writes + max_concurrent_reads),
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {settings.access_token}", "Accept": "application/json"},
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            limits=httpx.Limits(max_connections=settings.max_concurrent_writes + settings.max_concurrent_reads),
             transport=transport,
         )
-        self._limiter = limiter_for(requests_per_minute)
-        self._writes = asyncio.Semaphore(max_concurrent_writes)
-        self._reads = asyncio.Semaphore(max_concurrent_reads)
+        self._limiter = limiter_for(settings.requests_per_minute)
+        self._writes = asyncio.Semaphore(settings.max_concurrent_writes)
+        self._reads = asyncio.Semaphore(settings.max_concurrent_reads)
         self._paused_until = 0.0
-        self._max_attempts = max_attempts
-        self._max_rate_limited_attempts = max_rate_limited_attempts
-        self._backoff = wait_exponential_jitter(initial=0.5, max=max_backoff_seconds)
+        self._backoff = wait_exponential_jitter(initial=0.5, max=settings.max_backoff_seconds)
         self._on_retry = on_retry
         self._answered = False
-        self.base_url = base_url.rstrip("/")
         self.requests_sent = 0
         self.writes_sent = 0
-
-    @classmethod
-    def from_settings(
-        cls, settings: AsanaSettings, *, on_retry: Callable[[str], None] | None = None, **options: Any
-    ) -> AsanaClient:
-        return cls(
-            access_token=settings.access_token,
-            base_url=settings.base_url,
-            requests_per_minute=settings.requests_per_minute,
-            max_concurrent_writes=settings.max_concurrent_writes,
-            timeout_seconds=settings.timeout_seconds,
-            max_attempts=settings.max_attempts,
-            on_retry=on_retry,
-            **options,
-        )
 
     async def __aenter__(self) -> AsanaClient:
         return self
@@ -170,7 +155,7 @@ class AsanaClient:
     def _stop(self, state: RetryCallState) -> bool:
         """A 429 means "not yet", not "failed": it gets a larger budget than errors do."""
         exc = state.outcome.exception() if state.outcome else None
-        limit = self._max_rate_limited_attempts if isinstance(exc, RateLimitError) else self._max_attempts
+        limit = self.settings.max_rate_limited_attempts if isinstance(exc, RateLimitError) else self.settings.max_attempts
         return state.attempt_number >= limit
 
     async def request(

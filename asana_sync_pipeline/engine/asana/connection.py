@@ -17,7 +17,6 @@ from ..errors import (
     NotFoundError,
     SyncConfigError,
 )
-from ..settings import GID_PATTERN
 
 AUTHENTICATION_FAILED = (
     "Authentication failed: invalid personal access token. Check that {source} holds a current token "
@@ -36,18 +35,6 @@ class ConnectionInfo:
     project_url: str | None
 
 
-def check_project_gid(project_gid: str | None) -> str:
-    """Project GIDs are digits only; anything else is a configuration error, before any request."""
-    candidate = (project_gid or "").strip()
-    if not GID_PATTERN.match(candidate):
-        raise SyncConfigError(
-            f"Project GID must contain only digits, got {project_gid!r}. Open the project in Asana and copy "
-            "the number after /0/ in its URL (https://app.asana.com/0/<project GID>/list) into ASANA_PROJECT_GID "
-            "(or the sync's project_gid)."
-        )
-    return candidate
-
-
 def unreachable(client: AsanaClient, exc: AsanaTransportError) -> ConnectionCheckError:
     return ConnectionCheckError(
         f"Cannot reach Asana at {client.base_url}: {exc}. Check ASANA_BASE_URL (Asana's is "
@@ -55,16 +42,11 @@ def unreachable(client: AsanaClient, exc: AsanaTransportError) -> ConnectionChec
     )
 
 
-async def check_connection(
-    client: AsanaClient,
-    project_gid: str,
-    *,
-    sync_key_field: str | None = None,
-    token_source: str = "ASANA_ACCESS_TOKEN",
-) -> ConnectionInfo:
-    """Verify the token (`/users/me`), the project (`/projects/{gid}`) and, when one is
-    configured, that the sync key field is a text custom field of that project."""
-    project_gid = check_project_gid(project_gid)
+async def check_connection(client: AsanaClient, project_gid: str, *, sync_key_field: str | None = None) -> ConnectionInfo:
+    """Verify the token (`/users/me`), the project (`/projects/{gid}`, a GID already checked:
+    see `SyncScope`) and, when one is configured, that the sync key field is a text custom
+    field of that project. Reads only."""
+    token_source = client.settings.token_source
     try:
         me = await client.get_me()
         project = await client.get_project(project_gid)

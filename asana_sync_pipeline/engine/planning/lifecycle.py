@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..settings import RemovalPolicy
 from ..state import COMPLETED
+from .plan import COMPLETE, DELETE, Removal
 
-COMPLETE, DELETE = "complete", "delete"
 UNKNOWN_PARENT = "parent_key {key!r} is not the primary key of a row of the model"
 OWN_PARENT = "a row cannot be its own parent"
 CYCLE = "parent_key makes a cycle: {cycle}"
@@ -77,26 +77,21 @@ def parent_levels(
     return levels, parents, pd.notna(reasons), reasons
 
 
-def removals(model_keys: np.ndarray, synced: pd.DataFrame, policy: RemovalPolicy) -> pd.DataFrame:
+def removals(model_keys: np.ndarray, synced: pd.DataFrame, policy: RemovalPolicy) -> list[Removal]:
     """Rows of the state this sync made that the model no longer has, with the action their
     task gets: complete (once: not again while the row stays away) or delete."""
-    columns = ["primary_key", "task_gid", "payload_hash", "action"]
     if policy is RemovalPolicy.KEEP or synced.empty:
-        return pd.DataFrame(columns=columns)
+        return []
     present = pd.Index(pd.Series(model_keys, dtype=object).dropna().unique(), dtype=object)
     gone = synced[~synced["primary_key"].isin(present)]
     if policy is RemovalPolicy.COMPLETE and "removed" in gone:
         gone = gone[gone["removed"].astype(object) != COMPLETED]
     action = COMPLETE if policy is RemovalPolicy.COMPLETE else DELETE
     hashes = gone["payload_hash"] if "payload_hash" in gone else pd.Series(None, index=gone.index, dtype=object)
-    return pd.DataFrame(
-        {
-            "primary_key": gone["primary_key"].astype(object),
-            "task_gid": gone["task_gid"].astype(object),
-            "payload_hash": hashes.astype(object),
-            "action": action,
-        }
-    ).reset_index(drop=True)
+    return [
+        Removal(key, gid, None if payload_hash is None or pd.isna(payload_hash) else int(payload_hash), action)
+        for key, gid, payload_hash in zip(gone["primary_key"].astype(object), gone["task_gid"].astype(object), hashes.astype(object))
+    ]
 
 
 def live_tasks(synced: pd.DataFrame, policy: RemovalPolicy) -> int:

@@ -24,7 +24,6 @@ rebuilt from the project's tasks, so losing it never duplicates a task.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,8 +31,15 @@ from typing import Any
 
 import pandas as pd
 
+from ..log import Log
+from ..settings import check_project_gid
+
 SYNCED_COLUMNS = ("primary_key", "task_gid", "payload_hash", "removed", "comment_hash")
-REJECTION_COLUMNS = ("primary_key", "field", "reason", "run_id", "rejected_at")
+"""What `StateStore.synced` returns for planning, per row."""
+REJECTION_FIELDS = ("primary_key", "field", "reason")
+"""A rejection: which row, which field, what was wrong (a plan's `rejections` table)."""
+REJECTION_COLUMNS = (*REJECTION_FIELDS, "run_id", "rejected_at")
+"""A stored rejection: the same, with the run that made it and when."""
 RUN_COUNTS = (
     "created", "updated", "unchanged", "rejected", "adopted", "recreated", "completed", "deleted", "reopened", "comments",
 )  # fmt: skip
@@ -44,10 +50,14 @@ DEFAULT_SYNC = "default"
 
 @dataclass(frozen=True)
 class SyncScope:
-    """Whose state: one sync's rows in one project."""
+    """Whose state: one sync's rows in one project. The project GID is checked here, once:
+    everything that receives a scope can trust it."""
 
     sync: str
     project_gid: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "project_gid", check_project_gid(self.project_gid))
 
     def __str__(self) -> str:
         return f"sync {self.sync!r} in project {self.project_gid}"
@@ -113,7 +123,7 @@ class StateStore(ABC):
         """Where the state lives, for messages (never a password)."""
 
     @abstractmethod
-    def exclusive(self, scope: SyncScope, log: Callable[[str], None]) -> AbstractContextManager[None]:
+    def exclusive(self, scope: SyncScope, log: Log) -> AbstractContextManager[None]:
         """Hold the sync lock of `scope`: one run of a sync writes at a time, across processes."""
 
     @abstractmethod

@@ -16,7 +16,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from ..errors import StateStoreError
+from ..log import Log
 from ..json_text import dumps
 from ..model.warehouse import is_duckdb_file
 from .base import (
@@ -188,7 +189,7 @@ class DuckDBStateStore(StateStore):
             connection.close()
 
     @contextmanager
-    def exclusive(self, scope: SyncScope, log: Callable[[str], None]) -> Iterator[None]:
+    def exclusive(self, scope: SyncScope, log: Log) -> Iterator[None]:
         if self.database == ":memory:":
             yield
             return

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,6 +30,7 @@ import psycopg
 import psycopg.errors
 
 from ..errors import StateStoreError
+from ..log import Log
 from ..json_text import dumps
 from .base import (
     REJECTION_COLUMNS,
@@ -151,7 +152,7 @@ class PostgresStateStore(StateStore):
     # ---- the sync lock ----------------------------------------------------
 
     @contextmanager
-    def exclusive(self, scope: SyncScope, log: Callable[[str], None]) -> Iterator[None]:
+    def exclusive(self, scope: SyncScope, log: Log) -> Iterator[None]:
         connection = self._connect()
         key = lock_key(scope)
         try:

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..asana.client import AsanaClient
-from ..errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError
-from .executor import Log, OutcomeRecorder, SyncOptions, WorkerPool
-from .outcomes import ambiguous, field_of, reason_for
+from ..errors import AsanaError, NotFoundError
+from ..state import CommentIntent, Outcome, utc_now
+from .context import RunContext
+from .outcomes import field_of, reason_for, unclear_or_refused
 from .reconcile import CLOCK_SKEW, plain_text
-from .report import SyncReport
-from ..state import CommentIntent, Outcome, StateStore, SyncScope, utc_now
 
 STORY_FIELDS = ["text", "resource_subtype", "created_at"]
 
@@ -47,88 +46,84 @@ async def carries_comment(client: AsanaClient, task_gid: str, text: str) -> bool
     return await posted_since(client, CommentIntent("", task_gid, text, 0, datetime.min.replace(tzinfo=timezone.utc) + CLOCK_SKEW))
 
 
+@dataclass(frozen=True)
+class DueComment:
+    """A comment to post: the row, its task, the text and the text's hash."""
+
+    key: str
+    task_gid: str
+    text: str
+    comment_hash: int
+
+
 @dataclass
 class CommentWriter:
-    client: AsanaClient
-    store: StateStore
-    scope: SyncScope
-    run_id: str
-    recorder: OutcomeRecorder
-    pool: WorkerPool
-    options: SyncOptions
-    report: SyncReport
-    log: Log
+    run: RunContext
 
     async def settle_earlier_intents(self) -> dict[str, int]:
         """Comments a crashed or interrupted run may have posted: recorded when they are on the
         task (a comment still due is posted later). Returns primary key -> hash of those found."""
-        intents = await asyncio.to_thread(self.store.open_comment_intents, self.scope)
+        intents = await self.run.in_state(self.run.store.open_comment_intents)
         if not intents:
             return {}
-        self.log(f"Checking {len(intents):,} comments left unsettled by an earlier run")
+        self.run.log(f"Checking {len(intents):,} comments left unsettled by an earlier run")
         posted: dict[str, int] = {}
         for intent in intents:
             try:
-                found = await posted_since(self.client, intent)
+                found = await posted_since(self.run.client, intent)
             except NotFoundError:
                 found = False
             if found:
                 posted[intent.primary_key] = intent.comment_hash
-                self.recorder.record(Outcome(intent.primary_key, comment_hash=intent.comment_hash))
-        await self.recorder.flush()
+                self.run.record(Outcome(intent.primary_key, comment_hash=intent.comment_hash))
+        await self.run.flush()
         return posted
 
-    async def post_all(self, comments: list[tuple[str, str, str, int]]) -> None:
-        """Post each (primary key, task GID, text, hash) once; unclear answers are checked, not resent."""
-        for _ in range(self.options.create_rounds):
+    async def post_all(self, comments: list[DueComment]) -> None:
+        """Post each comment once; unclear answers are checked, not resent."""
+        for _ in range(self.run.options.create_rounds):
             if not comments:
                 return
             attempted_at = utc_now()
-            intents = [CommentIntent(key, gid, text, comment_hash, attempted_at) for key, gid, text, comment_hash in comments]
-            await asyncio.to_thread(self.store.record_comment_intents, self.scope, self.run_id, intents)
+            intents = [CommentIntent(due.key, due.task_gid, due.text, due.comment_hash, attempted_at) for due in comments]
+            await self.run.in_state(self.run.store.record_comment_intents, self.run.run_id, intents)
             unclear: list[CommentIntent] = []
 
-            async def post(position: int) -> None:
-                intent = intents[position]
+            async def post(intent: CommentIntent) -> None:
                 if await self._post(intent):
                     unclear.append(intent)
 
-            await self.pool.run(list(range(len(intents))), post)
+            await self.run.pool.run(intents, post)
             if not unclear:
                 return
-            await self.recorder.flush()
-            self.log(f"{len(unclear):,} comments got no clear answer; checking the tasks' stories before posting again")
-            await asyncio.sleep(self.options.reconcile_grace_seconds)
+            await self.run.flush()
+            self.run.log(f"{len(unclear):,} comments got no clear answer; checking the tasks' stories before posting again")
+            await asyncio.sleep(self.run.options.reconcile_grace_seconds)
             comments = []
             for intent in unclear:
-                if await posted_since(self.client, intent):
+                if await posted_since(self.run.client, intent):
                     self._posted(intent)
                 else:
-                    comments.append((intent.primary_key, intent.task_gid, intent.text, intent.comment_hash))
-        for key, *_ in comments:
-            self.recorder.record(
-                Outcome(key, field="comment", reason="posting the comment got no clear answer; it is checked (never posted twice) on the next run")
+                    comments.append(DueComment(intent.primary_key, intent.task_gid, intent.text, intent.comment_hash))
+        for due in comments:
+            self.run.reject(
+                due.key, "comment", "posting the comment got no clear answer; it is checked (never posted twice) on the next run"
             )
 
     def _posted(self, intent: CommentIntent) -> None:
-        self.report.comments += 1
-        self.recorder.record(Outcome(intent.primary_key, comment_hash=intent.comment_hash))
+        self.run.report.comments += 1
+        self.run.record(Outcome(intent.primary_key, comment_hash=intent.comment_hash))
 
     async def _post(self, intent: CommentIntent) -> bool:
         """Post one comment; True when the outcome is unknown."""
         try:
-            await self.client.request(
+            await self.run.client.request(
                 "POST", f"/tasks/{intent.task_gid}/stories", params={"opt_fields": "gid"}, data={"text": intent.text}, idempotent=False
             )
-        except AuthenticationError:
-            raise
         except AsanaError as exc:
-            if ambiguous(exc):
+            if unclear_or_refused(exc):
                 return True
-            if isinstance(exc, AsanaTransportError):
-                raise
-            self.recorder.record(Outcome(intent.primary_key, field=field_of(exc) or "comment", reason=reason_for(exc)))
+            self.run.reject(intent.primary_key, field_of(exc) or "comment", reason_for(exc))
             return False
         self._posted(intent)
         return False
-

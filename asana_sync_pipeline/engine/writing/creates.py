@@ -13,202 +13,152 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..asana.client import AsanaClient
-from ..errors import AsanaError, AsanaTransportError, AuthenticationError
-from .executor import Log, OutcomeRecorder, SyncOptions, WorkerPool
+from ..errors import AsanaError
 from ..json_text import dumps
-from .outcomes import ambiguous, field_of, reason_for
-from ..planning.plan import Plan
+from ..planning import PlannedRow
+from ..state import Intent, Outcome
+from .context import RowWriter
+from .outcomes import field_of, reason_for, unclear_or_refused
 from .reconcile import MATCH_OPT_FIELDS, earliest_attempt, match_intents
-from .report import SyncReport
-from ..state import Intent, Outcome, StateStore, SyncScope
 
 MAX_LINKED_TASKS = 50
 
 
 @dataclass
-class CreateWriter:
-    """Sends a plan's creates; `payloads` holds each create position's request body."""
+class CreateWriter(RowWriter):
+    """Sends a plan's creates; `payloads` holds each create's request body, by row position."""
 
-    client: AsanaClient
-    store: StateStore
-    plan: Plan
-    scope: SyncScope
-    run_id: str
-    me_gid: str
-    recorder: OutcomeRecorder
-    pool: WorkerPool
-    options: SyncOptions
-    report: SyncReport
-    log: Log
+    payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.payloads: dict[int, dict[str, Any]] = {}
-        self.project_gid = self.scope.project_gid
-        rows = self.plan.rows
-        self.parents: dict[str, str] = {
-            key: gid for key, gid in zip(rows["primary_key"], rows["task_gid"]) if isinstance(key, str) and isinstance(gid, str)
-        }
-        """Primary key -> task GID of every row with a task, growing as creates succeed."""
-
-    def key(self, position: int) -> str:
-        return self.plan.rows["primary_key"].iat[position]
-
-    def payload_hash(self, position: int) -> int:
-        return int(self.plan.rows["payload_hash"].iat[position])
-
-    def payload(self, position: int) -> dict[str, Any]:
-        if position not in self.payloads:
-            self.payloads[position] = self.plan.request_body(
-                position, self.project_gid, for_update=False, parents=self.parents
+    def payload(self, row: PlannedRow) -> dict[str, Any]:
+        if row.position not in self.payloads:
+            self.payloads[row.position] = self.plan.request_body(
+                row, self.run.project_gid, for_update=False, parents=self.run.tasks
             )
-        return self.payloads[position]
+        return self.payloads[row.position]
 
     # ---- an earlier run's leftovers ---------------------------------------------
 
-    async def settle_earlier_intents(self, creates: list[int]) -> list[int]:
+    async def settle_earlier_intents(self, creates: list[PlannedRow]) -> list[PlannedRow]:
         """Adopt tasks that an interrupted earlier run created; return the creates still needed.
 
         An intent that made no task and whose row is no longer to be created is dropped."""
-        intents = await asyncio.to_thread(self.store.open_intents, self.scope)
+        intents = await self.run.in_state(self.run.store.open_intents)
         if not intents:
             return creates
-        self.log(f"Reconciling {len(intents):,} creates left unsettled by an earlier run")
+        self.run.log(f"Reconciling {len(intents):,} creates left unsettled by an earlier run")
         adopted = await self.reconcile(intents)
-        by_key = {self.key(position): position for position in creates}
-        remaining = set(creates)
+        by_key = {row.key: row for row in creates}
+        settled: set[str] = set()
         for intent in intents:
             gid = adopted.get(intent.primary_key)
-            position = by_key.get(intent.primary_key)
+            row = by_key.get(intent.primary_key)
             if gid is None:
-                if position is None:
-                    self.recorder.record(Outcome(intent.primary_key, clear_intent=True))
+                if row is None:
+                    self.run.record(Outcome(intent.primary_key, clear_intent=True))
                 continue
-            self.report.adopted += 1
-            self.parents[intent.primary_key] = gid
-            remaining.discard(position)
-            same = position is not None and _same_body(intent.payload, self.payload(position))
-            payload_hash = self.payload_hash(position) if same else None
-            self.recorder.record(Outcome(intent.primary_key, task_gid=gid, payload_hash=payload_hash, clear_intent=True))
-        await self.recorder.flush()
-        return [position for position in creates if position in remaining]
+            self.run.report.adopted += 1
+            self.run.tasks[intent.primary_key] = gid
+            settled.add(intent.primary_key)
+            same = row is not None and _same_body(intent.payload, self.payload(row))
+            payload_hash = row.payload_hash if same and row is not None else None
+            self.run.record(Outcome(intent.primary_key, task_gid=gid, payload_hash=payload_hash, clear_intent=True))
+        await self.run.flush()
+        return [row for row in creates if row.key not in settled]
 
     async def reconcile(self, intents: list[Intent]) -> dict[str, str]:
         since = earliest_attempt(intents).isoformat().replace("+00:00", "Z")
         tasks = [
             task
-            async for task in self.client.project_tasks(self.project_gid, modified_since=since, opt_fields=MATCH_OPT_FIELDS)
+            async for task in self.run.client.project_tasks(
+                self.run.project_gid, modified_since=since, opt_fields=MATCH_OPT_FIELDS
+            )
         ]
-        known = await asyncio.to_thread(self.store.task_gids, self.scope)
-        return match_intents(intents, tasks, known, self.plan.settings.sync_key_field, me_gid=self.me_gid)
+        known = await self.run.in_state(self.run.store.task_gids)
+        return match_intents(intents, tasks, known, self.plan.settings.sync_key_field, me_gid=self.run.me_gid)
 
     # ---- this run's creates -------------------------------------------------------
 
-    async def create_all(self, creates: list[int]) -> None:
+    async def create_all(self, creates: list[PlannedRow]) -> None:
         """Create level by level: parents before their children."""
-        levels = self.plan.rows["level"].to_numpy()
-        for level in sorted({int(levels[position]) for position in creates}):
-            batch = [position for position in creates if levels[position] == level]
-            await self._create_level(self._placeable(batch))
+        for level in sorted({row.level for row in creates}):
+            await self._create_level([row for row in creates if row.level == level and not self.orphaned(row)])
 
-    def orphaned(self, position: int) -> bool:
-        """True, and the row rejected for this run, when its parent row has no task (its create failed)."""
-        parent_key = self.plan.payload_fields(position).get("parent_key")
-        if not parent_key or parent_key in self.parents:
-            return False
-        self.recorder.record(
-            Outcome(
-                self.key(position),
-                field="parent_key",
-                reason=f"its parent row {parent_key!r} has no task yet (its create did not succeed); retried on the next run",
-            )
-        )
-        return True
-
-    def _placeable(self, positions: list[int]) -> list[int]:
-        """The rows whose parent (if any) has a task by now; the others are rejected for this run."""
-        return [position for position in positions if not self.orphaned(position)]
-
-    async def _create_level(self, creates: list[int]) -> None:
+    async def _create_level(self, creates: list[PlannedRow]) -> None:
         """Send the creates; reconcile the ambiguous ones and resend only those that made nothing."""
-        for _ in range(self.options.create_rounds):
+        for _ in range(self.run.options.create_rounds):
             if not creates:
                 return
-            intents = [(self.key(position), self.payload(position)) for position in creates]
-            attempted_at = await asyncio.to_thread(self.store.record_intents, self.scope, self.run_id, intents)
-            unsettled: list[int] = []
+            intents = [(row.key, self.payload(row)) for row in creates]
+            attempted_at = await self.run.in_state(self.run.store.record_intents, self.run.run_id, intents)
+            unsettled: list[PlannedRow] = []
 
-            async def create(position: int) -> None:
-                if await self.create(position):
-                    unsettled.append(position)
+            async def create(row: PlannedRow) -> None:
+                if await self.create(row):
+                    unsettled.append(row)
 
-            await self.pool.run(creates, create)
+            await self.run.pool.run(creates, create)
             if not unsettled:
                 return
-            await self.recorder.flush()
-            self.log(f"{len(unsettled):,} creates got no clear answer; checking Asana before resending")
-            await asyncio.sleep(self.options.reconcile_grace_seconds)
-            pending = [Intent(self.key(position), self.payload(position), attempted_at) for position in unsettled]
-            adopted = await self.reconcile(pending)
+            await self.run.flush()
+            self.run.log(f"{len(unsettled):,} creates got no clear answer; checking Asana before resending")
+            await asyncio.sleep(self.run.options.reconcile_grace_seconds)
+            adopted = await self.reconcile([Intent(row.key, self.payload(row), attempted_at) for row in unsettled])
             creates = []
-            for position in unsettled:
-                gid = adopted.get(self.key(position))
+            for row in unsettled:
+                gid = adopted.get(row.key)
                 if gid is None:
-                    creates.append(position)
+                    creates.append(row)
                     continue
-                self.report.adopted += 1
-                self.created(position, gid)
-            self.pool.done -= len(creates)
-        for position in creates:
-            self.recorder.record(
-                Outcome(
-                    self.key(position),
-                    field="",
-                    reason=f"the create got no clear answer after {self.options.create_rounds} attempts; "
-                    "it is reconciled (never duplicated) on the next run",
-                )
+                self.run.report.adopted += 1
+                self.created(row, gid)
+            self.run.pool.done -= len(creates)
+        for row in creates:
+                self.run.reject(
+                row.key,
+                "",
+                f"the create got no clear answer after {self.run.options.create_rounds} attempts; "
+                "it is reconciled (never duplicated) on the next run",
             )
 
-    def created(self, position: int, gid: str) -> None:
-        self.parents[self.key(position)] = gid
-        self.report.created += 1
-        if len(self.report.created_gids) < MAX_LINKED_TASKS:
-            self.report.created_gids.append(gid)
-        self.recorder.record(Outcome(self.key(position), task_gid=gid, payload_hash=self.payload_hash(position), clear_intent=True))
+    def created(self, row: PlannedRow, gid: str) -> None:
+        self.run.tasks[row.key] = gid
+        self.run.report.created += 1
+        if len(self.run.report.created_gids) < MAX_LINKED_TASKS:
+            self.run.report.created_gids.append(gid)
+        self.run.record(Outcome(row.key, task_gid=gid, payload_hash=row.payload_hash, clear_intent=True))
 
-    async def create(self, position: int) -> bool:
+    async def create(self, row: PlannedRow) -> bool:
         """Create one task; True when the outcome is unknown and needs reconciling.
 
         A request that certainly never reached Asana, after every retry, stops the run."""
         try:
-            task = await self.client.create_task(self.payload(position))
-        except AuthenticationError:
-            raise
+            task = await self.run.client.create_task(self.payload(row))
         except AsanaError as exc:
-            if ambiguous(exc):
+            if unclear_or_refused(exc):
                 return True
-            if isinstance(exc, AsanaTransportError):
-                raise
-            self.recorder.record(Outcome(self.key(position), field=field_of(exc), reason=reason_for(exc), clear_intent=True))
+            self.run.reject(row.key, field_of(exc), reason_for(exc), clear_intent=True)
             return False
-        self.created(position, task["gid"])
+        self.created(row, task["gid"])
         return False
 
-    async def recreate(self, position: int) -> bool:
-        """Create again a row whose task was deleted in Asana; True if that create succeeded."""
-        key = self.key(position)
-        self.payloads.pop(position, None)
-        await asyncio.to_thread(self.store.forget_task, self.scope, key)
-        await asyncio.to_thread(self.store.record_intents, self.scope, self.run_id, [(key, self.payload(position))])
-        created_before = self.report.created
-        if await self.create(position):
-            self.recorder.record(
-                Outcome(key, field="", reason="re-creating the deleted task got no clear answer; reconciled on the next run")
-            )
-        return self.report.created > created_before
+    async def recreate_all(self, rows: list[PlannedRow]) -> None:
+        """Create again rows whose task was deleted in Asana (found by their updates)."""
+        for row in rows:
+            self.run.log(f"Task {row.task_gid} of row {row.key} no longer exists in Asana; creating it again")
+            self.payloads.pop(row.position, None)
+            await self.run.in_state(self.run.store.forget_task, row.key)
+            await self.run.in_state(self.run.store.record_intents, self.run.run_id, [(row.key, self.payload(row))])
+            created_before = self.run.report.created
+            if await self.create(row):
+                self.run.reject(
+                    row.key, "", "re-creating the deleted task got no clear answer; reconciled on the next run"
+                )
+            if self.run.report.created > created_before:
+                self.run.report.recreated += 1
 
 
 def _same_body(sent: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..errors import AsanaTransportError, AuthenticationError, StateStoreError
-from .report import SyncReport
+from ..log import Log
 from ..state import Outcome, StateStore, SyncScope
+from .report import SyncReport
 
-Log = Callable[[str], None]
+Item = TypeVar("Item")
 RUN_FATAL = (AuthenticationError, AsanaTransportError, StateStoreError)
 """Failures that are not about one row: the run stops, the next one continues. A state that cannot
 be written (in PostgreSQL: a lost lock) stops the writes to Asana at once, so nothing is written
@@ -27,6 +29,8 @@ that the state could not record."""
 
 @dataclass
 class SyncOptions:
+    """How the writers pace their bookkeeping; not user settings (see `settings` for those)."""
+
     flush_every_rows: int = 500
     flush_every_seconds: float = 1.0
     progress_every_seconds: float = 10.0
@@ -67,7 +71,7 @@ class OutcomeRecorder:
 
 
 class WorkerPool:
-    """Runs `work(position)` over positions with a fixed number of workers; flushes and logs progress."""
+    """Runs `work(item)` over items with a fixed number of workers; flushes and logs progress."""
 
     def __init__(self, recorder: OutcomeRecorder, options: SyncOptions, log: Log):
         self.recorder = recorder
@@ -77,15 +81,16 @@ class WorkerPool:
         self.total = 0
         self._fatal: BaseException | None = None
 
-    async def run(self, positions: list[int], work: Callable[[int], Awaitable[None]]) -> None:
-        queue: Iterator[int] = iter(positions)
+    async def run(self, items: Iterable[Item], work: Callable[[Item], Awaitable[None]]) -> None:
+        items = list(items)
+        queue: Iterator[Item] = iter(items)
 
         async def worker() -> None:
-            for position in queue:
+            for item in queue:
                 if self._fatal is not None:
                     return
                 try:
-                    await work(position)
+                    await work(item)
                     self.done += 1
                     if len(self.recorder.pending) >= self.options.flush_every_rows:
                         await self.recorder.flush()
@@ -95,7 +100,7 @@ class WorkerPool:
 
         if self._fatal is not None:
             raise self._fatal
-        count = max(1, min(self.options.workers, len(positions)))
+        count = max(1, min(self.options.workers, len(items)))
         await asyncio.gather(*(worker() for _ in range(count)))
         if self._fatal is not None:
             if not isinstance(self._fatal, StateStoreError):

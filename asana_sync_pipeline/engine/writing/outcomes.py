@@ -1,9 +1,9 @@
 """Asana's refusals as row rejections: the reason a person reads and the field it concerns, and
-whether a failed write may nevertheless have happened."""
+what a failed write means for the run."""
 
 from __future__ import annotations
 
-from ..errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError
+from ..errors import AsanaAPIError, AsanaError, AsanaTransportError, AuthenticationError, RateLimitError, ServerError
 
 
 def ambiguous(exc: AsanaError) -> bool:
@@ -11,6 +11,19 @@ def ambiguous(exc: AsanaError) -> bool:
     if isinstance(exc, AsanaTransportError):
         return exc.maybe_processed
     return isinstance(exc, ServerError)
+
+
+def unclear_or_refused(exc: AsanaError) -> bool:
+    """For a write that must happen once (a create, a comment) and failed: True when it may have
+    happened anyway (check before sending again), False when Asana refused it (reject the row).
+    Raises what concerns the whole run: a rejected token, or a request that never left."""
+    if isinstance(exc, AuthenticationError):
+        raise exc
+    if ambiguous(exc):
+        return True
+    if isinstance(exc, AsanaTransportError):
+        raise exc
+    return False
 
 
 def reason_for(exc: AsanaError) -> str:

@@ -8,29 +8,27 @@ list is read again and the name looked for first, as for tasks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..asana.client import AsanaClient
 from ..errors import AsanaError, AsanaTransportError, ServerError
-from ..planning.plan import Plan
+from ..log import Log
+from ..planning import Plan
+from .context import RunContext
 
-Log = Callable[[str], None]
 ATTEMPTS = 4
 
 
-async def create_pending(
-    client: AsanaClient, plan: Plan, *, project_gid: str, workspace_gid: str, log: Log
-) -> dict[str, dict[str, str]]:
+async def create_pending(run: RunContext, plan: Plan, *, workspace_gid: str) -> dict[str, dict[str, str]]:
     """`{"tags": {name: gid}, "section": {name: gid}}` for the plan's pending names."""
     created: dict[str, dict[str, str]] = {}
     if plan.pending.get("tags"):
         created["tags"] = await _ensure(
-            client, plan.pending["tags"], f"/workspaces/{workspace_gid}/tags", "tag", log
+            run.client, plan.pending["tags"], f"/workspaces/{workspace_gid}/tags", "tag", run.log
         )
     if plan.pending.get("section"):
         created["section"] = await _ensure(
-            client, plan.pending["section"], f"/projects/{project_gid}/sections", "section", log
+            run.client, plan.pending["section"], f"/projects/{run.project_gid}/sections", "section", run.log
         )
     return created
 

@@ -17,21 +17,17 @@ others are left alone, and counted in the log.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pandas as pd
 
 from ..asana.client import AsanaClient
+from ..planning import Operation, Plan, PlannedRow, api_payload
+from ..state import Outcome
 from .comments import carries_comment
-from ..asana.connection import AUTHENTICATION_FAILED, check_connection, unreachable
-from ..errors import AsanaTransportError, AuthenticationError, ConnectionCheckError
-from ..planning.plan import CREATE, Plan, api_payload
-from .reconcile import MATCH_OPT_FIELDS, People, observe_payload, observe_task
-from ..settings import AsanaSettings
-from ..state import Outcome, StateStore, SyncScope
+from .context import RunContext
+from .reconcile import MATCH_OPT_FIELDS, People, observe_payload, observe_task, sync_key_of
 
 COMPARED_FIELDS = frozenset(
     {
@@ -52,20 +48,13 @@ class Adoptions:
     duplicates: int
 
 
-def _sync_key(task: dict[str, Any], sync_key_field: str) -> str | None:
-    for field in task.get("custom_fields") or []:
-        if field.get("gid") == sync_key_field:
-            return field.get("text_value")
-    return None
-
-
 def _oldest_first(task: dict[str, Any]) -> tuple[str, int]:
     return (task.get("created_at") or "", int(task["gid"]) if str(task["gid"]).isdigit() else 0)
 
 
-def _shows_row(task: dict[str, Any], plan: Plan, position: int, project_gid: str, people: People) -> bool:
+def _shows_row(task: dict[str, Any], plan: Plan, row: PlannedRow, project_gid: str, people: People) -> bool:
     payload = api_payload(
-        plan.payload_fields(position), project_gid=project_gid, sync_key_field=plan.settings.sync_key_field, for_update=False
+        plan.payload_fields(row.position), project_gid=project_gid, sync_key_field=plan.settings.sync_key_field, for_update=False
     )
     if not set(payload) <= COMPARED_FIELDS:
         return False
@@ -75,30 +64,31 @@ def _shows_row(task: dict[str, Any], plan: Plan, position: int, project_gid: str
 async def _comments_already_posted(client: AsanaClient, plan: Plan, adopted: list[Outcome]) -> list[Outcome]:
     """For adopted rows with a comment, whether their task already carries it (one read each):
     such a comment is recorded as posted, so rebuilding the state never comments twice."""
-    positions = {key: position for position, key in enumerate(plan.rows["primary_key"])}
     found = []
     for outcome in adopted:
-        position = positions.get(outcome.primary_key)
-        text = plan.comment(position) if position is not None else None
+        try:
+            row = plan.by_key(outcome.primary_key)
+        except KeyError:
+            continue
+        text = plan.comment(row.position)
         if text is not None and outcome.task_gid and await carries_comment(client, outcome.task_gid, text):
-            found.append(Outcome(outcome.primary_key, comment_hash=int(plan.rows["comment_hash"].iat[position])))
+            found.append(Outcome(outcome.primary_key, comment_hash=row.comment_hash))
     return found
 
 
 def match_tasks_to_rows(plan: Plan, tasks: list[dict[str, Any]], project_gid: str, me_gid: str | None) -> Adoptions:
     """Pair each row without a task of its own with the oldest listed task carrying its key."""
     sync_key_field = plan.settings.sync_key_field or ""
-    rows = plan.rows
-    positions: dict[str, list[int]] = {}
-    for position, key, from_column in zip(rows.index, rows["primary_key"], rows["gid_from_column"]):
-        if key is not None and not pd.isna(key) and not from_column:
-            positions.setdefault(str(key), []).append(int(position))
+    by_key: dict[str, list[PlannedRow]] = {}
+    for row in plan.rows():
+        if not row.gid_from_column:
+            by_key.setdefault(row.key, []).append(row)
     people = People(tasks, me_gid)
     adopted: dict[str, dict[str, Any]] = {}
     duplicates = 0
     for task in sorted(tasks, key=_oldest_first):
-        key = _sync_key(task, sync_key_field)
-        if key not in positions:
+        key = sync_key_of(task, sync_key_field)
+        if key is None or key not in by_key:
             continue
         if key in adopted:
             duplicates += 1
@@ -107,54 +97,37 @@ def match_tasks_to_rows(plan: Plan, tasks: list[dict[str, Any]], project_gid: st
     outcomes = []
     up_to_date = 0
     for key, task in adopted.items():
-        [*others, position] = positions[key]
-        current = not others and rows["operation"].iat[position] == CREATE and _shows_row(task, plan, position, project_gid, people)
+        [*others, row] = by_key[key]
+        current = not others and row.operation is Operation.CREATE and _shows_row(task, plan, row, project_gid, people)
         up_to_date += current
-        payload_hash = int(rows["payload_hash"].iat[position]) if current else None
-        outcomes.append(Outcome(key, task_gid=task["gid"], payload_hash=payload_hash))
+        outcomes.append(Outcome(key, task_gid=task["gid"], payload_hash=row.payload_hash if current else None))
     return Adoptions(outcomes, up_to_date, duplicates)
 
 
-async def rebuild_state(
-    plan: Plan,
-    *,
-    asana: AsanaSettings,
-    scope: SyncScope,
-    store: StateStore,
-    run_id: str,
-    log: Callable[[str], None],
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> tuple[pd.DataFrame, int, list[str]]:
-    """Adopt the project's tasks that carry the rows' keys; returns the state as it now is, how many
-    were adopted, and warnings for the run (tasks sharing a key).
+async def rebuild_state(run: RunContext, plan: Plan) -> tuple[pd.DataFrame, list[str]]:
+    """Adopt the project's tasks that carry the rows' keys; returns the state as it now is and
+    warnings for the run (tasks sharing a key). Counts the adopted tasks in `run.report.rebuilt`.
 
-    For a state that holds nothing for `scope`, with `plan.settings.sync_key_field` set,
-    under the sync's lock. The connection test comes first, as before any run's reads."""
+    For a state that holds nothing for the run's scope, with `plan.settings.sync_key_field`
+    set, under the sync's lock, after the connection test."""
     started = time.monotonic()
-    async with AsanaClient.from_settings(asana, on_retry=log, transport=transport) as client:
-        info = await check_connection(
-            client, scope.project_gid, sync_key_field=plan.settings.sync_key_field, token_source=asana.token_source
-        )
-        log(
-            f"The sync state ({store.location}) holds nothing for {scope}: rebuilding it from the project's tasks "
-            f"that carry a row's key in the sync key field {plan.settings.sync_key_field}"
-        )
-        reads_before = client.requests_sent
-        try:
-            tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=MATCH_OPT_FIELDS)]
-            adoptions = match_tasks_to_rows(plan, tasks, scope.project_gid, info.user_gid)
-            commented = await _comments_already_posted(client, plan, adoptions.outcomes)
-        except AuthenticationError:
-            raise ConnectionCheckError(AUTHENTICATION_FAILED.format(source=asana.token_source)) from None
-        except AsanaTransportError as exc:
-            raise unreachable(client, exc) from None
-        reads = client.requests_sent - reads_before
-    store.apply(scope, run_id, [*adoptions.outcomes, *commented])
+    client, scope = run.client, run.scope
+    run.log(
+        f"The sync state ({run.store.location}) holds nothing for {scope}: rebuilding it from the project's tasks "
+        f"that carry a row's key in the sync key field {plan.settings.sync_key_field}"
+    )
+    reads_before = client.requests_sent
+    tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=MATCH_OPT_FIELDS)]
+    adoptions = match_tasks_to_rows(plan, tasks, scope.project_gid, run.me_gid)
+    commented = await _comments_already_posted(client, plan, adoptions.outcomes)
+    reads = client.requests_sent - reads_before
+    await run.in_state(run.store.apply, run.run_id, [*adoptions.outcomes, *commented])
     adopted = len(adoptions.outcomes)
+    run.report.rebuilt = adopted
     duplicates = (
         f"; {adoptions.duplicates:,} more tasks carry a key already adopted and were left alone" if adoptions.duplicates else ""
     )
-    log(
+    run.log(
         f"Rebuilt the sync state from Asana: {adopted:,} tasks adopted by their key ({adoptions.up_to_date:,} already "
         f"show their row, {adopted - adoptions.up_to_date:,} to update) out of {len(tasks):,} listed in {reads:,} "
         f"reads, {time.monotonic() - started:,.1f} s{duplicates}"
@@ -168,4 +141,4 @@ async def rebuild_state(
         if adoptions.duplicates
         else []
     )
-    return store.synced(scope), adopted, warnings
+    return await run.in_state(run.store.synced), warnings

@@ -255,7 +255,8 @@ def observe_task(task: dict[str, Any], people: People) -> Observation:
     return Observation(fields, texts, sections)
 
 
-def _sync_key(task: dict[str, Any], sync_key_field: str) -> str | None:
+def sync_key_of(task: dict[str, Any], sync_key_field: str) -> str | None:
+    """The row key a task carries in the sync key field, if any."""
     for field in task.get("custom_fields") or []:
         if field.get("gid") == sync_key_field:
             return field.get("text_value")
@@ -290,7 +291,7 @@ def match_intents(
     if sync_key_field:
         by_key: dict[str, str] = {}
         for task in candidates:
-            key = _sync_key(task, sync_key_field)
+            key = sync_key_of(task, sync_key_field)
             if key is not None:
                 by_key.setdefault(key, task["gid"])
         return {intent.primary_key: by_key[intent.primary_key] for intent in intents if intent.primary_key in by_key}

@@ -2,9 +2,10 @@
 
 In order: what an interrupted run left unsettled (creates, then comments), the
 creates (exactly once, parents first; see `creates`), the updates (`updates`),
-the removals of rows that left the model, and the comments that changed
-(`comments`) — all through one worker pool paced by the client; outcomes reach
-the state in batches (see `executor`).
+the tasks of updated rows found deleted in Asana (created again), the removals of
+rows that left the model (`removals`), and the comments that changed (`comments`):
+all through one worker pool paced by the client; outcomes reach the state in
+batches (see `executor`).
 """
 
 from __future__ import annotations
@@ -12,98 +13,69 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ..asana.client import AsanaClient
-from .comments import CommentWriter
+from ..planning import Operation, Plan
+from .comments import CommentWriter, DueComment
+from .context import RunContext
 from .creates import CreateWriter
-from .executor import Log, OutcomeRecorder, SyncOptions, WorkerPool
-from ..planning.plan import CREATE, REJECT, UNCHANGED, UPDATE, Plan
+from .removals import RemovalWriter
 from .report import SyncReport
-from ..state import StateStore, SyncScope
 from .updates import UpdateWriter
 
 
 class TaskSync:
-    """One run's writes: give it a plan, it returns a `SyncReport`."""
+    """One run's writes: give it a plan, it returns the run's `SyncReport`."""
 
-    def __init__(
-        self,
-        client: AsanaClient,
-        store: StateStore,
-        *,
-        scope: SyncScope,
-        run_id: str,
-        me_gid: str,
-        log: Log,
-        options: SyncOptions | None = None,
-    ):
-        self.client = client
-        self.store = store
-        self.scope = scope
-        self.run_id = run_id
-        self.me_gid = me_gid
-        self.log = log
-        self.options = options or SyncOptions()
+    def __init__(self, run: RunContext):
+        self.run = run
 
-    async def run(self, plan: Plan) -> SyncReport:
+    async def run_plan(self, plan: Plan) -> SyncReport:
+        run, report = self.run, self.run.report
         started = time.monotonic()
-        report = SyncReport()
-        rows = plan.rows
-        operations = rows["operation"].to_numpy()
-        report.unchanged = int((operations == UNCHANGED).sum())
-        report.rejected = int((operations == REJECT).sum())
+        counts = plan.counts()
+        report.unchanged = counts[Operation.UNCHANGED.value]
+        report.rejected += counts[Operation.REJECT.value]
         report.rejections.extend(plan.rejections.itertuples(index=False, name=None))
-        keys = [key for key in rows["primary_key"] if key is not None]
-        await asyncio.to_thread(self.store.start_run, self.scope, self.run_id, keys, plan.rejections)
+        keys = [key for key in plan.keys() if key is not None]
+        await run.in_state(run.store.start_run, run.run_id, keys, plan.rejections)
+        run.tasks.update(plan.task_gids())
 
-        recorder = OutcomeRecorder(self.store, self.scope, self.run_id, report)
-        pool = WorkerPool(recorder, self.options, self.log)
-        creates = CreateWriter(
-            self.client, self.store, plan, self.scope, self.run_id, self.me_gid, recorder, pool, self.options, report,
-            self.log,
-        )
-        updates = UpdateWriter(self.client, plan, self.scope.project_gid, self.me_gid, recorder, creates, report, self.log)
-        comments = CommentWriter(
-            self.client, self.store, self.scope, self.run_id, recorder, pool, self.options, report, self.log
-        )
+        creates = CreateWriter(run, plan)
+        updates = UpdateWriter(run, plan)
+        removals = RemovalWriter(run, plan)
+        comments = CommentWriter(run)
 
-        to_create = [int(position) for position in (operations == CREATE).nonzero()[0]]
-        to_update = [int(position) for position in (operations == UPDATE).nonzero()[0]]
-        to_remove = list(range(len(plan.removals)))
-        to_create = await creates.settle_earlier_intents(to_create)
+        to_create = await creates.settle_earlier_intents(plan.creates())
+        to_update = plan.updates()
         already_commented = await comments.settle_earlier_intents()
-        pool.total = len(to_create) + len(to_update) + len(to_remove)
-        if pool.total:
-            self.log(
-                f"Writing to Asana: {len(to_create):,} creates, {len(to_update):,} updates, {len(to_remove):,} removals"
+        run.pool.total = len(to_create) + len(to_update) + len(plan.removals)
+        if run.pool.total:
+            run.log(
+                f"Writing to Asana: {len(to_create):,} creates, {len(to_update):,} updates, "
+                f"{len(plan.removals):,} removals"
             )
-        flusher = asyncio.create_task(pool.flush_periodically())
+        flusher = asyncio.create_task(run.pool.flush_periodically())
         try:
             await creates.create_all(to_create)
-            await pool.run(to_update, updates.update)
-            await pool.run(to_remove, updates.remove)
-            await comments.post_all(self._comments_due(plan, creates.parents, recorder, already_commented))
+            await run.pool.run(to_update, updates.update)
+            await creates.recreate_all(updates.vanished)
+            await run.pool.run(plan.removals, removals.remove)
+            await comments.post_all(self._comments_due(plan, already_commented))
         finally:
             flusher.cancel()
-            await recorder.flush()
-        report.requests = self.client.requests_sent
-        report.write_requests = self.client.writes_sent
+            await run.flush()
+        report.requests = run.client.requests_sent
+        report.write_requests = run.client.writes_sent
         report.seconds = time.monotonic() - started
         return report
 
-    @staticmethod
-    def _comments_due(
-        plan: Plan, tasks: dict[str, str], recorder: OutcomeRecorder, already: dict[str, int]
-    ) -> list[tuple[str, str, str, int]]:
-        """(key, task GID, text, hash) of each changed comment whose row has a task and was not rejected now."""
-        rows = plan.rows
-        rejected_now = {key for key, _, _ in recorder.report.rejections}
+    def _comments_due(self, plan: Plan, already: dict[str, int]) -> list[DueComment]:
+        """Each changed comment whose row has a task and was not rejected in this run."""
+        rejected_now = {key for key, _, _ in self.run.report.rejections}
         due = []
-        for position in rows.index[rows["comment_due"]]:
-            key = rows["primary_key"].iat[position]
-            gid = tasks.get(key)
-            text = plan.comment(position)
-            comment_hash = int(rows["comment_hash"].iat[position])
-            if gid is None or text is None or key in rejected_now or already.get(key) == comment_hash:
+        for row in plan.comments_due():
+            gid = self.run.tasks.get(row.key)
+            text = plan.comment(row.position)
+            if gid is None or text is None or row.key in rejected_now or already.get(row.key) == row.comment_hash:
                 continue
-            due.append((key, gid, text, comment_hash))
+            due.append(DueComment(row.key, gid, text, row.comment_hash))
         return due

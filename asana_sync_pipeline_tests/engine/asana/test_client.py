@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from asana_sync_pipeline.engine.asana.client import AsanaClient, limiter_for
+from asana_sync_pipeline.engine.settings import AsanaSettings
 from asana_sync_pipeline.engine.errors import (
     AsanaTransportError,
     AuthenticationError,
@@ -25,7 +26,8 @@ RATE_LIMIT_BODY = {
 
 def client_for(handler, **options):
     options = {"requests_per_minute": 60_000, "max_backoff_seconds": 0.01, **options}
-    return AsanaClient(access_token=TOKEN, base_url="https://asana.test/api/1.0", transport=httpx.MockTransport(handler), **options)
+    settings = AsanaSettings(access_token=TOKEN, base_url="https://asana.test/api/1.0", **options)
+    return AsanaClient(settings, transport=httpx.MockTransport(handler))
 
 
 def run(coroutine):

@@ -18,7 +18,7 @@ from asana_sync_pipeline.engine.fields.names import (
     user_rule,
     users_rule,
 )
-from asana_sync_pipeline.engine.planning.plan import build_plan
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.fields.field_rules import schema_needs
 from asana_sync_pipeline.engine.fields.mapping import resolve_mapping
 from asana_sync_pipeline.engine.fields.schema import Catalog, CustomField, Named, ProjectSchema, SchemaNeeds
@@ -178,11 +178,11 @@ def test_a_plan_keys_custom_fields_by_gid_so_renaming_a_column_or_an_option_rese
     renamed_option.fields = {**renamed_option.fields, "301": CustomField("301", "Customer Tier", "enum", options=Catalog(
         [Named("11", "Or"), Named("12", "Silver"), Named("13", "Bronze")], "option"))}  # fmt: skip
     by_gid = pd.DataFrame({"id": ["a"], "name": ["A"], "custom_fields.Customer Tier": ["11"]})
-    assert plan.rows["payload_hash"][0] == renamed_column.rows["payload_hash"][0]
-    assert plan.rows["payload_hash"][0] == build_plan(by_gid, SyncSettings(), schema=renamed_option).rows["payload_hash"][0]
-    assert plan.request_body(0, "100", for_update=False)["custom_fields"] == {"301": "11"}
+    assert plan.row(0).payload_hash == renamed_column.row(0).payload_hash
+    assert plan.row(0).payload_hash == build_plan(by_gid, SyncSettings(), schema=renamed_option).row(0).payload_hash
+    assert plan.request_body(plan.row(0), "100", for_update=False)["custom_fields"] == {"301": "11"}
     silver = build_plan(frame.assign(**{"custom_fields.Customer Tier": ["Silver"]}), SyncSettings(), schema=schema())
-    assert silver.rows["payload_hash"][0] != plan.rows["payload_hash"][0]
+    assert silver.row(0).payload_hash != plan.row(0).payload_hash
 
 
 def test_an_unknown_custom_field_column_is_a_configuration_error_listing_the_fields():
@@ -204,14 +204,14 @@ def test_pending_names_are_replaced_by_the_created_gids_and_the_hash_follows():
     plan = build_plan(frame, settings, schema=schema())
     assert plan.pending == {"tags": ["platinum"], "section": ["Blocked"]}
     done = plan.with_created({"tags": {"platinum": "299"}, "section": {"Blocked": "499"}})
-    assert done.request_body(0, "100", for_update=False)["tags"] == ["201", "299"]
-    assert done.request_body(0, "100", for_update=False)["memberships"] == [{"project": "100", "section": "499"}]
+    assert done.request_body(done.row(0), "100", for_update=False)["tags"] == ["201", "299"]
+    assert done.request_body(done.row(0), "100", for_update=False)["memberships"] == [{"project": "100", "section": "499"}]
     existing = schema()
     existing.tags = Catalog([*existing.tags.items, Named("299", "platinum")], "tag")
     existing.sections = Catalog([*existing.sections.items, Named("499", "Blocked")], "section")
     planned_later = build_plan(frame, settings, schema=existing)
-    assert list(done.rows["payload_hash"]) == list(planned_later.rows["payload_hash"])
-    assert done.rows["payload_hash"][1] == plan.rows["payload_hash"][1]
+    assert list(done.payload_hashes()) == list(planned_later.payload_hashes())
+    assert done.row(1).payload_hash == plan.row(1).payload_hash
 
 
 def test_options_and_sections_named_alike_reject_the_row_while_tags_stop_the_sync():
@@ -229,4 +229,4 @@ def test_text_that_reads_like_a_name_marker_is_not_reported_as_unchecked_names()
     plan = build_plan(frame, SyncSettings())
     assert plan.unchecked == {}
     assert not any("not checked against the project" in note for note in plan.notes)
-    assert plan.request_body(0, "100", for_update=False)["name"] == "name: Alice"
+    assert plan.request_body(plan.row(0), "100", for_update=False)["name"] == "name: Alice"

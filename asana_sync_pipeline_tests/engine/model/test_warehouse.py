@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from asana_sync_pipeline.engine.settings import SyncSettings
-from asana_sync_pipeline.engine.planning.plan import build_plan
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.model.warehouse import read_model
 
 MODEL = """
@@ -84,7 +84,7 @@ def test_the_plan_is_the_same_whichever_way_the_rows_arrived(warehouse):
     plain, model = read_both(warehouse, "SELECT * REPLACE (completed::VARCHAR AS completed) FROM model")
     assert isinstance(model.dtypes["completed"], pd.CategoricalDtype)
     expected, actual = build_plan(plain, SyncSettings()), build_plan(model, SyncSettings())
-    pd.testing.assert_frame_equal(actual.rows, expected.rows)
+    pd.testing.assert_frame_equal(actual.table, expected.table)
     pd.testing.assert_frame_equal(actual.rejections, expected.rejections)
     assert actual.counts()["reject"] == 133
     for field, values in expected.values.items():
@@ -95,7 +95,7 @@ def test_the_plan_is_the_same_whichever_way_the_rows_arrived(warehouse):
 def test_a_categorical_primary_key_is_read_as_its_text():
     model = pd.DataFrame({"id": pd.Categorical(["a", "b", None, "a"]), "name": ["1", "2", "3", "4"]})
     plan = build_plan(model, SyncSettings())
-    assert plan.rows["primary_key"].tolist() == ["a", "b", None, "a"]
+    assert plan.keys() == ["a", "b", None, "a"]
     assert plan.counts() == {"create": 1, "update": 0, "unchanged": 0, "reject": 3}
 
 

@@ -7,7 +7,7 @@ import pytest
 from asana_sync_pipeline.engine.errors import SyncConfigError
 from asana_sync_pipeline.engine.fields.mapping import resolve_mapping
 from asana_sync_pipeline.engine.settings import SyncSettings
-from asana_sync_pipeline.engine.planning.plan import api_payload, build_plan
+from asana_sync_pipeline.engine.planning import api_payload, build_plan
 
 
 def model(**columns):
@@ -15,7 +15,7 @@ def model(**columns):
 
 
 def operations(plan):
-    return dict(zip(plan.rows["primary_key"], plan.rows["operation"]))
+    return dict(zip(plan.keys(), plan.operations()))
 
 
 def reasons(plan):
@@ -23,9 +23,13 @@ def reasons(plan):
 
 
 def synced_from(plan, gids):
-    rows = plan.rows[plan.rows["primary_key"].isin(list(gids))]
+    rows = [row for row in plan.rows() if row.key in gids]
     return pd.DataFrame(
-        {"primary_key": rows["primary_key"], "task_gid": [gids[key] for key in rows["primary_key"]], "payload_hash": rows["payload_hash"]}
+        {
+            "primary_key": [row.key for row in rows],
+            "task_gid": [gids[row.key] for row in rows],
+            "payload_hash": pd.array([row.payload_hash for row in rows], dtype="UInt64"),
+        }
     )
 
 
@@ -100,21 +104,21 @@ def test_state_map_gives_rows_their_task_and_unchanged_rows_cost_nothing():
     changed = ROWS.assign(name=["Alpha 2", "Beta", "Gamma"])
     plan = build_plan(changed, SyncSettings(), synced)
     assert operations(plan) == {"a": "update", "b": "unchanged", "c": "create"}
-    assert plan.rows.set_index("primary_key").loc["a", "task_gid"] == "111"
+    assert plan.by_key("a").task_gid == "111"
 
 
 def test_task_gid_column_wins_over_the_state_map():
     first = build_plan(ROWS, SyncSettings())
     synced = synced_from(first, {"b": "999"})
     plan = build_plan(ROWS, SyncSettings(), synced)
-    assert plan.rows.set_index("primary_key").loc["b", "task_gid"] == "555"
+    assert plan.by_key("b").task_gid == "555"
     assert operations(plan)["b"] == "update"
 
 
 def test_a_new_field_changes_the_hash_even_when_values_repeat():
     with_notes = build_plan(model(id=["a"], name=["x"], notes=["x"]), SyncSettings())
     with_html = build_plan(model(id=["a"], name=["x"], html_notes=["x"]), SyncSettings())
-    assert with_notes.rows["payload_hash"][0] != with_html.rows["payload_hash"][0]
+    assert with_notes.row(0).payload_hash != with_html.row(0).payload_hash
 
 
 @pytest.mark.parametrize(
@@ -137,7 +141,7 @@ def test_a_new_field_changes_the_hash_even_when_values_repeat():
 def test_rules_across_fields_reject_the_row(columns, field, reason):
     frame = model(**{"id": ["a"], "name": ["Task"], **columns})
     plan = build_plan(frame, SyncSettings())
-    assert plan.rows["operation"].tolist() == ["reject"]
+    assert list(plan.operations()) == ["reject"]
     assert reason in plan.rejections.set_index("field").loc[field, "reason"]
 
 
@@ -151,7 +155,7 @@ def test_rules_across_fields_reject_the_row(columns, field, reason):
 )
 def test_dates_that_fit_together_plan_a_create(columns):
     plan = build_plan(model(**{"id": ["a"], "name": ["Task"], **columns}), SyncSettings())
-    assert plan.rows["operation"].tolist() == ["create"], plan.rejections
+    assert list(plan.operations()) == ["create"], plan.rejections
 
 
 def test_a_blank_task_gid_means_no_task_yet():
@@ -174,7 +178,7 @@ def test_a_mapping_that_shadows_a_column_says_so_once():
 
 def test_duplicate_primary_keys_reject_every_copy_and_others_still_sync():
     plan = build_plan(model(id=["a", "a", "b"], name=["x", "y", "z"]), SyncSettings())
-    assert plan.rows["operation"].tolist() == ["reject", "reject", "create"]
+    assert list(plan.operations()) == ["reject", "reject", "create"]
 
 
 def test_one_bad_value_rejects_only_its_row_with_every_reason():
@@ -202,7 +206,7 @@ def test_payloads_for_create_and_update():
 
 def test_integer_primary_keys_are_text():
     plan = build_plan(model(id=pd.array([1, 2], dtype="Int64"), name=["x", "y"]), SyncSettings())
-    assert plan.rows["primary_key"].tolist() == ["1", "2"]
+    assert plan.keys() == ["1", "2"]
 
 
 def test_empty_model_plans_nothing():
@@ -211,18 +215,18 @@ def test_empty_model_plans_nothing():
 
 
 def test_keys_match_the_state_map_exactly_even_when_their_hashes_collide(monkeypatch):
-    from asana_sync_pipeline.engine.planning import plan as planning
+    from asana_sync_pipeline.engine.planning import keys as planning
 
     keys = np.array(["a", "b", "c", None], dtype=object)
     synced = np.array(["c", "x", "a"], dtype=object)
-    duplicated, position = planning._match_keys(keys, synced)
+    duplicated, position = planning.match_keys(keys, synced)
     assert duplicated.tolist() == [False] * 4 and position.tolist() == [2, -1, 0, -1]
     lengths = lambda values, categorize=True: np.array([len(str(v)) for v in values], dtype=np.uint64)  # noqa: E731
     monkeypatch.setattr(pd.util, "hash_array", lengths)  # repeated hashes: the exact path
-    duplicated, position = planning._match_keys(keys, synced)
+    duplicated, position = planning.match_keys(keys, synced)
     assert duplicated.tolist() == [False] * 4 and position.tolist() == [2, -1, 0, -1]
     monkeypatch.setattr(pd.util, "hash_array", lambda values, categorize=True: np.arange(len(values), dtype=np.uint64))  # false matches: caught
-    duplicated, position = planning._match_keys(keys, synced)
+    duplicated, position = planning.match_keys(keys, synced)
     assert position.tolist() == [2, -1, 0, -1]
-    duplicated, _ = planning._match_keys(np.array(["a", "b", "a", None, None], dtype=object), synced)
+    duplicated, _ = planning.match_keys(np.array(["a", "b", "a", None, None], dtype=object), synced)
     assert duplicated.tolist() == [True, False, True, True, True]

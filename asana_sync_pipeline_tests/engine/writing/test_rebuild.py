@@ -3,7 +3,7 @@ unchanged only when it already shows what the row would send."""
 
 import pandas as pd
 
-from asana_sync_pipeline.engine.planning.plan import build_plan
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.writing.rebuild import match_tasks_to_rows
 from asana_sync_pipeline.engine.settings import SyncSettings
 
@@ -19,7 +19,7 @@ def task(gid: str, key: str | None, name: str, created_at: str = "2026-11-01T00:
 def adopt(model: pd.DataFrame, tasks: list[dict]):
     plan = build_plan(model, SyncSettings(sync_key_field=KEY_FIELD))
     adoptions = match_tasks_to_rows(plan, tasks, PROJECT, me_gid="1")
-    hashes = dict(zip(plan.rows["primary_key"], plan.rows["payload_hash"]))
+    hashes = dict(zip(plan.keys(), plan.payload_hashes()))
     return {outcome.primary_key: (outcome.task_gid, outcome.payload_hash) for outcome in adoptions.outcomes}, adoptions, hashes
 
 

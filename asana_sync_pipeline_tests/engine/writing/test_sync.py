@@ -4,7 +4,7 @@ import pandas as pd
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
 from asana_sync_pipeline.engine.settings import SyncSettings
-from asana_sync_pipeline.engine.planning.plan import build_plan
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.asana.client import AsanaClient
 from asana_sync_pipeline.engine.runner import run_sync
 from asana_sync_pipeline.engine.settings import AsanaSettings
@@ -46,7 +46,9 @@ def test_writes_in_flight_stay_within_max_concurrent_writes(tmp_path):
 def test_long_syncs_log_progress_with_rate_and_time_left(tmp_path):
     import asyncio
 
-    from asana_sync_pipeline.engine.writing.sync import SyncOptions, TaskSync
+    from asana_sync_pipeline.engine.writing.context import RunContext
+    from asana_sync_pipeline.engine.writing.executor import SyncOptions
+    from asana_sync_pipeline.engine.writing.sync import TaskSync
 
     messages = []
     options = SyncOptions(progress_every_seconds=0.2, flush_every_seconds=0.1)
@@ -55,9 +57,9 @@ def test_long_syncs_log_progress_with_rate_and_time_left(tmp_path):
         store = StateStore(str(tmp_path / "state.duckdb"))
 
         async def run():
-            async with AsanaClient.from_settings(asana) as client:
-                task_sync = TaskSync(client, store, scope=SyncScope("default", server.project_gid), run_id="t", me_gid="1", log=messages.append, options=options)
-                return await task_sync.run(build_plan(model(60), SyncSettings()))
+            async with AsanaClient(asana) as client:
+                run = RunContext(client, store, SyncScope("default", server.project_gid), "t", "1", messages.append, options)
+                return await TaskSync(run).run_plan(build_plan(model(60), SyncSettings()))
 
         report = asyncio.run(run())
     assert report.created == 60
@@ -72,7 +74,9 @@ def test_a_state_that_stops_accepting_writes_stops_the_writes_to_asana(tmp_path)
     import pytest
 
     from asana_sync_pipeline.engine.errors import StateStoreError
-    from asana_sync_pipeline.engine.writing.sync import SyncOptions, TaskSync
+    from asana_sync_pipeline.engine.writing.context import RunContext
+    from asana_sync_pipeline.engine.writing.executor import SyncOptions
+    from asana_sync_pipeline.engine.writing.sync import TaskSync
 
     class LosesItsLock(StateStore):
         """A store whose lock is lost after its first batch (as a PostgreSQL store's would be)."""
@@ -92,9 +96,9 @@ def test_a_state_that_stops_accepting_writes_stops_the_writes_to_asana(tmp_path)
         scope = SyncScope("default", server.project_gid)
 
         async def run():
-            async with AsanaClient.from_settings(asana) as client:
-                task_sync = TaskSync(client, store, scope=scope, run_id="t", me_gid="1", log=lambda _: None, options=options)
-                return await task_sync.run(build_plan(model(300), SyncSettings()))
+            async with AsanaClient(asana) as client:
+                run = RunContext(client, store, scope, "t", "1", lambda _: None, options)
+                return await TaskSync(run).run_plan(build_plan(model(300), SyncSettings()))
 
         with pytest.raises(StateStoreError):
             asyncio.run(run())

@@ -1,0 +1,277 @@
+"""Planning: from the warehouse model and the sync state to one operation per row.
+
+Pure and vectorized (no Dagster, no HTTP): normalize every mapped column with
+the field rules, apply the rules that span fields, then decide per row whether
+to create, update, leave unchanged or reject, by the sync mode and the GIDs and
+payload hashes recorded by earlier runs. A million rows plan in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..fields.field_rules import FieldRules, check_custom_field_columns, may_hold_names
+from ..fields.mapping import ColumnMapping, resolve_mapping
+from ..fields.names import PENDING_PREFIX, UNCHECKED_PREFIX
+from ..fields.rules import COMMENT, PARENT_KEY, NormalizedColumn, normalize_column, task_gid
+from ..fields.schema import ProjectSchema
+from ..settings import SyncSettings
+from ..state import COMPLETED, REJECTION_FIELDS, empty_synced
+from .bodies import SYNC_KEY
+from .hashing import payload_hash
+from .keys import lookup, match_keys, positions_in, primary_key_column, same_hash
+from .lifecycle import comment_hashes, live_tasks, parent_levels, removals
+from .plan import Operation, Plan
+
+EMPTY_KEY = "the primary key is empty"
+REPEATED_KEY = "the primary key appears more than once in the model"
+NAME_REQUIRED = "name is required to create a task"
+NO_TASK_TO_UPDATE = "no task to update: the row has no task_gid and no task was synced for this primary key"
+_OPERATIONS = np.array([operation.value for operation in Operation], dtype=object)
+"""Operation values by code: 0 create, 1 update, 2 unchanged, 3 reject."""
+
+
+def _normalize(model: pd.DataFrame, mapping: ColumnMapping, field_rules: FieldRules) -> dict[str, NormalizedColumn]:
+    """Each mapped field's canonical values, keyed as the plan keys them (custom fields by GID)."""
+    return {
+        field_rules.resolved_field(field): normalize_column(field_rules.rule(field), model[column])
+        for field, column in mapping.fields.items()
+    }
+
+
+def _names_in(column: NormalizedColumn, prefix: str) -> dict[str, None]:
+    """Entries of a column's canonical values that carry `prefix`, without it, in order."""
+    distinct = column.distinct if column.distinct is not None else pd.unique(column.values[pd.notna(column.values)])
+    found: dict[str, None] = {}
+    for value in distinct:
+        if isinstance(value, str) and prefix in value:
+            for entry in value.split(","):
+                if entry.startswith(prefix):
+                    found[entry[len(prefix) :]] = None
+    return found
+
+
+_DATE_FIELDS = ("due_on", "due_at", "start_on", "start_at")
+
+
+def _cross_field_errors(columns: dict[str, NormalizedColumn], size: int) -> list[tuple[np.ndarray, str, str]]:
+    """Rules that span fields, as (row mask, field, reason): Asana refuses these combinations."""
+    given_masks = {name: column.given() for name, column in columns.items() if name in _DATE_FIELDS}
+    none = np.zeros(size, dtype=bool)
+
+    def given(name: str) -> np.ndarray:
+        return given_masks.get(name, none)
+
+    def later(start: str, due: str, length: int | None = None) -> np.ndarray:
+        """Rows where both are given and `start` comes after `due` (on their first `length` characters)."""
+        both = given(start) & given(due)
+        found = np.zeros(size, dtype=bool)
+        if both.any():
+            starts = columns[start].values[both].astype(str)
+            dues = columns[due].values[both].astype(str)
+            if length is not None:
+                dues = np.array([value[:length] for value in dues], dtype=str)
+            found[both] = starts > dues
+        return found
+
+    due = given("due_on") | given("due_at")
+    found = [
+        (given("due_on") & given("due_at"), "due_at", "give either due_on or due_at, not both"),
+        (given("start_on") & given("start_at"), "start_at", "give either start_on or start_at, not both"),
+        (given("start_on") & ~due, "start_on", "start_on needs a due date (due_on or due_at) on the same row"),
+        (given("start_at") & ~given("due_at"), "start_at", "start_at needs due_at on the same row"),
+        (later("start_on", "due_on"), "start_on", "start_on is after due_on"),
+        (later("start_on", "due_at", length=10), "start_on", "start_on is after the date of due_at (UTC)"),
+        (later("start_at", "due_at"), "start_at", "start_at is after due_at"),
+    ]
+    if "resource_subtype" in columns:
+        milestone = columns["resource_subtype"].values == "milestone"
+        found.append((milestone & (given("start_on") | given("start_at")), "start_on", "milestones take no start date"))
+    return found
+
+
+def build_plan(
+    model: pd.DataFrame,
+    settings: SyncSettings,
+    synced: pd.DataFrame | None = None,
+    schema: ProjectSchema | None = None,
+) -> Plan:
+    """Plan every row of `model` against `synced` (earlier GIDs and payload hashes), resolving
+    names against `schema` when one was read."""
+    mapping = resolve_mapping([str(column) for column in model.columns], settings)
+    field_rules = FieldRules(schema, settings)
+    check_custom_field_columns(mapping, field_rules)
+    shown_as = {field_rules.resolved_field(field): field for field in mapping.fields}
+    model = model.reset_index(drop=True)
+    size = len(model)
+    normalized = _normalize(model, mapping, field_rules)
+    comments = normalized.pop(COMMENT, None)
+    if PARENT_KEY in normalized:
+        parent = normalized[PARENT_KEY]
+        explicit = np.where(pd.notna(parent.values), parent.values, "")
+        normalized[PARENT_KEY] = NormalizedColumn(explicit.astype(object), parent.errors)
+    keys = primary_key_column(model[settings.primary_key])
+    if settings.sync_key_field:
+        normalized[SYNC_KEY] = NormalizedColumn(keys, np.full(size, None, dtype=object))
+    values = {field: column.values for field, column in normalized.items()}
+    rejected: list[tuple[np.ndarray, str, Any]] = [
+        (column.invalid(), shown_as.get(field, field), column.errors) for field, column in normalized.items() if field != SYNC_KEY
+    ]
+
+    column_gids = np.full(size, None, dtype=object)
+    if mapping.task_gid_column:
+        gid_column = normalize_column(task_gid, model[mapping.task_gid_column])
+        column_gids = gid_column.values
+        rejected.append((gid_column.invalid(), "task_gid", gid_column.errors))
+    rejected.extend(_cross_field_errors(normalized, size))
+    synced = synced if synced is not None else empty_synced()
+    missing_key = pd.isna(keys)
+    duplicated, position = match_keys(keys, synced["primary_key"].to_numpy(dtype=object))
+    rejected.append((missing_key, settings.primary_key, EMPTY_KEY))
+    rejected.append((duplicated & ~missing_key, settings.primary_key, REPEATED_KEY))
+    state_gids = lookup(synced["task_gid"], position)
+    task_gids = np.where(pd.notna(column_gids), column_gids, state_gids)
+    has_task = pd.notna(task_gids)
+
+    hashes = payload_hash(normalized, size)
+    unchanged = has_task & (state_gids == task_gids) & same_hash(synced["payload_hash"], position, hashes)
+
+    creates = ~has_task if settings.sync_mode.creates else np.zeros(size, dtype=bool)
+    updates = has_task & ~unchanged if settings.sync_mode.updates else np.zeros(size, dtype=bool)
+    if not settings.sync_mode.creates:
+        rejected.append((~has_task, mapping.task_gid_column or "task_gid", NO_TASK_TO_UPDATE))
+    name_given = pd.notna(values["name"]) if "name" in values else np.zeros(size, dtype=bool)
+    rejected.insert(0, (creates & ~name_given, "name", NAME_REQUIRED))
+    if comments is not None:
+        rejected.append((comments.invalid(), shown_as.get(COMMENT, COMMENT), comments.errors))
+        values[COMMENT] = comments.values
+
+    levels = np.zeros(size, dtype=np.int64)
+    if PARENT_KEY in values:
+        unusable = np.zeros(size, dtype=bool)
+        for mask, _, _ in rejected:
+            unusable |= np.asarray(mask, dtype=bool)
+        levels, _, misplaced, reasons = parent_levels(keys, values[PARENT_KEY], unusable & ~has_task)
+        rejected.append((misplaced, shown_as.get(PARENT_KEY, PARENT_KEY), reasons))
+
+    rejections = _rejection_table(rejected, keys, size)
+    codes = np.where(creates, 0, np.where(updates, 1, 2))
+    codes[rejections.index.unique()] = 3
+    table = pd.DataFrame(
+        {
+            "primary_key": pd.Series(keys, dtype=object, copy=False),
+            "operation": pd.Series(_OPERATIONS[codes], dtype=object, copy=False),
+            "task_gid": pd.Series(task_gids, dtype=object, copy=False),
+            "gid_from_column": pd.Series(pd.notna(column_gids), dtype=bool),
+            "gid_known": pd.Series(has_task & (state_gids == task_gids), dtype=bool),
+            "payload_hash": pd.Series(hashes, dtype=np.uint64),
+            "level": pd.Series(levels, dtype=np.int64),
+            "comment_hash": pd.Series(comment_hashes(values.get(COMMENT, np.full(size, None, dtype=object))), dtype=np.uint64),
+        }
+    )
+    notes = [*mapping.notes, *([f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else [])]
+    pending = {
+        name: list(_names_in(normalized[name], PENDING_PREFIX)) for name in ("tags", "section") if name in normalized
+    }
+    pending = {name: names for name, names in pending.items() if names}
+    unchecked = {
+        shown_as.get(name, name): len(names)
+        for name, column in normalized.items()
+        if may_hold_names(name) and (names := _names_in(column, UNCHECKED_PREFIX))
+    }
+    for name, names in pending.items():
+        notes.append(f"{name}: will be created once, then used: {', '.join(names[:10])}")
+    if unchecked:
+        notes.append(
+            "Names not checked against the project (its schema was not read): "
+            + ", ".join(f"{field} ({count} distinct)" for field, count in unchecked.items())
+        )
+    plan = Plan(
+        settings,
+        mapping,
+        table,
+        values,
+        rejections.reset_index(drop=True),
+        notes,
+        kinds=field_rules.kinds(),
+        schema=schema.summary() if schema is not None else None,
+        pending=pending,
+        unchecked=unchecked,
+    )
+    return _with_lifecycle(plan, synced, position)
+
+
+def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> Plan:
+    """What the state says of rows that left or came back, and of comments already posted."""
+    table = plan.table
+    operation = table["operation"].to_numpy(dtype=object).copy()
+    removed = synced["removed"] if "removed" in synced else pd.Series(None, index=synced.index, dtype=object)
+    came_back = np.append(removed.astype(object).to_numpy() == COMPLETED, False)[position] & (operation != Operation.REJECT)
+    came_back &= table["gid_known"].to_numpy()
+    if plan.settings.sync_mode.updates:
+        operation[came_back & (operation == Operation.UNCHANGED)] = Operation.UPDATE.value
+    reopen = came_back & (operation == Operation.UPDATE)
+    posted = (
+        np.append(synced["comment_hash"].to_numpy(dtype=np.uint64, na_value=0), np.uint64(0))[position]
+        if "comment_hash" in synced
+        else np.zeros(len(table), dtype=np.uint64)
+    )
+    comment_hash = table["comment_hash"].to_numpy(dtype=np.uint64)
+    comment_due = (comment_hash != 0) & (comment_hash != posted) & (operation != Operation.REJECT)
+    if not plan.settings.sync_mode.updates:
+        comment_due &= operation == Operation.CREATE
+    table = table.assign(operation=operation, reopen=reopen, comment_due=comment_due)
+    return replace(
+        plan,
+        table=table,
+        removals=removals(table["primary_key"].to_numpy(dtype=object), synced, plan.settings.on_row_removed),
+        live_tasks=live_tasks(synced, plan.settings.on_row_removed),
+    )
+
+
+def _rejection_table(rejected: list[tuple[np.ndarray, str, Any]], keys: np.ndarray, size: int) -> pd.DataFrame:
+    """One line per rejected (row, field), indexed by row position; the first reason wins."""
+    parts = []
+    for mask, field_name, reason in rejected:
+        mask = np.asarray(mask, dtype=bool)
+        if size == 0 or not mask.any():
+            continue
+        rows = np.flatnonzero(mask)
+        reasons = reason[rows] if isinstance(reason, np.ndarray) else np.full(len(rows), reason, dtype=object)
+        parts.append(pd.DataFrame({"primary_key": keys[rows], "field": field_name, "reason": reasons}, index=rows))
+    if not parts:
+        return pd.DataFrame(columns=list(REJECTION_FIELDS), index=pd.Index([], dtype=np.int64))
+    table = pd.concat(parts).sort_index(kind="stable")
+    first_per_field = ~pd.MultiIndex.from_arrays([table.index, table["field"]]).duplicated()
+    table = table[first_per_field]
+    table["primary_key"] = table["primary_key"].astype(object).where(table["primary_key"].notna(), None)
+    return table
+
+
+def refresh_plan(plan: Plan, synced: pd.DataFrame) -> Plan:
+    """The plan against the state as it is now, once the sync's lock is held: rows another run
+    synced since planning become updates or unchanged instead of second creates; the row
+    lifecycle is computed again."""
+    table = plan.table.copy()
+    position = positions_in(synced, table["primary_key"].to_numpy(dtype=object))
+    known = position >= 0
+    state_gids = lookup(synced["task_gid"], position)
+    operation = table["operation"].to_numpy(dtype=object).copy()
+    task_gids = table["task_gid"].to_numpy(dtype=object).copy()
+    adopted = (operation == Operation.CREATE) & known
+    task_gids[adopted] = state_gids[adopted]
+    hashes = table["payload_hash"].to_numpy(dtype=np.uint64)
+    same = known & (state_gids == task_gids) & same_hash(synced["payload_hash"], position, hashes)
+    if not plan.settings.sync_mode.updates:
+        operation[adopted] = Operation.UNCHANGED.value
+    else:
+        operation[adopted] = np.where(same[adopted], Operation.UNCHANGED.value, Operation.UPDATE.value)
+    operation[(operation == Operation.UPDATE) & same] = Operation.UNCHANGED.value
+    table["operation"] = operation
+    table["task_gid"] = task_gids
+    table["gid_known"] = known & (state_gids == task_gids)
+    return _with_lifecycle(replace(plan, table=table), synced, position)

@@ -1,0 +1,45 @@
+"""Payload hashes: one stable 64-bit number per row of canonical values, the cheap test of
+"nothing changed since the last sync"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..fields.rules import COMMENT, NormalizedColumn
+
+_NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0x100000001B3)
+
+
+def _column_hash(column: NormalizedColumn) -> np.ndarray:
+    """Stable 64-bit hashes of a column's canonical values, per distinct value when known
+    (columns without codes are mostly distinct text, hashed directly)."""
+    if column.codes is None:
+        given = pd.notna(column.values)
+        hashes = np.full(len(given), _NULL_HASH, dtype=np.uint64)
+        hashes[given] = pd.util.hash_array(column.values[given], categorize=False)
+        return hashes
+    assert column.distinct is not None
+    hashes = pd.util.hash_array(column.distinct)
+    hashes[pd.isna(column.distinct)] = _NULL_HASH
+    return hashes[column.codes]
+
+
+def payload_hash(columns: dict[str, NormalizedColumn], size: int) -> np.ndarray:
+    """A stable 64-bit hash per row of canonical values, including which fields are given."""
+    names = sorted(columns)
+    hashes = np.full(size, pd.util.hash_array(np.array([",".join(names)], dtype=object))[0], dtype=np.uint64)
+    for name in names:
+        hashes = (hashes * _MIX) ^ _column_hash(columns[name])
+    return hashes
+
+
+def payload_hash_of_values(values: dict[str, np.ndarray], size: int) -> np.ndarray:
+    """`payload_hash` of a plan's canonical values (the comment is not part of the payload)."""
+    columns = {
+        name: NormalizedColumn(column, np.full(len(column), None, dtype=object))
+        for name, column in values.items()
+        if name != COMMENT
+    }
+    return payload_hash(columns, size)
