@@ -1,7 +1,7 @@
 """Which rule reads each mapped field, given what is known of the project.
 
-Without a schema the rules of `fields` apply (GIDs, emails by shape); with one,
-names, labels and emails are resolved and checked (`named_values`). Also decides
+Without a schema the rules of `rules` apply (GIDs, emails by shape); with one,
+names, labels and emails are resolved and checked (`names`). Also decides
 which parts of the schema a model needs at all (`schema_needs`), from its
 distinct values: a model of GIDs needs none.
 """
@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import rules as rules
-from . import names as named
+from . import names
 from ..errors import SyncConfigError
-from .rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, is_null
+from .rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, FieldValueError, as_items, is_null
 from .mapping import ColumnMapping
 from .schema import ProjectSchema, SchemaNeeds
 from ..settings import SyncSettings
@@ -43,17 +42,17 @@ class FieldRules:
         if reference is not None:
             if schema is None or schema.fields is None:
                 return _unchecked_custom_value
-            return named.custom_field_rule(schema.field_named(reference), schema)
+            return names.custom_field_rule(schema.field_named(reference), schema)
         if field == "tags":
-            return named.tags_rule(schema, self.settings.create_missing_tags)
+            return names.tags_rule(schema, self.settings.create_missing_tags)
         if field == "section":
-            return named.section_rule(schema, self.settings.create_missing_sections)
+            return names.section_rule(schema, self.settings.create_missing_sections)
         if field == "custom_fields":
-            return named.custom_fields_rule(schema)
+            return names.custom_fields_rule(schema)
         if field == "assignee" and schema is not None:
-            return named.user_rule(schema)
+            return names.user_rule(schema)
         if field == "followers" and schema is not None:
-            return named.users_rule(schema)
+            return names.users_rule(schema)
         return TASK_FIELDS[field].rule
 
     def resolved_field(self, field: str) -> str:
@@ -72,7 +71,7 @@ def _unchecked_custom_value(value: Any) -> str:
     """A custom field value kept as written, when the project's fields are unknown (a dry run without token)."""
     if isinstance(value, (list, tuple)):
         return ",".join(str(item) for item in value)
-    return named.UNCHECKED_PREFIX + str(value)
+    return names.UNCHECKED_PREFIX + str(value)
 
 
 def _distinct(column: pd.Series) -> list[Any]:
@@ -91,11 +90,11 @@ def _distinct(column: pd.Series) -> list[Any]:
 def _has_name(values: list[Any]) -> bool:
     for value in values:
         try:
-            entries = rules._as_items(value)
-        except rules.FieldValueError:
+            entries = as_items(value)
+        except FieldValueError:
             continue
         for entry in entries:
-            if isinstance(entry, str) and entry and not named.is_gid(entry):
+            if isinstance(entry, str) and entry and not names.is_gid(entry):
                 return True
     return False
 
@@ -103,8 +102,8 @@ def _has_name(values: list[Any]) -> bool:
 def _has_email(values: list[Any]) -> bool:
     for value in values:
         try:
-            entries = rules._as_items(value)
-        except rules.FieldValueError:
+            entries = as_items(value)
+        except FieldValueError:
             continue
         if any(isinstance(entry, str) and "@" in entry for entry in entries):
             return True
@@ -115,10 +114,10 @@ def _json_needs_schema(values: list[Any]) -> bool:
     """True when a custom_fields JSON value names a field or a label (not only GIDs and numbers)."""
 
     def plain(item: Any) -> bool:
-        if item is None or isinstance(item, (int, float)) or (isinstance(item, str) and named.is_gid(item)):
+        if item is None or isinstance(item, (int, float)) or (isinstance(item, str) and names.is_gid(item)):
             return True
         if isinstance(item, list):
-            return all(isinstance(entry, str) and named.is_gid(entry) for entry in item)
+            return all(isinstance(entry, str) and names.is_gid(entry) for entry in item)
         return isinstance(item, dict) and set(item) <= {"date", "date_time"}
 
     for value in values:
@@ -126,7 +125,7 @@ def _json_needs_schema(values: list[Any]) -> bool:
             parsed = json.loads(value) if isinstance(value, str) else value
         except ValueError:
             continue
-        if isinstance(parsed, dict) and any(not named.is_gid(str(key)) or not plain(item) for key, item in parsed.items()):
+        if isinstance(parsed, dict) and any(not names.is_gid(str(key)) or not plain(item) for key, item in parsed.items()):
             return True
     return False
 

@@ -1,7 +1,7 @@
 """Field rules for values people write by name: tags, sections, people, custom field values.
 
 Each builder takes the project's schema and returns a rule in the shape of
-`fields` (one value in; a canonical value out, or `FieldValueError` with a
+`rules` (one value in; a canonical value out, or `FieldValueError` with a
 reason that names the value and lists valid choices). Canonical values are GIDs,
 so renaming an option in Asana changes nothing, while changing a label in the
 model does. A name that does not exist yet becomes a *pending* value
@@ -23,11 +23,11 @@ import numpy as np
 from ..errors import SyncConfigError
 from .rules import (
     FieldValueError,
-    _as_items,
-    _as_text,
-    _canonical_json,
-    _json_value,
-    _show,
+    as_items,
+    as_text,
+    canonical_json,
+    json_value,
+    show,
     calendar_date,
     is_null,
     user,
@@ -48,10 +48,10 @@ def is_gid(text: str) -> bool:
 
 def _entries(value: Any) -> list[str]:
     entries = []
-    for item in _as_items(value):
+    for item in as_items(value):
         if is_null(item) or item == "":
             continue
-        text = _as_text(item).strip()
+        text = as_text(item).strip()
         if text and text not in entries:
             entries.append(text)
     return entries
@@ -99,7 +99,7 @@ def section_rule(schema: ProjectSchema | None, create_missing: bool = False) -> 
     """A section of the configured project, by name or GID; canonical: its GID."""
 
     def rule(value: Any) -> str:
-        text = _as_text(value).strip()
+        text = as_text(value).strip()
         if not text:
             raise FieldValueError("a section name or GID cannot be empty")
         if schema is None or schema.sections is None:
@@ -129,13 +129,13 @@ def users_rule(schema: ProjectSchema | None) -> Rule:
 
     def rule(value: Any) -> str:
         people = []
-        for entry in _as_items(value):
+        for entry in as_items(value):
             if is_null(entry) or entry == "":
                 continue
             try:
                 resolved = one(entry)
             except FieldValueError as exc:
-                raise FieldValueError(f"{_show(entry)}: {exc}") from None
+                raise FieldValueError(f"{show(entry)}: {exc}") from None
             if resolved not in people:
                 people.append(resolved)
         return ",".join(people)
@@ -149,16 +149,16 @@ def _number(value: Any, spec: CustomField) -> Decimal:
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except InvalidOperation:
-        raise FieldValueError(f"{spec.name}: expected a number, got {_show(value)}") from None
+        raise FieldValueError(f"{spec.name}: expected a number, got {show(value)}") from None
     if not number.is_finite():
-        raise FieldValueError(f"{spec.name}: expected a finite number, got {_show(value)}")
+        raise FieldValueError(f"{spec.name}: expected a finite number, got {show(value)}")
     if spec.precision is not None and number.as_tuple().exponent < -spec.precision:
         number = number.quantize(Decimal(1).scaleb(-spec.precision), rounding=ROUND_HALF_UP)
     return number
 
 
 def _option(spec: CustomField, value: Any) -> str:
-    text = _as_text(value).strip()
+    text = as_text(value).strip()
     assert spec.options is not None
     try:
         option = spec.options.find(text)
@@ -179,7 +179,7 @@ def custom_value(spec: CustomField, value: Any, schema: ProjectSchema) -> str:
         raise SyncConfigError(f"custom field {spec.name!r} is computed by Asana (formula or read-only); it cannot be written")
     kind = spec.subtype
     if kind == "text":
-        text = _as_text(value)
+        text = as_text(value)
         if len(text) > 1024:
             raise FieldValueError(f"{spec.name}: text fields hold at most 1,024 characters, got {len(text):,}")
         return text
@@ -230,12 +230,12 @@ def custom_fields_rule(schema: ProjectSchema | None) -> Rule:
     Without a schema, keys must be GIDs and values pass as they are (the first release's rule)."""
 
     def rule(value: Any) -> str:
-        parsed = _json_value(value, dict, "a JSON object keyed by custom-field GID or name")
+        parsed = json_value(value, dict, "a JSON object keyed by custom-field GID or name")
         if schema is None or schema.fields is None:
             for key in parsed:
                 if not is_gid(str(key)):
-                    raise FieldValueError(f"key {_show(key)} is a name; it can be checked only against the project (set the token)")
-            return _canonical_json({str(key): item for key, item in parsed.items()})
+                    raise FieldValueError(f"key {show(key)} is a name; it can be checked only against the project (set the token)")
+            return canonical_json({str(key): item for key, item in parsed.items()})
         resolved: dict[str, Any] = {}
         for key, item in parsed.items():
             try:
@@ -248,7 +248,7 @@ def custom_fields_rule(schema: ProjectSchema | None) -> Rule:
                 raise FieldValueError(f"custom_fields: {exc}") from None
             api = api_custom_value(spec.subtype, canonical)
             resolved[spec.gid] = _json_number(canonical) if spec.subtype == "number" else api
-        return _canonical_json(resolved)
+        return canonical_json(resolved)
 
     return rule
 

@@ -44,22 +44,22 @@ def is_null(value: Any) -> bool:
     return False
 
 
-def _show(value: Any, limit: int = 60) -> str:
+def show(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (bool, np.bool_)):
         raise FieldValueError(f"expected text, got the boolean {value}")
     if isinstance(value, (int, np.integer)) or (isinstance(value, float) and math.isfinite(value)):
         return str(value)
-    raise FieldValueError(f"expected text, got {type(value).__name__} {_show(value)}")
+    raise FieldValueError(f"expected text, got {type(value).__name__} {show(value)}")
 
 
-def _as_items(value: Any) -> list[Any]:
+def as_items(value: Any) -> list[Any]:
     """A comma-separated string or a list-like column value, as its entries."""
     if isinstance(value, str):
         return [item.strip() for item in value.split(",")]
@@ -67,7 +67,7 @@ def _as_items(value: Any) -> list[Any]:
         return [item.strip() if isinstance(item, str) else item for item in value]
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return [str(value)]
-    raise FieldValueError(f"expected a comma-separated list or a list, got {_show(value)}")
+    raise FieldValueError(f"expected a comma-separated list or a list, got {show(value)}")
 
 
 def _gid_text(value: Any) -> str | None:
@@ -88,11 +88,11 @@ def _gid_text(value: Any) -> str | None:
 
 
 def text(value: Any) -> str:
-    return _as_text(value)
+    return as_text(value)
 
 
 def required_text(value: Any) -> str:
-    result = _as_text(value)
+    result = as_text(value)
     if not result.strip():
         raise FieldValueError("must not be empty")
     return result
@@ -100,7 +100,7 @@ def required_text(value: Any) -> str:
 
 def html_notes(value: Any) -> str:
     try:
-        return normalize_html_notes(_as_text(value))
+        return normalize_html_notes(as_text(value))
     except RichTextError as exc:
         raise FieldValueError(f"invalid Asana rich text: {exc}") from None
 
@@ -115,9 +115,9 @@ def calendar_date(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, np.datetime64):
         return calendar_date(pd.Timestamp(value).to_pydatetime())
-    text_value = _as_text(value).strip()
+    text_value = as_text(value).strip()
     if not ISO_DATE_PATTERN.match(text_value):
-        raise FieldValueError(f"expected a date as YYYY-MM-DD, got {_show(value)}")
+        raise FieldValueError(f"expected a date as YYYY-MM-DD, got {show(value)}")
     try:
         return date.fromisoformat(text_value).isoformat()
     except ValueError:
@@ -140,13 +140,13 @@ def date_time(value: Any) -> str:
         return _utc_text(value)
     if isinstance(value, date):
         raise FieldValueError(f"expected a date-time with a time zone, got the date {value}; use due_on for dates")
-    text_value = _as_text(value).strip()
+    text_value = as_text(value).strip()
     if ISO_DATE_PATTERN.match(text_value):
         raise FieldValueError(f"expected a date-time with a time zone, got the date {text_value}; use due_on")
     try:
         moment = datetime.fromisoformat(text_value)
     except ValueError:
-        raise FieldValueError(f"expected an ISO 8601 date-time such as 2025-12-31T17:00:00Z, got {_show(value)}") from None
+        raise FieldValueError(f"expected an ISO 8601 date-time such as 2025-12-31T17:00:00Z, got {show(value)}") from None
     if moment.tzinfo is None:
         raise FieldValueError(f"{text_value} has no time zone; add one such as Z or +02:00")
     return _utc_text(moment)
@@ -157,7 +157,7 @@ def boolean(value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise FieldValueError(f"expected true or false, got {_show(value)}")
+    raise FieldValueError(f"expected true or false, got {show(value)}")
 
 
 def user(value: Any) -> str:
@@ -165,18 +165,18 @@ def user(value: Any) -> str:
     gid = _gid_text(value)
     if gid is not None:
         return gid
-    candidate = _as_text(value).strip()
+    candidate = as_text(value).strip()
     if candidate.lower() == "me":
         return "me"
     if EMAIL_PATTERN.match(candidate):
         return candidate
-    raise FieldValueError(f"expected a user GID, an email or 'me', got {_show(value)} (display names are not accepted)")
+    raise FieldValueError(f"expected a user GID, an email or 'me', got {show(value)} (display names are not accepted)")
 
 
 def gid(value: Any) -> str:
     result = _gid_text(value)
     if result is None:
-        raise FieldValueError(f"expected a numeric GID, got {_show(value)}")
+        raise FieldValueError(f"expected a numeric GID, got {show(value)}")
     return result
 
 
@@ -190,13 +190,13 @@ def task_gid(value: Any) -> str | None:
 def _list_of(entry_rule: Callable[[Any], str], what: str) -> Callable[[Any], str]:
     def rule(value: Any) -> str:
         entries: list[str] = []
-        for item in _as_items(value):
+        for item in as_items(value):
             if is_null(item) or item == "":
                 continue
             try:
                 normalized = entry_rule(item)
             except FieldValueError:
-                raise FieldValueError(f"{_show(item)} is not {what}") from None
+                raise FieldValueError(f"{show(item)} is not {what}") from None
             if normalized not in entries:
                 entries.append(normalized)
         return ",".join(entries)
@@ -209,7 +209,7 @@ project_gids = _list_of(gid, "a project GID")
 users = _list_of(user, "a user GID, an email or 'me'")
 
 
-def _json_value(value: Any, expected: type, what: str) -> Any:
+def json_value(value: Any, expected: type, what: str) -> Any:
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
@@ -220,11 +220,11 @@ def _json_value(value: Any, expected: type, what: str) -> Any:
     else:
         parsed = value
     if not isinstance(parsed, expected):
-        raise FieldValueError(f"expected {what}, got {type(parsed).__name__} {_show(value)}")
+        raise FieldValueError(f"expected {what}, got {type(parsed).__name__} {show(value)}")
     return parsed
 
 
-def _canonical_json(value: Any) -> str:
+def canonical_json(value: Any) -> str:
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -233,32 +233,32 @@ def _canonical_json(value: Any) -> str:
 
 def custom_fields(value: Any) -> str:
     """A JSON object keyed by custom-field GID (not by label), as text or parsed."""
-    parsed = _json_value(value, dict, "a JSON object keyed by custom-field GID")
+    parsed = json_value(value, dict, "a JSON object keyed by custom-field GID")
     for key in parsed:
         if not GID_PATTERN.match(str(key)):
             raise FieldValueError(
-                f"key {_show(key)} is not a custom-field GID; key the object by GID, not by label "
+                f"key {show(key)} is not a custom-field GID; key the object by GID, not by label "
                 "(list them with GET /projects/{gid}/custom_field_settings)"
             )
-    return _canonical_json({str(key): item for key, item in parsed.items()})
+    return canonical_json({str(key): item for key, item in parsed.items()})
 
 
 def memberships(value: Any) -> str:
-    parsed = _json_value(value, list, "a JSON array of {project, section} objects")
+    parsed = json_value(value, list, "a JSON array of {project, section} objects")
     for entry in parsed:
         if not isinstance(entry, dict) or set(entry) - {"project", "section"} or "project" not in entry:
-            raise FieldValueError(f"each membership must be an object with project and optional section, got {_show(entry)}")
+            raise FieldValueError(f"each membership must be an object with project and optional section, got {show(entry)}")
         for key, item in entry.items():
             if _gid_text(item) is None:
-                raise FieldValueError(f"membership {key} must be a GID, got {_show(item)}")
-    return _canonical_json([{key: str(item) for key, item in entry.items()} for entry in parsed])
+                raise FieldValueError(f"membership {key} must be a GID, got {show(item)}")
+    return canonical_json([{key: str(item) for key, item in entry.items()} for entry in parsed])
 
 
 def one_of(*choices: str) -> Callable[[Any], str]:
     def rule(value: Any) -> str:
-        candidate = _as_text(value).strip()
+        candidate = as_text(value).strip()
         if candidate not in choices:
-            raise FieldValueError(f"expected one of {', '.join(choices)}, got {_show(value)}")
+            raise FieldValueError(f"expected one of {', '.join(choices)}, got {show(value)}")
         return candidate
 
     return rule
@@ -370,7 +370,7 @@ def _apply(rule: Callable[[Any], Any], value: Any) -> tuple[Any, str | None]:
     except FieldValueError as exc:
         return None, str(exc)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
-        return None, f"cannot read {_show(value)}: {exc}"
+        return None, f"cannot read {show(value)}: {exc}"
 
 
 def blank_mask(values: np.ndarray) -> np.ndarray:

@@ -105,6 +105,34 @@ class Outcome:
     comment_hash: int | None = None
 
 
+@dataclass(frozen=True)
+class OutcomeBatch:
+    """A batch of outcomes sorted by what each table receives; for a key recorded twice in one
+    batch, the later outcome wins."""
+
+    synced: dict[str, Outcome]
+    """Rows that have a task now: primary key -> outcome."""
+    rejected: list[Outcome]
+    settled: list[str]
+    """Keys whose create intent is settled."""
+    forgotten: list[str]
+    """Keys whose task is gone."""
+    commented: dict[str, int]
+    """Keys whose comment is on the task: primary key -> comment hash."""
+
+    @classmethod
+    def of(cls, outcomes: list[Outcome]) -> OutcomeBatch:
+        return cls(
+            synced={outcome.primary_key: outcome for outcome in outcomes if outcome.task_gid is not None},
+            rejected=[outcome for outcome in outcomes if outcome.reason is not None],
+            settled=sorted({outcome.primary_key for outcome in outcomes if outcome.clear_intent}),
+            forgotten=sorted({outcome.primary_key for outcome in outcomes if outcome.forget}),
+            commented={
+                outcome.primary_key: outcome.comment_hash for outcome in outcomes if outcome.comment_hash is not None
+            },
+        )
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 

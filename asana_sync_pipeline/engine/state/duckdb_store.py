@@ -30,85 +30,23 @@ from ..errors import StateStoreError
 from ..log import Log
 from ..json_text import dumps
 from ..model.warehouse import is_duckdb_file
+from .tables import DUCKDB, TABLES
 from .base import (
     DEFAULT_SYNC,
     RUN_COUNTS,
     CommentIntent,
     Intent,
     Outcome,
+    OutcomeBatch,
     StateStore,
     SyncScope,
     empty_synced,
     utc_now,
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS synced_tasks (
-    sync_name VARCHAR NOT NULL,
-    project_gid VARCHAR NOT NULL,
-    primary_key VARCHAR NOT NULL,
-    task_gid VARCHAR NOT NULL,
-    payload_hash UBIGINT,
-    synced_at TIMESTAMPTZ NOT NULL,
-    run_id VARCHAR,
-    removed VARCHAR,
-    comment_hash UBIGINT,
-    PRIMARY KEY (sync_name, project_gid, primary_key)
-);
-CREATE TABLE IF NOT EXISTS comment_intents (
-    sync_name VARCHAR NOT NULL,
-    project_gid VARCHAR NOT NULL,
-    primary_key VARCHAR NOT NULL,
-    task_gid VARCHAR NOT NULL,
-    text VARCHAR NOT NULL,
-    comment_hash UBIGINT NOT NULL,
-    attempted_at TIMESTAMPTZ NOT NULL,
-    run_id VARCHAR,
-    PRIMARY KEY (sync_name, project_gid, primary_key)
-);
-CREATE TABLE IF NOT EXISTS create_intents (
-    sync_name VARCHAR NOT NULL,
-    project_gid VARCHAR NOT NULL,
-    primary_key VARCHAR NOT NULL,
-    payload VARCHAR NOT NULL,
-    attempted_at TIMESTAMPTZ NOT NULL,
-    run_id VARCHAR,
-    PRIMARY KEY (sync_name, project_gid, primary_key)
-);
-CREATE TABLE IF NOT EXISTS rejections (
-    sync_name VARCHAR NOT NULL,
-    project_gid VARCHAR NOT NULL,
-    primary_key VARCHAR,
-    field VARCHAR NOT NULL,
-    reason VARCHAR NOT NULL,
-    run_id VARCHAR,
-    rejected_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sync_runs (
-    run_id VARCHAR NOT NULL,
-    sync_name VARCHAR NOT NULL,
-    project_gid VARCHAR NOT NULL,
-    sync_mode VARCHAR NOT NULL,
-    started_at TIMESTAMPTZ NOT NULL,
-    finished_at TIMESTAMPTZ NOT NULL,
-    created BIGINT NOT NULL,
-    updated BIGINT NOT NULL,
-    unchanged BIGINT NOT NULL,
-    rejected BIGINT NOT NULL,
-    adopted BIGINT NOT NULL,
-    recreated BIGINT NOT NULL DEFAULT 0,
-    completed BIGINT NOT NULL DEFAULT 0,
-    deleted BIGINT NOT NULL DEFAULT 0,
-    reopened BIGINT NOT NULL DEFAULT 0,
-    comments BIGINT NOT NULL DEFAULT 0
-);
-"""
-TABLES = ("synced_tasks", "create_intents", "rejections", "sync_runs")
-ADDED_COLUMNS = {
-    "synced_tasks": {"removed": "VARCHAR", "comment_hash": "UBIGINT"},
-    "sync_runs": {name: "BIGINT NOT NULL DEFAULT 0" for name in ("recreated", "completed", "deleted", "reopened", "comments")},
-}
-"""Columns added since a table was first created, added in place to older files."""
+SCHEMA = ";\n".join(table.create(DUCKDB) for table in TABLES)
+OLDEST_TABLES = ("synced_tasks", "create_intents", "rejections", "sync_runs")
+"""The tables of files written before syncs were named (they lack `sync_name`)."""
 LOCK_WAIT_SECONDS = 120.0
 SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0
 
@@ -308,11 +246,8 @@ class DuckDBStateStore(StateStore):
             return
         now = utc_now()
         where = [scope.sync, scope.project_gid]
-        synced = [outcome for outcome in outcomes if outcome.task_gid is not None]
-        rejected = [outcome for outcome in outcomes if outcome.reason is not None]
-        settled = [outcome.primary_key for outcome in outcomes if outcome.clear_intent]
-        forgotten = [outcome.primary_key for outcome in outcomes if outcome.forget]
-        commented = [outcome for outcome in outcomes if outcome.comment_hash is not None]
+        batch = OutcomeBatch.of(outcomes)
+        synced, rejected, commented = list(batch.synced.values()), batch.rejected, batch.commented
         with self.connect() as connection:
             connection.execute("BEGIN")
             if synced:
@@ -339,15 +274,15 @@ class DuckDBStateStore(StateStore):
                     "(SELECT primary_key FROM synced_batch)",
                     where,
                 )
-            if forgotten:
-                _delete_keys(connection, "synced_tasks", forgotten, where)
+            if batch.forgotten:
+                _delete_keys(connection, "synced_tasks", batch.forgotten, where)
             if commented:
                 connection.register(
                     "commented_batch",
                     pd.DataFrame(
                         {
-                            "primary_key": [outcome.primary_key for outcome in commented],
-                            "comment_hash": pd.array([outcome.comment_hash for outcome in commented], dtype="UInt64"),
+                            "primary_key": list(commented),
+                            "comment_hash": pd.array(list(commented.values()), dtype="UInt64"),
                         }
                     ),
                 )
@@ -357,9 +292,9 @@ class DuckDBStateStore(StateStore):
                     "AND synced_tasks.primary_key = commented_batch.primary_key",
                     where,
                 )
-                _delete_keys(connection, "comment_intents", [outcome.primary_key for outcome in commented], where)
-            if settled:
-                _delete_keys(connection, "create_intents", settled, where)
+                _delete_keys(connection, "comment_intents", list(commented), where)
+            if batch.settled:
+                _delete_keys(connection, "create_intents", batch.settled, where)
             if rejected:
                 connection.register(
                     "rejected_batch",
@@ -435,28 +370,28 @@ def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 def _migrate(connection: duckdb.DuckDBPyConnection) -> None:
     """Bring an older file to today's tables, in place.
 
+    Columns added since a table was first created are added with their defaults.
     Tables from before syncs were named gain `sync_name`; their rows belong to the
     default sync. DuckDB cannot change a primary key in place, so each such table
-    is copied into its new shape and the old one dropped, in one transaction.
-    Columns added since (`ADDED_COLUMNS`) are added with their defaults."""
-    for table, added in ADDED_COLUMNS.items():
-        present = _columns(connection, table)
+    is copied into its new shape and the old one dropped, in one transaction."""
+    for table in TABLES:
+        present = _columns(connection, table.name)
         if present and "sync_name" in present:
-            for column, kind in added.items():
+            for column in table.column_names:
                 if column not in present:
-                    connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-    outdated = [table for table in TABLES if (columns := _columns(connection, table)) and "sync_name" not in columns]
+                    connection.execute(table.add_column(column, DUCKDB))
+    outdated = [name for name in OLDEST_TABLES if (columns := _columns(connection, name)) and "sync_name" not in columns]
     if not outdated:
         return
     connection.execute("BEGIN")
-    for table in outdated:
-        connection.execute(f"ALTER TABLE {table} RENAME TO {table}_before_syncs")
+    for name in outdated:
+        connection.execute(f"ALTER TABLE {name} RENAME TO {name}_before_syncs")
     connection.execute(SCHEMA)
-    for table in outdated:
-        old = _columns(connection, f"{table}_before_syncs")
+    for name in outdated:
+        old = _columns(connection, f"{name}_before_syncs")
         connection.execute(
-            f"INSERT INTO {table} (sync_name, {', '.join(old)}) SELECT '{DEFAULT_SYNC}', {', '.join(old)} "
-            f"FROM {table}_before_syncs"
+            f"INSERT INTO {name} (sync_name, {', '.join(old)}) SELECT '{DEFAULT_SYNC}', {', '.join(old)} "
+            f"FROM {name}_before_syncs"
         )
-        connection.execute(f"DROP TABLE {table}_before_syncs")
+        connection.execute(f"DROP TABLE {name}_before_syncs")
     connection.execute("COMMIT")

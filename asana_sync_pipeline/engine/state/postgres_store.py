@@ -39,17 +39,19 @@ from .base import (
     CommentIntent,
     Intent,
     Outcome,
+    OutcomeBatch,
     StateStore,
     SyncScope,
     empty_synced,
     utc_now,
 )
-from .postgres_schema import TABLES, ensure_schema
+from .postgres_schema import ensure_schema
 from .postgres_url import PostgresURL
+from .tables import BY_NAME
 
 SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0
 TIMESTAMP_COLUMNS = ("synced_at", "attempted_at", "rejected_at", "started_at", "finished_at")
-RUN_COLUMNS = tuple(name for table in TABLES if table.name == "sync_runs" for name, _ in table.columns)
+RUN_COLUMNS = BY_NAME["sync_runs"].column_names
 SERVER_KEEPALIVES = "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3"
 """On the lock's connection: the server notices a vanished client within a minute and frees its lock."""
 
@@ -314,11 +316,9 @@ class PostgresStateStore(StateStore):
             return
         now = utc_now()
         where = [scope.sync, scope.project_gid]
-        synced = {outcome.primary_key: outcome for outcome in outcomes if outcome.task_gid is not None}
-        rejected = [outcome for outcome in outcomes if outcome.reason is not None]
-        settled = sorted({outcome.primary_key for outcome in outcomes if outcome.clear_intent})
-        forgotten = sorted({outcome.primary_key for outcome in outcomes if outcome.forget})
-        commented = {outcome.primary_key: str(outcome.comment_hash) for outcome in outcomes if outcome.comment_hash is not None}
+        batch = OutcomeBatch.of(outcomes)
+        synced, rejected, settled, forgotten = batch.synced, batch.rejected, batch.settled, batch.forgotten
+        commented = {key: str(comment_hash) for key, comment_hash in batch.commented.items()}
         with self._writing(scope) as connection:
             if synced:
                 hashes = [None if outcome.payload_hash is None else str(outcome.payload_hash) for outcome in synced.values()]
