@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8765
 UI_PORT ?= 3000
 
-.PHONY: install browser postgres run test dev emulator benchmarks clean
+.PHONY: install browser postgres run test lint dev emulator benchmarks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ postgres:
 run: $(STAMP)
 	$(BIN)/python -m asana_sync_pipeline
 
-## The whole test suite, four workers (most tests wait on loopback HTTP and subprocesses, not the CPU).
-test: $(STAMP) browser postgres
+## Lint (ruff: errors, bugs, import order) and types (mypy), as configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## Lint and types, then the whole test suite in four workers (most tests wait on loopback HTTP and subprocesses, not the CPU).
+test: lint browser postgres
 	$(BIN)/python -m pytest -q -n 4 --dist loadgroup
 
 ## The emulator and the Dagster UI together, on http://127.0.0.1:$(UI_PORT) (Ctrl-C stops both).

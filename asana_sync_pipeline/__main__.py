@@ -46,8 +46,10 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
             data = event.step_failure_data
             if data.user_failure_data:
                 description = data.user_failure_data.description
-            else:
+            elif data.error is not None:
                 description = data.error.message.strip() + "\n(unexpected: please report it with this trace)\n" + "".join(data.error.stack)
+            else:
+                description = "no reason recorded"
             lines.append(f"FAILED in {event.step_key}: {description}")
     return lines
 

@@ -20,7 +20,7 @@ class OneLineFormatter(logging.Formatter):
         return f"{self.formatTime(record, '%H:%M:%S')} {step + ': ' if step else ''}{lines[0] if lines else ''}"
 
 
-@dg.logger(description="One line per message, INFO and above, on standard output.")
+@dg.logger(description="One line per message, INFO and above, on standard output.")  # type: ignore[call-overload]
 def one_line_console(_: dg.InitLoggerContext) -> logging.Logger:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(OneLineFormatter())

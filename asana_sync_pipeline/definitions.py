@@ -51,8 +51,7 @@ def connection_settings_from(env: Mapping[str, str]) -> dict[str, Any]:
     are set in `env`; counts are checked here, so a typo fails the load naming the variable."""
     found: dict[str, Any] = {}
     for setting in AsanaSettings.described():
-        value = env.get(setting.env) if setting.env else None
-        if value:
+        if setting.env and (value := env.get(setting.env)):
             found[setting.name] = positive_int(value, setting.env) if setting.type is int else value
     return found
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from .engine.model.warehouse import count_rows
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 """The sample's text sources, beside the package in a checkout."""
 MODEL_SQL = "asana_task_model.sql"
@@ -32,7 +34,7 @@ def build_sample_warehouse(
     target = Path(database_path)
     if not replace and target.exists():
         with duckdb.connect(str(target), read_only=True) as connection:
-            return int(connection.execute(f"SELECT count(*) FROM {MODEL_TABLE}").fetchone()[0])
+            return count_rows(connection, MODEL_TABLE)
     script = data_dir / MODEL_SQL
     if not script.is_file():
         raise FileNotFoundError(
@@ -46,7 +48,7 @@ def build_sample_warehouse(
         with duckdb.connect(str(partial)) as connection:
             connection.execute(sql)
             connection.execute("CHECKPOINT")
-            rows = connection.execute(f"SELECT count(*) FROM {MODEL_TABLE}").fetchone()[0]
+            rows = count_rows(connection, MODEL_TABLE)
         Path(f"{target}.wal").unlink(missing_ok=True)  # belongs to the database being replaced
         os.replace(partial, target)
     finally:

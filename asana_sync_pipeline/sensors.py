@@ -14,7 +14,6 @@ asset is materialized.
 
 import json
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -45,6 +44,7 @@ def build_sensor(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.Sens
         return upstream_model_sensor
 
     query = spec.model_query
+    assert query is not None, "a sync's model is a query or an upstream asset"
 
     @dg.sensor(
         name=spec.sensor_name,

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import uuid
 
-
 from asana_sync_pipeline.paths import PROJECT_ROOT
 from asana_sync_pipeline_tests.conftest import failure_text, materialization
 

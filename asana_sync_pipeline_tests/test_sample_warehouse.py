@@ -7,8 +7,8 @@ from importlib import resources
 import duckdb
 import pytest
 
-from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.fields.schema import Catalog, CustomField, Named, ProjectSchema
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.sample_warehouse import build_sample_warehouse
 

@@ -162,8 +162,9 @@ def test_an_email_outside_the_workspace_is_rejected_before_anything_is_sent(sand
 
 
 def test_dry_run_plans_without_writing(sandbox):
-    from asana_sync_pipeline.definitions import build_definitions
     import dagster as dg
+
+    from asana_sync_pipeline.definitions import build_definitions
 
     sandbox.write_model(MODEL)
     defs = build_definitions()
@@ -266,8 +267,9 @@ def test_followers_and_tags_on_existing_tasks_change_through_their_own_endpoints
 
 
 def test_the_connection_test_job_reports_success_and_each_failure(sandbox, monkeypatch):
-    from asana_sync_pipeline.definitions import build_definitions
     import dagster as dg
+
+    from asana_sync_pipeline.definitions import build_definitions
 
     def run():
         job = build_definitions().resolve_job_def("asana_connection_test")

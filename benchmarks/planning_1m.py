@@ -36,12 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asana_sync_pipeline.assets import build_sync_assets  # noqa: E402
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings  # noqa: E402
-from asana_sync_pipeline.engine.fields.mapping import resolve_mapping  # noqa: E402
-from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
 from asana_sync_pipeline.engine.fields.field_rules import schema_needs  # noqa: E402
+from asana_sync_pipeline.engine.fields.mapping import resolve_mapping  # noqa: E402
+from asana_sync_pipeline.engine.model.warehouse import read_model  # noqa: E402
+from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
 from asana_sync_pipeline.engine.runner import _read_schema  # noqa: E402
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
-from asana_sync_pipeline.engine.model.warehouse import read_model  # noqa: E402
 from asana_sync_pipeline.resources import AsanaResource, SyncStateResource  # noqa: E402
 from asana_sync_pipeline.sync_spec import SyncSpec  # noqa: E402
 

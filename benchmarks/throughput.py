@@ -25,9 +25,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
 from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
 from asana_sync_pipeline.engine.runner import run_sync  # noqa: E402
+from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
 from asana_sync_pipeline.engine.state import DuckDBStateStore, SyncScope  # noqa: E402
 
 TOKEN = "0/benchmarkbenchmarkbenchmark0000"

@@ -55,8 +55,8 @@ from __future__ import annotations
 from .app import create_app
 from .fixture import FixtureError
 from .observe import Exchange, observing
-from .settings import FAULT_KINDS, EmulatorSettings, default_fixture
 from .server import EmulatorServer
+from .settings import FAULT_KINDS, EmulatorSettings, default_fixture
 from .store import AsanaStore
 
 __all__ = [

@@ -11,8 +11,9 @@ import base64
 import json
 import random
 from bisect import bisect_right
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -144,21 +145,21 @@ def build_routes(store: AsanaStore) -> list[Route]:
         gid = store.find_user(reference)
         if gid is None:
             raise ApiError(404, f"user: Not a recognized ID: {reference}")
-        return ok(cut(opt, user_record(store, gid, {"email", "photo", "workspaces"})))
+        return ok(cut(opt, user_record(store, gid, {"email", "photo", "workspaces"}) or {}))
 
     async def users(request: Request, opt: OptFields) -> Response:
         """`GET /users[?workspace=]`: paginated, sorted by user ID."""
         workspace = request.query_params.get("workspace")
         if workspace is not None:
             known_workspace(workspace)
-        records = [cut(opt, user_record(store, gid, opt.tree), as_list=True) for gid in sorted(store.users, key=int)]
+        records = [cut(opt, user_record(store, gid, opt.tree) or {}, as_list=True) for gid in sorted(store.users, key=int)]
         return page_fixed(request, records)
 
     async def workspace_users(request: Request, opt: OptFields) -> Response:
         """`GET /workspaces/{gid}/users`: not paginated, sorted by name, at most 2,000 (as documented)."""
         known_workspace(request.path_params["gid"])
         chosen = sorted(store.users, key=lambda gid: store.users[gid]["name"].lower())[:WORKSPACE_USERS_CAP]
-        return JSONResponse({"data": [cut(opt, user_record(store, gid, opt.tree), as_list=True) for gid in chosen]})
+        return JSONResponse({"data": [cut(opt, user_record(store, gid, opt.tree) or {}, as_list=True) for gid in chosen]})
 
     async def workspaces(request: Request, opt: OptFields) -> Response:
         return page_fixed(request, [cut(opt, workspace_record(store), as_list=True)])
@@ -225,7 +226,7 @@ def build_routes(store: AsanaStore) -> list[Route]:
             if modified_since is not None and parse_moment(task.modified_at) < modified_since:
                 return False
             if task.completed and completed_raw:
-                return completed_since is not None and parse_moment(task.completed_at) >= completed_since
+                return completed_since is not None and task.completed_at is not None and parse_moment(task.completed_at) >= completed_since
             return True
 
         with store.lock:
@@ -374,7 +375,7 @@ def inspection_routes(store: AsanaStore, stats: Stats) -> list[Route]:
 class EmulatorApp(Starlette):
     """Starlette, plus uvicorn's transport in the scope so that a fault can reset the connection."""
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             scope[TRANSPORT_SCOPE_KEY] = getattr(getattr(send, "__self__", None), "transport", None)
         try:

@@ -13,7 +13,8 @@ the rules a sync most often gets subtly wrong. Accepted, by type (null clears):
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import ApiError
 from .values import check_date, check_datetime, gid_text

@@ -62,7 +62,7 @@ def check_schedule(task: Dated) -> None:
         raise ApiError(400, "start_at: A start time requires a due time (due_at)")
     if task.start_on and not task.due_on:
         raise ApiError(400, "start_on: A start date requires a due date")
-    if task.start_at and task.start_at > task.due_at:
+    if task.start_at and task.due_at and task.start_at > task.due_at:
         raise ApiError(400, "start_at: The start time must be on or before the due time")
-    if task.start_on and task.start_on > task.due_on:
+    if task.start_on and task.due_on and task.start_on > task.due_on:
         raise ApiError(400, "start_on: The start date must be on or before the due date")

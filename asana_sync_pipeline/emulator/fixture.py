@@ -107,7 +107,8 @@ def _custom_field(value: Any, where: str) -> dict[str, Any]:
     if custom["resource_subtype"] not in CUSTOM_FIELD_TYPES:
         raise FixtureError(f"fixture: {where}.resource_subtype must be one of {', '.join(CUSTOM_FIELD_TYPES)}")
     if custom["resource_subtype"] in ("enum", "multi_enum"):
-        options = [_object(option, f"{where}.enum_options[{n}]") for n, option in enumerate(_list(custom, "enum_options", f"{where}.enum_options"))]
+        listed = _list(custom, "enum_options", f"{where}.enum_options")
+        options = [_object(option, f"{where}.enum_options[{n}]") for n, option in enumerate(listed)]
         for n, option in enumerate(options):
             if not isinstance(option.get("enabled", True), bool):
                 raise FixtureError(f"fixture: {where}.enum_options[{n}].enabled must be true or false")

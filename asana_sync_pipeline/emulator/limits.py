@@ -137,7 +137,7 @@ class Stats:
             }
 
 
-async def send_json(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_json(send: Any, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
     start_headers = [
         (b"content-type", b"application/json; charset=utf-8"),
         (b"content-length", str(len(body)).encode()),
@@ -228,7 +228,7 @@ class Gate:
     @staticmethod
     async def _rate_limited(send: Any, retry_after: int) -> None:
         body = error_body(RATE_LIMIT_MESSAGE, help_text=False)
-        await send_json(send, 429, body, [(b"retry-after", str(retry_after).encode())])
+        await send_json(send, 429, body, ((b"retry-after", str(retry_after).encode()),))
 
     async def _write(self, scope: dict, receive: Any, send: Any) -> None:
         fault = None

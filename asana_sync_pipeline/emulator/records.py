@@ -14,11 +14,12 @@ rather than answered null, which the spec does not allow for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
-from .stories import Story
 from .store import AsanaStore, Task
+from .stories import Story
 
 APP_URL = "https://app.asana.com/0"
 TASK_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
@@ -91,17 +92,17 @@ def full_record(store: AsanaStore, nested: dict[str, Any]) -> dict[str, Any]:
     """The full record of a nested object, found by its `resource_type` and `gid` ({} if unknown)."""
     kind, gid = nested.get("resource_type"), nested.get("gid")
     if kind == "user" and gid in store.users:
-        return user_record(store, gid, {"email", "photo", "workspaces"})
+        return user_record(store, gid, {"email", "photo", "workspaces"}) or {}
     if kind == "project" and gid in store.projects:
         return project_record(store, gid)
     if kind == "section" and gid in store.sections:
         return section_record(store, gid)
     if kind == "tag" and gid in store.tags:
-        return tag_record(store, gid)
+        return tag_record(store, str(gid))
     if kind == "workspace":
         return workspace_record(store)
     if kind == "custom_field" and gid in store.custom_fields:
-        return custom_field_record(store, gid)
+        return custom_field_record(store, str(gid))
     if kind == "task" and gid in store.tasks:
         return task_record(store, store.tasks[gid], NO_FIELDS)
     if kind == "enum_option":
@@ -112,7 +113,9 @@ def full_record(store: AsanaStore, nested: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def user_record(store: AsanaStore, gid: str | None, extra: set[str] | dict[str, Any] = frozenset()) -> dict[str, Any] | None:
+def user_record(
+    store: AsanaStore, gid: str | None, extra: set[str] | frozenset[str] | dict[str, Any] = frozenset()
+) -> dict[str, Any] | None:
     if gid is None:
         return None
     user = store.users[gid]
@@ -152,7 +155,7 @@ def section_compact(store: AsanaStore, gid: str | None) -> dict[str, Any] | None
 def section_record(store: AsanaStore, gid: str) -> dict[str, Any]:
     section = store.sections[gid]
     project = project_compact(store, section["project"])
-    return {**section_compact(store, gid), "created_at": section["created_at"], "project": project, "projects": [project]}
+    return {**(section_compact(store, gid) or {}), "created_at": section["created_at"], "project": project, "projects": [project]}
 
 
 def tag_compact(store: AsanaStore, gid: str) -> dict[str, Any]:
@@ -339,6 +342,7 @@ TASK_FIELDS: dict[str, Callable[[AsanaStore, Task], Any]] = {
 
 def task_record(store: AsanaStore, task: Task, opt: OptFields, *, as_list: bool = False) -> dict[str, Any]:
     """Only the fields asked for are computed: listings of thousands of tasks stay cheap."""
+    names: Iterable[str]
     if opt:
         names = ["gid", *(name for name in TASK_FIELDS if name in opt.tree and name != "gid")]
     else:

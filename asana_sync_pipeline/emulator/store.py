@@ -190,7 +190,7 @@ class AsanaStore:
         if value is None:
             return None
         gid = gid_text(value)
-        if gid not in self.sections:
+        if gid is None or gid not in self.sections:
             raise ApiError(400, f"{field_name}: Not a recognized ID: {value}")
         if self.sections[gid]["project"] != project:
             raise ApiError(400, f"{field_name}: Section {gid} is not in project {project}")
@@ -198,7 +198,7 @@ class AsanaStore:
 
     def body_tag(self, value: Any, field_name: str) -> str:
         gid = gid_text(value)
-        if gid not in self.tags:
+        if gid is None or gid not in self.tags:
             raise ApiError(400, f"{field_name}: Not a recognized ID: {value}")
         return gid
 
@@ -330,7 +330,7 @@ class AsanaStore:
             for key, offset in (("insert_before", 0), ("insert_after", 1)):
                 if data.get(key) is not None:
                     neighbour = self.body_section(data[key], project_gid, key)
-                    position = order.index(neighbour) + offset
+                    position = order.index(neighbour) + offset  # type: ignore[arg-type]  # a value given: never None
             gid = self._new_gid()
             self.sections[gid] = {"gid": gid, "name": name, "project": project_gid, "created_at": self.now()}
             order.insert(position, gid)

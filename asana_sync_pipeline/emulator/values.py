@@ -8,7 +8,7 @@ off), never matched with regular expressions.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -36,10 +36,10 @@ class Clock:
     so that two changes never share a `modified_at` and `modified_since` cursors stay exact."""
 
     def __init__(self) -> None:
-        self.last = datetime.min.replace(tzinfo=timezone.utc)
+        self.last = datetime.min.replace(tzinfo=UTC)
 
     def __call__(self) -> str:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self.last = max(now, self.last + timedelta(milliseconds=1))
         return self.last.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -48,7 +48,7 @@ class Clock:
 def parse_moment(text: str) -> datetime:
     """An ISO 8601 date-time as an aware UTC datetime (naive means UTC); ValueError otherwise."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check_date(field_name: str, value: Any) -> str:
@@ -69,7 +69,7 @@ def check_datetime(field_name: str, value: Any) -> str:
         moment = parse_moment(value)
     except ValueError:
         raise ApiError(400, f"{field_name}: Must be an ISO 8601 date-time: {value!r}") from None
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def gid_text(value: Any) -> str | None:

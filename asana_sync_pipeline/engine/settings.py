@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import MISSING, dataclass, field, fields
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
@@ -24,7 +24,7 @@ API_PATH = "/api/1.0"
 DEFAULT_TOKEN_ENV = "ASANA_ACCESS_TOKEN"
 
 
-class Choice(str, Enum):
+class Choice(StrEnum):
     """A setting with a few named values, accepted in any case and with surrounding spaces."""
 
     @classmethod

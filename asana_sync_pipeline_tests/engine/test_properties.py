@@ -2,7 +2,7 @@
 
 import json
 import math
-from datetime import timezone
+from datetime import UTC
 
 import numpy as np
 import pandas as pd
@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asana_sync_pipeline.engine.fields.rules import TASK_FIELDS, normalize_column, to_api_value
-from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.engine.planning import api_payload, build_plan
+from asana_sync_pipeline.engine.settings import SyncSettings
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -28,7 +28,7 @@ anything = st.one_of(
     st.binary(max_size=20),
     st.dates(),
     st.datetimes(),
-    st.datetimes(timezones=st.just(timezone.utc)),
+    st.datetimes(timezones=st.just(UTC)),
     json_values,
     json_values.map(json.dumps),
     st.lists(st.text(max_size=20), max_size=5).map(np.array),
@@ -114,12 +114,12 @@ def shown_by_asana(gid: str, payload: dict) -> dict:
 @settings(max_examples=200, deadline=None)
 @given(sent=st.lists(payloads, min_size=1, max_size=12), made=st.data())
 def test_reconciliation_never_gives_a_row_a_task_that_does_not_hold_its_content(sent, made):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from asana_sync_pipeline.engine.writing.reconcile import People, match_intents, observe_payload, observe_task
     from asana_sync_pipeline.engine.state import Intent
+    from asana_sync_pipeline.engine.writing.reconcile import People, match_intents, observe_payload, observe_task
 
-    moment = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    moment = datetime(2026, 1, 1, 12, tzinfo=UTC)
     intents = [Intent(f"k{n}", {**payload, "projects": [PROJECT]}, moment) for n, payload in enumerate(sent)]
     succeeded = made.draw(st.lists(st.booleans(), min_size=len(intents), max_size=len(intents)))
     tasks = [shown_by_asana(str(1000 + n), intent.payload) for n, (intent, ok) in enumerate(zip(intents, succeeded)) if ok]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .client import AsanaClient
 from ..errors import (
     AsanaTransportError,
     AuthenticationError,
@@ -17,6 +16,7 @@ from ..errors import (
     NotFoundError,
     SyncConfigError,
 )
+from .client import AsanaClient
 
 AUTHENTICATION_FAILED = (
     "Authentication failed: invalid personal access token. Check that {source} holds a current token "

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import names
 from ..errors import SyncConfigError
-from .rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, FieldValueError, as_items, is_null
-from .mapping import ColumnMapping
-from .schema import ProjectSchema, SchemaNeeds
 from ..settings import SyncSettings
+from . import names
+from .mapping import ColumnMapping
+from .rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, FieldValueError, as_items, is_null
+from .schema import ProjectSchema, SchemaNeeds
 
 Rule = Any
 

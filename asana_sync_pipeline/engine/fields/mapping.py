@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SyncConfigError
-from .rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, TASK_GID
 from ..settings import SyncSettings
+from .rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, TASK_GID
 
 
 @dataclass(frozen=True)

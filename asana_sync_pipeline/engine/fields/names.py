@@ -21,19 +21,19 @@ from typing import Any
 import numpy as np
 
 from ..errors import SyncConfigError
+from ..settings import GID_PATTERN
 from .rules import (
     FieldValueError,
     as_items,
     as_text,
+    calendar_date,
     canonical_json,
+    is_null,
     json_value,
     show,
-    calendar_date,
-    is_null,
     user,
 )
 from .schema import Ambiguous, CustomField, NotFound, ProjectSchema
-from ..settings import GID_PATTERN
 
 Rule = Callable[[Any], Any]
 PENDING_PREFIX = "new:"
@@ -152,7 +152,8 @@ def _number(value: Any, spec: CustomField) -> Decimal:
         raise FieldValueError(f"{spec.name}: expected a number, got {show(value)}") from None
     if not number.is_finite():
         raise FieldValueError(f"{spec.name}: expected a finite number, got {show(value)}")
-    if spec.precision is not None and number.as_tuple().exponent < -spec.precision:
+    exponent = number.as_tuple().exponent
+    if spec.precision is not None and isinstance(exponent, int) and exponent < -spec.precision:
         number = number.quantize(Decimal(1).scaleb(-spec.precision), rounding=ROUND_HALF_UP)
     return number
 

@@ -18,15 +18,15 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .rich_text import RichTextError, normalize_html_notes
 from ..errors import FieldValueError, SyncConfigError
 from ..settings import GID_PATTERN
+from .rich_text import RichTextError, normalize_html_notes
 
 EMAIL_PATTERN = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -125,7 +125,7 @@ def calendar_date(value: Any) -> str:
 
 
 def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def date_time(value: Any) -> str:
@@ -350,14 +350,14 @@ class NormalizedColumn:
     def given(self) -> np.ndarray:
         """True where the row has a canonical value."""
         if self.codes is not None:
-            return pd.notna(self.distinct)[self.codes]
-        return pd.notna(self.values)
+            return np.asarray(pd.notna(self.distinct))[self.codes]
+        return np.asarray(pd.notna(self.values))
 
     def invalid(self) -> np.ndarray:
         """True where the row's value was rejected."""
         if self.codes is not None:
-            return pd.notna(self.distinct_errors)[self.codes]
-        return pd.notna(self.errors)
+            return np.asarray(pd.notna(self.distinct_errors))[self.codes]
+        return np.asarray(pd.notna(self.errors))
 
 
 def _apply(rule: Callable[[Any], Any], value: Any) -> tuple[Any, str | None]:
@@ -378,9 +378,14 @@ def blank_mask(values: np.ndarray) -> np.ndarray:
     return np.array([value.__class__ is str and not value.strip() for value in values], dtype=bool).reshape(len(values))
 
 
+def object_values(column: pd.Series | pd.Index) -> np.ndarray:
+    """A column's values as Python objects, None for every kind of NULL."""
+    return column.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+
+
 def _text_column(column: pd.Series, *, required: bool) -> NormalizedColumn:
     """Text rules over a string column in one pass: most names and notes are all distinct."""
-    values = column.to_numpy(dtype=object, na_value=None)
+    values = object_values(column)
     errors = np.full(len(column), None, dtype=object)
     if required:
         empty = blank_mask(values)
@@ -396,15 +401,13 @@ def normalize_column(rule: Callable[[Any], Any], column: pd.Series) -> Normalize
     if rule in (text, required_text) and pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         return _text_column(column, required=rule is required_text)
     if column.dtype != object:
-        if pd.api.types.is_string_dtype(column.dtype):
-            column = column.to_numpy(dtype=object, na_value=None)
-        codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        if pd.api.types.is_datetime64_any_dtype(uniques.dtype):
-            uniques = uniques.to_pydatetime()
-        results = [_apply(rule, value) for value in np.asarray(uniques, dtype=object)] + [(None, None)]
+        values: Any = object_values(column) if pd.api.types.is_string_dtype(column.dtype) else column
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        distinct_values = uniques.to_pydatetime() if isinstance(uniques, pd.DatetimeIndex) else np.asarray(uniques, dtype=object)
+        results = [_apply(rule, value) for value in distinct_values] + [(None, None)]
         distinct, distinct_errors = (np.array(part, dtype=object) for part in zip(*results))
         return NormalizedColumn(distinct[codes], distinct_errors[codes], codes, distinct, distinct_errors)
-    raw = column.to_numpy(dtype=object, na_value=None)
+    raw = object_values(column)
     values = np.full(len(raw), None, dtype=object)
     errors = np.full(len(raw), None, dtype=object)
     cache: dict[tuple[type, Any], tuple[Any, str | None]] = {}

@@ -15,6 +15,7 @@ name becomes 1.2345678901234567e+19), so they arrive as their exact text.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -30,15 +31,27 @@ MAX_DISTINCT_SHARE = 0.25
 """...and so do those whose distinct values exceed this share of the rows."""
 
 
+def one_row(connection: duckdb.DuckDBPyConnection, query: str) -> tuple[Any, ...]:
+    """The single row an aggregate query returns."""
+    row = connection.execute(query).fetchone()
+    assert row is not None, "an aggregate query returns one row"
+    return row
+
+
+def count_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(one_row(connection, f"SELECT count(*) FROM {quote_identifier(table)}")[0])
+
+
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
 def prepare_model_query(connection: duckdb.DuckDBPyConnection, query: str) -> str:
     """Run the statements before the last (`SET`, `ATTACH`, ...) and return the last, which must be a query."""
-    *setup, model_query = connection.extract_statements(query) or [None]
-    if model_query is None or model_query.type not in QUERY_TYPES:
+    statements = connection.extract_statements(query)
+    if not statements or statements[-1].type not in QUERY_TYPES:
         raise duckdb.InvalidInputException("the model query must end with a SELECT statement that returns one row per task")
+    *setup, model_query = statements
     for statement in setup:
         connection.execute(statement)
     return model_query.query.strip().rstrip(";")
@@ -47,7 +60,7 @@ def prepare_model_query(connection: duckdb.DuckDBPyConnection, query: str) -> st
 def model_fingerprint(connection: duckdb.DuckDBPyConnection, query: str) -> str:
     """Row count and XOR of row hashes of the model: equal fingerprints, equal rows (to a hash)."""
     model_query = prepare_model_query(connection, query)
-    count, digest = connection.execute(f"SELECT count(*), bit_xor(hash(model)) FROM ({model_query}) AS model").fetchone()
+    count, digest = one_row(connection, f"SELECT count(*), bit_xor(hash(model)) FROM ({model_query}) AS model")
     return f"{count}:{digest or 0}"
 
 
@@ -89,7 +102,7 @@ def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, names: list[st
     if not names:
         return []
     estimates = ", ".join(f"approx_count_distinct({quote_identifier(name)})" for name in names)
-    rows, *distinct = connection.execute(f"SELECT count(*), {estimates} FROM {MODEL_TABLE}").fetchone()
+    rows, *distinct = one_row(connection, f"SELECT count(*), {estimates} FROM {MODEL_TABLE}")
     limit = min(MAX_CATEGORIES, rows * MAX_DISTINCT_SHARE)
     return [name for name, count in zip(names, distinct) if 0 < count <= limit]
 

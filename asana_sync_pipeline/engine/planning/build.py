@@ -177,14 +177,14 @@ def build_plan(
     pending = {
         name: list(_names_in(normalized[name], PENDING_PREFIX)) for name in ("tags", "section") if name in normalized
     }
-    pending = {name: names for name, names in pending.items() if names}
+    pending = {name: waiting for name, waiting in pending.items() if waiting}
     unchecked = {
-        shown_as.get(name, name): len(names)
+        shown_as.get(name, name): len(found)
         for name, column in normalized.items()
-        if may_hold_names(name) and (names := _names_in(column, UNCHECKED_PREFIX))
+        if may_hold_names(name) and (found := _names_in(column, UNCHECKED_PREFIX))
     }
-    for name, names in pending.items():
-        notes.append(f"{name}: will be created once, then used: {', '.join(names[:10])}")
+    for name, waiting in pending.items():
+        notes.append(f"{name}: will be created once, then used: {', '.join(waiting[:10])}")
     if unchecked:
         notes.append(
             "Names not checked against the project (its schema was not read): "

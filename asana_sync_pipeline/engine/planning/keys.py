@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fields.rules import blank_mask, is_null
+from ..fields.rules import blank_mask, is_null, object_values
 
 
 def primary_key_text(value: Any) -> str | None:
@@ -27,11 +27,11 @@ def primary_key_column(column: pd.Series) -> np.ndarray:
         categories = [primary_key_text(value) for value in column.cat.categories]
         return np.array([*categories, None], dtype=object)[column.cat.codes.to_numpy()]
     if pd.api.types.is_integer_dtype(column.dtype):
-        keys = column.astype("str").to_numpy(dtype=object, na_value=None)
+        keys = object_values(column.astype("str"))
         keys[column.isna().to_numpy()] = None
         return keys
     if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
-        keys = column.to_numpy(dtype=object, na_value=None)
+        keys = object_values(column)
         keys[blank_mask(keys)] = None
         return keys
     return np.array([primary_key_text(value) for value in column.to_numpy(dtype=object)], dtype=object)
@@ -46,7 +46,7 @@ def match_keys(keys: np.ndarray, synced_keys: np.ndarray) -> tuple[np.ndarray, n
     the exact path over the strings."""
     key_hashes = pd.Index(pd.util.hash_array(keys, categorize=False))
     if key_hashes.is_unique:
-        found = key_hashes.get_indexer(pd.util.hash_array(synced_keys, categorize=False))
+        found = key_hashes.get_indexer(pd.Index(pd.util.hash_array(synced_keys, categorize=False)))
         hit = np.flatnonzero(found >= 0)
         if (keys[found[hit]] == synced_keys[hit]).all():
             position = np.full(len(keys), -1, dtype=np.intp)
@@ -63,7 +63,7 @@ def positions_in(synced: pd.DataFrame, keys: np.ndarray) -> np.ndarray:
 
 def lookup(column: pd.Series, position: np.ndarray) -> np.ndarray:
     """`column[position]`, with None where position is -1 (not found)."""
-    padded = np.append(column.to_numpy(dtype=object), None)
+    padded = np.append(column.to_numpy(dtype=object), np.array([None], dtype=object))
     return padded[position]
 
 

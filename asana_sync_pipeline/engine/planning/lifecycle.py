@@ -42,11 +42,11 @@ def parent_levels(
         found = pd.Index(keys[first], dtype=object).get_indexer(parent_keys[has_parent].astype(object))
         parents[has_parent] = np.where(found >= 0, first[np.maximum(found, 0)], -1)
     reasons = np.full(size, None, dtype=object)
-    for row in np.flatnonzero(has_parent & (parents == -1)):
-        reasons[row] = UNKNOWN_PARENT.format(key=parent_keys[row])
-    for row in np.flatnonzero(parents == np.arange(size)):
-        reasons[row] = OWN_PARENT
-        parents[row] = -1
+    for unknown in np.flatnonzero(has_parent & (parents == -1)):
+        reasons[unknown] = UNKNOWN_PARENT.format(key=parent_keys[unknown])
+    for own in np.flatnonzero(parents == np.arange(size)):
+        reasons[own] = OWN_PARENT
+        parents[own] = -1
     levels = np.zeros(size, dtype=np.int64)
     state = np.zeros(size, dtype=np.int8)  # 0 unvisited, 1 on the current path, 2 done
     for start in range(size):
@@ -57,7 +57,7 @@ def parent_levels(
         while row != -1 and state[row] == 0:
             state[row] = 1
             path.append(row)
-            row = parents[row]
+            row = int(parents[row])
         if row != -1 and state[row] == 1:
             cycle = path[path.index(row) :]
             shown = " -> ".join(str(keys[member]) for member in [*cycle, row])

@@ -18,7 +18,6 @@ from ..fields.mapping import ColumnMapping
 from ..fields.names import PENDING_PREFIX
 from ..fields.rules import COMMENT, PARENT_KEY, is_null
 from ..settings import SyncSettings
-from ..state import REJECTION_FIELDS
 from .bodies import api_payload
 from .hashing import payload_hash_of_values
 
@@ -233,14 +232,8 @@ class Plan:
             if field_name not in values or not gids:
                 continue
             lookup = {PENDING_PREFIX + name: gid for name, gid in gids.items()}
-
-            def substitute(canonical: Any) -> Any:
-                if not isinstance(canonical, str) or PENDING_PREFIX not in canonical:
-                    return canonical
-                return ",".join(lookup.get(entry, entry) for entry in canonical.split(","))
-
             codes, distinct = pd.factorize(values[field_name], use_na_sentinel=True)
-            replaced = np.array([substitute(value) for value in distinct] + [None], dtype=object)
+            replaced = np.array([_substitute(value, lookup) for value in distinct] + [None], dtype=object)
             values[field_name] = replaced[codes]
         table = self.table.assign(payload_hash=payload_hash_of_values(values, len(self.table)))
         return replace(self, values=values, table=table, pending={})
@@ -248,3 +241,10 @@ class Plan:
     def rejection_rows(self, reason: str) -> pd.DataFrame:
         """The planned rejections with this exact reason."""
         return self.rejections[self.rejections["reason"] == reason]
+
+
+def _substitute(canonical: Any, lookup: dict[str, str]) -> Any:
+    """A canonical value with its pending names (`new:<name>`) replaced by their GIDs."""
+    if not isinstance(canonical, str) or PENDING_PREFIX not in canonical:
+        return canonical
+    return ",".join(lookup.get(entry, entry) for entry in canonical.split(","))

@@ -1,4 +1,5 @@
-"""6. The state: which task each row became and what was written to it, in a DuckDB file by default or in PostgreSQL (`open_state_store` chooses)."""
+"""6. The state: which task each row became and what was written to it, in a DuckDB file by
+default or in PostgreSQL (`open_state_store` chooses)."""
 
 from .base import (
     COMPLETED,

@@ -27,10 +27,9 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from ..errors import StateStoreError
-from ..log import Log
 from ..json_text import dumps
+from ..log import Log
 from ..model.warehouse import is_duckdb_file
-from .tables import DUCKDB, TABLES
 from .base import (
     DEFAULT_SYNC,
     RUN_COUNTS,
@@ -43,6 +42,7 @@ from .base import (
     empty_synced,
     utc_now,
 )
+from .tables import DUCKDB, TABLES
 
 SCHEMA = ";\n".join(table.create(DUCKDB) for table in TABLES)
 OLDEST_TABLES = ("synced_tasks", "create_intents", "rejections", "sync_runs")

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -30,8 +30,8 @@ import psycopg
 import psycopg.errors
 
 from ..errors import StateStoreError
-from ..log import Log
 from ..json_text import dumps
+from ..log import Log
 from .base import (
     REJECTION_COLUMNS,
     RUN_COUNTS,
@@ -160,7 +160,8 @@ class PostgresStateStore(StateStore):
         try:
             with self._translated(lock_held=False):
                 connection.execute(SERVER_KEEPALIVES)
-                if not connection.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]:
+                locked = connection.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()
+                if not (locked and locked[0]):
                     log(f"Another run of {scope} holds its lock on {self.location}; waiting for it to finish")
                     connection.execute(f"SET lock_timeout = '{int(SYNC_LOCK_WAIT_SECONDS)}s'")
                     try:
@@ -221,7 +222,7 @@ class PostgresStateStore(StateStore):
                 'ORDER BY attempted_at, primary_key COLLATE "C"',
                 [scope.sync, scope.project_gid],
             ).fetchall()
-        return [Intent(key, json.loads(payload), attempted_at.astimezone(timezone.utc)) for key, payload, attempted_at in rows]
+        return [Intent(key, json.loads(payload), attempted_at.astimezone(UTC)) for key, payload, attempted_at in rows]
 
     def open_comment_intents(self, scope: SyncScope) -> list[CommentIntent]:
         with self._reading(scope) as connection:
@@ -233,7 +234,7 @@ class PostgresStateStore(StateStore):
                 [scope.sync, scope.project_gid],
             ).fetchall()
         return [
-            CommentIntent(key, gid, text, int(comment_hash), attempted_at.astimezone(timezone.utc))
+            CommentIntent(key, gid, text, int(comment_hash), attempted_at.astimezone(UTC))
             for key, gid, text, comment_hash, attempted_at in rows
         ]
 

@@ -97,7 +97,14 @@ TABLES = (
     ),
     Table(
         "rejections",
-        (*SCOPE, ("primary_key", "text"), ("field", "required text"), ("reason", "required text"), ("run_id", "text"), ("rejected_at", "time")),
+        (
+            *SCOPE,
+            ("primary_key", "text"),
+            ("field", "required text"),
+            ("reason", "required text"),
+            ("run_id", "text"),
+            ("rejected_at", "time"),
+        ),
         indexes=(SCOPED_KEY,),
     ),
     Table(

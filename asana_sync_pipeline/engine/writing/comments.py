@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..asana.client import AsanaClient
 from ..errors import AsanaError, NotFoundError
@@ -43,7 +43,7 @@ async def posted_since(client: AsanaClient, intent: CommentIntent) -> bool:
 
 async def carries_comment(client: AsanaClient, task_gid: str, text: str) -> bool:
     """Whether the task carries a comment with this text, whenever it was posted."""
-    return await posted_since(client, CommentIntent("", task_gid, text, 0, datetime.min.replace(tzinfo=timezone.utc) + CLOCK_SKEW))
+    return await posted_since(client, CommentIntent("", task_gid, text, 0, datetime.min.replace(tzinfo=UTC) + CLOCK_SKEW))
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,8 @@ class CommentWriter:
             attempted_at = utc_now()
             intents = [CommentIntent(due.key, due.task_gid, due.text, due.comment_hash, attempted_at) for due in comments]
             await self.run.in_state(self.run.store.record_comment_intents, self.run.run_id, intents)
-            unclear: list[CommentIntent] = []
-
-            async def post(intent: CommentIntent) -> None:
-                if await self._post(intent):
-                    unclear.append(intent)
-
-            await self.run.pool.run(intents, post)
+            unknown = await self.run.pool.map(intents, self._post)
+            unclear = [intent for intent, outcome_unknown in zip(intents, unknown) if outcome_unknown]
             if not unclear:
                 return
             await self.run.flush()

@@ -94,13 +94,8 @@ class CreateWriter(RowWriter):
                 return
             intents = [(row.key, self.payload(row)) for row in creates]
             attempted_at = await self.run.in_state(self.run.store.record_intents, self.run.run_id, intents)
-            unsettled: list[PlannedRow] = []
-
-            async def create(row: PlannedRow) -> None:
-                if await self.create(row):
-                    unsettled.append(row)
-
-            await self.run.pool.run(creates, create)
+            unclear = await self.run.pool.map(creates, self.create)
+            unsettled = [row for row, unknown in zip(creates, unclear) if unknown]
             if not unsettled:
                 return
             await self.run.flush()

@@ -21,6 +21,7 @@ from ..state import Outcome, StateStore, SyncScope
 from .report import SyncReport
 
 Item = TypeVar("Item")
+Result = TypeVar("Result")
 RUN_FATAL = (AuthenticationError, AsanaTransportError, StateStoreError)
 """Failures that are not about one row: the run stops, the next one continues. A state that cannot
 be written (in PostgreSQL: a lost lock) stops the writes to Asana at once, so nothing is written
@@ -81,16 +82,22 @@ class WorkerPool:
         self.total = 0
         self._fatal: BaseException | None = None
 
-    async def run(self, items: Iterable[Item], work: Callable[[Item], Awaitable[None]]) -> None:
+    async def run(self, items: Iterable[Item], work: Callable[[Item], Awaitable[object]]) -> None:
+        """`work` over every item; a failure that concerns the run stops every worker and is raised."""
+        await self.map(items, work)
+
+    async def map(self, items: Iterable[Item], work: Callable[[Item], Awaitable[Result]]) -> list[Result]:
+        """`work` over every item, its results in the items' order."""
         items = list(items)
-        queue: Iterator[Item] = iter(items)
+        queue: Iterator[tuple[int, Item]] = iter(enumerate(items))
+        results: dict[int, Result] = {}
 
         async def worker() -> None:
-            for item in queue:
+            for index, item in queue:
                 if self._fatal is not None:
                     return
                 try:
-                    await work(item)
+                    results[index] = await work(item)
                     self.done += 1
                     if len(self.recorder.pending) >= self.options.flush_every_rows:
                         await self.recorder.flush()
@@ -106,6 +113,7 @@ class WorkerPool:
             if not isinstance(self._fatal, StateStoreError):
                 await self.recorder.flush()
             raise self._fatal
+        return [results[index] for index in range(len(items))]
 
     async def flush_periodically(self) -> None:
         """Flush every `flush_every_seconds` and log progress every `progress_every_seconds`; cancel to stop."""

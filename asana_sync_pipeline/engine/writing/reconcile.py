@@ -22,7 +22,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -79,7 +79,7 @@ def _moment(value: str | None) -> str | None:
     if not value:
         return None
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _schedule(on: str | None, at: str | None) -> tuple[str, str] | None:
@@ -248,7 +248,7 @@ def observe_task(task: dict[str, Any], people: People) -> Observation:
         frozenset(custom.items()),
     )
     sections = frozenset(
-        (_gid(membership.get("project")), _gid(membership.get("section")))
+        (str(_gid(membership.get("project"))), str(_gid(membership.get("section"))))
         for membership in task.get("memberships") or []
         if membership.get("section")
     )

@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from asana_sync_pipeline.engine.asana.client import AsanaClient, limiter_for
-from asana_sync_pipeline.engine.settings import AsanaSettings
 from asana_sync_pipeline.engine.errors import (
     AsanaTransportError,
     AuthenticationError,
@@ -17,6 +16,7 @@ from asana_sync_pipeline.engine.errors import (
     RateLimitError,
     ServerError,
 )
+from asana_sync_pipeline.engine.settings import AsanaSettings
 
 TOKEN = "1/1234567890123456:0123456789abcdef0123456789abcdef"
 RATE_LIMIT_BODY = {

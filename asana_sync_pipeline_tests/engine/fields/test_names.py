@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from asana_sync_pipeline.engine.errors import SyncConfigError
-from asana_sync_pipeline.engine.fields.rules import FieldValueError
+from asana_sync_pipeline.engine.fields.field_rules import schema_needs
+from asana_sync_pipeline.engine.fields.mapping import resolve_mapping
 from asana_sync_pipeline.engine.fields.names import (
     api_custom_value,
     custom_field_rule,
@@ -18,10 +19,9 @@ from asana_sync_pipeline.engine.fields.names import (
     user_rule,
     users_rule,
 )
-from asana_sync_pipeline.engine.planning import build_plan
-from asana_sync_pipeline.engine.fields.field_rules import schema_needs
-from asana_sync_pipeline.engine.fields.mapping import resolve_mapping
+from asana_sync_pipeline.engine.fields.rules import FieldValueError
 from asana_sync_pipeline.engine.fields.schema import Catalog, CustomField, Named, ProjectSchema, SchemaNeeds
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.settings import SyncSettings
 
 TIER = CustomField("301", "Customer Tier", "enum", options=Catalog(

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asana_sync_pipeline.engine.settings import SyncSettings
-from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.model.warehouse import read_model
+from asana_sync_pipeline.engine.planning import build_plan
+from asana_sync_pipeline.engine.settings import SyncSettings
 
 MODEL = """
 CREATE TABLE model AS
@@ -48,7 +48,7 @@ def test_repeated_text_is_categorical_and_distinct_text_stays_text(warehouse):
         "notes", "assignee", "tags", 'odd "column" name'
     }
     assert model.dtypes["id"] == plain.dtypes["id"] and model.dtypes["name"] == plain.dtypes["name"]
-    assert model.dtypes["due_on"] == plain.dtypes["due_on"] and model.dtypes["completed"] == bool
+    assert model.dtypes["due_on"] == plain.dtypes["due_on"] and model.dtypes["completed"] is np.dtype(bool)
     pd.testing.assert_frame_equal(as_objects(model), as_objects(plain))
 
 

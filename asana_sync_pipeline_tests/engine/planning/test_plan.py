@@ -6,8 +6,8 @@ import pytest
 
 from asana_sync_pipeline.engine.errors import SyncConfigError
 from asana_sync_pipeline.engine.fields.mapping import resolve_mapping
-from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.engine.planning import api_payload, build_plan
+from asana_sync_pipeline.engine.settings import SyncSettings
 
 
 def model(**columns):

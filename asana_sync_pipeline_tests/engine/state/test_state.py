@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -51,7 +51,7 @@ def store(open_store) -> StateStore:
 
 
 def run_row(run_id: str, **counts) -> dict:
-    moment = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 29, tzinfo=UTC)
     base = dict.fromkeys(RUN_COUNTS, 0)
     return {"run_id": run_id, "sync_mode": "upsert", "started_at": moment, "finished_at": moment, **base, **counts}
 
@@ -201,7 +201,7 @@ def test_removal_marks_deletions_and_comments_are_remembered(store):
     from asana_sync_pipeline.engine.state import COMPLETED, CommentIntent
 
     store.apply(SCOPE, "r1", [Outcome("a", task_gid="1", payload_hash=7), Outcome("b", task_gid="2", payload_hash=8)])
-    moment = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 29, tzinfo=UTC)
     store.record_comment_intents(SCOPE, "r1", [CommentIntent("a", "1", "Revenue down 10%", 99, moment)])
     assert [(intent.primary_key, intent.text, intent.comment_hash) for intent in store.open_comment_intents(SCOPE)] == [
         ("a", "Revenue down 10%", 99)

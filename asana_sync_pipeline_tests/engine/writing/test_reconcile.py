@@ -1,14 +1,14 @@
 """Matching creates of unknown outcome to the tasks they made: on everything that was sent."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from asana_sync_pipeline.engine.writing.reconcile import People, match_intents, observe_payload, observe_task
 from asana_sync_pipeline.engine.state import Intent
+from asana_sync_pipeline.engine.writing.reconcile import People, match_intents, observe_payload, observe_task
 
-T0 = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 ME, ADA = "10", "11"
 PROJECT, SECTION, DEFAULT_SECTION = "100", "401", "400"
 

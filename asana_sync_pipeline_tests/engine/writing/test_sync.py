@@ -3,11 +3,10 @@
 import pandas as pd
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline.engine.settings import SyncSettings
-from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.asana.client import AsanaClient
+from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.runner import run_sync
-from asana_sync_pipeline.engine.settings import AsanaSettings
+from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings
 from asana_sync_pipeline.engine.state import DuckDBStateStore as StateStore
 from asana_sync_pipeline.engine.state import SyncScope
 from asana_sync_pipeline_tests.conftest import TOKEN
