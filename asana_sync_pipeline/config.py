@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 from pydantic import BaseModel, Field
 
-from .engine.settings import SyncSettings
+from .engine.settings import AsanaSettings, SyncSettings
 
 
 def _sync_setting(name: str) -> Any:
@@ -68,3 +68,33 @@ def default_run_config(model_op: str | None, payloads_op: str, settings: SyncSet
     if model_op is not None and query is not None:
         ops[model_op] = {"config": {"query": query}}
     return {"ops": ops}
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`"
+
+
+def settings_reference() -> str:
+    """The configuration reference's tables, made from the engine's declarations (docs/configuration.md
+    holds a copy, which a test keeps equal to this)."""
+    lines = [
+        "Sync settings: run config `ops.<asana_task_payloads op>.config.<setting>`, or a YAML sync's attribute of the same name.",
+        "",
+        "| setting | default | meaning |",
+        "| --- | --- | --- |",
+        *(f"| `{setting.name}` | {_cell(setting.shown_default)} | {setting.description} |" for setting in SyncSettings.described()),
+        "",
+        "Connection settings: fields of the `asana` resource, shared by every sync (an environment variable sets some of them).",
+        "",
+        "| setting | environment | default | meaning |",
+        "| --- | --- | --- | --- |",
+        *(
+            f"| `{setting.name}` | {f'`{setting.env}`' if setting.env else '—'} | {_cell(setting.default)} | {setting.description} |"
+            for setting in AsanaSettings.described()
+        ),
+    ]
+    return "\n".join(lines)

@@ -9,6 +9,7 @@ distinct values: a model of GIDs needs none.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -87,27 +88,24 @@ def _distinct(column: pd.Series) -> list[Any]:
     return [value for value in pd.unique(cells) if not is_null(value)]
 
 
-def _has_name(values: list[Any]) -> bool:
+def _any_entry(values: list[Any], matches: Callable[[str], bool]) -> bool:
+    """Whether an entry of the values (comma-separated or lists) is text that `matches`."""
     for value in values:
         try:
             entries = as_items(value)
         except FieldValueError:
             continue
-        for entry in entries:
-            if isinstance(entry, str) and entry and not names.is_gid(entry):
-                return True
+        if any(isinstance(entry, str) and matches(entry) for entry in entries):
+            return True
     return False
+
+
+def _has_name(values: list[Any]) -> bool:
+    return _any_entry(values, lambda entry: bool(entry) and not names.is_gid(entry))
 
 
 def _has_email(values: list[Any]) -> bool:
-    for value in values:
-        try:
-            entries = as_items(value)
-        except FieldValueError:
-            continue
-        if any(isinstance(entry, str) and "@" in entry for entry in entries):
-            return True
-    return False
+    return _any_entry(values, lambda entry: "@" in entry)
 
 
 def _json_needs_schema(values: list[Any]) -> bool:
