@@ -19,7 +19,7 @@ from .config import ModelQueryConfig, SyncConfig
 from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.model.warehouse import check_warehouse_file, read_model
 from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Operation, Plan
-from .engine.runner import GUARD_FLOOR, plan_sync, run_sync
+from .engine.runner import GUARD_FLOOR, run_sync
 from .engine.state import utc_now
 from .metadata import PREVIEW_ROWS, markdown_table, plan_metadata, sync_metadata
 from .resources import AsanaResource, SyncStateResource
@@ -104,9 +104,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             settings = spec.sync_settings(config.given_settings())
             scope = asana.scope_for(spec)
             online = asana.token_for(spec) is not None
-            plan = plan_sync(
-                model, settings, store=sync_state.store(), scope=scope, asana=asana.settings_for(spec) if online else None
-            )
+            plan = asana.plan(spec, model, settings, sync_state.store())
         except SyncConfigError as exc:
             raise dg.Failure(description=f"Configuration error: {exc}") from None
         except AsanaSyncError as exc:

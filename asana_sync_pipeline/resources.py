@@ -11,11 +11,14 @@ import os
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from .engine.errors import SyncConfigError
-from .engine.settings import DEFAULT_TOKEN_ENV, AsanaSettings
+from .engine.planning import Plan
+from .engine.runner import plan_sync
+from .engine.settings import DEFAULT_TOKEN_ENV, AsanaSettings, SyncSettings
 from .engine.state import StateStore, SyncScope, open_state_store
 from .sync_spec import SyncSpec
 
@@ -84,6 +87,15 @@ class AsanaResource(dg.ConfigurableResource):
             )
         connection = {setting.name: getattr(self, setting.name) for setting in AsanaSettings.described()}
         return AsanaSettings(access_token=token, token_source=spec.access_token_env, **connection)
+
+    def plan(self, spec: SyncSpec, model: pd.DataFrame, settings: SyncSettings, store: StateStore) -> Plan:
+        """Validate and normalize the model's rows into the plan of one run of `spec`: every value
+        checked by its field's rule, names resolved against the live project (its schema read once,
+        and only when the model names things and a token is set; offline otherwise, saying so).
+        A thin call to the engine's `plan_sync`."""
+        online = self.token_for(spec) is not None
+        asana = self.settings_for(spec) if online else None
+        return plan_sync(model, settings, store=store, scope=self.scope_for(spec), asana=asana)
 
     def scope_for(self, spec: SyncSpec) -> SyncScope:
         """The sync and project whose state a run of `spec` uses (the project GID checked here, once)."""
