@@ -19,7 +19,8 @@ from .config import ModelQueryConfig, SyncConfig
 from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.model.warehouse import check_warehouse_file, read_model
 from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Operation, Plan
-from .engine.runner import GUARD_FLOOR, run_sync
+from .engine.planning.guards import cleared_counts, cleared_trips, removal_trip, replaced_trip
+from .engine.runner import run_sync
 from .engine.state import utc_now
 from .metadata import PREVIEW_ROWS, markdown_table, plan_metadata, sync_metadata
 from .resources import AsanaResource, SyncStateResource
@@ -30,6 +31,8 @@ POOL = "asana_sync"
 PRIMARY_KEY_CHECK = "primary_key_unique_and_not_null"
 NAMES_CHECK = "names_present_for_new_rows"
 REMOVALS_CHECK = "removals_within_limit"
+CLEARS_CHECK = "clears_within_limit"
+REPLACEMENTS_CHECK = "replacements_within_limit"
 REJECTION_RATE_CHECK = "rejection_rate_below_threshold"
 
 
@@ -90,6 +93,14 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             dg.AssetCheckSpec(REMOVALS_CHECK, asset=payloads_key, description=(
                 "The share of the sync's live tasks the plan would complete or delete stays within "
                 "max_removed_fraction (asana_tasks refuses to write otherwise)."
+            )),
+            dg.AssetCheckSpec(CLEARS_CHECK, asset=payloads_key, description=(
+                "No field would be cleared on more than max_cleared_fraction of the sync's live tasks (a column "
+                "dropped or turned NULL upstream; asana_tasks refuses to write otherwise)."
+            )),
+            dg.AssetCheckSpec(REPLACEMENTS_CHECK, asset=payloads_key, description=(
+                "No more than max_replaced_fraction of the sync's live tasks lose their row while as many new rows "
+                "appear (the primary key changed format; asana_tasks refuses to write otherwise)."
             )),
         ],
     )
@@ -205,23 +216,49 @@ def _plan_checks(plan: Plan, asset_key: dg.AssetKey) -> Iterator[dg.AssetCheckRe
             "examples": ", ".join(map(str, repeated.unique()[:10])) or "none",
         },
     )
-    share, limit = plan.removal_share(), plan.settings.max_removed_fraction
-    within = len(plan.removals) <= GUARD_FLOOR or share <= limit
+    share = plan.removal_share()
+    removal = removal_trip(plan)
     yield dg.AssetCheckResult(
         check_name=REMOVALS_CHECK,
         asset_key=asset_key,
-        passed=within,
+        passed=removal is None,
         severity=dg.AssetCheckSeverity.WARN,
-        description=None if within else (
-            f"{len(plan.removals):,} of {plan.live_tasks:,} live tasks would be removed ({share:.0%} > {limit:.0%}); "
-            "asana_tasks will refuse to write"
-        ),
+        description=None if removal is None else f"asana_tasks will refuse to write: {removal.message}",
         metadata={
             "removals": len(plan.removals),
             "live_tasks": plan.live_tasks,
             "removal_share": round(share, 4),
-            "max_removed_fraction": limit,
+            "max_removed_fraction": plan.settings.max_removed_fraction,
             "on_row_removed": plan.settings.on_row_removed.value,
+        },
+    )
+    cleared = cleared_trips(plan)
+    counts = cleared_counts(plan)
+    yield dg.AssetCheckResult(
+        check_name=CLEARS_CHECK,
+        asset_key=asset_key,
+        passed=not cleared,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None if not cleared else "asana_tasks will refuse to write: " + " ".join(trip.message for trip in cleared),
+        metadata={
+            "most_cleared_field": max(counts, key=lambda name: counts[name]) if counts else "none",
+            "tasks_cleared": max(counts.values(), default=0),
+            "live_tasks": plan.tracked_tasks,
+            "max_cleared_fraction": plan.settings.max_cleared_fraction,
+        },
+    )
+    replaced = replaced_trip(plan)
+    yield dg.AssetCheckResult(
+        check_name=REPLACEMENTS_CHECK,
+        asset_key=asset_key,
+        passed=replaced is None,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None if replaced is None else f"asana_tasks will refuse to write: {replaced.message}",
+        metadata={
+            "rows_gone": len(plan.gone),
+            "rows_new": len(plan.creates()),
+            "live_tasks": plan.tracked_tasks,
+            "max_replaced_fraction": plan.settings.max_replaced_fraction,
         },
     )
     nameless = len(plan.rejection_rows(NAME_REQUIRED))

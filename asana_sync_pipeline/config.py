@@ -38,6 +38,9 @@ class SyncSettingsFields(BaseModel):
     on_row_removed: str | None = _sync_setting("on_row_removed")
     max_removed_fraction: float | None = _sync_setting("max_removed_fraction")
     max_rejection_rate: float | None = _sync_setting("max_rejection_rate")
+    field_policies: dict[str, str] | None = _sync_setting("field_policies")
+    max_cleared_fraction: float | None = _sync_setting("max_cleared_fraction")
+    max_replaced_fraction: float | None = _sync_setting("max_replaced_fraction")
 
     def given_settings(self) -> dict[str, Any]:
         """The settings set explicitly (not None)."""
@@ -60,14 +63,21 @@ class ModelQueryConfig(dg.Config):
 def default_run_config(model_op: str | None, payloads_op: str, settings: SyncSettings, query: str | None) -> dict[str, Any]:
     """A sync job's default run config: the sync's query and settings, as the Launchpad shows them."""
     shown = {
-        setting.name: value.value if hasattr(value, "value") else value
+        setting.name: _plain(getattr(settings, setting.name))
         for setting in SyncSettings.described()
-        if (value := getattr(settings, setting.name)) is not None
+        if getattr(settings, setting.name) is not None
     }
     ops: dict[str, Any] = {payloads_op: {"config": shown}}
     if model_op is not None and query is not None:
         ops[model_op] = {"config": {"query": query}}
     return {"ops": ops}
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as run config writes it: enums as their values, in dicts too."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value.value if hasattr(value, "value") else value
 
 
 def _cell(value: Any) -> str:

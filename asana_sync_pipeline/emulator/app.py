@@ -291,6 +291,10 @@ def build_routes(store: AsanaStore) -> list[Route]:
         task = store.create_task(await read_data(request))
         return ok(task_record(store, task, opt), status=201, headers={"Location": f"/tasks/{task.gid}"})
 
+    async def create_subtask(request: Request, opt: OptFields) -> Response:
+        task = store.create_subtask(request.path_params["gid"], await read_data(request))
+        return ok(task_record(store, task, opt), status=201, headers={"Location": f"/tasks/{task.gid}"})
+
     async def get_task(request: Request, opt: OptFields) -> Response:
         with store.lock:
             return ok(task_record(store, store.task(request.path_params["gid"]), opt))
@@ -340,6 +344,7 @@ def build_routes(store: AsanaStore) -> list[Route]:
         ("/tasks/{gid}", update_task, "PUT"),
         ("/tasks/{gid}", delete_task, "DELETE"),
         ("/tasks/{gid}/subtasks", subtasks, "GET"),
+        ("/tasks/{gid}/subtasks", create_subtask, "POST"),
         ("/tasks/{gid}/stories", stories, "GET"),
         ("/tasks/{gid}/stories", add_comment, "POST"),
         ("/batch", batch, "POST"),

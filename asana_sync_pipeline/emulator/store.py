@@ -253,6 +253,16 @@ class AsanaStore:
             self._tell_projects_joined(task, [])
             return task
 
+    def create_subtask(self, parent_gid: str, data: Any) -> Task:
+        """`POST /tasks/{gid}/subtasks` (createSubtaskForTask): a new task under `parent_gid`,
+        which the path names (a `parent` in the body must agree)."""
+        data = _require_object(data)
+        with self.lock:
+            self.task(parent_gid)
+            if data.get("parent") is not None and gid_text(data["parent"]) != parent_gid:
+                raise ApiError(400, f"parent: The path names the parent ({parent_gid}); the body names {data['parent']}")
+        return self.create_task({**data, "parent": parent_gid})
+
     def update_task(self, gid: str, data: Any) -> Task:
         with self.lock:
             current = self.task(gid)

@@ -9,7 +9,8 @@
     ├── AmbiguousName               two things share a name; the caller makes it a row's or the sync's
     ├── ConnectionCheckError        token, URL or project failed the connection test
     ├── StateStoreError             the sync state cannot be read or written
-    ├── RemovalGuardError           a run would remove too many tasks; nothing was written
+    ├── GuardError                  a run would do too much at once; nothing was written
+    │   └── RemovalGuardError       ... complete or delete too many tasks
     └── AsanaError                  talking to Asana failed
         ├── AsanaTransportError     no usable HTTP answer (refused, reset, timeout)
         └── AsanaAPIError           Asana answered an error status
@@ -66,7 +67,12 @@ class StateStoreError(AsanaSyncError):
     """The sync state cannot be opened, read or written; it was left as it is."""
 
 
-class RemovalGuardError(AsanaSyncError):
+class GuardError(AsanaSyncError):
+    """A run would do more at once than a guard allows (`max_removed_fraction`, `max_cleared_fraction`,
+    `max_replaced_fraction`); the message names the setting and gives examples."""
+
+
+class RemovalGuardError(GuardError):
     """A run would complete or delete more tasks than `max_removed_fraction` allows."""
 
 

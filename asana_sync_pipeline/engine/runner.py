@@ -4,7 +4,7 @@
 2. the sync's lock, so two runs of one sync never write at once (`state`);
 3. a state found empty is rebuilt from Asana by the sync key (`writing.rebuild`);
 4. the plan refreshed against the state as it is under the lock (`planning`);
-5. the guards: too many removals fail the run before any write;
+5. the guards: too many removals, clears or replaced keys fail the run before any write;
 6. the tags and sections to create, then the writes (`writing`).
 
 Planning itself (`plan_sync`) is a step of its own: it reads the project's schema
@@ -27,6 +27,7 @@ from .errors import (
     AsanaTransportError,
     AuthenticationError,
     ConnectionCheckError,
+    GuardError,
     RemovalGuardError,
     SyncConfigError,
 )
@@ -34,8 +35,8 @@ from .fields.field_rules import schema_needs
 from .fields.mapping import resolve_mapping
 from .fields.schema import ProjectSchema, read_schema
 from .log import Log
-from .planning import Operation, Plan, build_plan, refresh_plan
-from .settings import AsanaSettings, RemovalPolicy, SyncSettings
+from .planning import Operation, Plan, build_plan, guard_trips, refresh_plan, with_written
+from .settings import AsanaSettings, SyncSettings
 from .state import StateStore, SyncScope
 from .writing.context import RunContext
 from .writing.executor import SyncOptions
@@ -43,10 +44,6 @@ from .writing.pending import create_pending
 from .writing.rebuild import rebuild_state
 from .writing.report import SyncReport
 from .writing.sync import TaskSync
-
-GUARD_FLOOR = 5
-"""Removing this many tasks or fewer never trips the guard."""
-
 
 def test_connection(asana: AsanaSettings, scope: SyncScope, *, sync_key_field: str | None = None) -> ConnectionInfo:
     """Token, URL, project, access and sync key field; reads only."""
@@ -87,7 +84,8 @@ def plan_sync(
                 return await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs)
 
         schema = asyncio.run(read())
-    return build_plan(model, settings, store.synced(scope), schema)
+    plan = build_plan(model, settings, store.synced(scope), schema)
+    return with_written(plan, store.written(scope, plan.update_keys()))
 
 
 def run_sync(
@@ -138,12 +136,16 @@ def run_sync(
 
 async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncReport:
     """Steps 3 to 6, under the lock."""
+    if plan.renames:
+        run.log(f"Renaming {len(plan.renames):,} keys in the sync state: numbers are compared by value now (1.00 is 1)")
+        await run.in_state(run.store.rekey, plan.renames)
     synced = await run.in_state(run.store.synced)
     warnings: list[str] = []
     if synced.empty and plan.settings.sync_key_field:
         synced, warnings = await rebuild_state(run, plan)
     current = refresh_plan(plan, synced)
-    check_removals(current)
+    current = with_written(current, await run.in_state(run.store.written, current.update_keys()))
+    check_guards(current)
     if synced.empty and not plan.settings.sync_key_field and current.counts()[Operation.CREATE.value]:
         warnings += await _fresh_state_warnings(run, info)
     for warning in warnings:
@@ -173,16 +175,12 @@ async def _during_writes(asana: AsanaSettings, work: Awaitable[SyncReport]) -> S
         ) from None
 
 
-def check_removals(plan: Plan) -> None:
-    """Fail before any write when the plan would complete or delete too much of the project."""
-    count, share, limit = len(plan.removals), plan.removal_share(), plan.settings.max_removed_fraction
-    if count > GUARD_FLOOR and share > limit:
-        verb = "complete" if plan.settings.on_row_removed is RemovalPolicy.COMPLETE else "delete"
-        raise RemovalGuardError(
-            f"This run would {verb} {count:,} of the sync's {plan.live_tasks:,} live tasks ({share:.0%}), more than "
-            f"max_removed_fraction ({limit:.0%}) allows; nothing was written. If the model really lost those rows, "
-            "raise max_removed_fraction for this run; if not, fix the model (an empty or broken query looks like this)."
-        )
+def check_guards(plan: Plan) -> None:
+    """Fail before any write when the plan would remove, clear or replace too much of the sync's tasks."""
+    trips = guard_trips(plan)
+    if trips:
+        error = RemovalGuardError if trips[0].setting == "max_removed_fraction" else GuardError
+        raise error("\n".join(trip.message for trip in trips))
 
 
 async def _with_pending_created(run: RunContext, plan: Plan, workspace_gid: str) -> Plan:

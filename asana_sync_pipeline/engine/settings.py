@@ -86,6 +86,34 @@ class RemovalPolicy(Choice):
         )
 
 
+class FieldPolicy(Choice):
+    """Who owns a field once the task exists: the model, or the people working in Asana."""
+
+    SYNC = "sync"
+    SKIP_NULLS = "skip_nulls"
+    ON_CREATE = "on_create"
+    IF_EMPTY = "if_empty"
+
+    @classmethod
+    def refused(cls, value: object) -> str:
+        return (
+            f"field_policies: {value!r} is not a policy; choose sync (the model's value, a NULL clears), "
+            "skip_nulls (a NULL never clears), on_create (written when the task is created, then left to people) "
+            "or if_empty (written only while the task's field is empty in Asana)"
+        )
+
+
+def check_fraction(value: object, setting: str) -> float:
+    """A share of tasks or rows, from 0 to 1."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SyncConfigError(f"{setting} must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise SyncConfigError(f"{setting} must be between 0 and 1, got {value!r}")
+    return number
+
+
 def check_gid(value: str | int | None, setting: str, *, hint: str = "") -> str:
     """A GID given in configuration: digits only (surrounding spaces forgiven)."""
     candidate = str(value if value is not None else "").strip()
@@ -193,6 +221,22 @@ class SyncSettings(DescribedSettings):
     max_rejection_rate: float = _setting(
         0.05, "The rejection_rate_below_threshold check warns when more than this share of the model's rows is rejected."
     )
+    field_policies: dict[str, FieldPolicy] = _setting(
+        None,
+        "Asana field -> sync, skip_nulls, on_create or if_empty: who owns a field once its task exists "
+        "(fields as columns name them: notes, assignee, custom_fields.<name>, tags, section...). Unlisted: sync.",
+        default_factory=dict,
+    )
+    max_cleared_fraction: float = _setting(
+        0.2,
+        "A run that would clear one field on more than this share of the sync's live tasks (and more than 5) "
+        "fails before any write: a column dropped or turned NULL upstream.",
+    )
+    max_replaced_fraction: float = _setting(
+        0.2,
+        "A run in which more than this share of the sync's live tasks (and more than 5) would lose their row while "
+        "as many new rows appear fails before any write: the primary key changed format.",
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sync_mode", SyncMode.parse(self.sync_mode))
@@ -210,10 +254,18 @@ class SyncSettings(DescribedSettings):
                 check_gid(self.sync_key_field, "sync_key_field", hint="Give the GID of a text custom field of the project."),
             )
         object.__setattr__(self, "on_row_removed", RemovalPolicy.parse(self.on_row_removed))
-        if not 0.0 <= float(self.max_removed_fraction) <= 1.0:
-            raise SyncConfigError(f"max_removed_fraction must be between 0 and 1, got {self.max_removed_fraction!r}")
-        if not 0.0 <= float(self.max_rejection_rate) <= 1.0:
-            raise SyncConfigError(f"max_rejection_rate must be between 0 and 1, got {self.max_rejection_rate!r}")
+        for name in ("max_removed_fraction", "max_rejection_rate", "max_cleared_fraction", "max_replaced_fraction"):
+            object.__setattr__(self, name, check_fraction(getattr(self, name), name))
+        policies = self.field_policies or {}
+        if not isinstance(policies, dict):
+            raise SyncConfigError(f"field_policies must map Asana field names to policies, got {policies!r}")
+        object.__setattr__(
+            self, "field_policies", {str(field).strip(): FieldPolicy.parse(policy) for field, policy in policies.items()}
+        )
+
+    def policy(self, field: str) -> FieldPolicy:
+        """The policy of a field as the model names it (`notes`, `custom_fields.Priority`, ...)."""
+        return self.field_policies.get(field, FieldPolicy.SYNC)
 
 
 def clean_access_token(token: str | None, *, source: str = DEFAULT_TOKEN_ENV) -> str:

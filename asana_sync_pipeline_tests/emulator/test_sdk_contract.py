@@ -142,3 +142,26 @@ def test_second_wave_schema_reads_and_writes_through_the_sdk(server):
     assert (comment["resource_subtype"], comment["type"]) == ("comment_added", "comment")
     listed = list(stories.get_stories_for_task(task["gid"], {"limit": 1}))
     assert [story["resource_subtype"] for story in listed] == ["added_to_project", "comment_added"]
+
+
+def test_third_wave_subtasks_and_clearing_by_null_through_the_sdk(server):
+    api = client(server)
+    tasks = asana.TasksApi(api)
+    parent = tasks.create_task({"data": {"name": "parent", "projects": [INCIDENTS]}}, {})
+    child = tasks.create_subtask_for_task({"data": {"name": "made by hand", "notes": "a person's"}}, parent["gid"], {"opt_fields": "parent,name"})
+    assert (child["parent"]["gid"], child["name"]) == (parent["gid"], "made by hand")
+    assert [task["gid"] for task in tasks.get_subtasks_for_task(parent["gid"], {})] == [child["gid"]]
+    with pytest.raises(ApiException) as missing:
+        tasks.create_subtask_for_task({"data": {"name": "orphan"}}, "999999", {})
+    assert missing.value.status == 404
+    dated = tasks.create_task({"data": {
+        "name": "dated", "projects": [PROJECT], "due_on": "2026-12-31", "start_on": "2026-12-01", "assignee": ADA,
+        "notes": "call them", "custom_fields": {NUMBER: 5, ENUM: RED},
+    }}, {})
+    cleared = tasks.update_task(
+        {"data": {"due_on": None, "start_on": None, "assignee": None, "notes": "", "custom_fields": {NUMBER: None, ENUM: None}}},
+        dated["gid"], {"opt_fields": "due_on,start_on,assignee,notes,custom_fields.number_value,custom_fields.enum_value"},
+    )
+    assert (cleared["due_on"], cleared["start_on"], cleared["assignee"], cleared["notes"]) == (None, None, None, "")
+    values = {field["gid"]: field for field in cleared["custom_fields"]}
+    assert values[NUMBER]["number_value"] is None and values[ENUM]["enum_value"] is None

@@ -25,6 +25,8 @@ from ..errors import SyncConfigError
 MODEL_TABLE = "asana_sync_model"
 QUERY_TYPES = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
 """SELECT, and what DuckDB expands into several statements (PIVOT)."""
+EXACT_NUMBERS = "exact_numbers"
+"""`DataFrame.attrs` key: the columns holding numbers wider than a float, read as their exact text."""
 MAX_CATEGORIES = 10_000
 """Text columns with more distinct values than this stay `str`."""
 MAX_DISTINCT_SHARE = 0.25
@@ -86,7 +88,9 @@ def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFram
             types.append(type_name)
             replacements.append(f"CAST({column} AS {type_name}) AS {column}")
         select = f"SELECT * REPLACE ({', '.join(replacements)})" if replacements else "SELECT *"
-        return connection.execute(f"{select} FROM {MODEL_TABLE}").df()
+        model = connection.execute(f"{select} FROM {MODEL_TABLE}").df()
+        model.attrs[EXACT_NUMBERS] = [name for name, kind in zip(table.columns, table.types) if _wider_than_float(str(kind))]
+        return model
     finally:
         connection.execute(f"DROP TABLE IF EXISTS {MODEL_TABLE}")
         for type_name in types:

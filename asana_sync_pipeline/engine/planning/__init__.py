@@ -1,7 +1,9 @@
 """3. Planning: one operation per row (create, update, unchanged, reject), the removals and comments due; pure and vectorized."""
 
 from .bodies import SYNC_KEY, api_payload
-from .build import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, build_plan, refresh_plan
+from .build import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, build_plan, refresh_plan, with_written
+from .changes import FieldChange
+from .guards import GuardTrip, guard_trips
 from .plan import COMPLETE, DELETE, Operation, Plan, PlannedRow, Removal
 
 __all__ = [
@@ -11,11 +13,15 @@ __all__ = [
     "NAME_REQUIRED",
     "REPEATED_KEY",
     "SYNC_KEY",
+    "FieldChange",
+    "GuardTrip",
     "Operation",
     "Plan",
     "PlannedRow",
     "Removal",
     "api_payload",
     "build_plan",
+    "guard_trips",
     "refresh_plan",
+    "with_written",
 ]

@@ -8,6 +8,7 @@ payload hashes recorded by earlier runs. A million rows plan in seconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -19,11 +20,13 @@ from ..fields.mapping import ColumnMapping, resolve_mapping
 from ..fields.names import PENDING_PREFIX, UNCHECKED_PREFIX
 from ..fields.rules import COMMENT, PARENT_KEY, NormalizedColumn, normalize_column, task_gid
 from ..fields.schema import ProjectSchema
-from ..settings import SyncSettings
-from ..state import COMPLETED, REJECTION_FIELDS, empty_synced
+from ..model.warehouse import EXACT_NUMBERS
+from ..settings import FieldPolicy, SyncSettings
+from ..state import COMPLETED, REJECTION_FIELDS, RELEASED, empty_synced
 from .bodies import SYNC_KEY
+from .changes import check_policies, field_changes
 from .hashing import payload_hash
-from .keys import lookup, match_keys, positions_in, primary_key_column, same_hash
+from .keys import is_numeric_key, lookup, match_keys, positions_in, primary_key_column, renamed_number_keys, same_hash
 from .lifecycle import comment_hashes, live_tasks, parent_levels, removals
 from .plan import Operation, Plan
 
@@ -31,6 +34,11 @@ EMPTY_KEY = "the primary key is empty"
 REPEATED_KEY = "the primary key appears more than once in the model"
 NAME_REQUIRED = "name is required to create a task"
 NO_TASK_TO_UPDATE = "no task to update: the row has no task_gid and no task was synced for this primary key"
+RELEASED_TASK = (
+    "its task {gid} was released to the people working in Asana (moved out of the project, or deleted, by hand), "
+    "so the sync no longer writes it; to sync this row again, clear the release (python -m asana_sync_pipeline "
+    "--clear-releases, with --sync for this sync): the next run then gives the row a task again"
+)
 _OPERATIONS = np.array([operation.value for operation in Operation], dtype=object)
 """Operation values by code: 0 create, 1 update, 2 unchanged, 3 reject."""
 
@@ -114,7 +122,16 @@ def build_plan(
         parent = normalized[PARENT_KEY]
         explicit = np.where(pd.notna(parent.values), parent.values, "")
         normalized[PARENT_KEY] = NormalizedColumn(explicit.astype(object), parent.errors)
-    keys = primary_key_column(model[settings.primary_key])
+    exact = settings.primary_key in model.attrs.get(EXACT_NUMBERS, [])
+    keys = primary_key_column(model[settings.primary_key], exact_numbers=exact)
+    synced = synced if synced is not None else empty_synced()
+    renames: dict[str, str] = {}
+    if is_numeric_key(model[settings.primary_key], exact_numbers=exact) and len(synced):
+        renames = renamed_number_keys(synced["primary_key"].to_numpy(dtype=object), keys)
+        if renames:
+            synced = synced.assign(primary_key=synced["primary_key"].replace(renames))
+    check_policies(settings.field_policies)
+    policies = {field_rules.resolved_field(name): policy for name, policy in settings.field_policies.items()}
     if settings.sync_key_field:
         normalized[SYNC_KEY] = NormalizedColumn(keys, np.full(size, None, dtype=object))
     values = {field: column.values for field, column in normalized.items()}
@@ -128,7 +145,6 @@ def build_plan(
         column_gids = gid_column.values
         rejected.append((gid_column.invalid(), "task_gid", gid_column.errors))
     rejected.extend(_cross_field_errors(normalized, size))
-    synced = synced if synced is not None else empty_synced()
     missing_key = pd.isna(keys)
     duplicated, position = match_keys(keys, synced["primary_key"].to_numpy(dtype=object))
     rejected.append((missing_key, settings.primary_key, EMPTY_KEY))
@@ -136,6 +152,10 @@ def build_plan(
     state_gids = lookup(synced["task_gid"], position)
     task_gids = np.where(pd.notna(column_gids), column_gids, state_gids)
     has_task = pd.notna(task_gids)
+    released = (_removed(synced, position) == RELEASED) & pd.isna(column_gids)
+    if released.any():
+        reasons = np.array([RELEASED_TASK.format(gid=gid) for gid in state_gids], dtype=object)
+        rejected.append((released, mapping.task_gid_column or "task_gid", reasons))
 
     hashes = payload_hash(normalized, size)
     unchanged = has_task & (state_gids == task_gids) & same_hash(synced["payload_hash"], position, hashes)
@@ -171,6 +191,7 @@ def build_plan(
             "payload_hash": pd.Series(hashes, dtype=np.uint64),
             "level": pd.Series(levels, dtype=np.int64),
             "comment_hash": pd.Series(comment_hashes(values.get(COMMENT, np.full(size, None, dtype=object))), dtype=np.uint64),
+            "sends": pd.Series(codes == 1, dtype=bool),
         }
     )
     notes = [*mapping.notes, *([f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else [])]
@@ -201,8 +222,16 @@ def build_plan(
         schema=schema.summary() if schema is not None else None,
         pending=pending,
         unchecked=unchecked,
+        policies=policies,
+        renames=renames,
     )
     return _with_lifecycle(plan, synced, position)
+
+
+def _removed(synced: pd.DataFrame, position: np.ndarray) -> np.ndarray:
+    """Each row's `removed` in the state (None: not removed, or no state)."""
+    removed = synced["removed"] if "removed" in synced else pd.Series(None, index=synced.index, dtype=object)
+    return lookup(removed.astype(object), position)
 
 
 def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> Plan:
@@ -210,7 +239,7 @@ def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> P
     table = plan.table
     operation = table["operation"].to_numpy(dtype=object).copy()
     removed = synced["removed"] if "removed" in synced else pd.Series(None, index=synced.index, dtype=object)
-    came_back = np.append(removed.astype(object).to_numpy() == COMPLETED, False)[position] & (operation != Operation.REJECT)
+    came_back = (_removed(synced, position) == COMPLETED) & (operation != Operation.REJECT)
     came_back &= table["gid_known"].to_numpy()
     if plan.settings.sync_mode.updates:
         operation[came_back & (operation == Operation.UNCHANGED)] = Operation.UPDATE.value
@@ -224,13 +253,36 @@ def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> P
     comment_due = (comment_hash != 0) & (comment_hash != posted) & (operation != Operation.REJECT)
     if not plan.settings.sync_mode.updates:
         comment_due &= operation == Operation.CREATE
-    table = table.assign(operation=operation, reopen=reopen, comment_due=comment_due)
+    sends = table["sends"].to_numpy(dtype=bool) | (operation == Operation.UPDATE)
+    table = table.assign(operation=operation, reopen=reopen, comment_due=comment_due, sends=sends)
+    state = synced[removed.astype(object).to_numpy() != RELEASED] if len(synced) else synced
+    model_keys = table["primary_key"].to_numpy(dtype=object)
+    untouched = state["removed"].isna() if "removed" in state else pd.Series(True, index=state.index)
+    gone = state["primary_key"][untouched & ~state["primary_key"].isin(pd.Series(model_keys).dropna())]
     return replace(
         plan,
         table=table,
-        removals=removals(table["primary_key"].to_numpy(dtype=object), synced, plan.settings.on_row_removed),
-        live_tasks=live_tasks(synced, plan.settings.on_row_removed),
+        removals=removals(model_keys, state, plan.settings.on_row_removed),
+        live_tasks=live_tasks(state, plan.settings.on_row_removed),
+        gone=[str(key) for key in gone],
+        tracked_tasks=int(untouched.sum()),
     )
+
+
+def with_written(plan: Plan, written: Mapping[str, Mapping[str, Any]]) -> Plan:
+    """The plan with each update's field changes: what the model changed since the row's last sync
+    (`written`: primary key -> the field values recorded then). An update whose row has no record
+    sends every field; one whose changes are all kept by their policies sends nothing."""
+    changes = {}
+    for row in plan.updates():
+        recorded = written.get(row.key)
+        if row.gid_known and recorded is not None:
+            changes[row.position] = field_changes(recorded, plan.written_values(row.position), plan.policies)
+    table = plan.table
+    sends = (plan.operations() == Operation.UPDATE).copy()
+    for position, found in changes.items():
+        sends[position] = bool(found) or bool(table["reopen"].iat[position])
+    return replace(plan, changes=changes, table=table.assign(sends=sends))
 
 
 def _rejection_table(rejected: list[tuple[np.ndarray, str, Any]], keys: np.ndarray, size: int) -> pd.DataFrame:

@@ -1,8 +1,15 @@
 """Primary keys: how a model's key column becomes the text the state is keyed by, and how a
-model's keys are found in the state."""
+model's keys are found in the state.
+
+Numbers compare by exact value, whatever their column's type: 1 (INTEGER), 1.0 (DOUBLE)
+and 1.00 (DECIMAL) are one key, "1", and 1.50 is "1.5". Text compares exactly: "007"
+and "7" are two keys. A state written before numbers were compared so (a DECIMAL key
+kept as "1.00") is matched by value and renamed in place, its task untouched.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -10,19 +17,40 @@ import pandas as pd
 
 from ..fields.rules import blank_mask, is_null, object_values
 
+_NUMBER_TYPES = (int, float, Decimal, np.integer, np.floating)
+
+
+def number_text(value: Any) -> str | None:
+    """A number as its key: its exact value, written plainly (no exponent, no trailing zeros);
+    None when `value` is not a finite number."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(repr(float(value)) if isinstance(value, (float, np.floating)) else str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
+
 
 def primary_key_text(value: Any) -> str | None:
-    """Primary keys are compared and stored as text; integral floats lose their `.0`."""
+    """A key as it is compared and stored: numbers by exact value, text as it is."""
     if is_null(value):
         return None
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
+    if isinstance(value, _NUMBER_TYPES) and not isinstance(value, (bool, np.bool_)):
+        return number_text(value)
     text = str(value)
     return text if text.strip() else None
 
 
-def primary_key_column(column: pd.Series) -> np.ndarray:
-    """`primary_key_text` over a column; string, integer and categorical columns take a vectorized path."""
+def primary_key_column(column: pd.Series, *, exact_numbers: bool = False) -> np.ndarray:
+    """`primary_key_text` over a column; string, integer and categorical columns take a vectorized
+    path. `exact_numbers`: the column holds numbers read as their exact text (a DECIMAL)."""
+    if exact_numbers:
+        return np.array([None if is_null(value) else number_text(value) for value in object_values(column)], dtype=object)
     if isinstance(column.dtype, pd.CategoricalDtype):
         categories = [primary_key_text(value) for value in column.cat.categories]
         return np.array([*categories, None], dtype=object)[column.cat.codes.to_numpy()]
@@ -35,6 +63,31 @@ def primary_key_column(column: pd.Series) -> np.ndarray:
         keys[blank_mask(keys)] = None
         return keys
     return np.array([primary_key_text(value) for value in column.to_numpy(dtype=object)], dtype=object)
+
+
+def is_numeric_key(column: pd.Series, *, exact_numbers: bool = False) -> bool:
+    """Whether a key column holds numbers (its keys are compared by value)."""
+    if exact_numbers or pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return True
+    if column.dtype == object:
+        given = [value for value in column.head(1000) if not is_null(value)]
+        return bool(given) and all(isinstance(value, _NUMBER_TYPES) and not isinstance(value, (bool, np.bool_)) for value in given)
+    return False
+
+
+def renamed_number_keys(synced_keys: np.ndarray, model_keys: np.ndarray) -> dict[str, str]:
+    """State keys written as numbers in another form ("1.00") that are a model key by value ("1"):
+    old -> new, to rename in the state (never when the new key is already a state key)."""
+    present = set(model_keys[pd.notna(model_keys)].tolist())
+    known = set(synced_keys.tolist())
+    renames = {}
+    for key in synced_keys:
+        if not isinstance(key, str) or key in present:
+            continue
+        canonical = number_text(key)
+        if canonical is not None and canonical != key and canonical in present and canonical not in known:
+            renames[key] = canonical
+    return renames
 
 
 def match_keys(keys: np.ndarray, synced_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

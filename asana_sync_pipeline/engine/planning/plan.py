@@ -17,8 +17,9 @@ import pandas as pd
 from ..fields.mapping import ColumnMapping
 from ..fields.names import PENDING_PREFIX
 from ..fields.rules import COMMENT, PARENT_KEY, is_null
-from ..settings import SyncSettings
+from ..settings import FieldPolicy, SyncSettings
 from .bodies import api_payload
+from .changes import FieldChange
 from .hashing import payload_hash_of_values
 
 
@@ -70,7 +71,8 @@ ROW_COLUMNS = (
     "primary_key", "operation", "task_gid", "gid_from_column", "gid_known", "payload_hash", "level", "reopen",
     "comment_hash", "comment_due",
 )  # fmt: skip
-"""The plan's table, one row per model row, in the order of `PlannedRow`'s fields."""
+"""The plan's table, one row per model row, in the order of `PlannedRow`'s fields (the table also
+holds `sends`: an update that has something to send)."""
 
 
 @dataclass
@@ -83,7 +85,14 @@ class Plan:
     (primary_key, field, reason). Custom field values are keyed `custom_fields.<GID>`
     once the schema is known, `kinds` gives their types; names of tags and sections
     to create are `pending`, names not checked (no schema) are counted in `unchecked`.
-    `removals` are the tasks of rows that left the model, out of `live_tasks`."""
+    `removals` are the tasks of rows that left the model, out of `live_tasks`.
+
+    Field by field: `policies` (by plan key) say who owns each field once the task exists;
+    `changes` holds, per update whose row's fields were recorded at its last sync, the fields
+    it sends (an update without an entry sends every field, as before fields were recorded).
+    `gone` are the state's keys the model lost, `tracked_tasks` the sync's tasks not yet
+    removed or released (the guards' denominator), `renames` state keys to rename (a number
+    key written in another form)."""
 
     settings: SyncSettings
     mapping: ColumnMapping
@@ -97,6 +106,11 @@ class Plan:
     unchecked: dict[str, int] = field(default_factory=dict)
     removals: list[Removal] = field(default_factory=list)
     live_tasks: int = 0
+    policies: dict[str, FieldPolicy] = field(default_factory=dict)
+    changes: dict[int, list[FieldChange]] = field(default_factory=dict)
+    gone: list[str] = field(default_factory=list)
+    tracked_tasks: int = 0
+    renames: dict[str, str] = field(default_factory=dict)
 
     # ---- rows ---------------------------------------------------------------
 
@@ -177,8 +191,25 @@ class Plan:
         return {key: gid for key, gid in zip(keys, gids) if isinstance(key, str) and isinstance(gid, str)}
 
     def counts(self) -> dict[str, int]:
-        counted = self.table["operation"].value_counts()
-        return {operation.value: int(counted.get(operation.value, 0)) for operation in Operation}
+        """Rows per operation; an update that has nothing to send (only what its policies keep, or a
+        value back where it was) counts as unchanged: it costs no request."""
+        operations = self.operations()
+        silent = int(((operations == Operation.UPDATE) & ~self.table["sends"].to_numpy(dtype=bool)).sum())
+        counted = pd.Series(operations).value_counts()
+        counts = {operation.value: int(counted.get(operation.value, 0)) for operation in Operation}
+        counts[Operation.UPDATE] -= silent
+        counts[Operation.UNCHANGED] += silent
+        return counts
+
+    def update_keys(self) -> list[str]:
+        """Keys of the updates of tasks the state already maps to their rows (their fields may be recorded)."""
+        table = self.table
+        chosen = (self.operations() == Operation.UPDATE) & table["gid_known"].to_numpy(dtype=bool)
+        return [key for key in table["primary_key"].to_numpy(dtype=object)[chosen] if isinstance(key, str)]
+
+    def changes_of(self, row: PlannedRow) -> list[FieldChange] | None:
+        """The fields this update sends, or None when the row's fields were not recorded (send them all)."""
+        return self.changes.get(row.position)
 
     def removal_share(self) -> float:
         return len(self.removals) / self.live_tasks if self.live_tasks else 0.0
@@ -189,6 +220,12 @@ class Plan:
         """The canonical field values of one row, NULLs left out."""
         values = ((name, column[position]) for name, column in self.values.items())
         return {name: value for name, value in values if not is_null(value)}
+
+    def written_values(self, position: int) -> dict[str, Any]:
+        """What the state records of a row once it syncs: its canonical field values (not its comment)."""
+        fields = self.payload_fields(position)
+        fields.pop(COMMENT, None)
+        return fields
 
     def comment(self, position: int) -> str | None:
         texts = self.values.get(COMMENT)

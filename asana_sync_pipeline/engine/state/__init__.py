@@ -4,6 +4,7 @@ default or in PostgreSQL (`open_state_store` chooses)."""
 from .base import (
     COMPLETED,
     DEFAULT_SYNC,
+    RELEASED,
     REJECTION_COLUMNS,
     REJECTION_FIELDS,
     RUN_COUNTS,
@@ -24,6 +25,7 @@ __all__ = [
     "COMPLETED",
     "CommentIntent",
     "DEFAULT_SYNC",
+    "RELEASED",
     "REJECTION_COLUMNS",
     "REJECTION_FIELDS",
     "RUN_COUNTS",

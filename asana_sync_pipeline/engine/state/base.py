@@ -4,9 +4,11 @@ flight, what was rejected, and what each run did.
 Everything is kept per `SyncScope` (sync name, project GID): two syncs into one
 project, with overlapping primary keys, never touch each other's tasks.
 
-- synced tasks: primary key -> task GID, the hash of the payload last synced, whether
-  the task was completed because its row left the model (`removed`), and the hash of
-  the comment last posted.
+- synced tasks: primary key -> task GID, the hash of the payload last synced, the
+  model's value of each field at that sync (`written`, JSON: what the sync owns, so an
+  update sends only what changed since), whether the task was completed because its
+  row left the model or released to people (`removed`), and the hash of the comment
+  last posted.
 - create intents: a create about to be sent. Written (and committed) before the
   request, removed once its GID is recorded; one left behind marks a create
   whose outcome is unknown (crash, timeout) and is reconciled before creating
@@ -23,6 +25,7 @@ rebuilt from the project's tasks, so losing it never duplicates a task.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -45,6 +48,8 @@ RUN_COUNTS = (
 )  # fmt: skip
 COMPLETED = "completed"
 """`removed` of a task completed because its row left the model."""
+RELEASED = "released"
+"""`removed` of a task released to people (moved out of the project by hand): never written again."""
 DEFAULT_SYNC = "default"
 
 
@@ -88,8 +93,9 @@ class Outcome:
     """What happened to one row; the store applies many of these in one transaction.
 
     `task_gid` set: the row now has this task (created, adopted or updated) and
-    `payload_hash` is what it holds (`removed` says whether it was completed because
-    the row left). `forget`: the task is gone (deleted); the row's mapping goes.
+    `payload_hash` is what it holds, `written` the field values it was synced with (None:
+    keep what the state has); `removed` says whether it was completed because the row
+    left, or released. `forget`: the task is gone (deleted); the row's mapping goes.
     `field`/`reason` set: rejected. `clear_intent`: the create's outcome is settled.
     `comment_hash` set: that comment is on the task (and its intent goes).
     """
@@ -103,6 +109,10 @@ class Outcome:
     reason: str | None = None
     clear_intent: bool = False
     comment_hash: int | None = None
+    written: dict[str, Any] | None = None
+
+    def written_json(self) -> str | None:
+        return None if self.written is None else json.dumps(self.written, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,15 @@ class StateStore(ABC):
     @abstractmethod
     def apply(self, scope: SyncScope, run_id: str, outcomes: list[Outcome]) -> None:
         """Record a batch of outcomes atomically: GIDs, hashes, settled intents, rejections."""
+
+    @abstractmethod
+    def written(self, scope: SyncScope, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The field values each of `keys` was last synced with (keys synced before fields were
+        recorded, or unknown, are absent)."""
+
+    @abstractmethod
+    def rekey(self, scope: SyncScope, renames: dict[str, str]) -> None:
+        """Rename rows' primary keys (old -> new) without touching their tasks."""
 
     @abstractmethod
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:

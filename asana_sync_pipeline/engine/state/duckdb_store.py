@@ -259,14 +259,16 @@ class DuckDBStateStore(StateStore):
                             "task_gid": [outcome.task_gid for outcome in synced],
                             "payload_hash": pd.array([outcome.payload_hash for outcome in synced], dtype="UInt64"),
                             "removed": pd.Series([outcome.removed for outcome in synced], dtype=object),
+                            "written": pd.Series([outcome.written_json() for outcome in synced], dtype=object),
                         }
                     ),
                 )
                 connection.execute(
                     "INSERT INTO synced_tasks (sync_name, project_gid, primary_key, task_gid, payload_hash, synced_at, "
-                    "run_id, removed) SELECT ?, ?, primary_key, task_gid, payload_hash, ?, ?, removed FROM synced_batch "
-                    "ON CONFLICT DO UPDATE SET task_gid = excluded.task_gid, payload_hash = excluded.payload_hash, "
-                    "synced_at = excluded.synced_at, run_id = excluded.run_id, removed = excluded.removed",
+                    "run_id, removed, written) SELECT ?, ?, primary_key, task_gid, payload_hash, ?, ?, removed, written "
+                    "FROM synced_batch ON CONFLICT DO UPDATE SET task_gid = excluded.task_gid, "
+                    "payload_hash = excluded.payload_hash, synced_at = excluded.synced_at, run_id = excluded.run_id, "
+                    "removed = excluded.removed, written = COALESCE(excluded.written, written)",
                     [*where, now, run_id],
                 )
                 connection.execute(
@@ -310,6 +312,32 @@ class DuckDBStateStore(StateStore):
                     "INSERT INTO rejections (sync_name, project_gid, primary_key, field, reason, run_id, rejected_at) "
                     "SELECT ?, ?, primary_key, field, reason, ?, ? FROM rejected_batch",
                     [*where, run_id, now],
+                )
+            connection.execute("COMMIT")
+
+    def written(self, scope: SyncScope, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys or not self._exists():
+            return {}
+        with self.connect() as connection:
+            connection.register("wanted_keys", pd.DataFrame({"primary_key": pd.Series(keys, dtype=object)}))
+            rows = connection.execute(
+                "SELECT primary_key, written FROM synced_tasks WHERE sync_name = ? AND project_gid = ? "
+                "AND written IS NOT NULL AND primary_key IN (SELECT primary_key FROM wanted_keys)",
+                [scope.sync, scope.project_gid],
+            ).fetchall()
+        return {key: json.loads(written) for key, written in rows}
+
+    def rekey(self, scope: SyncScope, renames: dict[str, str]) -> None:
+        if not renames:
+            return
+        with self.connect() as connection:
+            connection.execute("BEGIN")
+            connection.register("renamed_keys", pd.DataFrame({"old": list(renames), "new": list(renames.values())}))
+            for table in ("synced_tasks", "create_intents", "comment_intents", "rejections"):
+                connection.execute(
+                    f"UPDATE {table} SET primary_key = renamed_keys.new FROM renamed_keys WHERE {table}.sync_name = ? "
+                    f"AND {table}.project_gid = ? AND {table}.primary_key = renamed_keys.old",
+                    [scope.sync, scope.project_gid],
                 )
             connection.execute("COMMIT")
 

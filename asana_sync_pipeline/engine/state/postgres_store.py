@@ -325,14 +325,16 @@ class PostgresStateStore(StateStore):
                 hashes = [None if outcome.payload_hash is None else str(outcome.payload_hash) for outcome in synced.values()]
                 connection.execute(
                     "INSERT INTO synced_tasks (sync_name, project_gid, primary_key, task_gid, payload_hash, synced_at, run_id, "
-                    "removed) SELECT %s, %s, batch.primary_key, batch.task_gid, batch.payload_hash::numeric, %s, %s, batch.removed "
-                    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS batch(primary_key, task_gid, payload_hash, removed) "
+                    "removed, written) SELECT %s, %s, batch.primary_key, batch.task_gid, batch.payload_hash::numeric, %s, %s, "
+                    "batch.removed, batch.written FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+                    "AS batch(primary_key, task_gid, payload_hash, removed, written) "
                     "ON CONFLICT (sync_name, project_gid, primary_key) DO UPDATE SET task_gid = EXCLUDED.task_gid, "
                     "payload_hash = EXCLUDED.payload_hash, synced_at = EXCLUDED.synced_at, run_id = EXCLUDED.run_id, "
-                    "removed = EXCLUDED.removed",
+                    "removed = EXCLUDED.removed, written = COALESCE(EXCLUDED.written, synced_tasks.written)",
                     [
                         *where, now, run_id, list(synced), [outcome.task_gid for outcome in synced.values()], hashes,
                         [outcome.removed for outcome in synced.values()],
+                        [outcome.written_json() for outcome in synced.values()],
                     ],
                 )  # fmt: skip
                 connection.execute(
@@ -384,6 +386,30 @@ class PostgresStateStore(StateStore):
             "FROM unnest(%s::text[], %s::text[], %s::text[]) AS batch(primary_key, field, reason)",
             [scope.sync, scope.project_gid, run_id, now, texts("primary_key"), texts("field"), texts("reason")],
         )
+
+    def written(self, scope: SyncScope, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        with self._reading(scope) as connection:
+            if connection is None:
+                return {}
+            rows = connection.execute(
+                "SELECT primary_key, written FROM synced_tasks WHERE sync_name = %s AND project_gid = %s "
+                "AND written IS NOT NULL AND primary_key = ANY(%s::text[])",
+                [scope.sync, scope.project_gid, list(keys)],
+            ).fetchall()
+        return {key: json.loads(written) for key, written in rows}
+
+    def rekey(self, scope: SyncScope, renames: dict[str, str]) -> None:
+        if not renames:
+            return
+        with self._writing(scope) as connection:
+            for table in ("synced_tasks", "create_intents", "comment_intents", "rejections"):
+                connection.execute(
+                    f"UPDATE {table} SET primary_key = batch.new FROM unnest(%s::text[], %s::text[]) AS batch(old, new) "
+                    f"WHERE {table}.sync_name = %s AND {table}.project_gid = %s AND {table}.primary_key = batch.old",
+                    [list(renames), list(renames.values()), scope.sync, scope.project_gid],
+                )
 
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         with self._writing(scope) as connection:

@@ -74,6 +74,7 @@ TABLES = (
             ("run_id", "text"),
             ("removed", "text"),
             ("comment_hash", "hash"),
+            ("written", "text"),
         ),
         primary_key=SCOPED_KEY,
     ),

@@ -213,3 +213,24 @@ def test_removal_marks_deletions_and_comments_are_remembered(store):
     store.apply(SCOPE, "r3", [Outcome("a", task_gid="1", payload_hash=9), Outcome("b", forget=True)])
     rows = store.synced(SCOPE).set_index("primary_key")
     assert list(rows.index) == ["a"] and rows.loc["a", "comment_hash"] == 99 and rows.loc["a", "payload_hash"] == 9
+
+
+def test_the_values_each_row_was_synced_with_are_kept_until_an_outcome_brings_new_ones(store):
+    store.apply(SCOPE, "run-1", [Outcome("a", task_gid="1", payload_hash=1, written={"notes": "Call", "tags": "11,12"}),
+                                 Outcome("b", task_gid="2", payload_hash=2)])
+    assert store.written(SCOPE, ["a", "b", "zz"]) == {"a": {"notes": "Call", "tags": "11,12"}}
+    store.apply(SCOPE, "run-2", [Outcome("a", task_gid="1", payload_hash=3, removed="completed")])
+    assert store.written(SCOPE, ["a"]) == {"a": {"notes": "Call", "tags": "11,12"}}, "an outcome without values keeps them"
+    store.apply(SCOPE, "run-3", [Outcome("a", task_gid="1", payload_hash=4, written={"notes": "Café ✓"})])
+    assert store.written(SCOPE, ["a"]) == {"a": {"notes": "Café ✓"}}
+    assert store.written(SyncScope("other", PROJECT), ["a"]) == {}
+
+
+def test_rows_are_renamed_without_touching_their_tasks(store):
+    store.apply(SCOPE, "run-1", [Outcome("1.00", task_gid="7", payload_hash=5, written={"name": "A"}), Outcome("2", task_gid="8")])
+    store.start_run(SCOPE, "run-1", ["1.00"], pd.DataFrame({"primary_key": ["1.00"], "field": ["x"], "reason": ["y"]}))
+    store.rekey(SCOPE, {"1.00": "1"})
+    synced = store.synced(SCOPE).set_index("primary_key")
+    assert synced.loc["1", "task_gid"] == "7" and int(synced.loc["1", "payload_hash"]) == 5 and "1.00" not in synced.index
+    assert store.written(SCOPE, ["1"]) == {"1": {"name": "A"}}
+    assert store.rejections(SCOPE)["primary_key"].tolist() == ["1"]

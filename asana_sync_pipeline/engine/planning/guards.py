@@ -1,0 +1,110 @@
+"""The guards: a run that would do too much at once fails before its first write, saying how much,
+with examples, and naming the setting that allows it.
+
+- `max_removed_fraction`: completing or deleting the tasks of rows that left the model;
+- `max_cleared_fraction`: clearing one field (a column dropped or turned NULL upstream);
+- `max_replaced_fraction`: rows leaving while as many new rows appear (the key changed format).
+
+Each counts against the sync's live tasks, and never trips for 5 tasks or fewer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from ..settings import RemovalPolicy
+from .plan import Plan
+
+FLOOR = 5
+"""Doing this to 5 tasks or fewer never trips a guard."""
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class GuardTrip:
+    """A guard that would stop the run: its setting, how many, out of how many, and why."""
+
+    setting: str
+    count: int
+    of: int
+    limit: float
+    message: str
+
+    @property
+    def share(self) -> float:
+        return self.count / self.of if self.of else 0.0
+
+
+def _trips(count: int, of: int, limit: float) -> bool:
+    return count > FLOOR and of > 0 and count / of > limit
+
+
+def _examples(keys: list[str]) -> str:
+    shown = ", ".join(repr(key) for key in keys[:EXAMPLES])
+    return f"{shown}, …" if len(keys) > EXAMPLES else shown
+
+
+def removal_trip(plan: Plan) -> GuardTrip | None:
+    count, of, limit = len(plan.removals), plan.live_tasks, plan.settings.max_removed_fraction
+    if not _trips(count, of, limit):
+        return None
+    verb = "complete" if plan.settings.on_row_removed is RemovalPolicy.COMPLETE else "delete"
+    return GuardTrip(
+        "max_removed_fraction", count, of, limit,
+        f"This run would {verb} {count:,} of the sync's {of:,} live tasks ({count / of:.0%}), more than "
+        f"max_removed_fraction ({limit:.0%}) allows; nothing was written. If the model really lost those rows "
+        f"(for example {_examples([removal.key for removal in plan.removals])}), raise max_removed_fraction for this "
+        "run; if not, fix the model (an empty or broken query looks like this).",
+    )  # fmt: skip
+
+
+def cleared_trips(plan: Plan) -> list[GuardTrip]:
+    """One trip per field that would be cleared on too many tasks."""
+    cleared: dict[str, list[str]] = defaultdict(list)
+    keys = plan.table["primary_key"].to_numpy(dtype=object)
+    for position, changes in plan.changes.items():
+        for change in changes:
+            if change.clears:
+                cleared[change.field].append(str(keys[position]))
+    of, limit, trips = plan.tracked_tasks, plan.settings.max_cleared_fraction, []
+    for field, rows in sorted(cleared.items(), key=lambda item: -len(item[1])):
+        if _trips(len(rows), of, limit):
+            trips.append(
+                GuardTrip(
+                    "max_cleared_fraction", len(rows), of, limit,
+                    f"This run would clear {field} on {len(rows):,} of the sync's {of:,} live tasks "
+                    f"({len(rows) / of:.0%}), more than max_cleared_fraction ({limit:.0%}) allows; nothing was written. "
+                    f"Rows such as {_examples(rows)} no longer give {field}: was its column dropped or turned NULL "
+                    "upstream? If the model really cleared it, raise max_cleared_fraction for this run; to keep "
+                    f"people's values instead, set field_policies: {{{field}: skip_nulls}}.",
+                )  # fmt: skip
+            )
+    return trips
+
+
+def cleared_counts(plan: Plan) -> dict[str, int]:
+    """How many tasks each field would be cleared on."""
+    counted: Counter[str] = Counter(change.field for changes in plan.changes.values() for change in changes if change.clears)
+    return dict(counted)
+
+
+def replaced_trip(plan: Plan) -> GuardTrip | None:
+    new_keys = [row.key for row in plan.creates() if not row.gid_from_column]
+    count, of, limit = min(len(plan.gone), len(new_keys)), plan.tracked_tasks, plan.settings.max_replaced_fraction
+    if not _trips(count, of, limit):
+        return None
+    return GuardTrip(
+        "max_replaced_fraction", count, of, limit,
+        f"This run would leave {len(plan.gone):,} of the sync's {of:,} live tasks without their row while "
+        f"{len(new_keys):,} new rows appear ({count / of:.0%} replaced), more than max_replaced_fraction ({limit:.0%}) "
+        f"allows; nothing was written. Keys that left: {_examples(plan.gone)}; keys that appeared: "
+        f"{_examples(new_keys)}. Did the primary key change format upstream (a type, padding, spaces)? Fix the "
+        "model's key; if the rows really were replaced, raise max_replaced_fraction for this run.",
+    )  # fmt: skip
+
+
+def guard_trips(plan: Plan) -> list[GuardTrip]:
+    """Every guard this plan would trip, in the order they are checked."""
+    found = [removal_trip(plan), replaced_trip(plan)]
+    return [trip for trip in found if trip is not None] + cleared_trips(plan)
