@@ -102,6 +102,11 @@ def sync_metadata(report: SyncReport, info: ConnectionInfo, seconds: float) -> d
     counts = report.counts()
     return {
         **{name: counts[name] for name in ("created", "updated", "unchanged", "rejected", "completed", "deleted", "reopened", "comments")},
+        "released": report.released,
+        "removed_from_project": report.removed_from_project,
+        "removal_cases": dg.MetadataValue.md(
+            markdown_table(pd.DataFrame(report.removal_cases, columns=["primary_key", "task_gid", "case", "reason"]))
+        ),
         "adopted_after_interruption": report.adopted,
         "recreated_after_deletion": report.recreated,
         "rebuilt_from_asana": report.rebuilt,

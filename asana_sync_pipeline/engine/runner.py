@@ -45,6 +45,7 @@ from .writing.rebuild import rebuild_state
 from .writing.report import SyncReport
 from .writing.sync import TaskSync
 
+
 def test_connection(asana: AsanaSettings, scope: SyncScope, *, sync_key_field: str | None = None) -> ConnectionInfo:
     """Token, URL, project, access and sync key field; reads only."""
 

@@ -21,7 +21,7 @@ from ..fields.names import PENDING_PREFIX, UNCHECKED_PREFIX
 from ..fields.rules import COMMENT, PARENT_KEY, NormalizedColumn, normalize_column, task_gid
 from ..fields.schema import ProjectSchema
 from ..model.warehouse import EXACT_NUMBERS
-from ..settings import FieldPolicy, SyncSettings
+from ..settings import SyncSettings
 from ..state import COMPLETED, REJECTION_FIELDS, RELEASED, empty_synced
 from .bodies import SYNC_KEY
 from .changes import check_policies, field_changes

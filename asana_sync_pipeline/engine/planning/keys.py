@@ -26,7 +26,12 @@ def number_text(value: Any) -> str | None:
     if isinstance(value, (bool, np.bool_)):
         return None
     try:
-        number = value if isinstance(value, Decimal) else Decimal(repr(float(value)) if isinstance(value, (float, np.floating)) else str(value).strip())
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, (float, np.floating)):
+            number = Decimal(repr(float(value)))
+        else:
+            number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
     if not number.is_finite():

@@ -4,9 +4,9 @@ default or in PostgreSQL (`open_state_store` chooses)."""
 from .base import (
     COMPLETED,
     DEFAULT_SYNC,
-    RELEASED,
     REJECTION_COLUMNS,
     REJECTION_FIELDS,
+    RELEASED,
     RUN_COUNTS,
     SYNCED_COLUMNS,
     CommentIntent,

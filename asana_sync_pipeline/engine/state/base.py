@@ -45,6 +45,7 @@ REJECTION_COLUMNS = (*REJECTION_FIELDS, "run_id", "rejected_at")
 """A stored rejection: the same, with the run that made it and when."""
 RUN_COUNTS = (
     "created", "updated", "unchanged", "rejected", "adopted", "recreated", "completed", "deleted", "reopened", "comments",
+    "released",
 )  # fmt: skip
 COMPLETED = "completed"
 """`removed` of a task completed because its row left the model."""

@@ -126,6 +126,7 @@ TABLES = (
             ("deleted", "count from 0"),
             ("reopened", "count from 0"),
             ("comments", "count from 0"),
+            ("released", "count from 0"),
         ),
         indexes=(("sync_name", "project_gid", "started_at"),),
     ),

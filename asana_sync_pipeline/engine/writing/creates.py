@@ -65,7 +65,10 @@ class CreateWriter(RowWriter):
             settled.add(intent.primary_key)
             same = row is not None and _same_body(intent.payload, self.payload(row))
             payload_hash = row.payload_hash if same and row is not None else None
-            self.run.record(Outcome(intent.primary_key, task_gid=gid, payload_hash=payload_hash, clear_intent=True))
+            written = self.plan.written_values(row.position) if same and row is not None else None
+            self.run.record(
+                Outcome(intent.primary_key, task_gid=gid, payload_hash=payload_hash, written=written, clear_intent=True)
+            )
         await self.run.flush()
         return [row for row in creates if row.key not in settled]
 
@@ -124,7 +127,12 @@ class CreateWriter(RowWriter):
         self.run.report.created += 1
         if len(self.run.report.created_gids) < MAX_LINKED_TASKS:
             self.run.report.created_gids.append(gid)
-        self.run.record(Outcome(row.key, task_gid=gid, payload_hash=row.payload_hash, clear_intent=True))
+        self.run.record(
+            Outcome(
+                row.key, task_gid=gid, payload_hash=row.payload_hash, written=self.plan.written_values(row.position),
+                clear_intent=True,
+            )
+        )
 
     async def create(self, row: PlannedRow) -> bool:
         """Create one task; True when the outcome is unknown and needs reconciling.

@@ -100,7 +100,12 @@ def match_tasks_to_rows(plan: Plan, tasks: list[dict[str, Any]], project_gid: st
         [*others, row] = by_key[key]
         current = not others and row.operation is Operation.CREATE and _shows_row(task, plan, row, project_gid, people)
         up_to_date += current
-        outcomes.append(Outcome(key, task_gid=task["gid"], payload_hash=row.payload_hash if current else None))
+        outcomes.append(
+            Outcome(
+                key, task_gid=task["gid"], payload_hash=row.payload_hash if current else None,
+                written=plan.written_values(row.position) if current else None,
+            )
+        )
     return Adoptions(outcomes, up_to_date, duplicates)
 
 

@@ -21,6 +21,10 @@ class SyncReport:
     deleted: int = 0
     reopened: int = 0
     comments: int = 0
+    released: int = 0
+    """Tasks released to people: moved out of the project by hand (never written again)."""
+    removed_from_project: int = 0
+    """Tasks of removed rows that are also in another project: taken out of this one instead of deleted."""
     rebuilt: int = 0
     """Tasks adopted by their sync key when the run found no state (see `rebuild`); not in the run history."""
     requests: int = 0
@@ -28,6 +32,8 @@ class SyncReport:
     seconds: float = 0.0
     created_gids: list[str] = field(default_factory=list)
     rejections: list[tuple[str | None, str, str]] = field(default_factory=list)
+    removal_cases: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(primary key, task GID, case, reason) of each removal that spared people's work."""
     warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -35,6 +41,8 @@ class SyncReport:
 
     def summary(self) -> str:
         removals = f", {self.completed:,} completed, {self.deleted:,} deleted" if self.completed or self.deleted else ""
+        if self.released or self.removed_from_project:
+            removals += f", {self.released:,} released, {self.removed_from_project:,} removed from the project"
         comments = f", {self.comments:,} comments" if self.comments else ""
         return (
             f"{self.created:,} created, {self.updated:,} updated, {self.unchanged:,} unchanged, "

@@ -32,7 +32,7 @@ class TaskSync:
         run, report = self.run, self.run.report
         started = time.monotonic()
         counts = plan.counts()
-        report.unchanged = counts[Operation.UNCHANGED.value]
+        report.unchanged = int((plan.operations() == Operation.UNCHANGED).sum())
         report.rejected += counts[Operation.REJECT.value]
         report.rejections.extend(plan.rejections.itertuples(index=False, name=None))
         keys = [key for key in plan.keys() if key is not None]
@@ -58,7 +58,7 @@ class TaskSync:
             await creates.create_all(to_create)
             await run.pool.run(to_update, updates.update)
             await creates.recreate_all(updates.vanished)
-            await run.pool.run(plan.removals, removals.remove)
+            await removals.remove_all(plan.removals)
             await comments.post_all(self._comments_due(plan, already_commented))
         finally:
             flusher.cancel()

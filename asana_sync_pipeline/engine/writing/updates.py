@@ -1,5 +1,11 @@
-"""Updates: a PUT with the fields Asana allows to change, then the create-only fields
-through their own endpoints. A task that vanished is handed back to be created again
+"""Updates, field by field: an update sends only what the model changed since the row's last
+sync (`planning.changes`), as one PUT and the actions for list items and placements
+(`field_requests`), so what people did in Asana to the other fields stays. A field whose
+policy is `if_empty` is read first, and written only while it is empty there.
+
+A row synced before fields were recorded is updated in full once (a PUT with every field,
+then the create-only fields brought to the model's values through their endpoints), and
+field by field from then on. A task that vanished is handed back to be created again
 (upsert), or reported (a `task_gid` from the model).
 
 A `task_gid` the model names is checked once (one read; for a subtask outside any
@@ -15,12 +21,13 @@ from typing import Any
 
 from ..errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError, TaskOutsideProject
 from ..fields.rules import TASK_FIELDS
-from ..planning import PlannedRow
-from ..settings import SyncMode
+from ..planning import FieldChange, PlannedRow
+from ..settings import FieldPolicy, SyncMode
 from ..state import Outcome
 from .context import RowWriter
+from .field_requests import FieldRequests, is_empty, opt_fields_for_empty, requests_for
 from .outcomes import field_of, reason_for
-from .task_changes import create_only_actions, opt_fields_for
+from .task_changes import TaskAction, create_only_actions, opt_fields_for
 
 MAX_PARENT_LEVELS = 5
 """How far up a task's ancestors the project check reads, a read per level."""
@@ -38,6 +45,82 @@ class UpdateWriter(RowWriter):
     vanished: list[PlannedRow] = field(default_factory=list)
 
     async def update(self, row: PlannedRow) -> None:
+        changes = self.plan.changes_of(row)
+        if changes is None:
+            await self.update_in_full(row)
+        else:
+            await self.update_fields(row, changes)
+
+    async def update_fields(self, row: PlannedRow, changes: list[FieldChange]) -> None:
+        """Send what the model changed since the row's last sync; nothing when nothing did."""
+        gid = row.task_gid
+        assert gid is not None, "an update always has a task"
+        if self.orphaned(row):
+            return
+        client = self.run.client
+        try:
+            if self._needs_project_check(row):
+                await self._check_in_project(gid)
+            changes = await self._where_empty(gid, changes)
+            requests = requests_for(
+                gid, changes, project_gid=self.run.project_gid, kinds=self.plan.kinds,
+                sync_key_field=self.plan.settings.sync_key_field, parents=self.run.tasks,
+            )  # fmt: skip
+            if row.reopen and "completed" not in self.plan.written_values(row.position):
+                requests.body["completed"] = False
+            if requests.body:
+                await client.update_task(gid, requests.body)
+        except (AuthenticationError, AsanaTransportError):
+            raise
+        except TaskOutsideProject as exc:
+            self.run.reject(row.key, "task_gid", str(exc))
+            return
+        except NotFoundError as exc:
+            self._task_missing(row, exc)
+            return
+        except AsanaError as exc:
+            self.run.reject(row.key, field_of(exc), reason_for(exc))
+            return
+        if not await self._act(row, requests.actions):
+            return
+        self._updated(row, requests)
+
+    async def _where_empty(self, gid: str, changes: list[FieldChange]) -> list[FieldChange]:
+        """The changes without those `if_empty` keeps: a field people filled in Asana (one read, only
+        for a row whose `if_empty` field changed in the model)."""
+        guarded = [change for change in changes if change.policy is FieldPolicy.IF_EMPTY]
+        if not guarded:
+            return changes
+        task = await self.run.client.get_task(gid, opt_fields_for_empty(guarded))
+        return [change for change in changes if change.policy is not FieldPolicy.IF_EMPTY or is_empty(task, change)]
+
+    async def _act(self, row: PlannedRow, actions: list[TaskAction]) -> bool:
+        """Send the actions in order; False, and the row rejected, at the first Asana refuses."""
+        for action in actions:
+            try:
+                await self.run.client.post(action.path, action.data)
+            except (AuthenticationError, AsanaTransportError):
+                raise
+            except AsanaError as exc:
+                # The task exists (it was just written or read): a 404 here names the tag, section or parent, not the task.
+                self.run.reject(row.key, field_of(exc) or action.field, reason_for(exc))
+                return False
+        return True
+
+    def _updated(self, row: PlannedRow, requests: FieldRequests | None) -> None:
+        """Record the row as synced with its current values; count it updated when something was sent."""
+        if requests is None or requests:
+            self.run.report.updated += 1
+            if row.reopen:
+                self.run.report.reopened += 1
+        else:
+            self.run.report.unchanged += 1
+        self.run.record(
+            Outcome(row.key, task_gid=row.task_gid, payload_hash=row.payload_hash, written=self.plan.written_values(row.position))
+        )
+
+    async def update_in_full(self, row: PlannedRow) -> None:
+        """A row synced before its fields were recorded: every field, as the model has it."""
         gid = row.task_gid
         assert gid is not None, "an update always has a task"
         canonical = self.plan.wanted(row, self.run.tasks)
@@ -64,19 +147,8 @@ class UpdateWriter(RowWriter):
             self.run.reject(row.key, field_of(exc), reason_for(exc))
             return
         actions = create_only_actions(gid, current, create_only, project_gid=self.run.project_gid, me_gid=self.run.me_gid)
-        for action in actions:
-            try:
-                await client.post(action.path, action.data)
-            except (AuthenticationError, AsanaTransportError):
-                raise
-            except AsanaError as exc:
-                # The task exists (it was just read): a 404 here names the tag, section or parent, not the task.
-                self.run.reject(row.key, field_of(exc) or action.field, reason_for(exc))
-                return
-        self.run.report.updated += 1
-        if row.reopen:
-            self.run.report.reopened += 1
-        self.run.record(Outcome(row.key, task_gid=gid, payload_hash=row.payload_hash))
+        if await self._act(row, actions):
+            self._updated(row, None)
 
     def _needs_project_check(self, row: PlannedRow) -> bool:
         return not self.plan.settings.allow_tasks_outside_project and row.gid_from_column and not row.gid_known
