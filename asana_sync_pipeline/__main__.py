@@ -154,6 +154,24 @@ def _run_all(
     return ok
 
 
+def _clear_releases(names: list[str], keys: list[str]) -> int:
+    """Forget released tasks in the state of the chosen syncs (no request to Asana)."""
+    from .definitions import state_store_from, sync_specs
+    from .resources import AsanaResource
+
+    specs = sync_specs()
+    unknown = sorted(set(names) - set(specs))
+    if unknown:
+        raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(specs)}")
+    asana, store = AsanaResource(), state_store_from(os.environ)
+    for name in names or list(specs):
+        scope = asana.scope_for(specs[name])
+        cleared = store.clear_releases(scope, keys or None)
+        shown = f": {', '.join(cleared[:20])}{', …' if len(cleared) > 20 else ''}" if cleared else ""
+        print(f"Sync {name!r}: {len(cleared)} released task(s) forgotten{shown}; their rows get a task on the next run")
+    return 0
+
+
 def _demo(names: list[str], query: str | None, sync_mode: str | None) -> bool:
     from .emulator import EmulatorServer, EmulatorSettings
     from .sample_warehouse import build_sample_warehouse
@@ -202,8 +220,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--query", default=None, help="model query of the one chosen sync (default: the sync's own)")
     parser.add_argument("--sync", action="append", default=[], help="a sync to run (repeatable; default: every sync)")
+    parser.add_argument(
+        "--clear-releases",
+        nargs="*",
+        metavar="KEY",
+        default=None,
+        help="instead of running: forget the tasks released to people (of these primary keys, or all) in the chosen "
+        "syncs' state, so that their rows get a task again on the next run",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.clear_releases is not None:
+            return _clear_releases(args.sync, args.clear_releases)
         if DEFAULT_TOKEN_ENV not in os.environ:
             return 0 if _demo(args.sync, args.query, args.sync_mode) else 1
         return 0 if _run_all(args.sync, args.query, args.sync_mode) else 1

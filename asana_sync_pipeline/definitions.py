@@ -14,6 +14,7 @@ from dagster.components.core.component_tree import ComponentTree
 from dagster_duckdb import DuckDBResource
 
 from .engine.settings import DEFAULT_TOKEN_ENV, AsanaSettings, positive_int
+from .engine.state import StateStore, open_state_store
 from .factory import build_sync_definitions
 from .paths import project_path
 from .resources import PROJECT_ENV, AsanaResource, SyncStateResource
@@ -54,6 +55,11 @@ def connection_settings_from(env: Mapping[str, str]) -> dict[str, Any]:
         if setting.env and (value := env.get(setting.env)):
             found[setting.name] = positive_int(value, setting.env) if setting.type is int else value
     return found
+
+
+def state_store_from(env: Mapping[str, str]) -> StateStore:
+    """The sync state the environment names, opened outside a Dagster run (the command line)."""
+    return open_state_store(url=env.get(STATE_URL_ENV), database=_state_file(env))
 
 
 def _state_file(env: Mapping[str, str]) -> str:

@@ -75,9 +75,30 @@ def lifecycle_tables(plan: Plan) -> dict[str, Any]:
     }
 
 
+def _shown(value: Any, empty: str) -> str:
+    return empty if value is None else str(value)
+
+
+def field_changes_table(plan: Plan, limit: int = TABLE_ROWS) -> tuple[pd.DataFrame, int]:
+    """The fields each update sends, before (as last synced) and after (the model now); and how many in all."""
+    keys, gids = plan.table["primary_key"].to_numpy(dtype=object), plan.table["task_gid"].to_numpy(dtype=object)
+    lines, total = [], 0
+    for position, changes in sorted(plan.changes.items()):
+        total += len(changes)
+        for change in changes:
+            if len(lines) < limit:
+                lines.append((keys[position], gids[position], change.field, _shown(change.before, "—"), _shown(change.after, "(cleared)")))
+    return pd.DataFrame(lines, columns=["primary_key", "task_gid", "field", "before", "after"]), total
+
+
 def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, Any]:
     counts = plan.counts()
+    changes, changed_fields = field_changes_table(plan)
+    full_updates = sum(1 for row in plan.updates() if plan.changes_of(row) is None)
     return {
+        "field_changes": changed_fields,
+        "planned_changes": dg.MetadataValue.md(markdown_table(changes, total=changed_fields)),
+        "full_updates": full_updates,
         **lifecycle_tables(plan),
         "dagster/row_count": len(plan),
         "to_create": counts[Operation.CREATE],

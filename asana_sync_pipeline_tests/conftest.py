@@ -3,7 +3,9 @@ PostgreSQL server (one per test process), and running the job."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
+from asana_sync_pipeline.emulator.observe import Exchange, observing
 from asana_sync_pipeline_tests.emulator.openapi_contract import asana_response_contract  # noqa: F401 (autouse: every emulator answer must match Asana's OpenAPI spec)
 from asana_sync_pipeline_tests.postgres_server import PostgresServer, start_server
 
@@ -99,6 +102,20 @@ class Sandbox:
             run_config["resources"] = resources
         job = build_definitions().resolve_job_def("asana_sync_job")
         return job.execute_in_process(run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+@contextmanager
+def writes_seen() -> Iterator[list[tuple[str, str, object]]]:
+    """Every write the emulators of this process answer while the block runs: (method, path, data sent)."""
+    seen: list[tuple[str, str, object]] = []
+
+    def observe(exchange: Exchange) -> None:
+        if exchange.method != "GET" and not exchange.path.startswith("/batch"):
+            sent = json.loads(exchange.request_body) if exchange.request_body else {}
+            seen.append((exchange.method, exchange.path, sent.get("data") if isinstance(sent, dict) else sent))
+
+    with observing(observe):
+        yield seen
 
 
 def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:

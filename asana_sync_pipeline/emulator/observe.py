@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Exchange:
-    """One answered request: what was asked and what was answered (the body as sent).
+    """One answered request: what was asked (`request_body` as received) and what was answered
+    (`body` as sent).
 
     `batched` marks an action of a `/batch` request, seen on its own as well."""
 
@@ -34,6 +35,7 @@ class Exchange:
     status: int
     body: bytes
     batched: bool = False
+    request_body: bytes = b""
 
 
 Observer = Callable[[Exchange], None]
@@ -70,6 +72,13 @@ class ResponseTap:
             return
         status: list[int] = []
         chunks: list[bytes] = []
+        asked: list[bytes] = []
+
+        async def recording_receive() -> dict:
+            message = await receive()
+            if message.get("type") == "http.request":
+                asked.append(message.get("body", b""))
+            return message
 
         async def recording_send(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -78,7 +87,7 @@ class ResponseTap:
                 chunks.append(message.get("body", b""))
             await send(message)
 
-        await self.app(scope, receive, recording_send)
+        await self.app(scope, recording_receive, recording_send)
         if not status:
             return
         exchange = Exchange(
@@ -88,6 +97,7 @@ class ResponseTap:
             status=status[0],
             body=b"".join(chunks),
             batched=bool(scope.get(BATCH_SCOPE_KEY)),
+            request_body=b"".join(asked),
         )
         for observer in observers:
             try:

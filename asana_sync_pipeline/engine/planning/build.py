@@ -264,7 +264,7 @@ def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> P
         table=table,
         removals=removals(model_keys, state, plan.settings.on_row_removed),
         live_tasks=live_tasks(state, plan.settings.on_row_removed),
-        gone=[str(key) for key in gone],
+        gone=sorted(str(key) for key in gone),
         tracked_tasks=int(untouched.sum()),
     )
 

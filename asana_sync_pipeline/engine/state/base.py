@@ -207,6 +207,10 @@ class StateStore(ABC):
         """Rename rows' primary keys (old -> new) without touching their tasks."""
 
     @abstractmethod
+    def clear_releases(self, scope: SyncScope, keys: list[str] | None = None) -> list[str]:
+        """Forget released tasks (all, or those of `keys`), so their rows get a task again; returns their keys."""
+
+    @abstractmethod
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         """Drop a mapping whose task no longer exists in Asana."""
 

@@ -32,6 +32,7 @@ from ..log import Log
 from ..model.warehouse import is_duckdb_file
 from .base import (
     DEFAULT_SYNC,
+    RELEASED,
     RUN_COUNTS,
     CommentIntent,
     Intent,
@@ -340,6 +341,17 @@ class DuckDBStateStore(StateStore):
                     [scope.sync, scope.project_gid],
                 )
             connection.execute("COMMIT")
+
+    def clear_releases(self, scope: SyncScope, keys: list[str] | None = None) -> list[str]:
+        if not self._exists():
+            return []
+        with self.connect() as connection:
+            rows = connection.execute(
+                "DELETE FROM synced_tasks WHERE sync_name = ? AND project_gid = ? AND removed = ? "
+                "AND (? OR list_contains(?, primary_key)) RETURNING primary_key",
+                [scope.sync, scope.project_gid, RELEASED, keys is None, list(keys or [])],
+            ).fetchall()
+        return sorted(row[0] for row in rows)
 
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         with self.connect() as connection:

@@ -33,6 +33,7 @@ from ..errors import StateStoreError
 from ..json_text import dumps
 from ..log import Log
 from .base import (
+    RELEASED,
     REJECTION_COLUMNS,
     RUN_COUNTS,
     SYNCED_COLUMNS,
@@ -410,6 +411,15 @@ class PostgresStateStore(StateStore):
                     f"WHERE {table}.sync_name = %s AND {table}.project_gid = %s AND {table}.primary_key = batch.old",
                     [list(renames), list(renames.values()), scope.sync, scope.project_gid],
                 )
+
+    def clear_releases(self, scope: SyncScope, keys: list[str] | None = None) -> list[str]:
+        with self._writing(scope) as connection:
+            rows = connection.execute(
+                "DELETE FROM synced_tasks WHERE sync_name = %s AND project_gid = %s AND removed = %s "
+                "AND (%s OR primary_key = ANY(%s::text[])) RETURNING primary_key",
+                [scope.sync, scope.project_gid, RELEASED, keys is None, list(keys or [])],
+            ).fetchall()
+        return sorted(row[0] for row in rows)
 
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         with self._writing(scope) as connection:
