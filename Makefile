@@ -53,9 +53,10 @@ dev: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/python -m asana_sync_pipeline.emulator --port $(EMULATOR_PORT) --token emulator-token
 
-## Speed, memory and exactly-once figures (several minutes; see README).
+## Speed, memory and exactly-once figures (several minutes; see docs/performance.md).
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/planning_1m.py
+	$(BIN)/python benchmarks/field_updates.py
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/three_syncs.py
 	$(BIN)/python benchmarks/exactly_once.py

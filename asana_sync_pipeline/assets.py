@@ -256,7 +256,7 @@ def _plan_checks(plan: Plan, asset_key: dg.AssetKey) -> Iterator[dg.AssetCheckRe
         description=None if replaced is None else f"asana_tasks will refuse to write: {replaced.message}",
         metadata={
             "rows_gone": len(plan.gone),
-            "rows_new": len(plan.creates()),
+            "rows_new": len(plan.new_keys()),
             "live_tasks": plan.tracked_tasks,
             "max_replaced_fraction": plan.settings.max_replaced_fraction,
         },

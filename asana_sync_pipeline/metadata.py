@@ -82,7 +82,8 @@ def _shown(value: Any, empty: str) -> str:
 def field_changes_table(plan: Plan, limit: int = TABLE_ROWS) -> tuple[pd.DataFrame, int]:
     """The fields each update sends, before (as last synced) and after (the model now); and how many in all."""
     keys, gids = plan.table["primary_key"].to_numpy(dtype=object), plan.table["task_gid"].to_numpy(dtype=object)
-    lines, total = [], 0
+    lines: list[tuple[Any, ...]] = []
+    total = 0
     for position, changes in sorted(plan.changes.items()):
         total += len(changes)
         for change in changes:

@@ -1,5 +1,6 @@
-"""Dagster resources: `asana` (how to reach Asana), `warehouse` (the model's DuckDB) and
-`sync_state` (task GIDs and history, in a DuckDB file or PostgreSQL).
+"""Dagster resources: `asana` (how to reach Asana, and the planning of a model's rows) and
+`sync_state` (task GIDs and history, in a DuckDB file or PostgreSQL). The third, `warehouse`,
+is dagster-duckdb's own `DuckDBResource`, bound in `definitions`.
 
 Thin: they hold configuration and hand out engine objects; running a sync is
 `engine.runner.run_sync`, which the `asana_tasks` asset calls.
@@ -110,7 +111,8 @@ class SyncStateResource(DuckDBResource):
     UI shows the variable's name, never its value.
 
     Parameters:
-        database: the DuckDB state file (default data/sync_state.duckdb).
+        database: the DuckDB state file (the code location binds SYNC_STATE_DUCKDB_PATH, by default
+            data/sync_state.duckdb).
         url: postgresql://user:password@host:port/database; when set, the state lives there.
         connection_config: DuckDB connection options."""
 

@@ -6,14 +6,16 @@ Builds a warehouse model of realistic shape in a temporary DuckDB file, then in
 this one process measures (a) DuckDB alone reading the rows into pandas
 (`SELECT * ... .df()`), (b) the project's own read of the model
 (`warehouse.read_model`: repeated text as categoricals) and (c) the whole
-planning step: that read, the field rules, the hashes and the diff against a
-state map holding half the rows. (d) does the same for a model written in
+planning step as a run does it (`runner.plan_sync`): that read, the field rules, the
+hashes and the diff against a DuckDB sync state holding half the rows with the field
+values each was last synced with, 1% of them changed since (their field changes
+computed from those values), and again with 10% changed. (d) does the same for a model written in
 names — four custom fields by name (an enum option, multi-enum options, a date,
 a person by email), tags and a section by name, assignees by email — whose
 schema is read from an emulator first (a handful of requests), beside DuckDB's
 read of that model. All are timed several times, alternating, after a warm-up;
-the table shows medians. Peak memory is the process's maximum RSS. Goal: (c)
-and (d) at most 3x DuckDB's read, at most 2 GB.
+the table shows medians. Peak memory is the process's maximum RSS; the state's size
+on disk per row is printed too. Goal: (c) and (d) at most 3x DuckDB's read, at most 2 GB.
 """
 
 from __future__ import annotations
@@ -36,12 +38,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asana_sync_pipeline.assets import build_sync_assets  # noqa: E402
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings  # noqa: E402
+from asana_sync_pipeline.engine.asana.client import AsanaClient  # noqa: E402
+from asana_sync_pipeline.engine.asana.connection import check_connection  # noqa: E402
 from asana_sync_pipeline.engine.fields.field_rules import schema_needs  # noqa: E402
 from asana_sync_pipeline.engine.fields.mapping import resolve_mapping  # noqa: E402
+from asana_sync_pipeline.engine.fields.schema import ProjectSchema, SchemaNeeds, read_schema  # noqa: E402
 from asana_sync_pipeline.engine.model.warehouse import read_model  # noqa: E402
-from asana_sync_pipeline.engine.planning import build_plan  # noqa: E402
-from asana_sync_pipeline.engine.runner import _read_schema  # noqa: E402
+from asana_sync_pipeline.engine.planning import Operation, build_plan  # noqa: E402
+from asana_sync_pipeline.engine.runner import plan_sync  # noqa: E402
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
+from asana_sync_pipeline.engine.state import DuckDBStateStore, Outcome, SyncScope  # noqa: E402
 from asana_sync_pipeline.resources import AsanaResource, SyncStateResource  # noqa: E402
 from asana_sync_pipeline.sync_spec import SyncSpec  # noqa: E402
 
@@ -84,6 +90,32 @@ SELECT
     i % 11 = 0 AS completed
 FROM range(?) t(i)
 """
+
+
+def schema_of(base_url: str, project_gid: str, needs: SchemaNeeds) -> ProjectSchema:
+    async def read() -> ProjectSchema:
+        async with AsanaClient(AsanaSettings(access_token="0/planning", base_url=base_url)) as client:
+            info = await check_connection(client, project_gid)
+            return await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs)
+
+    return asyncio.run(read())
+
+
+def state_with_half_the_rows(model: pd.DataFrame, folder: str, every: int) -> tuple[DuckDBStateStore, SyncScope]:
+    """A DuckDB state holding half the rows with the values each was synced with; one in `every` changed since."""
+    first = build_plan(model.head(len(model) // 2), SyncSettings())
+    outcomes = []
+    for n, row in enumerate(first.rows()):
+        written = first.written_values(row.position)
+        changed = n % every == 0
+        if changed:
+            written["notes"] = "an older note"
+        outcomes.append(
+            Outcome(row.key, task_gid=str(1_300_000_000_000_000 + n), payload_hash=row.payload_hash ^ int(changed), written=written)
+        )
+    store, scope = DuckDBStateStore(str(Path(folder) / f"state-{every}.duckdb")), SyncScope("default", "1200000000000100")
+    store.apply(scope, "prepared", outcomes)
+    return store, scope
 
 
 def peak_rss_mb() -> float:
@@ -130,33 +162,32 @@ def main() -> None:
                 return read_model(connection, query)
 
         started = time.perf_counter()
-        first = build_plan(load().head(args.rows // 2), SyncSettings())
-        synced = pd.DataFrame(
-            {
-                "primary_key": first.keys(),
-                "task_gid": [str(1_300_000_000_000_000 + n) for n in range(len(first))],
-                "payload_hash": first.payload_hashes(),
-            }
-        )
-        del first
+        stores = {every: state_with_half_the_rows(load(), folder, every) for every in (100, 10)}
+        store, scope = stores[100]
+        state_rows = len(store.synced(scope))
+        state_bytes = (Path(folder) / "state-100.duckdb").stat().st_size
         prepared = time.perf_counter() - started
 
-        read_times, load_times, plan_times = [], [], []
+        read_times, load_times = [], []
+        plan_times: dict[int, list[float]] = {every: [] for every in stores}
         for _ in range(args.repeats):
             for reader, times in ((read, read_times), (load, load_times)):
                 started = time.perf_counter()
                 model = reader()
                 times.append(time.perf_counter() - started)
                 del model
-            started = time.perf_counter()
-            plan = build_plan(load(), SyncSettings(), synced)
-            plan_times.append(time.perf_counter() - started)
-            counts = plan.counts()
-            del plan
+            for every, (store, scope) in stores.items():
+                started = time.perf_counter()
+                plan = plan_sync(load(), SyncSettings(), store=store, scope=scope, asana=None)
+                plan_times[every].append(time.perf_counter() - started)
+                counts = plan.counts()
+                field_changes = sum(len(changes) for changes in plan.changes.values())
+                assert counts[Operation.UPDATE] == -(-state_rows // every) and field_changes == counts[Operation.UPDATE]
+                del plan
         sample = load(NAMED_QUERY).head(1000)
         needs = schema_needs(sample, resolve_mapping(list(sample.columns), SyncSettings()))
         with EmulatorServer(EmulatorSettings(token="0/planning")) as server:
-            schema = asyncio.run(_read_schema(AsanaSettings(access_token="0/planning", base_url=server.base_url), server.project_gid, needs, None))
+            schema = schema_of(server.base_url, server.project_gid, needs)
         named_read_times, named_plan_times = [], []
         for _ in range(args.repeats):
             started = time.perf_counter()
@@ -169,24 +200,30 @@ def main() -> None:
             named_counts = named.counts()
             del named
         named_read, named_plan = statistics.median(named_read_times), statistics.median(named_plan_times)
-        read_seconds, plan_seconds = statistics.median(read_times), statistics.median(plan_times)
+        read_seconds = statistics.median(read_times)
+        plan_seconds = {every: statistics.median(times) for every, times in plan_times.items()}
         load_seconds = statistics.median(load_times)
         planning_rss = peak_rss_mb()
         dry_run_through_dagster(path, folder)
         dagster_seconds = dry_run_through_dagster(path, folder)
 
-    print(f"rows: {args.rows:,}   (state map: {len(synced):,} rows, prepared in {prepared:.1f} s)")
+    print(
+        f"rows: {args.rows:,}   (state: {state_rows:,} rows with their synced field values, {state_bytes / state_rows:,.0f} "
+        f"bytes per row on disk, prepared in {prepared:.1f} s)"
+    )
     print(f"{'step':<44} {'seconds':>8} {'ratio':>7}")
     print(f"{'DuckDB read into pandas':<44} {read_seconds:>8.2f} {1.0:>7.2f}")
     print(f"{'read_model (repeated text as categoricals)':<44} {load_seconds:>8.2f} {load_seconds / read_seconds:>7.2f}")
-    print(f"{'plan: read + validate + normalize + diff':<44} {plan_seconds:>8.2f} {plan_seconds / read_seconds:>7.2f}")
+    for every, seconds in plan_seconds.items():
+        label = f"plan, {100 // every}% of the state's rows changed"
+        print(f"{label:<44} {seconds:>8.2f} {seconds / read_seconds:>7.2f}")
     print(f"{'dry run as a Dagster job (see below)':<44} {dagster_seconds:>8.2f} {dagster_seconds / read_seconds:>7.2f}")
     print(f"{'model in names: DuckDB read into pandas':<44} {named_read:>8.2f} {1.0:>7.2f}")
     print(f"{'model in names: plan, schema read ' + str(schema.reads) + ' requests':<44} {named_plan:>8.2f} {named_plan / named_read:>7.2f}")
     print(f"medians of {args.repeats} alternating repetitions, after a warm-up; peak RSS: {planning_rss:,.0f} MB")
     print("dry run: warehouse_model + asana_task_payloads materialized by dg.materialize (the second of two runs), with the")
     print("filesystem IO manager pickling the model and the plan between them, against an empty state")
-    print(f"operations: {counts}; model in names: {named_counts}")
+    print(f"operations (10% changed): {counts} ({field_changes:,} field changes); model in names: {named_counts}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The workspace an emulator starts with: the `--fixture` JSON, read and checked.
 
-The format is public (README, "The Asana emulator"); it only grows. Keys:
+The format is public (docs/emulator.md, "The fixture"); it only grows. Keys:
   workspace            {gid, name, is_organization?, email_domains?}
   users, me            users {gid, name, email}; `me` is the token's user (default: the first)
   tags                 [{gid, name, color?, notes?}]

@@ -3,5 +3,7 @@ and names), `planning` (one operation per row), `writing` (to Asana, exactly onc
 `asana` (the HTTP client), remembering in `state`; `runner` runs them in order.
 
 Imports no Dagster, so each piece is a plain function or class that a test (or another
-orchestrator) can drive directly; imports point down that list, never back up.
+orchestrator) can drive directly. Imports point down these layers, never back up: the
+foundation (`settings`, `errors`, `json_text`, `log`), `asana`, `model`, `state`, `fields`,
+`planning`, `writing`, `runner`.
 """

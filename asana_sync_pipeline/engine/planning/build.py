@@ -255,16 +255,17 @@ def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> P
         comment_due &= operation == Operation.CREATE
     sends = table["sends"].to_numpy(dtype=bool) | (operation == Operation.UPDATE)
     table = table.assign(operation=operation, reopen=reopen, comment_due=comment_due, sends=sends)
-    state = synced[removed.astype(object).to_numpy() != RELEASED] if len(synced) else synced
-    model_keys = table["primary_key"].to_numpy(dtype=object)
-    untouched = state["removed"].isna() if "removed" in state else pd.Series(True, index=state.index)
-    gone = state["primary_key"][untouched & ~state["primary_key"].isin(pd.Series(model_keys).dropna())]
+    in_model = np.zeros(len(synced), dtype=bool)
+    in_model[position[position >= 0]] = True
+    removed_values = removed.astype(object).to_numpy()
+    released = removed_values == RELEASED
+    untouched = pd.isna(removed_values)
     return replace(
         plan,
         table=table,
-        removals=removals(model_keys, state, plan.settings.on_row_removed),
-        live_tasks=live_tasks(state, plan.settings.on_row_removed),
-        gone=sorted(str(key) for key in gone),
+        removals=removals(synced[~in_model & ~released], plan.settings.on_row_removed),
+        live_tasks=live_tasks(synced[~released], plan.settings.on_row_removed),
+        gone=sorted(str(key) for key in synced["primary_key"].to_numpy(dtype=object)[~in_model & untouched]),
         tracked_tasks=int(untouched.sum()),
     )
 
@@ -273,15 +274,20 @@ def with_written(plan: Plan, written: Mapping[str, Mapping[str, Any]]) -> Plan:
     """The plan with each update's field changes: what the model changed since the row's last sync
     (`written`: primary key -> the field values recorded then). An update whose row has no record
     sends every field; one whose changes are all kept by their policies sends nothing."""
-    changes = {}
-    for row in plan.updates():
-        recorded = written.get(row.key)
-        if row.gid_known and recorded is not None:
-            changes[row.position] = field_changes(recorded, plan.written_values(row.position), plan.policies)
     table = plan.table
+    chosen = np.flatnonzero((plan.operations() == Operation.UPDATE) & table["gid_known"].to_numpy(dtype=bool))
+    keys = table["primary_key"].to_numpy(dtype=object)[chosen]
+    columns = {name: column[chosen] for name, column in plan.values.items() if name != COMMENT}
+    changes = {}
+    for index, (position, key) in enumerate(zip(chosen, keys)):
+        recorded = written.get(key)
+        if recorded is not None:
+            now = {name: value for name, column in columns.items() if (value := column[index]) is not None}
+            changes[int(position)] = field_changes(recorded, now, plan.policies)
     sends = (plan.operations() == Operation.UPDATE).copy()
-    for position, found in changes.items():
-        sends[position] = bool(found) or bool(table["reopen"].iat[position])
+    reopen = table["reopen"].to_numpy(dtype=bool)
+    for at, found in changes.items():
+        sends[at] = bool(found) or bool(reopen[at])
     return replace(plan, changes=changes, table=table.assign(sends=sends))
 
 

@@ -90,14 +90,15 @@ def cleared_counts(plan: Plan) -> dict[str, int]:
 
 
 def replaced_trip(plan: Plan) -> GuardTrip | None:
-    new_keys = [row.key for row in plan.creates() if not row.gid_from_column]
-    count, of, limit = min(len(plan.gone), len(new_keys)), plan.tracked_tasks, plan.settings.max_replaced_fraction
+    new_keys = plan.new_keys()[: EXAMPLES + 1].tolist()
+    new_count = len(plan.new_keys())
+    count, of, limit = min(len(plan.gone), new_count), plan.tracked_tasks, plan.settings.max_replaced_fraction
     if not _trips(count, of, limit):
         return None
     return GuardTrip(
         "max_replaced_fraction", count, of, limit,
         f"This run would leave {len(plan.gone):,} of the sync's {of:,} live tasks without their row while "
-        f"{len(new_keys):,} new rows appear ({count / of:.0%} replaced), more than max_replaced_fraction ({limit:.0%}) "
+        f"{new_count:,} new rows appear ({count / of:.0%} replaced), more than max_replaced_fraction ({limit:.0%}) "
         f"allows; nothing was written. Keys that left: {_examples(plan.gone)}; keys that appeared: "
         f"{_examples(new_keys)}. Did the primary key change format upstream (a type, padding, spaces)? Fix the "
         "model's key; if the rows really were replaced, raise max_replaced_fraction for this run.",

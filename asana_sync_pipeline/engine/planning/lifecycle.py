@@ -77,13 +77,11 @@ def parent_levels(
     return levels, parents, pd.notna(reasons), reasons
 
 
-def removals(model_keys: np.ndarray, synced: pd.DataFrame, policy: RemovalPolicy) -> list[Removal]:
-    """Rows of the state this sync made that the model no longer has, with the action their
-    task gets: complete (once: not again while the row stays away) or delete."""
-    if policy is RemovalPolicy.KEEP or synced.empty:
+def removals(gone: pd.DataFrame, policy: RemovalPolicy) -> list[Removal]:
+    """The rows of the state the model no longer has (`gone`), with the action their task gets:
+    complete (once: not again while the row stays away) or delete."""
+    if policy is RemovalPolicy.KEEP or gone.empty:
         return []
-    present = pd.Index(pd.Series(model_keys, dtype=object).dropna().unique(), dtype=object)
-    gone = synced[~synced["primary_key"].isin(present)]
     if policy is RemovalPolicy.COMPLETE and "removed" in gone:
         gone = gone[gone["removed"].astype(object) != COMPLETED]
     action = COMPLETE if policy is RemovalPolicy.COMPLETE else DELETE

@@ -201,6 +201,12 @@ class Plan:
         counts[Operation.UNCHANGED] += silent
         return counts
 
+    def new_keys(self) -> np.ndarray:
+        """Keys of the rows to create that name no task of their own (new rows, as far as the state knows)."""
+        table = self.table
+        chosen = (self.operations() == Operation.CREATE) & ~table["gid_from_column"].to_numpy(dtype=bool)
+        return table["primary_key"].to_numpy(dtype=object)[chosen]
+
     def update_keys(self) -> list[str]:
         """Keys of the updates of tasks the state already maps to their rows (their fields may be recorded)."""
         table = self.table

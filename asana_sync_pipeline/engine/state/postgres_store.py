@@ -33,8 +33,8 @@ from ..errors import StateStoreError
 from ..json_text import dumps
 from ..log import Log
 from .base import (
-    RELEASED,
     REJECTION_COLUMNS,
+    RELEASED,
     RUN_COUNTS,
     SYNCED_COLUMNS,
     CommentIntent,

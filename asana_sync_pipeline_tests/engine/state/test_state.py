@@ -234,3 +234,12 @@ def test_rows_are_renamed_without_touching_their_tasks(store):
     assert synced.loc["1", "task_gid"] == "7" and int(synced.loc["1", "payload_hash"]) == 5 and "1.00" not in synced.index
     assert store.written(SCOPE, ["1"]) == {"1": {"name": "A"}}
     assert store.rejections(SCOPE)["primary_key"].tolist() == ["1"]
+
+
+def test_released_tasks_are_kept_until_their_release_is_cleared(store):
+    store.apply(SCOPE, "run-1", [Outcome("a", task_gid="1", removed="released"), Outcome("b", task_gid="2", removed="released"),
+                                 Outcome("c", task_gid="3")])
+    assert store.clear_releases(SCOPE, ["b", "c"]) == ["b"], "only a released task's row is forgotten"
+    assert sorted(store.synced(SCOPE)["primary_key"]) == ["a", "c"]
+    assert store.clear_releases(SCOPE) == ["a"]
+    assert store.synced(SCOPE)["primary_key"].tolist() == ["c"]
