@@ -378,6 +378,15 @@ def blank_mask(values: np.ndarray) -> np.ndarray:
     return np.array([value.__class__ is str and not value.strip() for value in values], dtype=bool).reshape(len(values))
 
 
+def blank_text_mask(values: np.ndarray) -> np.ndarray:
+    """`blank_mask` of a string column's values (text or None): the same answer, in C loops."""
+    blank = np.zeros(len(values), dtype=bool)
+    given = np.flatnonzero(np.asarray(pd.notna(values)))
+    texts = values[given]
+    blank[given] = (texts == "") | np.fromiter(map(str.isspace, texts), dtype=bool, count=len(texts))
+    return blank
+
+
 def object_values(column: pd.Series | pd.Index) -> np.ndarray:
     """A column's values as Python objects, None for every kind of NULL."""
     return column.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
@@ -388,7 +397,7 @@ def _text_column(column: pd.Series, *, required: bool) -> NormalizedColumn:
     values = object_values(column)
     errors = np.full(len(column), None, dtype=object)
     if required:
-        empty = blank_mask(values)
+        empty = blank_text_mask(values)
         if empty.any():
             values = values.copy()
             values[empty] = None

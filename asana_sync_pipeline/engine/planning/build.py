@@ -260,11 +260,12 @@ def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> P
     removed_values = removed.astype(object).to_numpy()
     released = removed_values == RELEASED
     untouched = pd.isna(removed_values)
+    gone = ~in_model & ~released
     return replace(
         plan,
         table=table,
-        removals=removals(synced[~in_model & ~released], plan.settings.on_row_removed),
-        live_tasks=live_tasks(synced[~released], plan.settings.on_row_removed),
+        removals=removals(synced[gone] if gone.any() else synced.iloc[:0], plan.settings.on_row_removed),
+        live_tasks=live_tasks(removed_values[~released], plan.settings.on_row_removed),
         gone=sorted(str(key) for key in synced["primary_key"].to_numpy(dtype=object)[~in_model & untouched]),
         tracked_tasks=int(untouched.sum()),
     )

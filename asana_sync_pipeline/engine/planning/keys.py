@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fields.rules import blank_mask, is_null, object_values
+from ..fields.rules import blank_text_mask, is_null, object_values
 
 _NUMBER_TYPES = (int, float, Decimal, np.integer, np.floating)
 
@@ -65,7 +65,7 @@ def primary_key_column(column: pd.Series, *, exact_numbers: bool = False) -> np.
         return keys
     if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         keys = object_values(column)
-        keys[blank_mask(keys)] = None
+        keys[blank_text_mask(keys)] = None
         return keys
     return np.array([primary_key_text(value) for value in column.to_numpy(dtype=object)], dtype=object)
 

@@ -92,16 +92,13 @@ def removals(gone: pd.DataFrame, policy: RemovalPolicy) -> list[Removal]:
     ]
 
 
-def live_tasks(synced: pd.DataFrame, policy: RemovalPolicy) -> int:
-    """The sync's tasks the removal policy can act on, the guard's denominator: with `delete`,
-    every task (one completed when its row left is deleted now); otherwise those not already
-    completed because their row left."""
-    if synced.empty:
-        return 0
+def live_tasks(removed: np.ndarray, policy: RemovalPolicy) -> int:
+    """The sync's tasks the removal policy can act on, the guard's denominator (`removed`: the state's
+    mark of each task not released): with `delete`, every task (one completed when its row left is
+    deleted now); otherwise those not already completed because their row left."""
     if policy is RemovalPolicy.DELETE:
-        return len(synced)
-    removed = synced["removed"] if "removed" in synced else pd.Series(None, index=synced.index, dtype=object)
-    return int((removed.astype(object) != COMPLETED).sum())
+        return len(removed)
+    return int((removed != COMPLETED).sum())
 
 
 def comment_hashes(texts: np.ndarray) -> np.ndarray:
