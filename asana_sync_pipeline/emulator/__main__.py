@@ -56,6 +56,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--slow-seconds", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible fault draws")
     parser.add_argument("--access-log", action="store_true", help="log method, path, status, time to stderr (never headers)")
+    parser.add_argument(
+        "--events-token-ttl-seconds", type=float, default=None,
+        help="how long a sync token of the events API stays valid (default: always; Asana: 24 h at most)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         fail(f"--port must be between 0 and 65535, got {args.port}")

@@ -129,7 +129,8 @@ def build_routes(store: AsanaStore) -> list[Route]:
             try:
                 return await function(request, OptFields(request.query_params.get("opt_fields")))
             except ApiError as exc:
-                return Response(error_body(exc.message), status_code=exc.status, media_type="application/json")
+                body = error_body(exc.message, beside=exc.beside, help_text=exc.help_text)
+                return Response(body, status_code=exc.status, media_type="application/json")
 
         return endpoint
 
@@ -316,6 +317,18 @@ def build_routes(store: AsanaStore) -> list[Route]:
 
         return act
 
+    async def events(request: Request, opt: OptFields) -> Response:
+        """`GET /events?resource=GID&sync=TOKEN`: a project's or a task's events since the token."""
+        resource = request.query_params.get("resource")
+        if not resource:
+            raise ApiError(400, "resource: Missing input")
+        with store.lock:
+            if resource in store.projects or resource in store.forbidden_projects:
+                store.project(resource)
+            else:
+                store.task(resource)
+        return JSONResponse(store.events.read(resource, request.query_params.get("sync")))
+
     async def batch(request: Request, opt: OptFields) -> Response:
         return ok(await run_batch(request, await read_data(request)))
 
@@ -348,6 +361,7 @@ def build_routes(store: AsanaStore) -> list[Route]:
         ("/tasks/{gid}/stories", stories, "GET"),
         ("/tasks/{gid}/stories", add_comment, "POST"),
         ("/batch", batch, "POST"),
+        ("/events", events, "GET"),
     ]
     for action, returns_task in [
         ("addTag", False), ("removeTag", False), ("addProject", False), ("removeProject", False),
@@ -370,10 +384,23 @@ def inspection_routes(store: AsanaStore, stats: Stats) -> list[Route]:
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True, "tasks": len(store.tasks)})
 
+    async def expire_sync_tokens(request: Request) -> Response:
+        return JSONResponse({"expired": store.events.expire_tokens()})
+
+    async def undelete(request: Request) -> Response:
+        """A person restoring a task from Asana's trash (the API has no such call)."""
+        try:
+            task = store.undelete_task(request.path_params["gid"])
+        except ApiError as exc:
+            return Response(error_body(exc.message), status_code=exc.status, media_type="application/json")
+        return JSONResponse({"undeleted": task.gid})
+
     return [
         Route("/_emulator/stats", stats_endpoint, methods=["GET"]),
         Route("/_emulator/reset_stats", reset_stats, methods=["POST"]),
         Route("/_emulator/health", health, methods=["GET"]),
+        Route("/_emulator/expire_sync_tokens", expire_sync_tokens, methods=["POST"]),
+        Route("/_emulator/undelete/{gid}", undelete, methods=["POST"]),
     ]
 
 
@@ -394,7 +421,7 @@ def create_app(settings: EmulatorSettings | None = None, observers: tuple[Observ
 
     `observers` see every answer under /api/1.0 (see `observe`), including those of the limits."""
     settings = settings or EmulatorSettings()
-    store = AsanaStore(settings.load_fixture(), settings.project_gid)
+    store = AsanaStore(settings.load_fixture(), settings.project_gid, settings.events_token_ttl_seconds)
     stats = Stats()
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -18,15 +18,18 @@ RATE_LIMIT_MESSAGE = (
 
 
 class ApiError(Exception):
-    """Raised anywhere below a route; the route answers it as Asana would."""
+    """Raised anywhere below a route; the route answers it as Asana would. `beside` goes next to
+    `errors` in the body (a 412 of the events API carries a fresh sync token there)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, beside: dict[str, str] | None = None, *, help_text: bool = True):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.beside = beside or {}
+        self.help_text = help_text
 
 
-def error_body(message: str, *, help_text: bool = True, **extra: str) -> bytes:
+def error_body(message: str, *, help_text: bool = True, beside: dict[str, str] | None = None, **extra: str) -> bytes:
     """The JSON body of an error answer (429s carry no `help`, as Asana's do not)."""
     error = {"message": message, **({"help": HELP} if help_text else {}), **extra}
-    return json.dumps({"errors": [error]}).encode()
+    return json.dumps({"errors": [error], **(beside or {})}).encode()

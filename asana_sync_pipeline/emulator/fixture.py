@@ -12,6 +12,7 @@ The format is public (docs/emulator.md, "The fixture"); it only grows. Keys:
   other_projects       more projects {gid, name, custom_fields?, sections?}
   projects             more projects, the same shape (without `project`, the first is the default)
   forbidden_projects   GIDs the token's user may not see (403)
+  events_token_ttl_seconds  how long a sync token of the events API stays valid (default: always)
 A project without sections gets one, "Untitled section", as every Asana project has
 one. Anything malformed is a `FixtureError` naming the key, never a KeyError later.
 """
@@ -52,6 +53,7 @@ class Fixture:
     custom_fields: list[dict[str, Any]]
     projects: list[ProjectFixture]
     forbidden_projects: set[str]
+    events_token_ttl_seconds: float | None = None
 
     @property
     def default_project(self) -> ProjectFixture:
@@ -177,7 +179,10 @@ def parse_fixture(raw: Any, project_gid: str | None = None) -> Fixture:
         ]
     )
     forbidden = {_gid(gid, f"forbidden_projects[{n}]") for n, gid in enumerate(_list(raw, "forbidden_projects"))}
-    return Fixture(workspace, users, me, tags, custom_fields, projects, forbidden)
+    ttl = raw.get("events_token_ttl_seconds")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0):
+        raise FixtureError(f"fixture: events_token_ttl_seconds must be a positive number of seconds, got {ttl!r}")
+    return Fixture(workspace, users, me, tags, custom_fields, projects, forbidden, ttl)
 
 
 def _projects(raw: dict[str, Any], field_gids: list[str]) -> list[ProjectFixture]:

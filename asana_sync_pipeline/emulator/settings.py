@@ -39,6 +39,7 @@ class EmulatorSettings:
     slow_seconds: float = 0.0
     seed: int | None = None
     access_log: bool = False
+    events_token_ttl_seconds: float | None = None
     fixture: str | Path | dict[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -59,6 +60,8 @@ class EmulatorSettings:
             raise ValueError("rate_limit_per_minute must be at least 1 (None means unlimited)")
         if self.max_concurrent_writes < 1 or self.max_concurrent_reads < 1:
             raise ValueError("concurrency limits must be at least 1")
+        if self.events_token_ttl_seconds is not None and self.events_token_ttl_seconds <= 0:
+            raise ValueError("events_token_ttl_seconds must be positive (None: tokens never expire)")
         if self.latency_ms < 0 or self.slow_seconds < 0:
             raise ValueError("latency_ms and slow_seconds cannot be negative")
         if self.project_gid is not None and not str(self.project_gid).isdigit():

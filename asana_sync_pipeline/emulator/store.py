@@ -17,6 +17,7 @@ from typing import Any
 from .custom_fields import custom_value
 from .dates import apply_dates
 from .errors import ApiError
+from .events import EventLog
 from .fixture import add_default_sections, parse_fixture
 from .settings import default_fixture
 from .stories import Story, comment_fields
@@ -115,8 +116,12 @@ def _require_object(data: Any) -> dict[str, Any]:
 class AsanaStore:
     """Everything the emulator knows. Public methods take the lock, so they are safe across threads."""
 
-    def __init__(self, fixture: dict[str, Any] | None = None, project_gid: str | None = None):
+    def __init__(
+        self, fixture: dict[str, Any] | None = None, project_gid: str | None = None, events_token_ttl_seconds: float | None = None
+    ):
         checked = parse_fixture(fixture or default_fixture(), project_gid)
+        ttl = events_token_ttl_seconds if events_token_ttl_seconds is not None else checked.events_token_ttl_seconds
+        self.events = EventLog(ttl)
         self.lock = threading.RLock()
         self.now = Clock()
         self._object_gids = count(FIRST_OBJECT_GID)
@@ -143,6 +148,7 @@ class AsanaStore:
         self.tasks: dict[str, Task] = {}
         self.children: dict[str, list[str]] = {}
         self.stories: dict[str, list[Story]] = {}
+        self.trash: dict[str, tuple[Task, list[Story]]] = {}
 
     def _new_gid(self) -> str:
         """A GID for a section, tag or story (tasks have their own sequence, as before)."""
@@ -251,6 +257,7 @@ class AsanaStore:
             if task.parent:
                 self.children.setdefault(task.parent, []).append(task.gid)
             self._tell_projects_joined(task, [])
+            self.events.record_task(self, None, task)
             return task
 
     def create_subtask(self, parent_gid: str, data: Any) -> Task:
@@ -272,10 +279,11 @@ class AsanaStore:
             task.modified_at = self.now()
             self._apply(task, data)
             self.tasks[gid] = task
+            self.events.record_task(self, current, task)
             return task
 
     def delete_task(self, gid: str) -> None:
-        """Deletes the task and its subtasks, as Asana does."""
+        """Deletes the task and its subtasks, as Asana does (into the trash: see `undelete_task`)."""
         with self.lock:
             task = self.task(gid)
             if task.parent in self.children:
@@ -283,9 +291,27 @@ class AsanaStore:
             doomed = [gid]
             while doomed:
                 current = doomed.pop()
-                self.tasks.pop(current, None)
-                self.stories.pop(current, None)
+                gone = self.tasks.pop(current, None)
+                stories = self.stories.pop(current, [])
+                if gone is not None:
+                    self.trash[current] = (gone, stories)
+                    self.events.record_task(self, gone, None)
                 doomed.extend(self.children.pop(current, []))
+
+    def undelete_task(self, gid: str) -> Task:
+        """A task brought back from the trash, as a person can in Asana (its subtasks stay deleted)."""
+        with self.lock:
+            if gid not in self.trash:
+                raise ApiError(404, f"task: Not a recognized ID in the trash: {gid}")
+            task, stories = self.trash.pop(gid)
+            if task.parent is not None and task.parent not in self.tasks:
+                task.parent = None
+            self.tasks[gid] = task
+            self.stories[gid] = stories
+            if task.parent:
+                self.children.setdefault(task.parent, []).append(gid)
+            self.events.record_task(self, None, task, undeleted=True)
+            return task
 
     def task_action(self, gid: str, action: str, data: Any) -> Task:
         """addTag, removeTag, addFollowers, removeFollowers, addProject, removeProject, setParent."""
@@ -300,6 +326,7 @@ class AsanaStore:
             getattr(self, f"_{action}")(changed, data)
             self.tasks[gid] = changed
             self._tell_projects_joined(changed, task.projects)
+            self.events.record_task(self, task, changed)
             return changed
 
     def add_task_to_section(self, section_gid: str, data: Any) -> Task:
@@ -320,6 +347,7 @@ class AsanaStore:
             self._place(changed, section["project"], section_gid)
             self.tasks[task.gid] = changed
             self._tell_projects_joined(changed, task.projects)
+            self.events.record_task(self, task, changed)
             return changed
 
     def create_section(self, project_gid: str, data: Any) -> dict[str, Any]:
@@ -383,6 +411,7 @@ class AsanaStore:
             story = Story(gid=self._new_gid(), task=task_gid, created_at=self.now(), created_by=self.me,
                           resource_subtype="comment_added", **fields)
             self.stories.setdefault(task_gid, []).append(story)
+            self.events.record_story(self, self.tasks[task_gid], story.gid)
             return story
 
     def stories_of(self, task_gid: str) -> list[Story]:

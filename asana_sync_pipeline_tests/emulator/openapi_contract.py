@@ -218,7 +218,11 @@ class ResponseContract:
         """What in this answer the spec does not allow; an empty list when it conforms."""
         where = f"{method} {path} {status}"
         schemas = self._modes[opt_fields]
-        if status >= 400:
+        errand = self.route(method, path) if status >= 400 else None
+        if errand is not None and str(status) in self.documented[errand]:
+            with self._lock:
+                validator = schemas.for_route(f"{method} {errand.template}", str(status))
+        elif status >= 400:
             validator = schemas.error
         else:
             route = self.route(method, path)
