@@ -115,7 +115,8 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             settings = spec.sync_settings(config.given_settings())
             scope = asana.scope_for(spec)
             online = asana.token_for(spec) is not None
-            plan = asana.plan(spec, model, settings, sync_state.store())
+            writes_next = tasks_key in _run_assets(context)
+            plan = asana.plan(spec, model, settings, sync_state.store(), see_people=not writes_next)
         except SyncConfigError as exc:
             raise dg.Failure(description=f"Configuration error: {exc}") from None
         except AsanaSyncError as exc:
@@ -193,6 +194,12 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
 
     assets.append(asana_tasks)
     return assets
+
+
+def _run_assets(context: dg.AssetExecutionContext) -> set[dg.AssetKey]:
+    """The assets this run materializes (a dry run: the model and the payloads alone)."""
+    selected = context.run.asset_selection
+    return set(selected) if selected else set(context.job_def.asset_layer.asset_graph.get_all_asset_keys())
 
 
 def _plan_checks(plan: Plan, asset_key: dg.AssetKey) -> Iterator[dg.AssetCheckResult]:

@@ -40,6 +40,8 @@ class SyncSettingsFields(BaseModel):
     max_rejection_rate: float | None = _sync_setting("max_rejection_rate")
     field_policies: dict[str, str] | None = _sync_setting("field_policies")
     max_cleared_fraction: float | None = _sync_setting("max_cleared_fraction")
+    on_task_deleted: str | None = _sync_setting("on_task_deleted")
+    on_asana_edit: str | None = _sync_setting("on_asana_edit")
     max_replaced_fraction: float | None = _sync_setting("max_replaced_fraction")
 
     def given_settings(self) -> dict[str, Any]:

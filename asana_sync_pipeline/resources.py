@@ -89,14 +89,17 @@ class AsanaResource(dg.ConfigurableResource):
         connection = {setting.name: getattr(self, setting.name) for setting in AsanaSettings.described()}
         return AsanaSettings(access_token=token, token_source=spec.access_token_env, **connection)
 
-    def plan(self, spec: SyncSpec, model: pd.DataFrame, settings: SyncSettings, store: StateStore) -> Plan:
+    def plan(
+        self, spec: SyncSpec, model: pd.DataFrame, settings: SyncSettings, store: StateStore, *, see_people: bool = True
+    ) -> Plan:
         """Validate and normalize the model's rows into the plan of one run of `spec`: every value
         checked by its field's rule, names resolved against the live project (its schema read once,
         and only when the model names things and a token is set; offline otherwise, saying so).
-        A thin call to the engine's `plan_sync`."""
+        What people did in Asana since the last run is read too when `see_people` (a dry run); a
+        run that writes reads it under its lock. A thin call to the engine's `plan_sync`."""
         online = self.token_for(spec) is not None
         asana = self.settings_for(spec) if online else None
-        return plan_sync(model, settings, store=store, scope=self.scope_for(spec), asana=asana)
+        return plan_sync(model, settings, store=store, scope=self.scope_for(spec), asana=asana, see_people=see_people)
 
     def scope_for(self, spec: SyncSpec) -> SyncScope:
         """The sync and project whose state a run of `spec` uses (the project GID checked here, once)."""

@@ -19,6 +19,7 @@
             ├── PremiumOnlyError        402
             ├── ForbiddenError          403
             ├── NotFoundError           404
+            ├── SyncTokenExpired        412 (events: the sync token is missing or too old; a fresh one comes with it)
             ├── RateLimitError          429
             └── ServerError             5xx
 
@@ -144,6 +145,14 @@ class NotFoundError(AsanaAPIError):
     """404: the object does not exist, or is not visible to the token's user."""
 
 
+class SyncTokenExpired(AsanaAPIError):
+    """412 from the events API: no valid sync token; `fresh` is the one to read from next time."""
+
+    def __init__(self, messages: list[str], *, fresh: str, method: str = "", path: str = ""):
+        self.fresh = fresh
+        super().__init__(412, messages, method=method, path=path)
+
+
 class RateLimitError(AsanaAPIError):
     """429: too many requests; `retry_after` is Asana's requested wait in seconds."""
 
@@ -173,10 +182,13 @@ def api_error_for(
     path: str,
     phrase: str | None = None,
     retry_after: float | None = None,
+    fresh_token: str | None = None,
 ) -> AsanaAPIError:
     """The most specific exception for an HTTP error status."""
     if status_code == 429:
         return RateLimitError(messages, retry_after=retry_after or 1.0, method=method, path=path)
+    if status_code == 412 and fresh_token:
+        return SyncTokenExpired(messages, fresh=fresh_token, method=method, path=path)
     if status_code >= 500:
         return ServerError(status_code, messages, method=method, path=path, phrase=phrase)
     cls = _BY_STATUS.get(status_code, AsanaAPIError)

@@ -2,8 +2,11 @@
 
 1. the connection test: token, project, the sync key field (`asana.connection`);
 2. the sync's lock, so two runs of one sync never write at once (`state`);
-3. a state found empty is rebuilt from Asana by the sync key (`writing.rebuild`);
-4. the plan refreshed against the state as it is under the lock (`planning`);
+3. a state found empty is rebuilt from Asana by the sync key (`writing.rebuild`), and what people
+   did since the last run is read: the project's events, or one listing (`observing`); tasks
+   carrying keys the state does not know (a restored older state) are adopted;
+4. the plan refreshed against the state as it is under the lock (`planning`), with what people
+   did taken in as `on_task_deleted` and `on_asana_edit` say;
 5. the guards: too many removals, clears or replaced keys fail the run before any write;
 6. the tags and sections to create, then the writes (`writing`).
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -33,15 +37,18 @@ from .errors import (
 )
 from .fields.field_rules import schema_needs
 from .fields.mapping import resolve_mapping
-from .fields.schema import ProjectSchema, read_schema
+from .fields.schema import read_schema
 from .log import Log
+from .observing.apply import with_observation
+from .observing.observe import Observation, observe, ours_from
+from .observing.values import Context
 from .planning import Operation, Plan, build_plan, guard_trips, refresh_plan, with_written
 from .settings import AsanaSettings, SyncSettings
 from .state import StateStore, SyncScope
 from .writing.context import RunContext
 from .writing.executor import SyncOptions
 from .writing.pending import create_pending
-from .writing.rebuild import rebuild_state
+from .writing.rebuild import match_tasks_to_rows, rebuild_state
 from .writing.report import SyncReport
 from .writing.sync import TaskSync
 
@@ -63,30 +70,46 @@ def plan_sync(
     store: StateStore,
     scope: SyncScope,
     asana: AsanaSettings | None,
+    see_people: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Plan:
     """Plan every row. When the model names things (tags, sections, custom fields and their
     options, people by email), the project's schema is read first, once, and only the parts
-    needed; without `asana` (no token) names are left unchecked and the plan says so.
+    needed; what people did in Asana since the last run is read too (nothing is kept: the run
+    reads it again under its lock). Without `asana` (no token) names are left unchecked and
+    Asana unread, and the plan says so.
 
     Parameters:
         model: one row per task, as `model.warehouse.read_model` returns it.
         settings: the sync's settings (mode, primary key, mapping, ...).
         store, scope: the state to plan against, and whose it is.
         asana: how to reach Asana, or None to plan offline.
+        see_people: read what people did in Asana since the last run (a dry run shows it; a run
+            that writes next reads it again under its lock, so it may skip it here).
         transport: replaces httpx's network transport (a proxy, or a test's)."""
     needs = schema_needs(model, resolve_mapping([str(column) for column in model.columns], settings))
-    schema = None
-    if needs and asana is not None:
+    synced = store.synced(scope)
+    if asana is None or (not needs and (synced.empty or not see_people)):
+        plan = build_plan(model, settings, synced)
+        return with_written(plan, store.written(scope, plan.update_keys()))
 
-        async def read() -> ProjectSchema:
-            async with AsanaClient(asana, transport=transport) as client:
-                info = await check_connection(client, scope.project_gid)
-                return await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs)
+    async def read_and_plan() -> Plan:
+        async with AsanaClient(asana, transport=transport) as client:
+            info = await check_connection(client, scope.project_gid)
+            schema = await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs) if needs else None
+            plan = build_plan(model, settings, synced, schema)
+            plan = with_written(plan, store.written(scope, plan.update_keys()))
+            if synced.empty or not see_people:
+                return plan
+            ours = ours_from(synced)
+            observation = await observe(
+                client, scope.project_gid, ours, store.event_cursor(scope), want_unknown=False, log=lambda _: None
+            )
+            keys = [ours[gid] for gid in observation.tasks if gid in ours]
+            written = store.written(scope, keys) if keys else {}
+            return with_observation(plan, observation, written, _context(plan, synced, scope.project_gid, info.user_gid))
 
-        schema = asyncio.run(read())
-    plan = build_plan(model, settings, store.synced(scope), schema)
-    return with_written(plan, store.written(scope, plan.update_keys()))
+    return asyncio.run(read_and_plan())
 
 
 def run_sync(
@@ -142,10 +165,26 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         await run.in_state(run.store.rekey, plan.renames)
     synced = await run.in_state(run.store.synced)
     warnings: list[str] = []
-    if synced.empty and plan.settings.sync_key_field:
+    rebuilt = synced.empty and bool(plan.settings.sync_key_field)
+    if rebuilt:
         synced, warnings = await rebuild_state(run, plan)
+    observation = await observe(
+        run.client, run.project_gid, ours_from(synced), await run.in_state(run.store.event_cursor),
+        want_unknown=bool(plan.settings.sync_key_field), log=run.log, listed_already=rebuilt,
+    )  # fmt: skip
+    if observation.unknown and plan.settings.sync_key_field:
+        adopted = await _adopt_unknown(run, plan, synced, observation.unknown)
+        if adopted:
+            synced = await run.in_state(run.store.synced)
+    elif observation.listed and observation.unknown:
+        warnings.append(
+            f"{len(observation.unknown):,} tasks of project {info.project_name!r} are not this sync's as far as its state "
+            "knows. If the state was restored from an older copy, rows synced since will be created again: with "
+            "sync_key_field set, such tasks are recognised by their key and adopted instead."
+        )
     current = refresh_plan(plan, synced)
     current = with_written(current, await run.in_state(run.store.written, current.update_keys()))
+    current = await _with_people(run, current, synced, observation)
     check_guards(current)
     if synced.empty and not plan.settings.sync_key_field and current.counts()[Operation.CREATE.value]:
         warnings += await _fresh_state_warnings(run, info)
@@ -155,7 +194,37 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         current = await _with_pending_created(run, current, info.workspace_gid)
     report = await TaskSync(run).run_plan(current)
     report.warnings.extend(warnings)
+    await run.in_state(run.store.save_event_cursor, observation.cursor)
     return report
+
+
+async def _with_people(run: RunContext, plan: Plan, synced: pd.DataFrame, observation: Observation) -> Plan:
+    """The plan with what people did taken in (the fields the sync last wrote to the tasks they changed read first)."""
+    ours = ours_from(synced)
+    keys = [ours[gid] for gid in observation.tasks if gid in ours]
+    written = await run.in_state(run.store.written, keys) if keys else {}
+    return with_observation(plan, observation, written, _context(plan, synced, run.project_gid, run.me_gid))
+
+
+def _context(plan: Plan, synced: pd.DataFrame, project_gid: str, me_gid: str | None) -> Context:
+    task_of_key = dict(zip(synced["primary_key"].astype(str), synced["task_gid"].astype(str))) if len(synced) else {}
+    return Context(project_gid, me_gid, plan.kinds, plan.settings.sync_key_field, task_of_key)
+
+
+async def _adopt_unknown(run: RunContext, plan: Plan, synced: pd.DataFrame, tasks: list[dict[str, Any]]) -> int:
+    """Tasks of the project carrying the keys of rows the state does not know (an older state restored,
+    or another machine's run): adopted before anything is created."""
+    known = set(synced["primary_key"].astype(str)) if len(synced) else set()
+    adoptions = match_tasks_to_rows(plan, tasks, run.project_gid, run.me_gid)
+    outcomes = [outcome for outcome in adoptions.outcomes if outcome.primary_key not in known]
+    if outcomes:
+        await run.in_state(run.store.apply, run.run_id, outcomes)
+        run.report.rebuilt += len(outcomes)
+        run.log(
+            f"Adopted {len(outcomes):,} tasks of the project that carry the keys of rows the state did not know "
+            "(an older copy of the state, or a run elsewhere): nothing is created twice"
+        )
+    return len(outcomes)
 
 
 async def _during_writes(asana: AsanaSettings, work: Awaitable[SyncReport]) -> SyncReport:

@@ -103,6 +103,34 @@ class FieldPolicy(Choice):
         )
 
 
+class TaskDeletedPolicy(Choice):
+    """What happens to a row whose task a person deleted in Asana."""
+
+    RECREATE = "recreate"
+    RELEASE = "release"
+
+    @classmethod
+    def refused(cls, value: object) -> str:
+        return (
+            f"on_task_deleted {value!r} is not a policy; choose recreate (the row is still in the model: its task "
+            "comes back in the same run) or release (the row is forgotten and reported, not recreated)"
+        )
+
+
+class EditPolicy(Choice):
+    """What happens to a synced field a person changed in Asana."""
+
+    KEEP = "keep"
+    OVERWRITE = "overwrite"
+
+    @classmethod
+    def refused(cls, value: object) -> str:
+        return (
+            f"on_asana_edit {value!r} is not a policy; choose keep (a person's value stays until the model's value "
+            "changes) or overwrite (the model's value is sent again in the same run)"
+        )
+
+
 def check_fraction(value: object, setting: str) -> float:
     """A share of tasks or rows, from 0 to 1."""
     try:
@@ -232,6 +260,17 @@ class SyncSettings(DescribedSettings):
         "A run that would clear one field on more than this share of the sync's live tasks (and more than 5) "
         "fails before any write: a column dropped or turned NULL upstream.",
     )
+    on_task_deleted: TaskDeletedPolicy = _setting(
+        TaskDeletedPolicy.RECREATE,
+        "recreate or release: what happens to a row whose task a person deleted in Asana (recreate: in the same "
+        "run, subtasks with it; release: forgotten and reported).",
+    )
+    on_asana_edit: EditPolicy = _setting(
+        EditPolicy.KEEP,
+        "keep or overwrite: what happens to a synced field a person changed in Asana (keep: theirs until the "
+        "model's value changes, and a task moved out of the project is released; overwrite: the model's value is "
+        "sent again, a moved task put back).",
+    )
     max_replaced_fraction: float = _setting(
         0.2,
         "A run in which more than this share of the sync's live tasks (and more than 5) would lose their row while "
@@ -254,6 +293,8 @@ class SyncSettings(DescribedSettings):
                 check_gid(self.sync_key_field, "sync_key_field", hint="Give the GID of a text custom field of the project."),
             )
         object.__setattr__(self, "on_row_removed", RemovalPolicy.parse(self.on_row_removed))
+        object.__setattr__(self, "on_task_deleted", TaskDeletedPolicy.parse(self.on_task_deleted))
+        object.__setattr__(self, "on_asana_edit", EditPolicy.parse(self.on_asana_edit))
         for name in ("max_removed_fraction", "max_rejection_rate", "max_cleared_fraction", "max_replaced_fraction"):
             object.__setattr__(self, name, check_fraction(getattr(self, name), name))
         policies = self.field_policies or {}

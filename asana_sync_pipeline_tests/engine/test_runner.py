@@ -1,6 +1,8 @@
 """run_sync: failures that concern the whole run surface as the documented messages, and
 what was written before them is kept."""
 
+from datetime import UTC, datetime
+
 import httpx
 import pandas as pd
 import pytest
@@ -9,11 +11,13 @@ from asana_sync_pipeline.engine.errors import ConnectionCheckError, RemovalGuard
 from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.runner import run_sync
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings
-from asana_sync_pipeline.engine.state import DuckDBStateStore, Outcome, SyncScope
+from asana_sync_pipeline.engine.state import DuckDBStateStore, EventCursor, Outcome, SyncScope
 
 TOKEN = "0/0123456789abcdef0123456789abcdef"
 PROJECT = "100"
 SCOPE = SyncScope("default", PROJECT)
+CURRENT = "current-sync-token"
+"""The events API's token this fake Asana accepts: a state holding it reads no change since."""
 
 
 def asana_failing_after(creates_before_failure: int, failure):
@@ -24,6 +28,10 @@ def asana_failing_after(creates_before_failure: int, failure):
         path = request.url.path
         if path.endswith("/users/me"):
             return httpx.Response(200, json={"data": {"gid": "1", "name": "Bot"}})
+        if path.endswith("/events"):
+            if request.url.params.get("sync") == CURRENT:
+                return httpx.Response(200, json={"data": [], "sync": CURRENT, "has_more": False})
+            return httpx.Response(412, json={"errors": [{"message": "Sync token invalid or too old."}], "sync": CURRENT})
         if path.endswith(f"/projects/{PROJECT}/tasks"):
             return httpx.Response(200, json={"data": [], "next_page": None})
         if path.endswith(f"/projects/{PROJECT}"):
@@ -91,6 +99,7 @@ def test_a_bad_token_is_reported_before_the_lock_the_rebuild_and_the_guards(tmp_
 def test_a_removal_over_the_guard_fails_after_the_connection_test_and_before_any_write(tmp_path):
     store = DuckDBStateStore(str(tmp_path / "state.duckdb"))
     store.apply(SCOPE, "earlier", [Outcome(f"r{n}", task_gid=str(5000 + n), payload_hash=1) for n in range(20)])
+    store.save_event_cursor(SCOPE, EventCursor(CURRENT, datetime.now(UTC)))
     handler, created = asana_failing_after(0, lambda request: httpx.Response(500))
     frame = pd.DataFrame({"id": ["r0"], "name": ["Task 0"]})
     plan = build_plan(frame, SyncSettings(on_row_removed="complete"), store.synced(SCOPE))

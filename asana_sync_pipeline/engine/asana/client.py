@@ -126,11 +126,13 @@ class AsanaClient:
 
     def _error(self, response: httpx.Response, method: str, path: str) -> AsanaAPIError:
         messages: list[str] = []
-        phrase = None
+        phrase = fresh = None
         try:
-            for error in response.json().get("errors", []):
+            body = response.json()
+            for error in body.get("errors", []):
                 messages.append(str(error.get("message", "")))
                 phrase = phrase or error.get("phrase")
+            fresh = body.get("sync") if isinstance(body.get("sync"), str) else None
         except (ValueError, AttributeError):
             messages = [response.reason_phrase or ""]
         retry_after = None
@@ -141,8 +143,9 @@ class AsanaClient:
                 retry_after = 1.0
             self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
         return api_error_for(
-            response.status_code, messages, method=method, path=path, phrase=phrase, retry_after=retry_after
-        )
+            response.status_code, messages, method=method, path=path, phrase=phrase, retry_after=retry_after,
+            fresh_token=fresh,
+        )  # fmt: skip
 
     def _wait(self, state: RetryCallState) -> float:
         """Asana's Retry-After for a 429 (plus jitter, so waiting requests do not return as a herd);
@@ -240,6 +243,13 @@ class AsanaClient:
     async def post(self, path: str, data: dict[str, Any]) -> Any:
         """An idempotent action such as `/tasks/{gid}/addTag` or `/sections/{gid}/addTask`."""
         return await self.request("POST", path, params={"opt_fields": "gid"}, data=data)
+
+    async def events(self, resource: str, sync: str | None) -> dict[str, Any]:
+        """One call of the events API: `{data, sync, has_more}`; `SyncTokenExpired` (412) carries a
+        fresh token when `sync` is missing or too old."""
+        params = {"resource": resource, **({"sync": sync} if sync else {})}
+        result: dict[str, Any] = await self.request("GET", "/events", params=params, unwrap=False)
+        return result
 
     async def first_page_of_tasks(self, project_gid: str) -> list[dict[str, Any]]:
         """At most one task of the project: enough to tell whether it holds any."""

@@ -4,7 +4,7 @@ from .bodies import SYNC_KEY, api_payload
 from .build import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, build_plan, refresh_plan, with_written
 from .changes import FieldChange
 from .guards import GuardTrip, guard_trips
-from .plan import COMPLETE, DELETE, Operation, Plan, PlannedRow, Removal
+from .plan import COMPLETE, DELETE, Edit, Operation, PeopleSeen, Plan, PlannedRow, Release, Removal
 
 __all__ = [
     "COMPLETE",
@@ -13,11 +13,14 @@ __all__ = [
     "NAME_REQUIRED",
     "REPEATED_KEY",
     "SYNC_KEY",
+    "Edit",
     "FieldChange",
     "GuardTrip",
     "Operation",
+    "PeopleSeen",
     "Plan",
     "PlannedRow",
+    "Release",
     "Removal",
     "api_payload",
     "build_plan",

@@ -66,6 +66,42 @@ class Removal:
     action: str
 
 
+@dataclass(frozen=True)
+class Edit:
+    """A synced field a person changed in Asana: the task, the field, the model's value and Asana's."""
+
+    key: str
+    task_gid: str
+    field: str
+    model_value: Any
+    asana_value: Any
+
+
+@dataclass(frozen=True)
+class Release:
+    """A task handed over to people: never written again (until the release is cleared)."""
+
+    key: str
+    task_gid: str
+    reason: str
+
+
+@dataclass
+class PeopleSeen:
+    """What the run saw people do in Asana since the last run, and what it costs to see."""
+
+    edits: list[Edit] = field(default_factory=list)
+    releases: list[Release] = field(default_factory=list)
+    deleted: int = 0
+    moved_out: int = 0
+    reads: int = 0
+    events: int = 0
+    listed: bool = False
+    unknown: int = 0
+    read: bool = False
+    """False: Asana was not read (a dry run without a token, or a plan made by code)."""
+
+
 COMPLETE, DELETE = "complete", "delete"
 ROW_COLUMNS = (
     "primary_key", "operation", "task_gid", "gid_from_column", "gid_known", "payload_hash", "level", "reopen",
@@ -111,6 +147,9 @@ class Plan:
     gone: list[str] = field(default_factory=list)
     tracked_tasks: int = 0
     renames: dict[str, str] = field(default_factory=dict)
+    people: PeopleSeen = field(default_factory=PeopleSeen)
+    put_back: dict[int, str | None] = field(default_factory=dict)
+    """Row position -> the section to put a task a person moved out back in (None: the project's first)."""
 
     # ---- rows ---------------------------------------------------------------
 

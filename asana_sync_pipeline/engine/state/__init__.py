@@ -1,4 +1,4 @@
-"""6. The state: which task each row became and what was written to it, in a DuckDB file by
+"""7. The state: which task each row became and what was written to it, in a DuckDB file by
 default or in PostgreSQL (`open_state_store` chooses)."""
 
 from .base import (
@@ -10,6 +10,7 @@ from .base import (
     RUN_COUNTS,
     SYNCED_COLUMNS,
     CommentIntent,
+    EventCursor,
     Intent,
     Outcome,
     StateStore,
@@ -24,6 +25,7 @@ from .stores import open_state_store
 __all__ = [
     "COMPLETED",
     "CommentIntent",
+    "EventCursor",
     "DEFAULT_SYNC",
     "RELEASED",
     "REJECTION_COLUMNS",

@@ -18,6 +18,9 @@ project, with overlapping primary keys, never touch each other's tasks.
 - rejections: rows that could not sync, with field, reason, run and time; a row
   leaves them when it syncs.
 - sync runs: one line per run with its counts.
+- event cursors: per (sync, project), the events API's sync token to read people's
+  changes from, saved only once a run's outcome is recorded (a crashed run's events
+  are read again).
 
 The state is a cache of what Asana holds: with `sync_key_field` set it can be
 rebuilt from the project's tasks, so losing it never duplicates a task.
@@ -117,6 +120,14 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class EventCursor:
+    """Where the next run reads the project's events from: the sync token, and when it was handed out."""
+
+    token: str
+    read_at: datetime
+
+
+@dataclass(frozen=True)
 class OutcomeBatch:
     """A batch of outcomes sorted by what each table receives; for a key recorded twice in one
     batch, the later outcome wins."""
@@ -209,6 +220,14 @@ class StateStore(ABC):
     @abstractmethod
     def clear_releases(self, scope: SyncScope, keys: list[str] | None = None) -> list[str]:
         """Forget released tasks (all, or those of `keys`), so their rows get a task again; returns their keys."""
+
+    @abstractmethod
+    def event_cursor(self, scope: SyncScope) -> EventCursor | None:
+        """The sync token the last finished run left for reading the project's events (None: none yet)."""
+
+    @abstractmethod
+    def save_event_cursor(self, scope: SyncScope, cursor: EventCursor) -> None:
+        """Keep `cursor` for the next run (called once a run's outcome is recorded)."""
 
     @abstractmethod
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:

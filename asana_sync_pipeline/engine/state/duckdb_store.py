@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from .base import (
     RELEASED,
     RUN_COUNTS,
     CommentIntent,
+    EventCursor,
     Intent,
     Outcome,
     OutcomeBatch,
@@ -352,6 +353,23 @@ class DuckDBStateStore(StateStore):
                 [scope.sync, scope.project_gid, RELEASED, keys is None, list(keys or [])],
             ).fetchall()
         return sorted(row[0] for row in rows)
+
+    def event_cursor(self, scope: SyncScope) -> EventCursor | None:
+        if not self._exists():
+            return None
+        with self.connect() as connection:
+            row = connection.execute(
+                "SELECT sync_token, read_at FROM event_cursors WHERE sync_name = ? AND project_gid = ?",
+                [scope.sync, scope.project_gid],
+            ).fetchone()
+        return None if row is None else EventCursor(row[0], row[1].astimezone(UTC))
+
+    def save_event_cursor(self, scope: SyncScope, cursor: EventCursor) -> None:
+        with self.connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO event_cursors (sync_name, project_gid, sync_token, read_at) VALUES (?, ?, ?, ?)",
+                [scope.sync, scope.project_gid, cursor.token, cursor.read_at],
+            )
 
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         with self.connect() as connection:

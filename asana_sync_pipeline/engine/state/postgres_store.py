@@ -38,6 +38,7 @@ from .base import (
     RUN_COUNTS,
     SYNCED_COLUMNS,
     CommentIntent,
+    EventCursor,
     Intent,
     Outcome,
     OutcomeBatch,
@@ -420,6 +421,24 @@ class PostgresStateStore(StateStore):
                 [scope.sync, scope.project_gid, RELEASED, keys is None, list(keys or [])],
             ).fetchall()
         return sorted(row[0] for row in rows)
+
+    def event_cursor(self, scope: SyncScope) -> EventCursor | None:
+        with self._reading(scope) as connection:
+            if connection is None:
+                return None
+            row = connection.execute(
+                "SELECT sync_token, read_at FROM event_cursors WHERE sync_name = %s AND project_gid = %s",
+                [scope.sync, scope.project_gid],
+            ).fetchone()
+        return None if row is None else EventCursor(row[0], row[1].astimezone(UTC))
+
+    def save_event_cursor(self, scope: SyncScope, cursor: EventCursor) -> None:
+        with self._writing(scope) as connection:
+            connection.execute(
+                "INSERT INTO event_cursors (sync_name, project_gid, sync_token, read_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (sync_name, project_gid) DO UPDATE SET sync_token = EXCLUDED.sync_token, read_at = EXCLUDED.read_at",
+                [scope.sync, scope.project_gid, cursor.token, cursor.read_at],
+            )
 
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         with self._writing(scope) as connection:

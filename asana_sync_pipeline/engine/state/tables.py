@@ -130,5 +130,10 @@ TABLES = (
         ),
         indexes=(("sync_name", "project_gid", "started_at"),),
     ),
+    Table(
+        "event_cursors",
+        (*SCOPE, ("sync_token", "required text"), ("read_at", "time")),
+        primary_key=("sync_name", "project_gid"),
+    ),
 )
 BY_NAME = {table.name: table for table in TABLES}

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..asana.client import AsanaClient
+from ..asana.shown import plain_text
 from ..errors import AsanaError, NotFoundError
 from ..state import CommentIntent, Outcome, utc_now
 from .context import RunContext
 from .outcomes import field_of, reason_for, unclear_or_refused
-from .reconcile import CLOCK_SKEW, plain_text
+from .reconcile import CLOCK_SKEW
 
 STORY_FIELDS = ["text", "resource_subtype", "created_at"]
 

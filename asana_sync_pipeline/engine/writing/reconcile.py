@@ -19,80 +19,28 @@ one to one.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from lxml import etree
-
+from ..asana.shown import (
+    TASK_OPT_FIELDS,
+    gid_of,
+    moment,
+    number,
+    plain_text,
+    rich_text,
+    schedule,
+    sync_key_of,
+    task_custom_value,
+)
 from ..state import Intent
 
 CLOCK_SKEW = timedelta(minutes=2)
-MATCH_OPT_FIELDS = [
-    "name", "notes", "html_notes", "due_on", "due_at", "start_on", "start_at", "completed", "assignee",
-    "assignee.email", "tags", "followers", "followers.email", "parent", "resource_subtype", "approval_status",
-    "projects", "memberships.project", "memberships.section", "created_at", "custom_fields.gid",
-    "custom_fields.resource_subtype", "custom_fields.text_value", "custom_fields.number_value",
-    "custom_fields.enum_value", "custom_fields.multi_enum_values", "custom_fields.date_value",
-    "custom_fields.people_value", "custom_fields.people_value.email",
-]  # fmt: skip
-_TEXT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=True)
-
-
-def plain_text(text: str | None) -> str:
-    """Plain text as compared: its lines, each with its spaces collapsed, blank ends dropped.
-    Two texts that differ in where a line breaks are different texts."""
-    lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "\n".join(" ".join(line.split()) for line in lines).strip()
-
-
-def _spaced(text: str | None) -> str:
-    return re.sub(r"\s+", " ", text or "")
-
-
-def _rich_text(html: str | None) -> str:
-    """Rich text as compared: its elements and their text, whitespace runs collapsed, attributes
-    aside; `<strong>Call</strong> them` and `Call them` are different texts."""
-    if not html:
-        return ""
-    try:
-        root = etree.fromstring(html.encode("utf-8"), _TEXT_PARSER)
-    except etree.XMLSyntaxError:
-        root = None
-    if root is None:
-        return _spaced(html).strip()
-
-    def inner(element: etree._Element) -> str:
-        return _spaced(element.text) + "".join(shape(child) + _spaced(child.tail) for child in element)
-
-    def shape(element: etree._Element) -> str:
-        return f"<{element.tag}>{inner(element)}</{element.tag}>"
-
-    return inner(root).strip() if root.tag == "body" else shape(root)
-
-
-def _moment(value: str | None) -> str | None:
-    """An ISO 8601 instant as UTC to the second, whatever its offset or fraction."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _schedule(on: str | None, at: str | None) -> tuple[str, str] | None:
-    """A due or start: a date-time when one is set (Asana then fills in the date too), else a date."""
-    if at:
-        return ("at", _moment(at) or "")
-    return ("on", on) if on else None
-
-
-def _gid(reference: Any) -> str | None:
-    if isinstance(reference, dict):
-        return reference.get("gid")
-    return reference
+MATCH_OPT_FIELDS = TASK_OPT_FIELDS
+"""What reconciliation reads of each listed task: every field a create may send."""
 
 
 @dataclass(frozen=True)
@@ -141,48 +89,21 @@ class People:
         return text
 
 
-def _number(value: int | float | Decimal | str) -> Decimal:
-    """A number exactly as written (a float by its shortest repr), so 2**53 and 2**53 + 1 differ."""
-    return Decimal(str(value)).normalize()
-
-
 def _custom_value(value: Any, people: People) -> Any:
     """A custom field value as sent, reduced to what the task will show."""
     if isinstance(value, bool):
         return ("b", value)
     if isinstance(value, (int, float, Decimal)):
-        return ("n", _number(value))
+        return ("n", number(value))
     if isinstance(value, str):
         return ("s", value)
     if isinstance(value, list):
         return ("set", frozenset(people.gid(item) for item in value))
     if isinstance(value, dict):
         if value.get("date_time"):
-            return ("t", _moment(value["date_time"]))
+            return ("t", moment(value["date_time"]))
         return ("s", value.get("date"))
     return ("?", json.dumps(value, sort_keys=True, default=str))
-
-
-def _task_custom_value(custom: dict[str, Any]) -> Any:
-    kind = custom.get("resource_subtype")
-    if kind == "text":
-        return ("s", custom["text_value"]) if custom.get("text_value") is not None else None
-    if kind == "number":
-        return ("n", _number(custom["number_value"])) if custom.get("number_value") is not None else None
-    if kind == "enum":
-        return ("s", _gid(custom["enum_value"])) if custom.get("enum_value") else None
-    if kind == "multi_enum":
-        options = custom.get("multi_enum_values") or []
-        return ("set", frozenset(_gid(option) for option in options)) if options else None
-    if kind == "people":
-        people = custom.get("people_value") or []
-        return ("set", frozenset(_gid(person) for person in people)) if people else None
-    if kind == "date":
-        date_value = custom.get("date_value") or {}
-        if date_value.get("date_time"):
-            return ("t", _moment(date_value["date_time"]))
-        return ("s", date_value["date"]) if date_value.get("date") else None
-    return None
 
 
 def _followers(gids: set[str | None], people: People, assignee: str | None) -> frozenset[str | None]:
@@ -194,7 +115,7 @@ def observe_payload(payload: dict[str, Any], people: People) -> Observation:
     """What a new task created with `payload` shows."""
     assignee = people.gid(payload.get("assignee"))
     if payload.get("html_notes"):
-        text = ("rich", _rich_text(payload["html_notes"]))
+        text = ("rich", rich_text(payload["html_notes"]))
     else:
         text = ("plain", plain_text(payload.get("notes")))
     subtype = payload.get("resource_subtype") or "default_task"
@@ -207,8 +128,8 @@ def observe_payload(payload: dict[str, Any], people: People) -> Observation:
     }
     fields = (
         (payload.get("name") or "").strip(),
-        _schedule(payload.get("due_on"), payload.get("due_at")),
-        _schedule(payload.get("start_on"), payload.get("start_at")),
+        schedule(payload.get("due_on"), payload.get("due_at")),
+        schedule(payload.get("start_on"), payload.get("start_at")),
         completed,
         assignee,
         frozenset(payload.get("tags") or []),
@@ -225,42 +146,34 @@ def observe_payload(payload: dict[str, Any], people: People) -> Observation:
 
 def observe_task(task: dict[str, Any], people: People) -> Observation:
     """What a listed task shows, in the shape of `observe_payload`."""
-    assignee = _gid(task.get("assignee"))
-    texts = frozenset([("plain", plain_text(task.get("notes"))), ("rich", _rich_text(task.get("html_notes")))])
+    assignee = gid_of(task.get("assignee"))
+    texts = frozenset([("plain", plain_text(task.get("notes"))), ("rich", rich_text(task.get("html_notes")))])
     subtype = task.get("resource_subtype") or "default_task"
     custom = {}
     for field in task.get("custom_fields") or []:
-        value = _task_custom_value(field)
+        value = task_custom_value(field)
         if value is not None:
             custom[field["gid"]] = value
     fields = (
         (task.get("name") or "").strip(),
-        _schedule(task.get("due_on"), task.get("due_at")),
-        _schedule(task.get("start_on"), task.get("start_at")),
+        schedule(task.get("due_on"), task.get("due_at")),
+        schedule(task.get("start_on"), task.get("start_at")),
         bool(task.get("completed", False)),
         assignee,
-        frozenset(_gid(tag) for tag in task.get("tags") or []),
-        _followers({_gid(user) for user in task.get("followers") or []}, people, assignee),
-        _gid(task.get("parent")),
+        frozenset(gid_of(tag) for tag in task.get("tags") or []),
+        _followers({gid_of(user) for user in task.get("followers") or []}, people, assignee),
+        gid_of(task.get("parent")),
         subtype,
         task.get("approval_status") if subtype == "approval" else None,
-        frozenset(_gid(project) for project in task.get("projects") or []),
+        frozenset(gid_of(project) for project in task.get("projects") or []),
         frozenset(custom.items()),
     )
     sections = frozenset(
-        (str(_gid(membership.get("project"))), str(_gid(membership.get("section"))))
+        (str(gid_of(membership.get("project"))), str(gid_of(membership.get("section"))))
         for membership in task.get("memberships") or []
         if membership.get("section")
     )
     return Observation(fields, texts, sections)
-
-
-def sync_key_of(task: dict[str, Any], sync_key_field: str) -> str | None:
-    """The row key a task carries in the sync key field, if any."""
-    for field in task.get("custom_fields") or []:
-        if field.get("gid") == sync_key_field:
-            return field.get("text_value")
-    return None
 
 
 def _created_at(task: dict[str, Any]) -> datetime | None:

@@ -243,3 +243,14 @@ def test_released_tasks_are_kept_until_their_release_is_cleared(store):
     assert sorted(store.synced(SCOPE)["primary_key"]) == ["a", "c"]
     assert store.clear_releases(SCOPE) == ["a"]
     assert store.synced(SCOPE)["primary_key"].tolist() == ["c"]
+
+
+def test_the_event_cursor_is_kept_per_sync_and_project(store):
+    from asana_sync_pipeline.engine.state import EventCursor
+
+    assert store.event_cursor(SCOPE) is None
+    moment = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    store.save_event_cursor(SCOPE, EventCursor("token-1", moment))
+    store.save_event_cursor(SCOPE, EventCursor("token-2", moment))
+    assert store.event_cursor(SCOPE) == EventCursor("token-2", moment)
+    assert store.event_cursor(SyncScope("other", PROJECT)) is None
