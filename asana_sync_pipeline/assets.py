@@ -34,6 +34,7 @@ REMOVALS_CHECK = "removals_within_limit"
 CLEARS_CHECK = "clears_within_limit"
 REPLACEMENTS_CHECK = "replacements_within_limit"
 REJECTION_RATE_CHECK = "rejection_rate_below_threshold"
+MATCHES_MODEL_CHECK = "asana_matches_model"
 
 
 def failure(exc: AsanaSyncError) -> dg.Failure:
@@ -147,6 +148,10 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
         pool=POOL,
         description="Tasks in Asana: creates and updates the plan's rows, records task GIDs in the sync state.",
         check_specs=[
+            dg.AssetCheckSpec(MATCHES_MODEL_CHECK, asset=tasks_key, description=(
+                "Warns when tasks' synced fields still differ from the model after the run: what people changed "
+                "in Asana, kept (on_asana_edit: keep) or not sent back."
+            )),
             dg.AssetCheckSpec(REJECTION_RATE_CHECK, asset=tasks_key, description=(
                 "Warns when more than max_rejection_rate of the model's rows are rejected (they wait, with their "
                 "reasons, in the sync state's rejections)."
@@ -190,7 +195,22 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
                 "max_rejection_rate": plan.settings.max_rejection_rate,
             },
         )
-        return dg.MaterializeResult(metadata=sync_metadata(report, info, time.monotonic() - started), check_results=[check])
+        matches = dg.AssetCheckResult(
+            check_name=MATCHES_MODEL_CHECK,
+            asset_key=tasks_key,
+            passed=report.unmatched_after_run == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{report.unmatched_after_run:,} tasks have synced fields a person changed that still differ from the "
+                f"model (on_asana_edit: {plan.settings.on_asana_edit.value}); asana_edits lists them"
+                if report.unmatched_after_run
+                else None
+            ),
+            metadata={"tasks_differing": report.unmatched_after_run, "edited_in_asana": report.edited_in_asana},
+        )
+        return dg.MaterializeResult(
+            metadata=sync_metadata(report, info, time.monotonic() - started), check_results=[check, matches]
+        )
 
     assets.append(asana_tasks)
     return assets

@@ -92,11 +92,44 @@ def field_changes_table(plan: Plan, limit: int = TABLE_ROWS) -> tuple[pd.DataFra
     return pd.DataFrame(lines, columns=["primary_key", "task_gid", "field", "before", "after"]), total
 
 
+def task_link(project_gid: str, task_gid: str) -> str:
+    return f"[{task_gid}](https://app.asana.com/0/{project_gid}/{task_gid})"
+
+
+def edits_table(edits: list[tuple[str, str, str, Any, Any]], project_gid: str) -> str:
+    """What people changed: the task (a link), the field, the model's value and Asana's."""
+    frame = pd.DataFrame(
+        [
+            (key, task_link(project_gid, gid), field, _shown(model, "—"), _shown(asana, "(empty)"))
+            for key, gid, field, model, asana in edits
+        ],
+        columns=["primary_key", "task", "field", "model value", "Asana value"],
+    )
+    return markdown_table(frame)
+
+
+def people_metadata(plan: Plan, project_gid: str) -> dict[str, Any]:
+    """What people did in Asana since the last run, as the dry run sees it."""
+    people = plan.people
+    if not people.read:
+        return {"asana_read": False}
+    edits = [(edit.key, edit.task_gid, edit.field, edit.model_value, edit.asana_value) for edit in people.edits]
+    return {
+        "edited_in_asana": len({edit.key for edit in people.edits}),
+        "deleted_in_asana": people.deleted,
+        "moved_out_of_project": people.moved_out,
+        "to_release": len(people.releases),
+        "asana_edits": dg.MetadataValue.md(edits_table(edits, project_gid)),
+        "asana_reads": people.reads,
+    }
+
+
 def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, Any]:
     counts = plan.counts()
     changes, changed_fields = field_changes_table(plan)
     full_updates = sum(1 for row in plan.updates() if plan.changes_of(row) is None)
     return {
+        **people_metadata(plan, project_gid),
         "field_changes": changed_fields,
         "planned_changes": dg.MetadataValue.md(markdown_table(changes, total=changed_fields)),
         "full_updates": full_updates,
@@ -126,6 +159,11 @@ def sync_metadata(report: SyncReport, info: ConnectionInfo, seconds: float) -> d
         **{name: counts[name] for name in ("created", "updated", "unchanged", "rejected", "completed", "deleted", "reopened", "comments")},
         "released": report.released,
         "removed_from_project": report.removed_from_project,
+        "edited_in_asana": report.edited_in_asana,
+        "deleted_in_asana": report.deleted_in_asana,
+        "moved_out_of_project": report.moved_out_of_project,
+        "asana_edits": dg.MetadataValue.md(edits_table(report.asana_edits, info.project_gid)),
+        "asana_reads": report.asana_reads,
         "removal_cases": dg.MetadataValue.md(
             markdown_table(pd.DataFrame(report.removal_cases, columns=["primary_key", "task_gid", "case", "reason"]))
         ),

@@ -88,7 +88,7 @@ def test_two_syncs_in_one_file_get_their_own_names(sandbox, tmp_path, monkeypatc
     assert [sensor.name for sensor in repository.sensor_defs] == ["renewals_model_sensor"]
     checks = {(key.asset_key.to_user_string(), key.name) for key in repository.asset_graph.asset_check_keys}
     assert ("renewals/asana_task_payloads", "primary_key_unique_and_not_null") in checks
-    assert ("churn/asana_tasks", "rejection_rate_below_threshold") in checks and len(checks) == 12
+    assert ("churn/asana_tasks", "rejection_rate_below_threshold") in checks and len(checks) == 14
 
 
 def test_two_syncs_into_one_project_with_overlapping_keys_never_touch_each_others_tasks(sandbox, tmp_path, monkeypatch):

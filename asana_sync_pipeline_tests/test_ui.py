@@ -115,8 +115,8 @@ def test_code_location_lineage_and_two_syncs_launched_side_by_side_through_graph
         "data_checks/asana_tasks": ["data_checks/asana_task_payloads"],
     }
     checks = {(name, check["name"]) for name, node in nodes.items() for check in node["assetChecksOrError"]["checks"]}
-    assert {check for _, check in checks} == {"primary_key_unique_and_not_null", "names_present_for_new_rows", "removals_within_limit", "clears_within_limit", "replacements_within_limit", "rejection_rate_below_threshold"}
-    assert len(checks) == 12
+    assert {check for _, check in checks} == {"primary_key_unique_and_not_null", "names_present_for_new_rows", "removals_within_limit", "clears_within_limit", "replacements_within_limit", "rejection_rate_below_threshold", "asana_matches_model"}
+    assert len(checks) == 14
 
     before = len(ui.runs())
     client = DagsterGraphQLClient("127.0.0.1", port_number=ui.port)

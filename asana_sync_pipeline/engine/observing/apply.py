@@ -123,8 +123,8 @@ def with_observation(plan: Plan, observation: Observation, written: Mapping[str,
     table = table.assign(operation=operations, task_gid=task_gids, gid_known=known, sends=sends)
     joined = pd.concat(rejections, ignore_index=True) if len(rejections) > 1 else plan.rejections
     people = PeopleSeen(
-        edits, releases, len(deleted_keys), moved, observation.reads, observation.events, observation.listed,
-        len(observation.unknown), read=True,
+        edits, releases, sorted(deleted_keys), len(deleted_keys), moved, observation.reads, observation.events,
+        observation.listed, len(observation.unknown), read=True,
     )  # fmt: skip
     return replace(plan, table=table, changes=changes, rejections=joined, people=people, put_back=put_back)
 

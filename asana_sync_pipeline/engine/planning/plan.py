@@ -92,6 +92,8 @@ class PeopleSeen:
 
     edits: list[Edit] = field(default_factory=list)
     releases: list[Release] = field(default_factory=list)
+    deleted_keys: list[str] = field(default_factory=list)
+    """Rows whose task was deleted in Asana (with the rows beneath them by parent_key)."""
     deleted: int = 0
     moved_out: int = 0
     reads: int = 0

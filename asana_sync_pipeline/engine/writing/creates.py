@@ -32,6 +32,7 @@ class CreateWriter(RowWriter):
     """Sends a plan's creates; `payloads` holds each create's request body, by row position."""
 
     payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    created_keys: set[str] = field(default_factory=set)
 
     def payload(self, row: PlannedRow) -> dict[str, Any]:
         if row.position not in self.payloads:
@@ -124,6 +125,7 @@ class CreateWriter(RowWriter):
 
     def created(self, row: PlannedRow, gid: str) -> None:
         self.run.tasks[row.key] = gid
+        self.created_keys.add(row.key)
         self.run.report.created += 1
         if len(self.run.report.created_gids) < MAX_LINKED_TASKS:
             self.run.report.created_gids.append(gid)

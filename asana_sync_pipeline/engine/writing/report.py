@@ -25,6 +25,16 @@ class SyncReport:
     """Tasks released to people: moved out of the project by hand (never written again)."""
     removed_from_project: int = 0
     """Tasks of removed rows that are also in another project: taken out of this one instead of deleted."""
+    edited_in_asana: int = 0
+    """Tasks with a synced field a person changed since the last run."""
+    deleted_in_asana: int = 0
+    """Tasks of rows still in the model that a person deleted."""
+    moved_out_of_project: int = 0
+    """Tasks of rows still in the model that a person moved out of the project."""
+    asana_reads: int = 0
+    """Reads spent seeing what people did (events, the tasks that changed, or one listing)."""
+    unmatched_after_run: int = 0
+    """Tasks whose synced fields still differ from the model after the run (kept edits, failed resends)."""
     rebuilt: int = 0
     """Tasks adopted by their sync key when the run found no state (see `rebuild`); not in the run history."""
     requests: int = 0
@@ -33,6 +43,8 @@ class SyncReport:
     created_gids: list[str] = field(default_factory=list)
     rejections: list[tuple[str | None, str, str]] = field(default_factory=list)
     removal_cases: list[tuple[str, str, str, str]] = field(default_factory=list)
+    asana_edits: list[tuple[str, str, str, Any, Any]] = field(default_factory=list)
+    """(primary key, task GID, field, the model's value, Asana's value) of each edit people made."""
     """(primary key, task GID, case, reason) of each removal that spared people's work."""
     warnings: list[str] = field(default_factory=list)
 

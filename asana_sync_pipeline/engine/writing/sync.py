@@ -14,6 +14,8 @@ import asyncio
 import time
 
 from ..planning import Operation, Plan
+from ..settings import EditPolicy
+from ..state import RELEASED, Outcome
 from .comments import CommentWriter, DueComment
 from .context import RunContext
 from .creates import CreateWriter
@@ -44,6 +46,10 @@ class TaskSync:
         removals = RemovalWriter(run, plan)
         comments = CommentWriter(run)
 
+        for release in plan.people.releases:
+            run.record(Outcome(release.key, task_gid=release.task_gid, removed=RELEASED))
+            run.log(f"Row {release.key}: its task {release.task_gid} was {release.reason}; released, never written again")
+        report.released += len(plan.people.releases)
         to_create = await creates.settle_earlier_intents(plan.creates())
         to_update = plan.updates()
         already_commented = await comments.settle_earlier_intents()
@@ -63,10 +69,27 @@ class TaskSync:
         finally:
             flusher.cancel()
             await run.flush()
+        self._people(plan, creates.created_keys)
         report.requests = run.client.requests_sent
         report.write_requests = run.client.writes_sent
         report.seconds = time.monotonic() - started
         return report
+
+    def _people(self, plan: Plan, created: set[str]) -> None:
+        """What people did, in the report: counts, each edit, and what still differs from the model."""
+        report, people = self.run.report, plan.people
+        edited = {edit.key for edit in people.edits}
+        report.edited_in_asana = len(edited)
+        report.deleted_in_asana = people.deleted
+        report.moved_out_of_project = people.moved_out
+        report.recreated += sum(1 for key in people.deleted_keys if key in created)
+        report.asana_reads = people.reads
+        report.asana_edits = [(edit.key, edit.task_gid, edit.field, edit.model_value, edit.asana_value) for edit in people.edits]
+        rejected = {key for key, _, _ in report.rejections}
+        if plan.settings.on_asana_edit is EditPolicy.OVERWRITE:
+            report.unmatched_after_run = len(edited & rejected)
+        else:
+            report.unmatched_after_run = len(edited)
 
     def _comments_due(self, plan: Plan, already: dict[str, int]) -> list[DueComment]:
         """Each changed comment whose row has a task and was not rejected in this run."""

@@ -25,7 +25,7 @@ from ..planning import FieldChange, PlannedRow
 from ..settings import FieldPolicy, SyncMode
 from ..state import Outcome
 from .context import RowWriter
-from .field_requests import FieldRequests, is_empty, opt_fields_for_empty, requests_for
+from .field_requests import is_empty, opt_fields_for_empty, requests_for
 from .outcomes import field_of, reason_for
 from .task_changes import TaskAction, create_only_actions, opt_fields_for
 
@@ -68,6 +68,10 @@ class UpdateWriter(RowWriter):
             )  # fmt: skip
             if row.reopen and "completed" not in self.plan.written_values(row.position):
                 requests.body["completed"] = False
+            put_back = row.position in self.plan.put_back
+            if put_back:
+                action = self._put_back(gid, self.plan.put_back[row.position])
+                await client.post(action.path, action.data)
             if requests.body:
                 await client.update_task(gid, requests.body)
         except (AuthenticationError, AsanaTransportError):
@@ -83,7 +87,13 @@ class UpdateWriter(RowWriter):
             return
         if not await self._act(row, requests.actions):
             return
-        self._updated(row, requests)
+        self._updated(row, bool(requests) or put_back)
+
+    def _put_back(self, gid: str, section: str | None) -> TaskAction:
+        """A task a person moved out of the project, put back (`on_asana_edit: overwrite`)."""
+        self.run.log(f"Putting task {gid} back in project {self.run.project_gid} (on_asana_edit is overwrite)")
+        data = {"project": self.run.project_gid, **({"section": section} if section else {})}
+        return TaskAction(f"/tasks/{gid}/addProject", data)
 
     async def _where_empty(self, gid: str, changes: list[FieldChange]) -> list[FieldChange]:
         """The changes without those `if_empty` keeps: a field people filled in Asana (one read, only
@@ -107,9 +117,9 @@ class UpdateWriter(RowWriter):
                 return False
         return True
 
-    def _updated(self, row: PlannedRow, requests: FieldRequests | None) -> None:
+    def _updated(self, row: PlannedRow, sent: bool) -> None:
         """Record the row as synced with its current values; count it updated when something was sent."""
-        if requests is None or requests:
+        if sent:
             self.run.report.updated += 1
             if row.reopen:
                 self.run.report.reopened += 1
@@ -132,6 +142,9 @@ class UpdateWriter(RowWriter):
         try:
             if self._needs_project_check(row):
                 await self._check_in_project(gid)
+            if row.position in self.plan.put_back:
+                action = self._put_back(gid, self.plan.put_back[row.position])
+                await client.post(action.path, action.data)
             if body:
                 await client.update_task(gid, body)
             current = await client.get_task(gid, opt_fields_for(create_only)) if create_only else {}
@@ -148,7 +161,7 @@ class UpdateWriter(RowWriter):
             return
         actions = create_only_actions(gid, current, create_only, project_gid=self.run.project_gid, me_gid=self.run.me_gid)
         if await self._act(row, actions):
-            self._updated(row, None)
+            self._updated(row, True)
 
     def _needs_project_check(self, row: PlannedRow) -> bool:
         return not self.plan.settings.allow_tasks_outside_project and row.gid_from_column and not row.gid_known
