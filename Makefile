@@ -57,6 +57,7 @@ emulator: $(STAMP)
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/planning_1m.py
 	$(BIN)/python benchmarks/field_updates.py
+	$(BIN)/python benchmarks/people_reads.py
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/three_syncs.py
 	$(BIN)/python benchmarks/exactly_once.py

@@ -135,7 +135,8 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             f"Planned {len(plan):,} rows: {counts[Operation.CREATE]:,} to create, {counts[Operation.UPDATE]:,} to update, "
             f"{counts[Operation.UNCHANGED]:,} unchanged, {counts[Operation.REJECT]:,} rejected"
         )
-        yield dg.Output(plan, metadata=plan_metadata(plan, scope.project_gid, notes))
+        # What people did is shown, not handed on: asana_tasks reads it again under its lock.
+        yield dg.Output(plan.unobserved or plan, metadata=plan_metadata(plan, scope.project_gid, notes))
         yield from _plan_checks(plan, payloads_key)
 
     assets.append(asana_task_payloads)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -33,6 +33,8 @@ class Sandbox:
     server: EmulatorServer
     warehouse: Path
     state: Path
+    instance: dg.DagsterInstance = field(default_factory=dg.DagsterInstance.ephemeral)
+    """One Dagster instance per sandbox, so an asset run alone loads what an earlier run stored."""
 
     @property
     def project_gid(self) -> str:
@@ -91,7 +93,17 @@ class Sandbox:
         with duckdb.connect(str(self.state), read_only=True) as connection:
             return connection.execute(f"SELECT * FROM {table}").df().to_dict("records")
 
-    def sync(self, sync: dict | None = None, query: str | None = None, resources: dict | None = None) -> dg.ExecuteInProcessResult:
+    def sync(
+        self,
+        sync: dict | None = None,
+        query: str | None = None,
+        resources: dict | None = None,
+        *,
+        dry: bool = False,
+        only: tuple[str, ...] = (),
+    ) -> dg.ExecuteInProcessResult:
+        """One run of the default sync's job (`dry`: the model and the payloads alone, a dry run;
+        `only`: these assets alone, e.g. `asana_tasks` from the plan a dry run stored)."""
         from asana_sync_pipeline.definitions import build_definitions
 
         ops: dict = {"asana_task_payloads": {"config": sync or {}}}
@@ -101,7 +113,22 @@ class Sandbox:
         if resources:
             run_config["resources"] = resources
         job = build_definitions().resolve_job_def("asana_sync_job")
-        return job.execute_in_process(run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        chosen = ("warehouse_model", "asana_task_payloads") if dry else only
+        selection = [dg.AssetKey(name) for name in chosen] or None
+        if "asana_task_payloads" not in chosen and chosen:
+            ops.pop("asana_task_payloads")
+        return job.execute_in_process(
+            run_config=run_config, instance=self.instance, raise_on_error=False, asset_selection=selection
+        )
+
+
+@contextmanager
+def exchanges_seen() -> Iterator[list[Exchange]]:
+    """Every request the emulators of this process answer while the block runs (batched actions
+    are seen on their own too)."""
+    seen: list[Exchange] = []
+    with observing(seen.append):
+        yield seen
 
 
 @contextmanager
@@ -129,7 +156,13 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             data = event.step_failure_data
-            texts.append(data.user_failure_data.description if data.user_failure_data else data.error.message)
+            if data.user_failure_data:
+                texts.append(data.user_failure_data.description)
+                continue
+            error = data.error
+            while error is not None:
+                texts.append(error.message)
+                error = error.cause
     return "\n".join(texts)
 
 

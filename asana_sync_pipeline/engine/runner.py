@@ -39,8 +39,8 @@ from .fields.field_rules import schema_needs
 from .fields.mapping import resolve_mapping
 from .fields.schema import read_schema
 from .log import Log
-from .observing.apply import with_observation
-from .observing.observe import Observation, observe, ours_from
+from .observing.apply import people_edits_after, subtasks_to_confirm, with_observation
+from .observing.observe import Observation, confirm, observe, ours_from
 from .observing.values import Context
 from .planning import Operation, Plan, build_plan, guard_trips, refresh_plan, with_written
 from .settings import AsanaSettings, SyncSettings
@@ -103,11 +103,14 @@ def plan_sync(
                 return plan
             ours = ours_from(synced)
             observation = await observe(
-                client, scope.project_gid, ours, store.event_cursor(scope), want_unknown=False, log=lambda _: None
-            )
+                client, scope.project_gid, ours, store.event_cursor(scope), want_unknown=False, log=lambda _: None,
+                known=synced["task_gid"].astype(str),
+            )  # fmt: skip
+            await confirm(client, observation, subtasks_to_confirm(plan, observation))
             keys = [ours[gid] for gid in observation.tasks if gid in ours]
             written = store.written(scope, keys) if keys else {}
-            return with_observation(plan, observation, written, _context(plan, synced, scope.project_gid, info.user_gid))
+            ctx = _context(plan, synced, scope.project_gid, info.user_gid)
+            return with_observation(plan, observation, written, ctx, store.people_edits(scope))
 
     return asyncio.run(read_and_plan())
 
@@ -171,6 +174,7 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     observation = await observe(
         run.client, run.project_gid, ours_from(synced), await run.in_state(run.store.event_cursor),
         want_unknown=bool(plan.settings.sync_key_field), log=run.log, listed_already=rebuilt,
+        known=synced["task_gid"].astype(str),
     )  # fmt: skip
     if observation.unknown and plan.settings.sync_key_field:
         adopted = await _adopt_unknown(run, plan, synced, observation.unknown)
@@ -184,6 +188,7 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         )
     current = refresh_plan(plan, synced)
     current = with_written(current, await run.in_state(run.store.written, current.update_keys()))
+    await confirm(run.client, observation, subtasks_to_confirm(current, observation))
     current = await _with_people(run, current, synced, observation)
     check_guards(current)
     if synced.empty and not plan.settings.sync_key_field and current.counts()[Operation.CREATE.value]:
@@ -194,7 +199,9 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         current = await _with_pending_created(run, current, info.workspace_gid)
     report = await TaskSync(run).run_plan(current)
     report.warnings.extend(warnings)
-    await run.in_state(run.store.save_event_cursor, observation.cursor)
+    still_differing = people_edits_after(current, failed={key for key, _, _ in report.rejections if key is not None})
+    report.unmatched_after_run = len(still_differing)
+    await run.in_state(run.store.save_observation, observation.cursor, still_differing)
     return report
 
 
@@ -203,7 +210,8 @@ async def _with_people(run: RunContext, plan: Plan, synced: pd.DataFrame, observ
     ours = ours_from(synced)
     keys = [ours[gid] for gid in observation.tasks if gid in ours]
     written = await run.in_state(run.store.written, keys) if keys else {}
-    return with_observation(plan, observation, written, _context(plan, synced, run.project_gid, run.me_gid))
+    kept = await run.in_state(run.store.people_edits)
+    return with_observation(plan, observation, written, _context(plan, synced, run.project_gid, run.me_gid), kept)
 
 
 def _context(plan: Plan, synced: pd.DataFrame, project_gid: str, me_gid: str | None) -> Context:

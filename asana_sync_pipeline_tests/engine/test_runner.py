@@ -99,7 +99,7 @@ def test_a_bad_token_is_reported_before_the_lock_the_rebuild_and_the_guards(tmp_
 def test_a_removal_over_the_guard_fails_after_the_connection_test_and_before_any_write(tmp_path):
     store = DuckDBStateStore(str(tmp_path / "state.duckdb"))
     store.apply(SCOPE, "earlier", [Outcome(f"r{n}", task_gid=str(5000 + n), payload_hash=1) for n in range(20)])
-    store.save_event_cursor(SCOPE, EventCursor(CURRENT, datetime.now(UTC)))
+    store.save_observation(SCOPE, EventCursor(CURRENT, datetime.now(UTC)), {})
     handler, created = asana_failing_after(0, lambda request: httpx.Response(500))
     frame = pd.DataFrame({"id": ["r0"], "name": ["Task 0"]})
     plan = build_plan(frame, SyncSettings(on_row_removed="complete"), store.synced(SCOPE))

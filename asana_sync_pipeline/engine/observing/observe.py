@@ -7,36 +7,40 @@ sync last wrote (`values`), never by who made the event: the token's user may be
 and the sync's own writes come back as events whose values match what it wrote.
 
 Reads: with a valid token and nothing changed, one. Changed tasks are read one by one when
-few, else by one listing of the tasks modified since the token (100 a page). A task that left
+few, else by one listing of the tasks modified since the first event (100 a page). A task that left
 the project, or is gone, is read once to tell which.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
 from ..asana.client import AsanaClient
 from ..asana.shown import TASK_OPT_FIELDS
-from ..errors import NotFoundError, SyncTokenExpired
+from ..errors import ForbiddenError, NotFoundError, SyncTokenExpired
 from ..log import Log
 from ..state import EventCursor, utc_now
 
 READ_ONE_BY_ONE = 25
 """Up to this many changed tasks are read one by one; more, through one listing of the project."""
+LISTING_MARGIN = timedelta(seconds=1)
+"""Listing the tasks modified since the first event (Asana's clock), less this margin for rounding."""
 LISTING_SKEW = timedelta(minutes=2)
+"""Without event times: since the last read by this machine's clock, less this for clock skew."""
 OPT_FIELDS = [*TASK_OPT_FIELDS, "liked", "projects.name"]
 
 
 @dataclass
 class Observation:
     """What the project showed: `tasks` (gid -> the task now) of the sync's tasks that changed or
-    were all listed, `gone` (tasks deleted), `unknown` (tasks of the project the state does not know:
-    from a listing, or added since the token), and the cursor to read from next time."""
+    were all listed, `gone` (tasks deleted), `hidden` (no longer readable), `unknown` (tasks of the
+    project the state does not know: from a listing, or added since the token), and the cursor to
+    read from next time."""
 
     cursor: EventCursor
     listed: bool = False
@@ -44,6 +48,8 @@ class Observation:
     reads: int = 0
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
+    hidden: set[str] = field(default_factory=set)
+    """Tasks Asana no longer lets the token read (403): moved where it has no access."""
     unknown: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -54,6 +60,15 @@ class _Events:
     events: int
     cursor: EventCursor | None
     """None: no valid token (first run, expired, 412)."""
+    earliest: datetime | None = None
+    """When the first of them happened, by Asana's clock: every changed task was modified since."""
+
+
+def _moment(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
 
 
 async def _read_events(client: AsanaClient, project_gid: str, cursor: EventCursor | None) -> tuple[_Events, EventCursor]:
@@ -61,6 +76,7 @@ async def _read_events(client: AsanaClient, project_gid: str, cursor: EventCurso
     changed: set[str] = set()
     deleted: set[str] = set()
     count, token = 0, cursor.token if cursor else None
+    earliest: datetime | None = None
     while True:
         read_at = utc_now()
         try:
@@ -73,6 +89,9 @@ async def _read_events(client: AsanaClient, project_gid: str, cursor: EventCurso
             if resource.get("resource_type") != "task":
                 continue
             gid = str(resource.get("gid"))
+            at = _moment(event.get("created_at"))
+            if at is not None and (earliest is None or at < earliest):
+                earliest = at
             if event.get("action") == "deleted":
                 deleted.add(gid)
                 changed.discard(gid)
@@ -82,19 +101,27 @@ async def _read_events(client: AsanaClient, project_gid: str, cursor: EventCurso
         token = page["sync"]
         if not page.get("has_more"):
             fresh = EventCursor(token, read_at)
-            return _Events(changed, deleted, count, fresh), fresh
+            return _Events(changed, deleted, count, fresh, earliest), fresh
 
 
-async def _read_tasks(client: AsanaClient, gids: set[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
-    """Each task as Asana shows it now, read one by one; and those that are gone."""
+async def _read_tasks(client: AsanaClient, gids: set[str], into: Observation) -> dict[str, dict[str, Any]]:
+    """Each task as Asana shows it now, read one by one; those gone or hidden are noted in `into`."""
     found: dict[str, dict[str, Any]] = {}
-    gone: set[str] = set()
     for gid in sorted(gids):
         try:
             found[gid] = await client.get_task(gid, OPT_FIELDS)
         except NotFoundError:
-            gone.add(gid)
-    return found, gone
+            into.gone.add(gid)
+        except ForbiddenError:
+            into.hidden.add(gid)
+    return found
+
+
+async def confirm(client: AsanaClient, observation: Observation, gids: set[str]) -> None:
+    """Read `gids` (subtasks of a deleted task) into `observation`: found, gone or hidden."""
+    before = client.requests_sent
+    observation.tasks.update(await _read_tasks(client, gids, observation))
+    observation.reads += client.requests_sent - before
 
 
 async def observe(
@@ -106,12 +133,15 @@ async def observe(
     want_unknown: bool,
     log: Log,
     listed_already: bool = False,
+    known: Collection[str] = (),
 ) -> Observation:
     """What changed in the project since `cursor`, for the sync's tasks (`ours`: task GID -> row key).
 
     `want_unknown`: also read tasks the state does not know that joined the project (to adopt them by
     their sync key). Without a valid cursor and with tasks to compare, lists the project once (unless
-    this run has just listed it: `listed_already`, after rebuilding its state)."""
+    this run has just listed it: `listed_already`, after rebuilding its state). `known`: tasks the
+    state knows beside `ours` (released, or completed when their row left), never unknown."""
+    known = set(ours) | set(known)
     before = client.requests_sent
     events, fresh = await _read_events(client, project_gid, cursor)
     seen = Observation(fresh, events=events.events)
@@ -122,18 +152,17 @@ async def observe(
             seen.listed = True
             listed = {task["gid"]: task async for task in client.project_tasks(project_gid, opt_fields=OPT_FIELDS)}
             seen.tasks = {gid: task for gid, task in listed.items() if gid in ours}
-            seen.unknown = [task for gid, task in listed.items() if gid not in ours]
-            missing = set(ours) - set(listed)
-            found, seen.gone = await _read_tasks(client, missing)
-            seen.tasks.update(found)
+            seen.unknown = [task for gid, task in listed.items() if gid not in known]
+            seen.tasks.update(await _read_tasks(client, set(ours) - set(listed), seen))
         seen.reads = client.requests_sent - before
         return seen
     seen.gone = events.deleted & set(ours)
     changed = events.changed - seen.gone
     mine = changed & set(ours)
-    others = changed - set(ours) if want_unknown else set()
+    others = changed - known if want_unknown else set()
     if len(mine) + len(others) > READ_ONE_BY_ONE and cursor is not None:
-        since = (cursor.read_at - LISTING_SKEW).isoformat().replace("+00:00", "Z")
+        start = events.earliest - LISTING_MARGIN if events.earliest else cursor.read_at - LISTING_SKEW
+        since = start.astimezone(UTC).isoformat().replace("+00:00", "Z")
         listed = {
             task["gid"]: task
             async for task in client.project_tasks(project_gid, modified_since=since, opt_fields=OPT_FIELDS)
@@ -142,8 +171,9 @@ async def observe(
         seen.unknown = [listed[gid] for gid in others if gid in listed]
         mine -= set(listed)
         others -= set(listed)
-    found, gone = await _read_tasks(client, mine | others)
-    seen.gone |= gone & set(ours)
+    found = await _read_tasks(client, mine | others, seen)
+    seen.gone &= set(ours)
+    seen.hidden &= set(ours)
     seen.tasks.update({gid: task for gid, task in found.items() if gid in ours})
     seen.unknown += [task for gid, task in found.items() if gid not in ours]
     seen.reads = client.requests_sent - before

@@ -102,6 +102,16 @@ class PeopleSeen:
     unknown: int = 0
     read: bool = False
     """False: Asana was not read (a dry run without a token, or a plan made by code)."""
+    kept_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Edits earlier runs saw and left in place (key -> field -> what identifies the edit: Asana's
+    value, or for a list `{"removed": [items]}`), from the state."""
+    drifted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Of each task read: the synced fields that differ from what the sync wrote, identified the same way."""
+    differing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Of each task read: the fields that will still differ once the plan's writes succeed."""
+    forget: list[str] = field(default_factory=list)
+    """Rows whose task was deleted in Asana: their mapping goes before anything is written, so a
+    recreate that fails (or a row rejected this run) is created on a later run."""
 
 
 COMPLETE, DELETE = "complete", "delete"
@@ -152,6 +162,9 @@ class Plan:
     people: PeopleSeen = field(default_factory=PeopleSeen)
     put_back: dict[int, str | None] = field(default_factory=dict)
     """Row position -> the section to put a task a person moved out back in (None: the project's first)."""
+    unobserved: Plan | None = field(default=None, repr=False)
+    """The plan before what people did was taken in (set by `observing`): what a dry run hands on,
+    since the run that writes reads people's changes again, under its lock."""
 
     # ---- rows ---------------------------------------------------------------
 

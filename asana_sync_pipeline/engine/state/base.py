@@ -21,6 +21,9 @@ project, with overlapping primary keys, never touch each other's tasks.
 - event cursors: per (sync, project), the events API's sync token to read people's
   changes from, saved only once a run's outcome is recorded (a crashed run's events
   are read again).
+- people's edits: the synced fields a person changed that the sync left as they set
+  them (`on_asana_edit: keep`), saved with the cursor: what still differs from the
+  model, and what tells a new edit from one already reported.
 
 The state is a cache of what Asana holds: with `sync_key_field` set it can be
 rebuilt from the project's tasks, so losing it never duplicates a task.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,6 +163,23 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def people_edit_rows(scope: SyncScope, people_edits: Mapping[str, Mapping[str, Any]], at: datetime) -> list[tuple]:
+    """The `people_edits` table's rows for `people_edits` (key -> field -> Asana's value, as JSON)."""
+    return [
+        (scope.sync, scope.project_gid, key, name, json.dumps(value, sort_keys=True, ensure_ascii=False, default=str), at)
+        for key, fields in people_edits.items()
+        for name, value in fields.items()
+    ]
+
+
+def people_edits_from(rows: list[tuple]) -> dict[str, dict[str, Any]]:
+    """Rows of (primary key, field, Asana's value as JSON) back as key -> field -> value."""
+    found: dict[str, dict[str, Any]] = {}
+    for key, name, value in rows:
+        found.setdefault(key, {})[name] = json.loads(value)
+    return found
+
+
 def empty_synced() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=object) for name in SYNCED_COLUMNS})
 
@@ -226,8 +247,15 @@ class StateStore(ABC):
         """The sync token the last finished run left for reading the project's events (None: none yet)."""
 
     @abstractmethod
-    def save_event_cursor(self, scope: SyncScope, cursor: EventCursor) -> None:
-        """Keep `cursor` for the next run (called once a run's outcome is recorded)."""
+    def people_edits(self, scope: SyncScope) -> dict[str, dict[str, Any]]:
+        """Per row key, the synced fields whose value a person changed and the sync left as they set
+        it (field -> Asana's value when last seen; for a list, `{"removed": [the items the sync wrote
+        that are gone]}`): what still differs from the model."""
+
+    @abstractmethod
+    def save_observation(self, scope: SyncScope, cursor: EventCursor, people_edits: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep `cursor` for the next run and replace the people's edits still in place, at once
+        (called once a run's outcome is recorded: a crash before reads the same events again)."""
 
     @abstractmethod
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:

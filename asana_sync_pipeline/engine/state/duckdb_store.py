@@ -16,7 +16,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,8 @@ from .base import (
     StateStore,
     SyncScope,
     empty_synced,
+    people_edit_rows,
+    people_edits_from,
     utc_now,
 )
 from .tables import DUCKDB, TABLES
@@ -335,7 +337,7 @@ class DuckDBStateStore(StateStore):
         with self.connect() as connection:
             connection.execute("BEGIN")
             connection.register("renamed_keys", pd.DataFrame({"old": list(renames), "new": list(renames.values())}))
-            for table in ("synced_tasks", "create_intents", "comment_intents", "rejections"):
+            for table in ("synced_tasks", "create_intents", "comment_intents", "rejections", "people_edits"):
                 connection.execute(
                     f"UPDATE {table} SET primary_key = renamed_keys.new FROM renamed_keys WHERE {table}.sync_name = ? "
                     f"AND {table}.project_gid = ? AND {table}.primary_key = renamed_keys.old",
@@ -364,12 +366,28 @@ class DuckDBStateStore(StateStore):
             ).fetchone()
         return None if row is None else EventCursor(row[0], row[1].astimezone(UTC))
 
-    def save_event_cursor(self, scope: SyncScope, cursor: EventCursor) -> None:
+    def people_edits(self, scope: SyncScope) -> dict[str, dict[str, Any]]:
+        if not self._exists():
+            return {}
         with self.connect() as connection:
+            rows = connection.execute(
+                "SELECT primary_key, field, asana_value FROM people_edits WHERE sync_name = ? AND project_gid = ?",
+                [scope.sync, scope.project_gid],
+            ).fetchall()
+        return people_edits_from(rows)
+
+    def save_observation(self, scope: SyncScope, cursor: EventCursor, people_edits: Mapping[str, Mapping[str, Any]]) -> None:
+        with self.connect() as connection:
+            connection.execute("BEGIN")
             connection.execute(
                 "INSERT OR REPLACE INTO event_cursors (sync_name, project_gid, sync_token, read_at) VALUES (?, ?, ?, ?)",
                 [scope.sync, scope.project_gid, cursor.token, cursor.read_at],
             )
+            connection.execute("DELETE FROM people_edits WHERE sync_name = ? AND project_gid = ?", [scope.sync, scope.project_gid])
+            rows = people_edit_rows(scope, people_edits, utc_now())
+            if rows:
+                connection.executemany("INSERT INTO people_edits VALUES (?, ?, ?, ?, ?, ?)", rows)
+            connection.execute("COMMIT")
 
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         with self.connect() as connection:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +45,8 @@ from .base import (
     StateStore,
     SyncScope,
     empty_synced,
+    people_edit_rows,
+    people_edits_from,
     utc_now,
 )
 from .postgres_schema import ensure_schema
@@ -406,7 +408,7 @@ class PostgresStateStore(StateStore):
         if not renames:
             return
         with self._writing(scope) as connection:
-            for table in ("synced_tasks", "create_intents", "comment_intents", "rejections"):
+            for table in ("synced_tasks", "create_intents", "comment_intents", "rejections", "people_edits"):
                 connection.execute(
                     f"UPDATE {table} SET primary_key = batch.new FROM unnest(%s::text[], %s::text[]) AS batch(old, new) "
                     f"WHERE {table}.sync_name = %s AND {table}.project_gid = %s AND {table}.primary_key = batch.old",
@@ -432,13 +434,30 @@ class PostgresStateStore(StateStore):
             ).fetchone()
         return None if row is None else EventCursor(row[0], row[1].astimezone(UTC))
 
-    def save_event_cursor(self, scope: SyncScope, cursor: EventCursor) -> None:
+    def people_edits(self, scope: SyncScope) -> dict[str, dict[str, Any]]:
+        with self._reading(scope) as connection:
+            if connection is None:
+                return {}
+            rows = connection.execute(
+                "SELECT primary_key, field, asana_value FROM people_edits WHERE sync_name = %s AND project_gid = %s",
+                [scope.sync, scope.project_gid],
+            ).fetchall()
+        return people_edits_from(rows)
+
+    def save_observation(self, scope: SyncScope, cursor: EventCursor, people_edits: Mapping[str, Mapping[str, Any]]) -> None:
         with self._writing(scope) as connection:
             connection.execute(
                 "INSERT INTO event_cursors (sync_name, project_gid, sync_token, read_at) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (sync_name, project_gid) DO UPDATE SET sync_token = EXCLUDED.sync_token, read_at = EXCLUDED.read_at",
                 [scope.sync, scope.project_gid, cursor.token, cursor.read_at],
             )
+            connection.execute(
+                "DELETE FROM people_edits WHERE sync_name = %s AND project_gid = %s", [scope.sync, scope.project_gid]
+            )
+            rows = people_edit_rows(scope, people_edits, utc_now())
+            if rows:
+                with connection.cursor() as cursor_:
+                    cursor_.executemany("INSERT INTO people_edits VALUES (%s, %s, %s, %s, %s, %s)", rows)
 
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         with self._writing(scope) as connection:

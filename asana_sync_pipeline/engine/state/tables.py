@@ -135,5 +135,10 @@ TABLES = (
         (*SCOPE, ("sync_token", "required text"), ("read_at", "time")),
         primary_key=("sync_name", "project_gid"),
     ),
+    Table(
+        "people_edits",
+        (*SCOPE, ("primary_key", "required text"), ("field", "required text"), ("asana_value", "text"), ("seen_at", "time")),
+        primary_key=(*SCOPED_KEY, "field"),
+    ),
 )
 BY_NAME = {table.name: table for table in TABLES}

@@ -43,9 +43,9 @@ class SyncReport:
     created_gids: list[str] = field(default_factory=list)
     rejections: list[tuple[str | None, str, str]] = field(default_factory=list)
     removal_cases: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(primary key, task GID, case, reason) of each removal that spared people's work."""
     asana_edits: list[tuple[str, str, str, Any, Any]] = field(default_factory=list)
     """(primary key, task GID, field, the model's value, Asana's value) of each edit people made."""
-    """(primary key, task GID, case, reason) of each removal that spared people's work."""
     warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:

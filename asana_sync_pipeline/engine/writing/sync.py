@@ -14,7 +14,6 @@ import asyncio
 import time
 
 from ..planning import Operation, Plan
-from ..settings import EditPolicy
 from ..state import RELEASED, Outcome
 from .comments import CommentWriter, DueComment
 from .context import RunContext
@@ -46,10 +45,13 @@ class TaskSync:
         removals = RemovalWriter(run, plan)
         comments = CommentWriter(run)
 
+        for key in plan.people.forget:
+            run.record(Outcome(key, forget=True))
         for release in plan.people.releases:
             run.record(Outcome(release.key, task_gid=release.task_gid, removed=RELEASED))
             run.log(f"Row {release.key}: its task {release.task_gid} was {release.reason}; released, never written again")
         report.released += len(plan.people.releases)
+        await run.flush()  # before the writes, whose outcomes for the same rows must come after
         to_create = await creates.settle_earlier_intents(plan.creates())
         to_update = plan.updates()
         already_commented = await comments.settle_earlier_intents()
@@ -76,7 +78,7 @@ class TaskSync:
         return report
 
     def _people(self, plan: Plan, created: set[str]) -> None:
-        """What people did, in the report: counts, each edit, and what still differs from the model."""
+        """What people did, in the report: counts and each edit seen since the last run."""
         report, people = self.run.report, plan.people
         edited = {edit.key for edit in people.edits}
         report.edited_in_asana = len(edited)
@@ -85,11 +87,6 @@ class TaskSync:
         report.recreated += sum(1 for key in people.deleted_keys if key in created)
         report.asana_reads = people.reads
         report.asana_edits = [(edit.key, edit.task_gid, edit.field, edit.model_value, edit.asana_value) for edit in people.edits]
-        rejected = {key for key, _, _ in report.rejections}
-        if plan.settings.on_asana_edit is EditPolicy.OVERWRITE:
-            report.unmatched_after_run = len(edited & rejected)
-        else:
-            report.unmatched_after_run = len(edited)
 
     def _comments_due(self, plan: Plan, already: dict[str, int]) -> list[DueComment]:
         """Each changed comment whose row has a task and was not rejected in this run."""

@@ -39,7 +39,7 @@ def test_reading_an_empty_database_creates_nothing(postgres_url):
     assert store.rejections(SCOPE).empty and store.runs(SCOPE).empty
     assert table_names(postgres_url) == set()
     store.apply(SCOPE, "r", [Outcome("a", task_gid="1", payload_hash=1)])
-    assert table_names(postgres_url) == {"synced_tasks", "create_intents", "comment_intents", "rejections", "sync_runs", "event_cursors"}
+    assert table_names(postgres_url) == {"synced_tasks", "create_intents", "comment_intents", "rejections", "sync_runs", "event_cursors", "people_edits"}
 
 
 def test_the_url_chooses_postgresql_and_its_password_shows_nowhere(postgres_server, postgres_url):

@@ -24,6 +24,7 @@ from asana_sync_pipeline.engine.state import (
     DEFAULT_SYNC,
     RUN_COUNTS,
     DuckDBStateStore,
+    EventCursor,
     Outcome,
     PostgresStateStore,
     StateStore,
@@ -229,7 +230,9 @@ def test_the_values_each_row_was_synced_with_are_kept_until_an_outcome_brings_ne
 def test_rows_are_renamed_without_touching_their_tasks(store):
     store.apply(SCOPE, "run-1", [Outcome("1.00", task_gid="7", payload_hash=5, written={"name": "A"}), Outcome("2", task_gid="8")])
     store.start_run(SCOPE, "run-1", ["1.00"], pd.DataFrame({"primary_key": ["1.00"], "field": ["x"], "reason": ["y"]}))
+    store.save_observation(SCOPE, EventCursor("t", datetime(2026, 12, 4, tzinfo=UTC)), {"1.00": {"notes": "by hand"}})
     store.rekey(SCOPE, {"1.00": "1"})
+    assert store.people_edits(SCOPE) == {"1": {"notes": "by hand"}}
     synced = store.synced(SCOPE).set_index("primary_key")
     assert synced.loc["1", "task_gid"] == "7" and int(synced.loc["1", "payload_hash"]) == 5 and "1.00" not in synced.index
     assert store.written(SCOPE, ["1"]) == {"1": {"name": "A"}}
@@ -245,12 +248,13 @@ def test_released_tasks_are_kept_until_their_release_is_cleared(store):
     assert store.synced(SCOPE)["primary_key"].tolist() == ["c"]
 
 
-def test_the_event_cursor_is_kept_per_sync_and_project(store):
-    from asana_sync_pipeline.engine.state import EventCursor
-
-    assert store.event_cursor(SCOPE) is None
+def test_the_event_cursor_and_peoples_edits_are_kept_together_per_sync_and_project(store):
+    assert store.event_cursor(SCOPE) is None and store.people_edits(SCOPE) == {}
     moment = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
-    store.save_event_cursor(SCOPE, EventCursor("token-1", moment))
-    store.save_event_cursor(SCOPE, EventCursor("token-2", moment))
+    edits = {"a": {"notes": "by hand", "tags": ["1", "2"]}, "b": {"custom_fields.301": 12.5, "due_on": None}}
+    store.save_observation(SCOPE, EventCursor("token-1", moment), edits)
+    assert store.people_edits(SCOPE) == edits
+    store.save_observation(SCOPE, EventCursor("token-2", moment), {"b": {"due_on": "2027-01-01"}})
     assert store.event_cursor(SCOPE) == EventCursor("token-2", moment)
-    assert store.event_cursor(SyncScope("other", PROJECT)) is None
+    assert store.people_edits(SCOPE) == {"b": {"due_on": "2027-01-01"}}, "each run replaces the edits still in place"
+    assert store.event_cursor(SyncScope("other", PROJECT)) is None and store.people_edits(SyncScope("other", PROJECT)) == {}
