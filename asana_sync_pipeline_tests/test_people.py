@@ -390,7 +390,8 @@ def test_a_crash_after_writes_before_the_token_is_saved_loses_no_event(sandbox, 
 # Restored state
 
 
-def test_a_restored_older_state_creates_nothing_twice_with_a_sync_key(sandbox, tmp_path):
+@pytest.mark.parametrize("token", ["valid", "expired"])
+def test_a_restored_older_state_creates_nothing_twice_with_a_sync_key(sandbox, tmp_path, token):
     keyed = {"sync_key_field": SYNC_KEY_FIELD}
     sandbox.write_model(ROWS.format(count=10))
     synced(sandbox, keyed, created=10)
@@ -398,23 +399,12 @@ def test_a_restored_older_state_creates_nothing_twice_with_a_sync_key(sandbox, t
     sandbox.write_model(ROWS.format(count=60))
     synced(sandbox, keyed, created=50)
     shutil.copy(tmp_path / "older.duckdb", sandbox.state)
+    if token == "expired":
+        httpx.post(f"{sandbox.server.url}/_emulator/expire_sync_tokens").raise_for_status()
     synced(sandbox, keyed, created=0, unchanged=60, rebuilt_from_asana=50)
     assert len(sandbox.tasks()) == 60
     rows = {row["primary_key"]: row["task_gid"] for row in sandbox.state_rows("synced_tasks")}
     assert len(rows) == 60 and set(rows.values()) == {task["gid"] for task in sandbox.tasks()}
-
-
-def test_a_restored_state_with_an_expired_token_creates_nothing_twice(sandbox, tmp_path):
-    keyed = {"sync_key_field": SYNC_KEY_FIELD}
-    sandbox.write_model(ROWS.format(count=10))
-    synced(sandbox, keyed, created=10)
-    shutil.copy(sandbox.state, tmp_path / "older.duckdb")
-    sandbox.write_model(ROWS.format(count=60))
-    synced(sandbox, keyed, created=50)
-    shutil.copy(tmp_path / "older.duckdb", sandbox.state)
-    httpx.post(f"{sandbox.server.url}/_emulator/expire_sync_tokens").raise_for_status()
-    synced(sandbox, keyed, created=0, unchanged=60, rebuilt_from_asana=50)
-    assert len(sandbox.tasks()) == 60
 
 
 def test_without_a_sync_key_a_restored_state_warns_with_the_number_of_unknown_tasks(sandbox, tmp_path):

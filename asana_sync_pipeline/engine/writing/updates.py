@@ -76,14 +76,8 @@ class UpdateWriter(RowWriter):
                 await client.update_task(gid, requests.body)
         except (AuthenticationError, AsanaTransportError):
             raise
-        except TaskOutsideProject as exc:
-            self.run.reject(row.key, "task_gid", str(exc))
-            return
-        except NotFoundError as exc:
-            self._task_missing(row, exc)
-            return
-        except AsanaError as exc:
-            self.run.reject(row.key, field_of(exc), reason_for(exc))
+        except (TaskOutsideProject, AsanaError) as exc:
+            self._refused(row, exc)
             return
         if not await self._act(row, requests.actions):
             return
@@ -150,14 +144,8 @@ class UpdateWriter(RowWriter):
             current = await client.get_task(gid, opt_fields_for(create_only)) if create_only else {}
         except (AuthenticationError, AsanaTransportError):
             raise
-        except TaskOutsideProject as exc:
-            self.run.reject(row.key, "task_gid", str(exc))
-            return
-        except NotFoundError as exc:
-            self._task_missing(row, exc)
-            return
-        except AsanaError as exc:
-            self.run.reject(row.key, field_of(exc), reason_for(exc))
+        except (TaskOutsideProject, AsanaError) as exc:
+            self._refused(row, exc)
             return
         actions = create_only_actions(gid, current, create_only, project_gid=self.run.project_gid, me_gid=self.run.me_gid)
         if await self._act(row, actions):
@@ -184,6 +172,15 @@ class UpdateWriter(RowWriter):
             f"task {gid} is in {where}, not in the configured project {self.run.project_gid}; fix the row's task_gid, "
             "or set allow_tasks_outside_project: true to update tasks outside the project"
         )
+
+    def _refused(self, row: PlannedRow, exc: TaskOutsideProject | AsanaError) -> None:
+        """A row whose update Asana refused, or whose task is elsewhere or gone: rejected (or recreated)."""
+        if isinstance(exc, TaskOutsideProject):
+            self.run.reject(row.key, "task_gid", str(exc))
+        elif isinstance(exc, NotFoundError):
+            self._task_missing(row, exc)
+        else:
+            self.run.reject(row.key, field_of(exc), reason_for(exc))
 
     def _task_missing(self, row: PlannedRow, exc: NotFoundError) -> None:
         """A 404: a task this sync made is created again (upsert), one the model addressed is rejected."""
