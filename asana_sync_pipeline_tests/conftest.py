@@ -78,6 +78,12 @@ class Sandbox:
     def tasks_by_name(self) -> dict[str, dict]:
         return {task["name"]: task for task in self.tasks()}
 
+    def move_out_by_hand(self, gid: str, to_project: str) -> None:
+        """A person files the task in another project and takes it out of the sandbox's."""
+        with self.api() as person:
+            person.post(f"/tasks/{gid}/addProject", json={"data": {"project": to_project}}).raise_for_status()
+            person.post(f"/tasks/{gid}/removeProject", json={"data": {"project": self.project_gid}}).raise_for_status()
+
     def stats(self) -> dict:
         return httpx.get(f"{self.server.url}/_emulator/stats").raise_for_status().json()
 

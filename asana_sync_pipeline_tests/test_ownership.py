@@ -182,9 +182,7 @@ def test_complete_releases_a_task_a_person_moved_out_instead_of_completing_it(sa
     sandbox.write_model("SELECT 'a' AS id, 'Stays' AS name UNION ALL SELECT 'b', 'Moved'")
     synced(sandbox, created=2)
     moved = one_task(sandbox, "Moved")["gid"]
-    with sandbox.api() as person:
-        person.post(f"/tasks/{moved}/addProject", json={"data": {"project": QBR}}).raise_for_status()
-        person.post(f"/tasks/{moved}/removeProject", json={"data": {"project": sandbox.project_gid}}).raise_for_status()
+    sandbox.move_out_by_hand(moved, QBR)
     sandbox.write_model("SELECT 'a' AS id, 'Stays' AS name")
     synced(sandbox, {"on_row_removed": "complete"}, completed=0, released=1)
     assert read(sandbox, moved, "completed")["completed"] is False
@@ -272,9 +270,7 @@ def test_clearing_a_release_from_the_command_line_gives_the_row_a_task_again(san
     sandbox.write_model("SELECT 'a' AS id, 'Stays' AS name UNION ALL SELECT 'b', 'Moved'")
     synced(sandbox, created=2)
     moved = one_task(sandbox, "Moved")["gid"]
-    with sandbox.api() as person:
-        person.post(f"/tasks/{moved}/addProject", json={"data": {"project": QBR}}).raise_for_status()
-        person.post(f"/tasks/{moved}/removeProject", json={"data": {"project": sandbox.project_gid}}).raise_for_status()
+    sandbox.move_out_by_hand(moved, QBR)
     sandbox.write_model("SELECT 'a' AS id, 'Stays' AS name")
     synced(sandbox, {"on_row_removed": "complete"}, released=1)
     assert main(["--sync", "default", "--clear-releases"]) == 0

@@ -194,17 +194,11 @@ def test_keep_leaves_a_completion_the_row_does_not_say(sandbox):
 # Moves
 
 
-def move_out(sandbox, gid: str) -> None:
-    with person(sandbox) as colleague:
-        colleague.post(f"/tasks/{gid}/addProject", json={"data": {"project": OTHER_PROJECT}}).raise_for_status()
-        colleague.post(f"/tasks/{gid}/removeProject", json={"data": {"project": sandbox.project_gid}}).raise_for_status()
-
-
 def test_keep_releases_a_task_moved_to_another_project(sandbox):
     sandbox.write_model(EDITABLE.format(notes="model notes"))
     synced(sandbox, created=3)
     gid = gids(sandbox)["Task 1"]
-    move_out(sandbox, gid)
+    sandbox.move_out_by_hand(gid, OTHER_PROJECT)
     sandbox.write_model(EDITABLE.format(notes="new model notes"))
     with writes_seen() as writes:
         found = synced(sandbox, moved_out_of_project=1, released=1, updated=2, rejected=1, created=0)
@@ -220,7 +214,7 @@ def test_overwrite_puts_a_moved_task_back_before_its_fields(sandbox):
     sandbox.write_model(EDITABLE.format(notes="model notes"))
     synced(sandbox, overwrite, created=3)
     gid = gids(sandbox)["Task 1"]
-    move_out(sandbox, gid)
+    sandbox.move_out_by_hand(gid, OTHER_PROJECT)
     with writes_seen() as writes:
         synced(sandbox, overwrite, moved_out_of_project=1, released=0, updated=1, unchanged=2)
     assert writes[0] == ("POST", f"/tasks/{gid}/addProject", {"project": sandbox.project_gid}), writes
@@ -269,7 +263,7 @@ def test_a_rejected_row_whose_task_moved_out_is_released_all_the_same(sandbox):
     sandbox.write_model(BAD_WHEN.format(notes="first", bad="false"))
     synced(sandbox, created=3)
     gid = gids(sandbox)["Task 1"]
-    move_out(sandbox, gid)
+    sandbox.move_out_by_hand(gid, OTHER_PROJECT)
     sandbox.write_model(BAD_WHEN.format(notes="first", bad="true"))
     synced(sandbox, rejected=1, released=1, moved_out_of_project=1, unchanged=2)
     sandbox.write_model(BAD_WHEN.format(notes="second", bad="false"))
