@@ -21,10 +21,12 @@ import sys
 from contextlib import ExitStack
 
 import dagster as dg
+from dagster._utils.error import SerializableErrorInfo
 from pydantic import ValidationError
 
 from .cli_log import one_line_console
 from .engine.errors import AsanaSyncError, SyncConfigError
+from .engine.log import counted
 from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES
 from .engine.state.postgres_url import PostgresURL
 from .paths import DATA_DIR
@@ -39,6 +41,13 @@ DEMO_SECOND_QUERY = (
 )
 
 
+def _unexpected(error: SerializableErrorInfo) -> str:
+    """The original exception (Dagster wraps it in its own) with its trace: what a bug report needs."""
+    while error.cause is not None:
+        error = error.cause
+    return f"{error.message.strip()}\n(unexpected: please report it with this trace)\n{''.join(error.stack)}"
+
+
 def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
     lines = []
     for event in result.all_events:
@@ -47,7 +56,7 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
             if data.user_failure_data:
                 description = data.user_failure_data.description
             elif data.error is not None:
-                description = data.error.message.strip() + "\n(unexpected: please report it with this trace)\n" + "".join(data.error.stack)
+                description = _unexpected(data.error)
             else:
                 description = "no reason recorded"
             lines.append(f"FAILED in {event.step_key}: {description}")
@@ -59,7 +68,7 @@ def _warnings(result: dg.ExecuteInProcessResult) -> list[str]:
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             details = ", ".join(f"{name}={value.value}" for name, value in evaluation.metadata.items())
-            description = f" {evaluation.description}." if evaluation.description else ""
+            description = f" {evaluation.description.rstrip('.')}." if evaluation.description else ""
             lines.append(f"check {evaluation.check_name} did not pass:{description} ({details})")
     return lines
 
@@ -180,7 +189,7 @@ def _demo(names: list[str], query: str | None, sync_mode: str | None) -> bool:
     state = DEMO_DIR / "sync_state.duckdb"
     for stale in DEMO_DIR.glob("sync_state.duckdb*"):
         stale.unlink()
-    print(f"Sample warehouse: {rows} rows in {DEMO_WAREHOUSE}")
+    print(f"Sample warehouse: {counted(rows, 'row')} in {DEMO_WAREHOUSE}")
     with ExitStack() as stack:
         token = "demo-token"
         server = stack.enter_context(EmulatorServer(EmulatorSettings(token=token)))

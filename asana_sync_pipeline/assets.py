@@ -17,12 +17,13 @@ from dagster_duckdb import DuckDBResource
 
 from .config import ModelQueryConfig, SyncConfig
 from .engine.errors import AsanaSyncError, SyncConfigError
+from .engine.log import counted
 from .engine.model.warehouse import check_warehouse_file, read_model
 from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Operation, Plan
 from .engine.planning.guards import cleared_counts, cleared_trips, removal_trip, replaced_trip
 from .engine.runner import run_sync
 from .engine.state import utc_now
-from .metadata import PREVIEW_ROWS, markdown_table, plan_metadata, sync_metadata
+from .metadata import PREVIEW_ROWS, differing_table, markdown_table, plan_metadata, sync_metadata
 from .resources import AsanaResource, SyncStateResource
 from .sync_spec import SyncSpec
 
@@ -117,7 +118,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             scope = asana.scope_for(spec)
             online = asana.token_for(spec) is not None
             writes_next = tasks_key in _run_assets(context)
-            plan = asana.plan(spec, model, settings, sync_state.store(), see_people=not writes_next)
+            plan = asana.plan(spec, model, settings, sync_state.store(context.log.info), see_people=not writes_next)
         except SyncConfigError as exc:
             raise dg.Failure(description=f"Configuration error: {exc}") from None
         except AsanaSyncError as exc:
@@ -132,7 +133,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             context.log.info(note)
         counts = plan.counts()
         context.log.info(
-            f"Planned {len(plan):,} rows: {counts[Operation.CREATE]:,} to create, {counts[Operation.UPDATE]:,} to update, "
+            f"Planned {counted(len(plan), 'row')}: {counts[Operation.CREATE]:,} to create, {counts[Operation.UPDATE]:,} to update, "
             f"{counts[Operation.UNCHANGED]:,} unchanged, {counts[Operation.REJECT]:,} rejected"
         )
         # What people did is shown, not handed on: asana_tasks reads it again under its lock.
@@ -162,7 +163,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
     def asana_tasks(
         context: dg.AssetExecutionContext, plan: Plan, asana: AsanaResource, sync_state: SyncStateResource
     ) -> dg.MaterializeResult:
-        store = sync_state.store()
+        store = sync_state.store(context.log.info)
         started_at, started = utc_now(), time.monotonic()
         try:
             scope = asana.scope_for(spec)
@@ -186,7 +187,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             passed=rate <= plan.settings.max_rejection_rate,
             severity=dg.AssetCheckSeverity.WARN,
             description=(
-                f"{report.rejected:,} of {rows:,} rows ({rate:.1%}) were rejected; the limit is "
+                f"{report.rejected:,} of {counted(rows, 'row')} ({rate:.1%}) were rejected; the limit is "
                 f"{plan.settings.max_rejection_rate:.1%} (max_rejection_rate). The rejections table lists each row's reason."
             ),
             metadata={
@@ -202,12 +203,16 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             passed=report.unmatched_after_run == 0,
             severity=dg.AssetCheckSeverity.WARN,
             description=(
-                f"{report.unmatched_after_run:,} tasks have synced fields a person changed that still differ from the "
-                f"model (on_asana_edit: {plan.settings.on_asana_edit.value}); asana_edits lists them"
+                f"{counted(report.unmatched_after_run, 'task')} with synced fields a person changed that still differ from the "
+                f"model (on_asana_edit: {plan.settings.on_asana_edit.value}); the differing table lists them"
                 if report.unmatched_after_run
                 else None
             ),
-            metadata={"tasks_differing": report.unmatched_after_run, "edited_in_asana": report.edited_in_asana},
+            metadata={
+                "tasks_differing": report.unmatched_after_run,
+                "edited_in_asana": report.edited_in_asana,
+                "differing": dg.MetadataValue.md(differing_table(report.differing)),
+            },
         )
         return dg.MaterializeResult(
             metadata=sync_metadata(report, info, time.monotonic() - started), check_results=[check, matches]
@@ -234,7 +239,7 @@ def _plan_checks(plan: Plan, asset_key: dg.AssetKey) -> Iterator[dg.AssetCheckRe
         passed=keys_fine,
         severity=dg.AssetCheckSeverity.WARN,
         description=None if keys_fine else (
-            f"{empty:,} rows have no {plan.settings.primary_key} and {len(repeated):,} rows share one; "
+            f"{counted(empty, 'row')} without {plan.settings.primary_key}, {counted(len(repeated), 'row')} sharing one; "
             "they are rejected and the other rows still sync"
         ),
         metadata={
@@ -295,6 +300,6 @@ def _plan_checks(plan: Plan, asset_key: dg.AssetKey) -> Iterator[dg.AssetCheckRe
         asset_key=asset_key,
         passed=nameless == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        description=None if not nameless else f"{nameless:,} rows would create a task but have no name; they are rejected",
+        description=None if not nameless else f"Rows that would create a task without a name: {nameless:,} (rejected)",
         metadata={"rows_without_name": nameless},
     )

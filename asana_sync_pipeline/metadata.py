@@ -92,8 +92,13 @@ def field_changes_table(plan: Plan, limit: int = TABLE_ROWS) -> tuple[pd.DataFra
     return pd.DataFrame(lines, columns=["primary_key", "task_gid", "field", "before", "after"]), total
 
 
+def task_url(project_gid: str, task_gid: str) -> str:
+    """Asana's address of a task, when Asana did not give its `permalink_url`."""
+    return f"https://app.asana.com/0/{project_gid}/{task_gid}"
+
+
 def task_link(project_gid: str, task_gid: str) -> str:
-    return f"[{task_gid}](https://app.asana.com/0/{project_gid}/{task_gid})"
+    return f"[{task_gid}]({task_url(project_gid, task_gid)})"
 
 
 def edits_table(edits: list[tuple[str, str, str, Any, Any]], project_gid: str) -> str:
@@ -104,6 +109,15 @@ def edits_table(edits: list[tuple[str, str, str, Any, Any]], project_gid: str) -
             for key, gid, field, model, asana in edits
         ],
         columns=["primary_key", "task", "field", "model value", "Asana value"],
+    )
+    return markdown_table(frame)
+
+
+def differing_table(differing: dict[str, dict[str, Any]]) -> str:
+    """Tasks whose synced fields a person changed and the sync left: the row and each field as Asana shows it."""
+    frame = pd.DataFrame(
+        [(key, name, _shown(value, "(empty)")) for key, fields in sorted(differing.items()) for name, value in sorted(fields.items())],
+        columns=["primary_key", "field", "Asana value"],
     )
     return markdown_table(frame)
 
@@ -152,7 +166,9 @@ def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, A
 
 
 def sync_metadata(report: SyncReport, info: ConnectionInfo, seconds: float) -> dict[str, Any]:
-    links = [f"- https://app.asana.com/0/{info.project_gid}/{gid}" for gid in report.created_gids[:PREVIEW_ROWS]]
+    links = [f"- {link or task_url(info.project_gid, gid)}" for gid, link in report.created_tasks[:PREVIEW_ROWS]]
+    if report.created > len(links) and links:
+        links.append(f"- and {report.created - len(links):,} more")
     rejections = pd.DataFrame(report.rejections, columns=["primary_key", "field", "reason"])
     counts = report.counts()
     return {

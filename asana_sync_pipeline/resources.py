@@ -17,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from .engine.errors import SyncConfigError
+from .engine.log import Log
 from .engine.planning import Plan
 from .engine.runner import plan_sync
 from .engine.settings import DEFAULT_TOKEN_ENV, AsanaSettings, SyncSettings
@@ -126,5 +127,6 @@ class SyncStateResource(DuckDBResource):
         "When set, the state lives there and `database` is not used.",
     )
 
-    def store(self) -> StateStore:
-        return open_state_store(url=self.url, database=self.database, connection_config=self.connection_config)
+    def store(self, log: Log | None = None) -> StateStore:
+        """The store (`log`: told at once when another process holds the DuckDB file)."""
+        return open_state_store(url=self.url, database=self.database, connection_config=self.connection_config, log=log)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from .engine.log import counted
 from .engine.model.warehouse import count_rows
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", default=str(DATA_DIR / "warehouse.duckdb"), help="where to build it (default: data/warehouse.duckdb)")
     args = parser.parse_args(argv)
     rows = build_sample_warehouse(args.path)
-    print(f"Built {args.path}: table {MODEL_TABLE} with {rows} rows (sources: {DATA_DIR})")
+    print(f"Built {args.path}: table {MODEL_TABLE} with {counted(rows, 'row')} (sources: {DATA_DIR})")
 
 
 if __name__ == "__main__":

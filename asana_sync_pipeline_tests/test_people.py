@@ -138,6 +138,7 @@ def test_keep_leaves_a_persons_edit_reports_it_and_sends_the_models_next_change(
     assert read(sandbox, gid, "notes")["notes"] == "a person's notes"
     later = synced(sandbox, edited_in_asana=0, updated=0, unchanged=3)
     assert later["checks"]["asana_matches_model"].metadata["tasks_differing"].value == 1, "still differing, not reported again"
+    assert "| k1 | due_on | 2027-02-01 |" in later["checks"]["asana_matches_model"].metadata["differing"].value
     httpx.post(f"{sandbox.server.url}/_emulator/expire_sync_tokens").raise_for_status()
     listed = synced(sandbox, edited_in_asana=0, updated=0, unchanged=3)
     assert listed["checks"]["asana_matches_model"].metadata["tasks_differing"].value == 1, "a listing finds the same"
@@ -410,7 +411,7 @@ def test_without_a_sync_key_a_restored_state_warns_with_the_number_of_unknown_ta
     shutil.copy(tmp_path / "older.duckdb", sandbox.state)
     httpx.post(f"{sandbox.server.url}/_emulator/expire_sync_tokens").raise_for_status()
     found = synced(sandbox, created=5)
-    assert "5 tasks of project 'Customer Success Follow-ups' are not this sync's" in found["warnings"] and "sync_key_field" in found["warnings"], found["warnings"]
+    assert "Tasks of project 'Customer Success Follow-ups' this sync's state does not know: 5." in found["warnings"] and "sync_key_field" in found["warnings"], found["warnings"]
 
 
 @pytest.mark.parametrize("policy", ["keep", "overwrite"])

@@ -99,4 +99,4 @@ def test_tasks_sharing_a_key_are_named_in_the_runs_warnings(sandbox, lose_state)
     lose_state()
     summary = materialization(sandbox.sync(settings), "asana_tasks")
     assert (summary["rebuilt_from_asana"], summary["created"]) == (3, 0)
-    assert f"1 tasks of project {sandbox.project_gid} carry a key another task already carries" in summary["warnings"]
+    assert f"Tasks of project {sandbox.project_gid} carrying a key another task already carries: 1;" in summary["warnings"]

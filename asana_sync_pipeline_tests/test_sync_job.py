@@ -61,6 +61,19 @@ def test_first_run_creates_a_task_per_valid_row_with_normalized_values(sandbox):
     assert gids == {"acct-1": acme["gid"], "acct-2": globex["gid"], "acct-3": tasks["Renewal milestone: Initech"]["gid"]}
 
 
+def test_created_tasks_link_to_asanas_permalink_and_count_the_rest(sandbox):
+    import httpx
+
+    sandbox.write_model("SELECT 'k' || i AS id, 'Task ' || i AS name FROM range(12) t(i)")
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    links = materialization(result, "asana_tasks")["created_tasks"].splitlines()
+    assert len(links) == 11 and links[-1] == "- and 2 more"
+    first = links[0].removeprefix("- ")
+    assert first.startswith(f"{sandbox.server.url}/_emulator/app/0/{sandbox.project_gid}/"), "the emulator's own page, not Asana's"
+    assert httpx.get(first).raise_for_status().json()["data"]["name"] == "Task 0"
+
+
 def test_second_run_over_the_same_model_writes_nothing_and_creates_nothing(sandbox):
     sandbox.write_model(MODEL)
     assert sandbox.sync().success

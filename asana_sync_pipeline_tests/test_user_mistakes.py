@@ -128,7 +128,7 @@ def test_the_cli_prints_why_a_check_warned_and_the_sync_mode_in_any_case(sandbox
     done = _cli(sandbox, {}, "--sync-mode", "UPSERT")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "created: 1" in done.stdout
-    assert "WARNING: check primary_key_unique_and_not_null did not pass: 0 rows have no id and 2 rows share one" in done.stdout
+    assert "WARNING: check primary_key_unique_and_not_null did not pass: 0 rows without id, 2 rows sharing one" in done.stdout
     assert "duplicated_keys=1" in done.stdout
 
 
@@ -139,6 +139,22 @@ def test_the_cli_prints_the_reason_of_a_failed_run_once_and_no_framework_trace(s
     assert "FAILED in warehouse_model: The model query failed: Catalog Error" in done.stdout
     assert done.stdout.count("The model query failed") == 1 and "Stack Trace" not in done.stdout + done.stderr
     assert 'warehouse_model: Execution of step "warehouse_model" failed.' in done.stdout
+
+
+def test_an_unexpected_error_on_the_command_line_shows_the_original_exception_and_where(sandbox, monkeypatch, capsys):
+    from asana_sync_pipeline.__main__ import main
+    from asana_sync_pipeline.engine.writing import sync
+
+    def broken(self, plan, created):
+        raise KeyError("a bug in the report")
+
+    monkeypatch.setattr(sync.TaskSync, "_people", broken)
+    sandbox.write_model(MODEL)
+    assert main(["--sync", "default"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED in asana_tasks: KeyError: 'a bug in the report'" in out
+    assert "(unexpected: please report it with this trace)" in out and "in broken" in out
+    assert "DagsterExecutionStepExecutionError" not in out
 
 
 @pytest.mark.parametrize(
@@ -341,3 +357,23 @@ def test_asana_lost_mid_run_fails_with_the_documented_message_and_the_next_run_f
         assert box.sync(resources=resources).success
         names = sorted(task["name"] for task in box.tasks())
     assert names == sorted(f"Task {n}" for n in range(rows))
+
+
+def test_dates_beyond_the_calendar_reject_their_row_and_the_others_sync(sandbox):
+    sandbox.write_model(
+        "SELECT * FROM (VALUES "
+        "('ok', 'Fine', DATE '2026-12-31', NULL, DATE '2027-01-15'), "
+        "('far', 'Year 10000', DATE '10000-01-01', NULL, NULL), "
+        "('inf', 'Infinity', 'infinity'::DATE, NULL, NULL), "
+        "('late', 'Late instant', NULL, TIMESTAMPTZ '10000-01-01 09:00:00+00', NULL), "
+        "('field', 'Custom date', NULL, NULL, '-infinity'::DATE)"
+        ") AS t(id, name, due_on, due_at, \"custom_fields.Renewal date\")"
+    )
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    found = materialization(result, "asana_tasks")
+    assert (found["created"], found["rejected"]) == (1, 4)
+    rejections = found["rejections"]
+    for key, shown in (("far", "10000-01-01"), ("inf", "infinity"), ("late", "10000-01-01 09:00:00+00"), ("field", "-infinity")):
+        assert f"{shown} is outside the dates Asana takes (years 1 to 9999)" in rejections, (key, rejections)
+    assert [(task["name"], task["due_on"]) for task in sandbox.tasks()] == [("Fine", "2026-12-31")]

@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", 1)
     host, port = listener.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
+    app.state.emulator.served_at(f"http://{shown_host}:{port}")
     print(f"Asana emulator listening on http://{shown_host}:{port}/api/1.0 (project {app.state.emulator.project_gid})", flush=True)
     uvicorn_server(app).run(sockets=[listener])
 

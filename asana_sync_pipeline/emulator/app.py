@@ -395,7 +395,16 @@ def inspection_routes(store: AsanaStore, stats: Stats) -> list[Route]:
             return Response(error_body(exc.message), status_code=exc.status, media_type="application/json")
         return JSONResponse({"undeleted": task.gid})
 
+    async def app_page(request: Request) -> Response:
+        """What a `permalink_url` shows: the task, as the API gives it (Asana's app is not emulated)."""
+        gid = request.path_params["rest"].rstrip("/").rsplit("/", 1)[-1]
+        task = store.tasks.get(gid)
+        if task is None:
+            return JSONResponse({"errors": [{"message": f"no task {gid} in this emulator"}]}, status_code=404)
+        return JSONResponse({"data": task_record(store, task, OptFields(None))})
+
     return [
+        Route("/_emulator/app/{rest:path}", app_page, methods=["GET"]),
         Route("/_emulator/stats", stats_endpoint, methods=["GET"]),
         Route("/_emulator/reset_stats", reset_stats, methods=["POST"]),
         Route("/_emulator/health", health, methods=["GET"]),

@@ -21,7 +21,6 @@ from typing import Any
 from .store import AsanaStore, Task
 from .stories import Story
 
-APP_URL = "https://app.asana.com/0"
 TASK_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
 STORY_COMPACT = ("gid", "resource_type", "created_at", "created_by", "resource_subtype", "text")
 OMIT = object()
@@ -171,7 +170,7 @@ def tag_record(store: AsanaStore, gid: str) -> dict[str, Any]:
         "created_at": tag["created_at"],
         "followers": [user_record(store, user) for user in tag.get("followers", [])],
         "workspace": workspace_compact(store),
-        "permalink_url": f"{APP_URL}/{gid}/list",
+        "permalink_url": f"{store.app_url}/{gid}/list",
     }
 
 
@@ -268,7 +267,7 @@ def project_record(store: AsanaStore, gid: str) -> dict[str, Any]:
         "members": [user_record(store, store.me)],
         "owner": user_record(store, store.me),
         "public": True,
-        "permalink_url": f"{APP_URL}/{gid}",
+        "permalink_url": f"{store.app_url}/{gid}",
         "workspace": workspace_compact(store),
     }
 
@@ -336,7 +335,7 @@ TASK_FIELDS: dict[str, Callable[[AsanaStore, Task], Any]] = {
     "projects": lambda store, task: [project_compact(store, project) for project in task.projects],
     "tags": lambda store, task: [tag_compact(store, tag) for tag in task.tags],
     "workspace": lambda store, task: workspace_compact(store),
-    "permalink_url": lambda store, task: f"{APP_URL}/{task.projects[0] if task.projects else 0}/{task.gid}",
+    "permalink_url": lambda store, task: f"{store.app_url}/{task.projects[0] if task.projects else 0}/{task.gid}",
 }
 
 

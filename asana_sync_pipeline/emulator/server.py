@@ -111,6 +111,7 @@ class EmulatorServer:
                 self.stop()
                 raise RuntimeError("the Asana emulator did not start")
             time.sleep(0.005)
+        self.state.served_at(self.url)
         return self
 
     def stop(self) -> None:

@@ -23,6 +23,9 @@ from .settings import default_fixture
 from .stories import Story, comment_fields
 from .values import Clock, check_rich_text, gid_text, html_from_text, plain_text
 
+APP_URL = "https://app.asana.com/0"
+"""Where Asana's links point (`permalink_url`), until a served emulator points them at itself."""
+
 CREATE_ONLY = {
     "projects": "Use addProject / removeProject.",
     "tags": "Use addTag / removeTag.",
@@ -122,6 +125,9 @@ class AsanaStore:
         checked = parse_fixture(fixture or default_fixture(), project_gid)
         ttl = events_token_ttl_seconds if events_token_ttl_seconds is not None else checked.events_token_ttl_seconds
         self.events = EventLog(ttl)
+        self.app_url = APP_URL
+        """Root of the `permalink_url`s: Asana's app until the server knows its own address
+        (`served_at`), then its task pages under /_emulator/app."""
         self.lock = threading.RLock()
         self.now = Clock()
         self._object_gids = count(FIRST_OBJECT_GID)
@@ -259,6 +265,10 @@ class AsanaStore:
             self._tell_projects_joined(task, [])
             self.events.record_task(self, None, task)
             return task
+
+    def served_at(self, url: str) -> None:
+        """Links (`permalink_url`) point at this emulator's task pages from now on."""
+        self.app_url = f"{url.rstrip('/')}/_emulator/app/0"
 
     def create_subtask(self, parent_gid: str, data: Any) -> Task:
         """`POST /tasks/{gid}/subtasks` (createSubtaskForTask): a new task under `parent_gid`,

@@ -38,7 +38,7 @@ from .errors import (
 from .fields.field_rules import schema_needs
 from .fields.mapping import resolve_mapping
 from .fields.schema import read_schema
-from .log import Log
+from .log import Log, counted
 from .observing.apply import people_edits_after, subtasks_to_confirm, with_observation
 from .observing.observe import Observation, confirm, observe, ours_from
 from .observing.values import Context
@@ -164,7 +164,7 @@ def run_sync(
 async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncReport:
     """Steps 3 to 6, under the lock."""
     if plan.renames:
-        run.log(f"Renaming {len(plan.renames):,} keys in the sync state: numbers are compared by value now (1.00 is 1)")
+        run.log(f"Renaming {counted(len(plan.renames), 'key')} in the sync state: numbers are compared by value now (1.00 is 1)")
         await run.in_state(run.store.rekey, plan.renames)
     synced = await run.in_state(run.store.synced)
     warnings: list[str] = []
@@ -182,8 +182,8 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
             synced = await run.in_state(run.store.synced)
     elif observation.listed and observation.unknown:
         warnings.append(
-            f"{len(observation.unknown):,} tasks of project {info.project_name!r} are not this sync's as far as its state "
-            "knows. If the state was restored from an older copy, rows synced since will be created again: with "
+            f"Tasks of project {info.project_name!r} this sync's state does not know: {len(observation.unknown):,}. "
+            "If the state was restored from an older copy, rows synced since will be created again: with "
             "sync_key_field set, such tasks are recognised by their key and adopted instead."
         )
     current = refresh_plan(plan, synced)
@@ -201,6 +201,7 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     report.warnings.extend(warnings)
     still_differing = people_edits_after(current, failed={key for key, _, _ in report.rejections if key is not None})
     report.unmatched_after_run = len(still_differing)
+    report.differing = still_differing
     await run.in_state(run.store.save_observation, observation.cursor, still_differing)
     return report
 
@@ -229,7 +230,7 @@ async def _adopt_unknown(run: RunContext, plan: Plan, synced: pd.DataFrame, task
         await run.in_state(run.store.apply, run.run_id, outcomes)
         run.report.rebuilt += len(outcomes)
         run.log(
-            f"Adopted {len(outcomes):,} tasks of the project that carry the keys of rows the state did not know "
+            f"Adopted {counted(len(outcomes), 'task')} of the project that carry the keys of rows the state did not know "
             "(an older copy of the state, or a run elsewhere): nothing is created twice"
         )
     return len(outcomes)

@@ -232,7 +232,7 @@ class AsanaClient:
 
     async def create_task(self, data: dict[str, Any]) -> dict[str, Any]:
         """POST /tasks, never retried once it may have reached Asana (see module doc)."""
-        return await self.request("POST", "/tasks", params={"opt_fields": "gid"}, data=data, idempotent=False)
+        return await self.request("POST", "/tasks", params={"opt_fields": "gid,permalink_url"}, data=data, idempotent=False)
 
     async def update_task(self, task_gid: str, data: dict[str, Any]) -> dict[str, Any]:
         return await self.request("PUT", f"/tasks/{task_gid}", params={"opt_fields": "gid"}, data=data)

@@ -30,6 +30,9 @@ from .rich_text import RichTextError, normalize_html_notes
 
 EMAIL_PATTERN = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BEYOND_CALENDAR = re.compile(r"^\s*([+-]?infinity|[+-]?\d{5,}-|-\d{4}-)", re.IGNORECASE)
+"""Dates the warehouse can hold and Asana (like Python) cannot: infinity, years past 9999 or before 1."""
+OUT_OF_RANGE = "{value} is outside the dates Asana takes (years 1 to 9999)"
 MAX_EXACT_FLOAT = 2**53
 
 
@@ -105,17 +108,32 @@ def html_notes(value: Any) -> str:
         raise FieldValueError(f"invalid Asana rich text: {exc}") from None
 
 
+def _python_moment(value: Any) -> datetime:
+    """A numpy or pandas moment as a `datetime`, or the reason it has none (years past 9999)."""
+    try:
+        return pd.Timestamp(value).to_pydatetime()
+    except (ValueError, OverflowError):
+        shown = str(value).replace("T00:00:00.000000", "").replace(" 00:00:00", "")
+        raise FieldValueError(OUT_OF_RANGE.format(value=shown)) from None
+
+
+def _within_calendar(text_value: str) -> str:
+    if BEYOND_CALENDAR.match(text_value):
+        raise FieldValueError(OUT_OF_RANGE.format(value=text_value))
+    return text_value
+
+
 def calendar_date(value: Any) -> str:
     """`YYYY-MM-DD` text, a date, or a timestamp at midnight (DuckDB DATE columns arrive so)."""
+    if isinstance(value, (np.datetime64, pd.Timestamp)):
+        value = _python_moment(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None or (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0):
             raise FieldValueError(f"expected a date, got the date-time {value.isoformat()}; use due_at for a time")
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, np.datetime64):
-        return calendar_date(pd.Timestamp(value).to_pydatetime())
-    text_value = as_text(value).strip()
+    text_value = _within_calendar(as_text(value).strip())
     if not ISO_DATE_PATTERN.match(text_value):
         raise FieldValueError(f"expected a date as YYYY-MM-DD, got {show(value)}")
     try:
@@ -130,8 +148,8 @@ def _utc_text(moment: datetime) -> str:
 
 def date_time(value: Any) -> str:
     """ISO 8601 with a time zone, sent in UTC; naive values are refused, never guessed."""
-    if isinstance(value, np.datetime64):
-        value = pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, (np.datetime64, pd.Timestamp)):
+        value = _python_moment(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise FieldValueError(
@@ -140,7 +158,7 @@ def date_time(value: Any) -> str:
         return _utc_text(value)
     if isinstance(value, date):
         raise FieldValueError(f"expected a date-time with a time zone, got the date {value}; use due_on for dates")
-    text_value = as_text(value).strip()
+    text_value = _within_calendar(as_text(value).strip())
     if ISO_DATE_PATTERN.match(text_value):
         raise FieldValueError(f"expected a date-time with a time zone, got the date {text_value}; use due_on")
     try:

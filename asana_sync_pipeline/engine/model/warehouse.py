@@ -9,7 +9,9 @@ distinct value without touching a Python string per row. Mostly distinct text
 Numbers wider than a float stay exact: pandas would turn HUGEINT, UHUGEINT and
 DECIMAL columns into float64 (2^53 and 2^53 + 1 become one key; a DECIMAL(38,10)
 name becomes 1.2345678901234567e+19), so they arrive as their exact text.
-(BIGINT and UBIGINT already arrive as exact 64-bit integers.)
+(BIGINT and UBIGINT already arrive as exact 64-bit integers.) A date or time column
+holding a value Python cannot (infinity, the year 10000) arrives as text too: the
+field rules reject those rows, and only those.
 """
 
 from __future__ import annotations
@@ -76,11 +78,9 @@ def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFram
     try:
         table = connection.table(MODEL_TABLE)
         text_columns = [name for name, kind in zip(table.columns, table.types) if kind == "VARCHAR"]
-        replacements = [
-            f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}"
-            for name, kind in zip(table.columns, table.types)
-            if _wider_than_float(str(kind))
-        ]
+        as_text = [name for name, kind in zip(table.columns, table.types) if _wider_than_float(str(kind))]
+        as_text += _beyond_calendar_columns(connection, [name for name, kind in zip(table.columns, table.types) if _temporal(str(kind))])
+        replacements = [f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}" for name in as_text]
         for position, name in enumerate(_repeated_text_columns(connection, text_columns)):
             type_name = f"asana_sync_values_{position}"
             column = quote_identifier(name)
@@ -99,6 +99,23 @@ def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFram
 
 def _wider_than_float(kind: str) -> bool:
     return kind in ("HUGEINT", "UHUGEINT") or kind.startswith("DECIMAL")
+
+
+def _temporal(kind: str) -> bool:
+    return kind == "DATE" or kind.startswith("TIMESTAMP")
+
+
+def _beyond_calendar_columns(connection: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
+    """The date and time columns holding a value Python cannot (infinity, a year past 9999 or before 1):
+    read as text, so that each such value rejects its row with a reason instead of failing the read."""
+    if not names:
+        return []
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE NOT isfinite({column}) OR year({column}) NOT BETWEEN 1 AND 9999)"
+        for column in map(quote_identifier, names)
+    )
+    found = one_row(connection, f"SELECT {counts} FROM {MODEL_TABLE}")
+    return [name for name, count in zip(names, found) if count]
 
 
 def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:

@@ -55,12 +55,25 @@ LOCK_WAIT_SECONDS = 120.0
 SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0
 
 
+FIRST_DELAY = 0.05
+"""Seconds before the first retry of a locked file (doubling up to one second)."""
+HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
+
+
+def lock_holder(message: str) -> str:
+    """Who holds a DuckDB file, from DuckDB's lock error: `PID 123, /usr/bin/python3`."""
+    found = HOLDER.search(message)
+    return f"PID {found['pid']}, {found['program']}" if found else "its process is not named"
+
+
 class DuckDBStateStore(StateStore):
     """All reads and writes of the sync state in one DuckDB file; one short connection per call."""
 
-    def __init__(self, database: str, connection_config: dict[str, Any] | None = None):
+    def __init__(self, database: str, connection_config: dict[str, Any] | None = None, *, log: Log | None = None):
         self.database = str(database)
         self.connection_config = dict(connection_config or {})
+        self.log = log
+        """Told at once when another process holds the file (and the store waits for it)."""
         self._schema_ready = False
         self._in_use = threading.Lock()
 
@@ -104,7 +117,7 @@ class DuckDBStateStore(StateStore):
         if self.database != ":memory:":
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        delay = 0.05
+        delay = FIRST_DELAY
         while True:
             try:
                 connection = duckdb.connect(self.database, config=self.connection_config)
@@ -117,6 +130,11 @@ class DuckDBStateStore(StateStore):
                         f"The sync state at {self.database} stayed locked by another process for "
                         f"{LOCK_WAIT_SECONDS:.0f} s: {exc}"
                     ) from None
+                if delay == FIRST_DELAY and self.log is not None:
+                    self.log(
+                        f"The sync state at {self.database} is open in another process ({lock_holder(str(exc))}); "
+                        f"waiting up to {LOCK_WAIT_SECONDS:.0f} s for it to close"
+                    )
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
             except duckdb.Error as exc:

@@ -123,12 +123,12 @@ class CreateWriter(RowWriter):
                 "it is reconciled (never duplicated) on the next run",
             )
 
-    def created(self, row: PlannedRow, gid: str) -> None:
+    def created(self, row: PlannedRow, gid: str, link: str | None = None) -> None:
         self.run.tasks[row.key] = gid
         self.created_keys.add(row.key)
         self.run.report.created += 1
-        if len(self.run.report.created_gids) < MAX_LINKED_TASKS:
-            self.run.report.created_gids.append(gid)
+        if len(self.run.report.created_tasks) < MAX_LINKED_TASKS:
+            self.run.report.created_tasks.append((gid, link))
         self.run.record(
             Outcome(
                 row.key, task_gid=gid, payload_hash=row.payload_hash, written=self.plan.written_values(row.position),
@@ -147,7 +147,7 @@ class CreateWriter(RowWriter):
                 return True
             self.run.reject(row.key, field_of(exc), reason_for(exc), clear_intent=True)
             return False
-        self.created(row, task["gid"])
+        self.created(row, task["gid"], task.get("permalink_url"))
         return False
 
     async def recreate_all(self, rows: list[PlannedRow]) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from ..asana.client import AsanaClient
+from ..log import counted
 from ..planning import Operation, Plan, PlannedRow, api_payload
 from ..state import Outcome
 from .comments import carries_comment
@@ -133,13 +134,13 @@ async def rebuild_state(run: RunContext, plan: Plan) -> tuple[pd.DataFrame, list
         f"; {adoptions.duplicates:,} more tasks carry a key already adopted and were left alone" if adoptions.duplicates else ""
     )
     run.log(
-        f"Rebuilt the sync state from Asana: {adopted:,} tasks adopted by their key ({adoptions.up_to_date:,} already "
+        f"Rebuilt the sync state from Asana: {counted(adopted, 'task')} adopted by their key ({adoptions.up_to_date:,} already "
         f"show their row, {adopted - adoptions.up_to_date:,} to update) out of {len(tasks):,} listed in {reads:,} "
         f"reads, {time.monotonic() - started:,.1f} s{duplicates}"
     )
     warnings = (
         [
-            f"{adoptions.duplicates:,} tasks of project {scope.project_gid} carry a key another task already carries; "
+            f"Tasks of project {scope.project_gid} carrying a key another task already carries: {adoptions.duplicates:,}; "
             "the oldest of each was adopted and the others left alone: they look like duplicates made before, "
             "to delete in Asana"
         ]

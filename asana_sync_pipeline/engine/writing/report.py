@@ -35,12 +35,15 @@ class SyncReport:
     """Reads spent seeing what people did (events, the tasks that changed, or one listing)."""
     unmatched_after_run: int = 0
     """Tasks whose synced fields still differ from the model after the run (kept edits, failed resends)."""
+    differing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Of those: primary key -> field -> what Asana shows (as the state keeps it)."""
     rebuilt: int = 0
     """Tasks adopted by their sync key when the run found no state (see `rebuild`); not in the run history."""
     requests: int = 0
     write_requests: int = 0
     seconds: float = 0.0
-    created_gids: list[str] = field(default_factory=list)
+    created_tasks: list[tuple[str, str | None]] = field(default_factory=list)
+    """(GID, Asana's permalink_url) of the first tasks created, for links."""
     rejections: list[tuple[str | None, str, str]] = field(default_factory=list)
     removal_cases: list[tuple[str, str, str, str]] = field(default_factory=list)
     """(primary key, task GID, case, reason) of each removal that spared people's work."""

@@ -1,5 +1,6 @@
 """Each field rule, table-driven: accepted values with what is sent, rejected values with the reason."""
 
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -155,3 +156,19 @@ def test_each_distinct_value_is_checked_once():
 
     normalize_column(rule, pd.Series(["a", "b", "a", None] * 1000, dtype="str"))
     assert sorted(calls) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (np.datetime64("10000-01-01"), "10000-01-01"),
+        ("infinity", "infinity"),
+        ("-infinity", "-infinity"),
+        ("10000-01-01", "10000-01-01"),
+        ("10000-01-01 09:00:00+00", "10000-01-01 09:00:00+00"),
+    ],
+)
+def test_dates_beyond_the_calendar_are_a_reason_not_a_crash(value, shown):
+    for rule in (fields.calendar_date, fields.date_time):
+        with pytest.raises(fields.FieldValueError, match=f"^{re.escape(shown)} is outside the dates Asana takes"):
+            rule(value)

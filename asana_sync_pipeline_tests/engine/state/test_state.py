@@ -136,8 +136,12 @@ def test_a_writer_waits_for_another_process_lock(tmp_path):
     )
     assert holder.stdout.readline().strip() == "locked"
     started = time.monotonic()
-    DuckDBStateStore(str(path)).apply(SCOPE, "r", [Outcome("a", task_gid="1", payload_hash=1)])
+    told: list[str] = []
+    DuckDBStateStore(str(path), log=told.append).apply(SCOPE, "r", [Outcome("a", task_gid="1", payload_hash=1)])
     assert time.monotonic() - started >= 0.5
+    [message] = told
+    assert message.startswith(f"The sync state at {path} is open in another process (PID {holder.pid}, ")
+    assert message.endswith("waiting up to 120 s for it to close")
     holder.wait()
     assert duckdb.connect(str(path)).execute("select count(*) from synced_tasks").fetchone() == (2,)
 
