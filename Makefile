@@ -26,9 +26,13 @@ browser:
 postgres:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
-## Sync the sample warehouse into the bundled Asana emulator (or real Asana when ASANA_ACCESS_TOKEN is set).
+## A local workspace and warehouse of your own for `make run` / `make dev`: FIXTURE=workspace.json
+## (docs/emulator.md) and WAREHOUSE=path/to.duckdb (read, never written); unset, the bundled ones.
+LOCAL_FILES = $(if $(FIXTURE),--fixture $(FIXTURE)) $(if $(WAREHOUSE),--warehouse $(WAREHOUSE))
+
+## Every sync once: against the bundled Asana emulator when no sync's token is set (or FIXTURE is), else against Asana.
 run: $(STAMP)
-	$(BIN)/python -m asana_sync_pipeline
+	$(BIN)/python -m asana_sync_pipeline $(LOCAL_FILES)
 
 ## Lint (ruff: errors, bugs, import order) and types (mypy), as configured in pyproject.toml.
 lint: $(STAMP)
@@ -39,15 +43,10 @@ lint: $(STAMP)
 test: lint browser postgres
 	$(BIN)/python -m pytest -q -n 4 --dist loadgroup
 
-## The emulator and the Dagster UI together, on http://127.0.0.1:$(UI_PORT) (Ctrl-C stops both).
+## The Dagster UI (dg dev) on http://127.0.0.1:$(UI_PORT), every sync pointed at the bundled emulator; Ctrl-C or
+## SIGTERM stops both (no terminal needed).
 dev: $(STAMP)
-	$(BIN)/python -m asana_sync_pipeline.sample_warehouse
-	set -m; \
-	$(BIN)/python -m asana_sync_pipeline.emulator --port $(EMULATOR_PORT) --token emulator-token & \
-	trap 'kill %1' EXIT; \
-	DAGSTER_HOME=$(CURDIR)/dagster_home ASANA_ACCESS_TOKEN=emulator-token \
-	ASANA_BASE_URL=http://127.0.0.1:$(EMULATOR_PORT)/api/1.0 ASANA_PROJECT_GID=1200000000000100 \
-	$(BIN)/dagster dev -h 127.0.0.1 -p $(UI_PORT)
+	$(BIN)/python -m asana_sync_pipeline.dev --port $(UI_PORT) --emulator-port $(EMULATOR_PORT) $(LOCAL_FILES)
 
 ## The emulator alone, on http://127.0.0.1:$(EMULATOR_PORT)/api/1.0 (token: emulator-token).
 emulator: $(STAMP)

@@ -1,15 +1,20 @@
 """`python -m asana_sync_pipeline`: run every sync once from the command line and print what each did.
 
-Without ASANA_ACCESS_TOKEN it is a self-contained demo: it builds the sample
-warehouse (always data/warehouse.duckdb in the project, never a file of yours),
-starts the bundled Asana emulator on loopback, runs the sample's syncs (the
-default one, accounts at churn risk, and `data_checks`, declared in YAML), then
-runs the default sync again with five accounts marked done, to show that a
-second run updates only what changed and creates nothing. The demo's state lives
-in data/demo/ (never in SYNC_STATE_URL's database) and starts fresh each time.
-With ASANA_ACCESS_TOKEN set (an empty value is an error, not the demo) it runs
-every sync once against the Asana that ASANA_BASE_URL points to (real Asana by
-default), after checking each one's token, URL and project GID.
+Each sync reads its token from its own variable (ASANA_ACCESS_TOKEN for the default
+sync; `access_token_env` in YAML). The syncs whose token is set run against the
+Asana that ASANA_BASE_URL points to (real Asana by default), after their token, URL
+and project GID are checked; the others are named and left out.
+
+When no chosen sync has a token, or with --fixture, the syncs run against the
+bundled Asana emulator on loopback instead, and nothing leaves this machine: the
+demo. By default it builds the sample warehouse (always data/warehouse.duckdb, never
+a file of yours), runs the sample's syncs (the default one, accounts at churn risk,
+and `data_checks`, declared in YAML), then runs the default sync again with five
+accounts marked done, to show that a second run updates only what changed. With
+--fixture FILE (the emulator's workspace: docs/emulator.md) and --warehouse FILE
+(read, never written) it tries syncs of your own, every one unless --sync says.
+The local state lives in data/demo/ (never in SYNC_STATE_URL's database) and starts
+fresh each time.
 --sync chooses syncs; --sync-mode and --query apply to the chosen ones.
 """
 
@@ -18,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from contextlib import ExitStack
 
 import dagster as dg
 from dagster._utils.error import SerializableErrorInfo
@@ -26,15 +30,12 @@ from pydantic import ValidationError
 
 from .cli_log import one_line_console
 from .engine.errors import AsanaSyncError, SyncConfigError
-from .engine.log import counted
-from .engine.settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES
+from .engine.settings import DEFAULT_BASE_URL, SYNC_MODES
 from .engine.state.postgres_url import PostgresURL
-from .paths import DATA_DIR
+from .local import apply_to_process, fresh_local_state, local_emulator, local_environment, local_warehouse
 from .sync_spec import DEFAULT_SYNC, SyncSpec
 
-DEMO_DIR = DATA_DIR / "demo"
 SAMPLE_SYNCS = (DEFAULT_SYNC, "data_checks")
-DEMO_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
 DEMO_SECOND_QUERY = (
     "SELECT * REPLACE (CASE WHEN id IN (SELECT id FROM asana_task_model WHERE completed IS NOT TRUE "
     "AND task_gid IS NULL ORDER BY id LIMIT 5) THEN true ELSE completed END AS completed) FROM asana_task_model"
@@ -141,17 +142,16 @@ def _run_once(
 
 
 def _run_all(
-    names: list[str], query: str | None, sync_mode: str | None, label: str = "", *, demo: bool = False
+    names: list[str], query: str | None, sync_mode: str | None, label: str = "", *, only: list[str] | None = None
 ) -> bool:
+    """Run the chosen syncs (`names`, else `only`, else every sync) once each, in order."""
     from .definitions import sync_specs
 
     jobs = sync_jobs()
     unknown = sorted(set(names) - set(jobs))
     if unknown:
         raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(jobs)}")
-    chosen = names or [name for name in jobs if name in SAMPLE_SYNCS or not demo]
-    if demo and set(jobs) - set(chosen) and not names:
-        print(f"Not in the demo (the sample's syncs only; choose one with --sync): {', '.join(sorted(set(jobs) - set(chosen)))}")
+    chosen = names or [name for name in jobs if only is None or name in only]
     if query and len(chosen) > 1:
         raise SyncConfigError(f"--query applies to one sync; choose it with --sync (the syncs are: {', '.join(jobs)})")
     specs = sync_specs()
@@ -160,6 +160,66 @@ def _run_all(
     ok = True
     for name in chosen:
         ok = _run_once(f"Sync {name!r}{label}", specs[name], jobs[name], query, sync_mode) and ok
+    return ok
+
+
+def _with_tokens(names: list[str]) -> tuple[list[str], list[str]]:
+    """Of the chosen syncs (every one without `names`): those whose token variable is set, and the others."""
+    from .definitions import sync_specs
+
+    specs = sync_specs()
+    chosen = [name for name in (names or list(specs)) if name in specs]
+    have = [name for name in chosen if specs[name].access_token_env in os.environ]
+    return have, [name for name in chosen if name not in have]
+
+
+def _run_with_tokens(names: list[str], query: str | None, sync_mode: str | None, warehouse: str | None) -> bool:
+    """Against Asana: the chosen syncs whose token is set (a sync chosen by name must have one)."""
+    from .definitions import sync_specs
+
+    have, missing = _with_tokens(names)
+    if warehouse:
+        os.environ["WAREHOUSE_DUCKDB_PATH"] = str(local_warehouse(warehouse)[0])
+    if missing and not names:
+        specs = sync_specs()
+        print(
+            "Not run, their token is not set: "
+            + ", ".join(f"{name} ({specs[name].access_token_env})" for name in missing)
+        )
+    return _run_all(names, query, sync_mode, only=have)
+
+
+def _run_locally(
+    names: list[str], query: str | None, sync_mode: str | None, fixture: str | None, warehouse: str | None
+) -> bool:
+    """Against the bundled emulator: the demo, or syncs of your own with --fixture and --warehouse."""
+    from .definitions import sync_specs
+
+    specs = sync_specs()
+    model, sample = local_warehouse(warehouse)
+    state = fresh_local_state()
+    if sample:
+        print(f"Sample warehouse: {model}")
+    with local_emulator(fixture) as server:
+        where = "your fixture" if fixture else "the bundled fixture"
+        print(f"Asana emulator: {server.base_url} ({where}; nothing leaves this machine)")
+        apply_to_process(local_environment(server, specs.values(), warehouse=model, state=state))
+        only = None
+        if fixture is None and not names:
+            only = [name for name in specs if name in SAMPLE_SYNCS]
+            if set(specs) - set(only):
+                print(f"Not in the demo (the sample's syncs only; choose one with --sync): {', '.join(sorted(set(specs) - set(only)))}")
+        ok = _run_all(names, query, sync_mode, label=": first run, every valid row becomes a task", only=only)
+        if ok and sample and query is None and (not names or DEFAULT_SYNC in names):
+            ok = _run_once(
+                f"Sync {DEFAULT_SYNC!r}: second run, five accounts marked done in the warehouse",
+                specs[DEFAULT_SYNC],
+                sync_jobs()[DEFAULT_SYNC],
+                DEMO_SECOND_QUERY,
+                sync_mode,
+                list_rejections=False,
+            )
+        print(f"\nThe emulator now holds {server.task_count()} tasks; sync state in {state}")
     return ok
 
 
@@ -181,45 +241,6 @@ def _clear_releases(names: list[str], keys: list[str]) -> int:
     return 0
 
 
-def _demo(names: list[str], query: str | None, sync_mode: str | None) -> bool:
-    from .emulator import EmulatorServer, EmulatorSettings
-    from .sample_warehouse import build_sample_warehouse
-
-    rows = build_sample_warehouse(DEMO_WAREHOUSE)
-    state = DEMO_DIR / "sync_state.duckdb"
-    for stale in DEMO_DIR.glob("sync_state.duckdb*"):
-        stale.unlink()
-    print(f"Sample warehouse: {counted(rows, 'row')} in {DEMO_WAREHOUSE}")
-    with ExitStack() as stack:
-        token = "demo-token"
-        server = stack.enter_context(EmulatorServer(EmulatorSettings(token=token)))
-        print(f"Asana emulator: {server.base_url} (ASANA_ACCESS_TOKEN is unset, so nothing leaves this machine)")
-        os.environ.pop("SYNC_STATE_URL", None)
-        os.environ.update(
-            {
-                "ASANA_ACCESS_TOKEN": token,
-                "ASANA_BASE_URL": server.base_url,
-                "ASANA_PROJECT_GID": server.project_gid,
-                "WAREHOUSE_DUCKDB_PATH": str(DEMO_WAREHOUSE),
-                "SYNC_STATE_DUCKDB_PATH": str(state),
-            }
-        )
-        ok = _run_all(names, query, sync_mode, label=": first run, every valid row becomes a task", demo=True)
-        if ok and query is None and (not names or DEFAULT_SYNC in names):
-            from .definitions import sync_specs
-
-            ok = _run_once(
-                f"Sync {DEFAULT_SYNC!r}: second run, five accounts marked done in the warehouse",
-                sync_specs()[DEFAULT_SYNC],
-                sync_jobs()[DEFAULT_SYNC],
-                DEMO_SECOND_QUERY,
-                sync_mode,
-                list_rejections=False,
-            )
-        print(f"\nThe emulator now holds {server.task_count()} tasks; sync state in {state}")
-    return ok
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m asana_sync_pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -237,13 +258,22 @@ def main(argv: list[str] | None = None) -> int:
         help="instead of running: forget the tasks released to people (of these primary keys, or all) in the chosen "
         "syncs' state, so that their rows get a task again on the next run",
     )
+    parser.add_argument(
+        "--fixture",
+        default=None,
+        help="run against the bundled Asana emulator holding this workspace (JSON, docs/emulator.md), even when tokens "
+        "are set: every sync, or those --sync names",
+    )
+    parser.add_argument(
+        "--warehouse", default=None, help="the DuckDB warehouse the models read (default: WAREHOUSE_DUCKDB_PATH; locally, the sample)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.clear_releases is not None:
             return _clear_releases(args.sync, args.clear_releases)
-        if DEFAULT_TOKEN_ENV not in os.environ:
-            return 0 if _demo(args.sync, args.query, args.sync_mode) else 1
-        return 0 if _run_all(args.sync, args.query, args.sync_mode) else 1
+        if args.fixture is not None or not _with_tokens(args.sync)[0]:
+            return 0 if _run_locally(args.sync, args.query, args.sync_mode, args.fixture, args.warehouse) else 1
+        return 0 if _run_with_tokens(args.sync, args.query, args.sync_mode, args.warehouse) else 1
     except Exception as exc:
         error = _configuration_error(exc)
         if error is None:

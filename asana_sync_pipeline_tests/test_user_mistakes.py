@@ -4,6 +4,7 @@ each is cleaned or fails fast with a message saying what is wrong and what to do
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,11 +13,14 @@ import time
 
 import dagster as dg
 import duckdb
+import httpx
 import pytest
 
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
 
 MODEL = "SELECT 'a' AS id, 'Task A' AS name UNION ALL SELECT 'b', 'Task B'"
+LOCAL_DATA = pytest.mark.xdist_group("local_data")
+"""Tests that run syncs locally share the project's data/ folder (the sample warehouse, data/demo/): one at a time."""
 OTHER_PROJECT = "1200000000000110"
 
 
@@ -255,6 +259,7 @@ def test_the_dry_run_needs_no_token_for_a_model_of_gids(sandbox, monkeypatch):
     assert "ASANA_ACCESS_TOKEN is not set" in failure_text(full)
 
 
+@LOCAL_DATA
 def test_the_demo_never_touches_the_warehouse_the_environment_names(tmp_path):
     mine = tmp_path / "my_warehouse.duckdb"
     with duckdb.connect(str(mine)) as connection:
@@ -308,7 +313,15 @@ def test_without_sync_mode_on_the_command_line_each_sync_keeps_its_own(monkeypat
     assert job.ops == ops
 
 
-def test_the_demo_runs_the_samples_syncs_and_names_the_others(monkeypatch, capsys):
+LOCAL_VARIABLES = (
+    "ASANA_ACCESS_TOKEN", "MARKETING_TOKEN", "ASANA_BASE_URL", "ASANA_PROJECT_GID", "WAREHOUSE_DUCKDB_PATH",
+    "SYNC_STATE_DUCKDB_PATH", "SYNC_STATE_URL",
+)  # fmt: skip
+
+
+@pytest.fixture
+def three_syncs(monkeypatch):
+    """The code location's syncs plus `launches`, whose token is MARKETING_TOKEN; the runs only recorded."""
     import asana_sync_pipeline.__main__ as cli
     import asana_sync_pipeline.definitions as definitions
     from asana_sync_pipeline.sync_spec import SyncSpec
@@ -319,11 +332,52 @@ def test_the_demo_runs_the_samples_syncs_and_names_the_others(monkeypatch, capsy
     monkeypatch.setattr(cli, "sync_jobs", lambda: dict.fromkeys(specs, None))
     monkeypatch.setattr(definitions, "sync_specs", lambda: specs)
     monkeypatch.setattr(cli, "_run_once", lambda label, spec, *args, **kwargs: ran.append(spec.name) or True)
-    monkeypatch.setenv("ASANA_ACCESS_TOKEN", "demo-token")
-    monkeypatch.setenv("ASANA_PROJECT_GID", "1200000000000100")
-    assert cli._run_all([], None, None, demo=True)
-    assert ran == ["default", "data_checks"]
-    assert "Not in the demo (the sample's syncs only; choose one with --sync): launches" in capsys.readouterr().out
+    for name in LOCAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)  # restored after the test, whatever the run sets
+    return cli, ran
+
+
+@LOCAL_DATA
+def test_the_demo_runs_the_samples_syncs_and_names_the_others(three_syncs, capsys):
+    cli, ran = three_syncs
+    assert cli.main([]) == 0
+    assert ran == ["default", "data_checks", "default"], "the sample's syncs, then the default one's second run"
+    out = capsys.readouterr().out
+    assert "Not in the demo (the sample's syncs only; choose one with --sync): launches" in out
+    assert "(the bundled fixture; nothing leaves this machine)" in out
+
+
+def test_a_sync_with_its_own_token_runs_against_asana_and_the_others_are_named(three_syncs, monkeypatch, capsys):
+    cli, ran = three_syncs
+    monkeypatch.setenv("MARKETING_TOKEN", TOKEN)
+    assert cli.main([]) == 0
+    assert ran == ["launches"], "not the demo: the one sync whose token is set"
+    out = capsys.readouterr().out
+    assert "Not run, their token is not set: default (ASANA_ACCESS_TOKEN), data_checks (ASANA_ACCESS_TOKEN)" in out
+    assert "emulator" not in out
+
+
+@LOCAL_DATA
+def test_a_fixture_runs_every_sync_against_the_emulator_even_with_tokens_set(three_syncs, monkeypatch, tmp_path, capsys):
+    from asana_sync_pipeline.emulator.settings import default_fixture
+
+    cli, ran = three_syncs
+    monkeypatch.setenv("MARKETING_TOKEN", TOKEN)
+    fixture = tmp_path / "workspace.json"
+    fixture.write_text(__import__("json").dumps(default_fixture()))
+    assert cli.main(["--fixture", str(fixture)]) == 0
+    assert ran == ["default", "data_checks", "launches", "default"]
+    assert os.environ["MARKETING_TOKEN"] == "emulator-token", "every sync's token variable points at the emulator"
+    assert "(your fixture; nothing leaves this machine)" in capsys.readouterr().out
+
+
+def test_a_broken_fixture_is_a_configuration_error(tmp_path, capsys):
+    from asana_sync_pipeline.__main__ import main
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"workspace": ')
+    assert main(["--fixture", str(broken)]) == 2
+    assert "Configuration error:" in capsys.readouterr().err
 
 
 def test_asana_lost_mid_run_fails_with_the_documented_message_and_the_next_run_finishes_exactly(tmp_path, monkeypatch):
@@ -377,3 +431,67 @@ def test_dates_beyond_the_calendar_reject_their_row_and_the_others_sync(sandbox)
     for key, shown in (("far", "10000-01-01"), ("inf", "infinity"), ("late", "10000-01-01 09:00:00+00"), ("field", "-infinity")):
         assert f"{shown} is outside the dates Asana takes (years 1 to 9999)" in rejections, (key, rejections)
     assert [(task["name"], task["due_on"]) for task in sandbox.tasks()] == [("Fine", "2026-12-31")]
+
+
+@LOCAL_DATA
+def test_a_new_sync_is_tried_locally_in_one_command_with_a_fixture_and_a_warehouse(tmp_path):
+    import json
+
+    fixture = tmp_path / "workspace.json"
+    fixture.write_text(json.dumps({
+        "workspace": {"gid": "1", "name": "Acme"},
+        "users": [{"gid": "10", "name": "Bot", "email": "bot@acme.example"}],
+        "projects": [{"gid": "100", "name": "Onboarding", "sections": [{"gid": "40", "name": "New"}]}],
+    }))  # fmt: skip
+    warehouse = tmp_path / "mine.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("CREATE TABLE asana_task_model AS SELECT 'c' || i AS id, 'Welcome customer ' || i AS name FROM range(3) t(i)")
+    before = warehouse.read_bytes()
+    env = {key: value for key, value in os.environ.items() if key not in LOCAL_VARIABLES}
+    env["ASANA_ACCESS_TOKEN"] = "1/a-real-token-left-alone"
+    command = [sys.executable, "-m", "asana_sync_pipeline", "--fixture", str(fixture), "--warehouse", str(warehouse), "--sync", "default"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(your fixture; nothing leaves this machine)" in done.stdout and "created: 3" in done.stdout
+    assert "The emulator now holds 3 tasks" in done.stdout and "second run" not in done.stdout
+    assert warehouse.read_bytes() == before, "the warehouse is read, never written"
+
+
+@LOCAL_DATA
+def test_make_dev_runs_without_a_terminal_and_stops_everything_it_started(tmp_path):
+    warehouse = tmp_path / "mine.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("CREATE TABLE asana_task_model AS SELECT 'a' AS id, 'A' AS name")
+    ui, emulator = free_port(), free_port()
+    env = {key: value for key, value in os.environ.items() if key not in LOCAL_VARIABLES}
+    log = tmp_path / "dev.log"
+    command = [sys.executable, "-m", "asana_sync_pipeline.dev", "--port", str(ui), "--emulator-port", str(emulator),
+               "--warehouse", str(warehouse)]  # fmt: skip
+    launcher = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 150
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{ui}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert launcher.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{emulator}/_emulator/health").json()["ok"] is True
+        [dg_dev] = subprocess.run(["pgrep", "-f", f"dg dev --host 127.0.0.1 --port {ui}"], capture_output=True, text=True).stdout.split()
+        started = subprocess.run(["pgrep", "-g", dg_dev], capture_output=True, text=True).stdout.split()
+        assert len(started) >= 3, "dg dev, its webserver and its daemon, in one process group"
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=90) == 0, log.read_text()[-3000:]
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert "Stopped the Dagster UI and the emulator" in text and "can't access tty" not in text
+    for port in (ui, emulator):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+    leftovers = subprocess.run(["pgrep", "-g", dg_dev], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], "nothing dg dev started is left running"
