@@ -196,11 +196,12 @@ def _run_locally(
     from .definitions import sync_specs
 
     specs = sync_specs()
+    emulator = local_emulator(fixture)  # a broken fixture fails here, before any file is touched
     model, sample = local_warehouse(warehouse)
     state = fresh_local_state()
     if sample:
         print(f"Sample warehouse: {model}")
-    with local_emulator(fixture) as server:
+    with emulator as server:
         where = "your fixture" if fixture else "the bundled fixture"
         print(f"Asana emulator: {server.base_url} ({where}; nothing leaves this machine)")
         apply_to_process(local_environment(server, specs.values(), warehouse=model, state=state))

@@ -27,8 +27,6 @@ from .metadata import PREVIEW_ROWS, differing_table, markdown_table, plan_metada
 from .resources import AsanaResource, SyncStateResource
 from .sync_spec import SyncSpec
 
-POOL = "asana_sync"
-"""Every sync's writes run in this concurrency pool: syncs sharing a token stay within its limits."""
 PRIMARY_KEY_CHECK = "primary_key_unique_and_not_null"
 NAMES_CHECK = "names_present_for_new_rows"
 REMOVALS_CHECK = "removals_within_limit"
@@ -147,7 +145,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
         ins={"plan": dg.AssetIn(key=payloads_key)},
         group_name=spec.group_name,
         kinds={"asana"},
-        pool=POOL,
+        pool=spec.pool,
         description="Tasks in Asana: creates and updates the plan's rows, records task GIDs in the sync state.",
         check_specs=[
             dg.AssetCheckSpec(MATCHES_MODEL_CHECK, asset=tasks_key, description=(

@@ -21,7 +21,7 @@ def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
     """Every asset of the sync (an upstream model asset is loaded, not materialized).
 
     In process: the three steps run one after the other anyway, and a step process
-    costs seconds to start; waiting for the `asana_sync` pool in an already running
+    costs seconds to start; waiting for the token's pool (`SyncSpec.pool`) in an already running
     process lets the next sync write as soon as the previous one is done."""
     return dg.define_asset_job(
         spec.job_name,

@@ -102,6 +102,12 @@ class SyncSpec:
     def connection_test_name(self) -> str:
         return "asana_connection_test" if self.is_default else f"{self.name}_asana_connection_test"
 
+    @property
+    def pool(self) -> str:
+        """The concurrency pool of the sync's writes: one per token variable, so that syncs on one token
+        take turns (its limits are shared across processes too) and syncs on different tokens do not wait."""
+        return f"asana_token_{self.access_token_env.lower()}"
+
     def op_name(self, asset: str) -> str:
         """The op of one of the sync's assets, as run config addresses it (`N__asana_task_payloads`)."""
         return "__".join([*self.key_prefix, asset])

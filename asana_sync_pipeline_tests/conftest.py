@@ -4,6 +4,8 @@ PostgreSQL server (one per test process), and running the job."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,8 +18,13 @@ import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
 from asana_sync_pipeline.emulator.observe import Exchange, observing
+from asana_sync_pipeline.engine.asana.budget import BUDGET_DIR_ENV
 from asana_sync_pipeline_tests.emulator.openapi_contract import asana_response_contract  # noqa: F401 (autouse: every emulator answer must match Asana's OpenAPI spec)
 from asana_sync_pipeline_tests.postgres_server import PostgresServer, start_server
+
+# Token budgets (engine/asana/budget.py) of this test process only: tests in other workers that use the
+# same token against the same fake URL would otherwise share its pace. Subprocesses inherit it.
+os.environ.setdefault(BUDGET_DIR_ENV, tempfile.mkdtemp(prefix="asana-sync-budgets-"))
 
 TOKEN = "1/1200000000000010:4f6d2c0a9b8e7d6c5b4a39281706f5e4"
 TASK_FIELDS = (

@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 
 from asana_sync_pipeline.definitions import build_definitions, build_resources
+from asana_sync_pipeline.factory import build_sync_definitions
 from asana_sync_pipeline.paths import PROJECT_ROOT
+from asana_sync_pipeline.sync_spec import SyncSpec
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
 
 DG = str(Path(sys.executable).with_name("dg"))
@@ -89,6 +91,18 @@ def test_two_syncs_in_one_file_get_their_own_names(sandbox, tmp_path, monkeypatc
     checks = {(key.asset_key.to_user_string(), key.name) for key in repository.asset_graph.asset_check_keys}
     assert ("renewals/asana_task_payloads", "primary_key_unique_and_not_null") in checks
     assert ("churn/asana_tasks", "rejection_rate_below_threshold") in checks and len(checks) == 14
+
+
+def test_syncs_on_one_token_share_a_pool_and_syncs_on_another_do_not_wait_for_them(sandbox, tmp_path, monkeypatch):
+    yaml = TWO_SYNCS.format(project=sandbox.project_gid) + "  access_token_env: RENEWALS_ASANA_TOKEN\n"
+    defs = load(project_with(tmp_path, {"syncs": yaml}, monkeypatch), build_sync_definitions(SyncSpec()))
+    pools = {key.to_user_string(): defs.resolve_assets_def(key).op.pool for key in
+             [dg.AssetKey("asana_tasks"), dg.AssetKey(["churn", "asana_tasks"]), dg.AssetKey(["renewals", "asana_tasks"])]}  # fmt: skip
+    assert pools == {
+        "asana_tasks": "asana_token_asana_access_token",
+        "churn/asana_tasks": "asana_token_asana_access_token",
+        "renewals/asana_tasks": "asana_token_renewals_asana_token",
+    }
 
 
 def test_two_syncs_into_one_project_with_overlapping_keys_never_touch_each_others_tasks(sandbox, tmp_path, monkeypatch):

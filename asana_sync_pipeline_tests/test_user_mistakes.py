@@ -371,6 +371,7 @@ def test_a_fixture_runs_every_sync_against_the_emulator_even_with_tokens_set(thr
     assert "(your fixture; nothing leaves this machine)" in capsys.readouterr().out
 
 
+@LOCAL_DATA
 def test_a_broken_fixture_is_a_configuration_error(tmp_path, capsys):
     from asana_sync_pipeline.__main__ import main
 

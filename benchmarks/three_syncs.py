@@ -4,7 +4,7 @@ rate limit, never above it.
     .venv/bin/python benchmarks/three_syncs.py [--rows 700] [--limit 1500]
 
 `dagster dev` (webserver + daemon, the project's instance settings: every sync's
-writes in the `asana_sync` pool, limit 1) serves three syncs, each into its own
+writes in its token's pool, limit 1) serves three syncs, each into its own
 project, all with the same token. Their jobs are submitted at the same moment
 through GraphQL. The emulator enforces `--limit` requests a minute for that
 token (at 100 ms latency). The table shows the creates of all three together:

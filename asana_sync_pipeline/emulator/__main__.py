@@ -57,6 +57,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible fault draws")
     parser.add_argument("--access-log", action="store_true", help="log method, path, status, time to stderr (never headers)")
     parser.add_argument(
+        "--rate-window-seconds", type=float, default=60.0,
+        help="the window the rate limit is counted over, at the same rate (default: Asana's 60 s)",
+    )  # fmt: skip
+    parser.add_argument(
         "--events-token-ttl-seconds", type=float, default=None,
         help="how long a sync token of the events API stays valid (default: always; Asana: 24 h at most)",
     )  # fmt: skip

@@ -167,7 +167,8 @@ class Gate:
         self.app = app
         self.settings = settings
         self.stats = stats
-        self.window = SlidingWindow(settings.rate_limit_per_minute)
+        per_window = settings.rate_limit_per_minute and max(1, round(settings.rate_limit_per_minute * settings.rate_window_seconds / 60))
+        self.window = SlidingWindow(per_window, settings.rate_window_seconds)
         self.expected_authorization = b"Bearer " + settings.token.encode()
         self.random = random.Random(settings.seed)
 

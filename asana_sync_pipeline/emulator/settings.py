@@ -31,6 +31,9 @@ class EmulatorSettings:
     project_gid: str | None = None
     latency_ms: float = 0
     rate_limit_per_minute: int | None = None
+    rate_window_seconds: float = 60.0
+    """Asana counts its limit over a sliding minute; a shorter window (the same rate: 600/min over 6 s
+    is 60 requests) lets a test see a limit shared or overrun in seconds."""
     max_concurrent_writes: int = 15
     max_concurrent_reads: int = 50
     fault_rate: float = 0.0
@@ -58,6 +61,8 @@ class EmulatorSettings:
             raise ValueError("fault_rate needs at least one fault kind")
         if self.rate_limit_per_minute is not None and self.rate_limit_per_minute < 1:
             raise ValueError("rate_limit_per_minute must be at least 1 (None means unlimited)")
+        if self.rate_window_seconds <= 0:
+            raise ValueError("rate_window_seconds must be positive")
         if self.max_concurrent_writes < 1 or self.max_concurrent_reads < 1:
             raise ValueError("concurrency limits must be at least 1")
         if self.events_token_ttl_seconds is not None and self.events_token_ttl_seconds <= 0:

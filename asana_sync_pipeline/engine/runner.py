@@ -151,7 +151,7 @@ def run_sync(
     )
 
     async def run() -> tuple[ConnectionInfo, SyncReport]:
-        async with AsanaClient(asana, on_retry=log, transport=transport) as client:
+        async with AsanaClient(asana, on_retry=log, transport=transport, budget=store.token_budget()) as client:
             info = await check_connection(client, scope.project_gid, sync_key_field=plan.settings.sync_key_field)
             with store.exclusive(scope, log):
                 context = RunContext(client, store, scope, run_id, info.user_gid, log, options)

@@ -4,7 +4,9 @@ concurrency, retries, and precise exceptions (see `errors`).
 Pacing: a leaky bucket (aiolimiter) sized so that no 60-second window carries
 more than `requests_per_minute` requests, and separate caps on writes and reads
 in flight, mirroring Asana's own concurrency limits. A 429 pauses every request
-of the client until its `Retry-After` has passed.
+of the client until its `Retry-After` has passed. With a `budget`, the token's
+limits are shared with its other clients, in other processes and machines: this
+one paces itself at its share, and a 429 pauses them all (see `budget`).
 
 Retries (tenacity): a 429, or a request that certainly never left (connection
 refused), is always retried. A 5xx, a timeout or a dropped connection may have
@@ -29,9 +31,34 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 from ..errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, api_error_for
 from ..json_text import dumps
 from ..settings import AsanaSettings
+from .budget import BEAT_SECONDS, Membership, Share, TokenBudget, budget_key
 
 PAGE_SIZE = 100
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class Slots:
+    """At most `limit` holders at once; the limit may change while some wait (a token's share)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+        self._changed = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.held < self.limit)
+            self.held += 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        async with self._changed:
+            self.held -= 1
+            self._changed.notify_all()
+
+    async def resize(self, limit: int) -> None:
+        async with self._changed:
+            self.limit = limit
+            self._changed.notify_all()
 
 
 def limiter_for(requests_per_minute: float) -> AsyncLimiter:
@@ -39,6 +66,17 @@ def limiter_for(requests_per_minute: float) -> AsyncLimiter:
     burst = max(1.0, requests_per_minute / 60.0)
     steady_per_second = max(requests_per_minute - burst, 1.0) / 60.0
     return AsyncLimiter(burst, burst / steady_per_second)
+
+
+def retune(limiter: AsyncLimiter, requests_per_minute: float) -> None:
+    """Change `limiter`'s pace in place (its waiters keep their turn) with its bucket full: a new
+    share starts without a burst, since the other clients of the token were sending a moment ago.
+    (aiolimiter has no public setter; its three attributes are what `__init__` sets.)"""
+    fresh = limiter_for(requests_per_minute)
+    limiter.max_rate, limiter.time_period = fresh.max_rate, fresh.time_period
+    limiter._rate_per_sec = fresh.max_rate / fresh.time_period
+    limiter._level = fresh.max_rate
+    limiter._last_check = asyncio.get_running_loop().time()
 
 
 class AsanaClient:
@@ -50,6 +88,8 @@ class AsanaClient:
         transport: replaces httpx's network transport (a proxy, or a test's
             `httpx.MockTransport`).
         on_retry: called with one line each time a request is retried, saying why.
+        budget: where clients of the same token in other processes and machines meet; the
+            client then paces itself at its share of the token's limits (see `budget`).
 
     `requests_sent` and `writes_sent` count what went out (retries included)."""
 
@@ -59,6 +99,7 @@ class AsanaClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         on_retry: Callable[[str], None] | None = None,
+        budget: TokenBudget | None = None,
     ):
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
@@ -70,9 +111,17 @@ class AsanaClient:
             transport=transport,
         )
         self._limiter = limiter_for(settings.requests_per_minute)
-        self._writes = asyncio.Semaphore(settings.max_concurrent_writes)
-        self._reads = asyncio.Semaphore(settings.max_concurrent_reads)
+        self._writes = Slots(settings.max_concurrent_writes)
+        self._reads = Slots(settings.max_concurrent_reads)
         self._paused_until = 0.0
+        self._pause_told = 0.0
+        self._budget = budget
+        self._membership: Membership | None = None
+        self._beating: asyncio.Task[None] | None = None
+        self._pause_to_share = 0.0
+        self._beat_now = asyncio.Event()
+        self.share = Share(1, 0.0)
+        """The token's clients (this one included) at the last beat."""
         self._backoff = wait_exponential_jitter(initial=0.5, max=settings.max_backoff_seconds)
         self._on_retry = on_retry
         self._answered = False
@@ -80,10 +129,46 @@ class AsanaClient:
         self.writes_sent = 0
 
     async def __aenter__(self) -> AsanaClient:
+        if self._budget is not None:
+            key = budget_key(self.base_url, self.settings.access_token)
+            self._membership = await asyncio.to_thread(self._budget.join, key)
+            await self._apply(await asyncio.to_thread(self._membership.beat))
+            self._beating = asyncio.create_task(self._beat())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._beating is not None:
+            self._beating.cancel()
+        if self._membership is not None:
+            await asyncio.to_thread(self._membership.leave)
         await self._http.aclose()
+
+    # ---- the token's budget, shared with its other clients ------------------
+
+    async def _beat(self) -> None:
+        """Every second (at once after a 429): tell the budget this client is here, take its share."""
+        assert self._membership is not None
+        while True:
+            try:
+                await asyncio.wait_for(self._beat_now.wait(), BEAT_SECONDS)
+            except TimeoutError:
+                pass
+            self._beat_now.clear()
+            pause, self._pause_to_share = self._pause_to_share, 0.0
+            try:
+                await self._apply(await asyncio.to_thread(self._membership.beat, pause))
+            except Exception:  # the budget unreachable for a moment: keep the last share, try again
+                self._pause_to_share = max(self._pause_to_share, pause)
+
+    async def _apply(self, share: Share) -> None:
+        settings = self.settings
+        if share.members != self.share.members:
+            retune(self._limiter, share.of(settings.requests_per_minute))
+            await self._writes.resize(max(1, int(share.of(settings.max_concurrent_writes))))
+            await self._reads.resize(max(1, int(share.of(settings.max_concurrent_reads))))
+        if share.paused_for > 0:
+            self._paused_until = max(self._paused_until, time.monotonic() + share.paused_for)
+        self.share = share
 
     def __repr__(self) -> str:
         return f"AsanaClient(base_url={self.base_url!r})"
@@ -142,6 +227,9 @@ class AsanaClient:
             except ValueError:
                 retry_after = 1.0
             self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+            if self._membership is not None:
+                self._pause_to_share = max(self._pause_to_share, retry_after)
+                self._beat_now.set()
         return api_error_for(
             response.status_code, messages, method=method, path=path, phrase=phrase, retry_after=retry_after,
             fresh_token=fresh,
@@ -186,8 +274,15 @@ class AsanaClient:
             return idempotent and isinstance(exc, ServerError)
 
         def before_sleep(state: RetryCallState) -> None:
-            if self._on_retry and state.outcome is not None:
-                self._on_retry(f"retrying {method} {path} after: {state.outcome.exception()}")
+            if not self._on_retry or state.outcome is None:
+                return
+            exc = state.outcome.exception()
+            if isinstance(exc, RateLimitError):
+                if self._paused_until > self._pause_told:  # one line per pause, not one per waiting request
+                    self._pause_told = self._paused_until
+                    self._on_retry(f"Asana answered 429 (rate limit): every request waits {exc.retry_after:g} s, then resumes")
+                return
+            self._on_retry(f"retrying {method} {path} after: {exc}")
 
         body = None if data is None else {"data": data}
         retrying = AsyncRetrying(

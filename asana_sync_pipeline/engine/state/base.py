@@ -41,6 +41,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..asana.budget import TokenBudget
 from ..log import Log
 from ..settings import check_project_gid
 
@@ -256,6 +257,11 @@ class StateStore(ABC):
     def save_observation(self, scope: SyncScope, cursor: EventCursor, people_edits: Mapping[str, Mapping[str, Any]]) -> None:
         """Keep `cursor` for the next run and replace the people's edits still in place, at once
         (called once a run's outcome is recorded: a crash before reads the same events again)."""
+
+    @abstractmethod
+    def token_budget(self) -> TokenBudget:
+        """Where the clients of one Asana token meet to share its limits: as far as this store reaches
+        (this machine for a DuckDB file; every machine for PostgreSQL)."""
 
     @abstractmethod
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:

@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from ..asana.budget import SqliteBudget, TokenBudget
 from ..errors import StateStoreError
 from ..json_text import dumps
 from ..log import Log
@@ -406,6 +407,9 @@ class DuckDBStateStore(StateStore):
             if rows:
                 connection.executemany("INSERT INTO people_edits VALUES (?, ?, ?, ?, ?, ?)", rows)
             connection.execute("COMMIT")
+
+    def token_budget(self) -> TokenBudget:
+        return SqliteBudget()
 
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         with self.connect() as connection:

@@ -29,6 +29,7 @@ import pandas as pd
 import psycopg
 import psycopg.errors
 
+from ..asana.budget import TokenBudget
 from ..errors import StateStoreError
 from ..json_text import dumps
 from ..log import Log
@@ -49,6 +50,7 @@ from .base import (
     people_edits_from,
     utc_now,
 )
+from .postgres_budget import PostgresBudget
 from .postgres_schema import ensure_schema
 from .postgres_url import PostgresURL
 from .tables import BY_NAME
@@ -458,6 +460,9 @@ class PostgresStateStore(StateStore):
             if rows:
                 with connection.cursor() as cursor_:
                     cursor_.executemany("INSERT INTO people_edits VALUES (%s, %s, %s, %s, %s, %s)", rows)
+
+    def token_budget(self) -> TokenBudget:
+        return PostgresBudget(self._connect)
 
     def forget_task(self, scope: SyncScope, primary_key: str) -> None:
         with self._writing(scope) as connection:
