@@ -59,6 +59,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/people_reads.py
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/three_syncs.py
+	$(BIN)/python benchmarks/one_token.py
 	$(BIN)/python benchmarks/exactly_once.py
 	$(BIN)/python benchmarks/state_stores.py
 
