@@ -16,6 +16,7 @@ from dagster_duckdb import DuckDBResource
 from .engine.settings import DEFAULT_TOKEN_ENV, AsanaSettings, positive_int
 from .engine.state import StateStore, open_state_store
 from .factory import build_sync_definitions
+from .io import SyncIOManager
 from .paths import project_path
 from .resources import PROJECT_ENV, AsanaResource, SyncStateResource
 from .schedules import DEFAULT_CRON
@@ -44,6 +45,7 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
             database=_state_file(env),
             url=dg.EnvVar(STATE_URL_ENV) if env.get(STATE_URL_ENV) else None,
         ),
+        "io_manager": SyncIOManager(),
     }
 
 

@@ -3,14 +3,14 @@
 import dagster as dg
 
 from .assets import build_sync_assets
-from .jobs import build_connection_test_job, build_sync_job
+from .jobs import build_connection_test_job, build_dry_run_job, build_sync_job
 from .schedules import build_schedule
 from .sensors import build_sensor
 from .sync_spec import SyncSpec
 
 
 def build_sync_definitions(spec: SyncSpec) -> dg.Definitions:
-    """Assets (with their checks), the sync job, the connection test job, and the schedule
+    """Assets (with their checks), the sync job, the dry-run job, the connection test job, and the schedule
     and sensor the spec asks for. Resources (`asana`, `warehouse`, `sync_state`) are shared
     by every sync and bound once, by the code location."""
     job = build_sync_job(spec)
@@ -18,7 +18,7 @@ def build_sync_definitions(spec: SyncSpec) -> dg.Definitions:
     sensors = [build_sensor(spec, job)] if spec.sensor else []
     return dg.Definitions(
         assets=build_sync_assets(spec),
-        jobs=[job, build_connection_test_job(spec)],
+        jobs=[job, build_dry_run_job(spec), build_connection_test_job(spec)],
         schedules=schedules,
         sensors=sensors,
     )

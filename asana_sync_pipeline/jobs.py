@@ -1,4 +1,4 @@
-"""A sync's jobs: the sync itself, and a one-click connection test for the Dagster UI."""
+"""A sync's jobs: the sync itself, its dry run, and a one-click connection test for the Dagster UI."""
 
 from typing import TYPE_CHECKING
 
@@ -7,6 +7,7 @@ import dagster as dg
 from .config import default_run_config
 from .engine.errors import AsanaSyncError
 from .engine.runner import test_connection
+from .io import DRY_RUN_TAG
 from .resources import AsanaResource
 from .sync_spec import SyncSpec
 
@@ -28,6 +29,28 @@ def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
         selection=dg.AssetSelection.groups(spec.group_name),
         description=f"Sync {spec.name!r}: read the model, plan each row, and write the tasks to Asana.",
         tags={SYNC_TAG: spec.name},
+        executor_def=dg.in_process_executor,
+        config=default_run_config(
+            spec.op_name("warehouse_model") if spec.model_query is not None else None,
+            spec.op_name("asana_task_payloads"),
+            spec.sync_settings(),
+            spec.model_query,
+        ),
+    )
+
+
+def build_dry_run_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
+    """The model and the plan, never `asana_tasks`: what a run would create, update (each field,
+    before and after), remove or reject, and what people changed in Asana; writes nothing, and
+    keeps its outputs in memory (`io.SyncIOManager`)."""
+    payloads_key = dg.AssetKey([*spec.key_prefix, "asana_task_payloads"])
+    keys = [payloads_key] if spec.model_query is None else [dg.AssetKey([*spec.key_prefix, "warehouse_model"]), payloads_key]
+    selection = dg.AssetSelection.assets(*keys)
+    return dg.define_asset_job(
+        spec.dry_run_job_name,
+        selection=selection,
+        description=f"Dry run of sync {spec.name!r}: what asana_tasks would do, field by field; writes nothing.",
+        tags={SYNC_TAG: spec.name, DRY_RUN_TAG: "true"},
         executor_def=dg.in_process_executor,
         config=default_run_config(
             spec.op_name("warehouse_model") if spec.model_query is not None else None,

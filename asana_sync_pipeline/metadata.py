@@ -138,21 +138,50 @@ def people_metadata(plan: Plan, project_gid: str) -> dict[str, Any]:
     }
 
 
+def creates_table(plan: Plan) -> str:
+    """The rows a run would create a task for: key and name (the first ones)."""
+    names = plan.values.get("name")
+    keys = plan.table["primary_key"].to_numpy(dtype=object)
+    rows = [(keys[row.position], names[row.position] if names is not None else "") for row in plan.creates()[:TABLE_ROWS]]
+    return markdown_table(pd.DataFrame(rows, columns=["primary_key", "name"]), total=len(plan.creates()))
+
+
+def rebuild_note(plan: Plan) -> str:
+    """What the run will do first when its state holds nothing for the sync (read, not done, by the dry run)."""
+    preview = plan.rebuild
+    if preview is None:
+        return "_no rebuild: the sync state knows this sync's tasks_"
+    return (
+        f"The sync state holds nothing for this sync: asana_tasks will first adopt {preview.adopted:,} of the "
+        f"{preview.listed:,} tasks of the project that carry a row's key in sync_key_field ({preview.up_to_date:,} "
+        f"already show their row), then create only the rows no task carries; the counts above are after it."
+        + (f" {preview.duplicates:,} more tasks carry a key already adopted and are left alone." if preview.duplicates else "")
+    )
+
+
 def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, Any]:
+    """The dry run's view, the counts first, then what changes row by row (updates field by field)."""
     counts = plan.counts()
     changes, changed_fields = field_changes_table(plan)
     full_updates = sum(1 for row in plan.updates() if plan.changes_of(row) is None)
+    lifecycle = lifecycle_tables(plan)
     return {
-        **people_metadata(plan, project_gid),
-        "field_changes": changed_fields,
-        "planned_changes": dg.MetadataValue.md(markdown_table(changes, total=changed_fields)),
-        "full_updates": full_updates,
-        **lifecycle_tables(plan),
-        "dagster/row_count": len(plan),
         "to_create": counts[Operation.CREATE],
         "to_update": counts[Operation.UPDATE],
         "unchanged": counts[Operation.UNCHANGED],
         "rejected": counts[Operation.REJECT],
+        "to_complete": lifecycle.pop("to_complete"),
+        "to_delete": lifecycle.pop("to_delete"),
+        **({"to_adopt_from_asana": plan.rebuild.adopted} if plan.rebuild else {}),
+        "rebuild_from_asana": dg.MetadataValue.md(rebuild_note(plan)),
+        "planned_changes": dg.MetadataValue.md(markdown_table(changes, total=changed_fields)),
+        "field_changes": changed_fields,
+        "full_updates": full_updates,
+        "planned_creates": dg.MetadataValue.md(creates_table(plan)),
+        **lifecycle,
+        **people_metadata(plan, project_gid),
+        "rejections": dg.MetadataValue.md(markdown_table(plan.rejections)),
+        "dagster/row_count": len(plan),
         "sync_mode": plan.settings.sync_mode.value,
         "project_gid": project_gid,
         "field_mapping": dg.MetadataValue.json(plan.mapping.fields),
@@ -161,7 +190,6 @@ def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, A
         "schema": dg.MetadataValue.json(plan.schema or {"read": False}),
         "schema_reads": (plan.schema or {}).get("reads", 0),
         "planned_payloads": dg.MetadataValue.md(payload_preview(plan, project_gid)),
-        "rejections": dg.MetadataValue.md(markdown_table(plan.rejections)),
     }
 
 

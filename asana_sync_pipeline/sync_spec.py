@@ -91,6 +91,10 @@ class SyncSpec:
         return self._prefixed("asana_sync_job")
 
     @property
+    def dry_run_job_name(self) -> str:
+        return self._prefixed("asana_dry_run_job")
+
+    @property
     def schedule_name(self) -> str:
         return self._prefixed("asana_sync_schedule")
 

@@ -3,6 +3,8 @@ and the tests read back what Asana (the emulator) and the state DuckDB then hold
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
@@ -174,24 +176,53 @@ def test_an_email_outside_the_workspace_is_rejected_before_anything_is_sent(sand
     assert sandbox.stats()["by_status"].get("400", 0) == 0
 
 
-def test_dry_run_plans_without_writing(sandbox):
-    import dagster as dg
-
+def dry_run(sandbox, sync: dict | None = None):
     from asana_sync_pipeline.definitions import build_definitions
 
+    job = build_definitions().resolve_job_def("asana_dry_run_job")
+    run_config = {"ops": {"asana_task_payloads": {"config": sync or {}}}}
+    return job.execute_in_process(instance=sandbox.instance, raise_on_error=False, run_config=run_config)
+
+
+def test_the_dry_run_job_plans_without_writing_and_leads_with_the_counts(sandbox):
     sandbox.write_model(MODEL)
-    defs = build_definitions()
-    job = dg.define_asset_job("dry_run", selection=["warehouse_model", "asana_task_payloads"])
-    result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("dry_run").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral()
-    )
-    assert result.success
+    result = dry_run(sandbox)
+    assert result.success, failure_text(result)
     planned = materialization(result, "asana_task_payloads")
+    assert list(planned)[:6] == ["to_create", "to_update", "unchanged", "rejected", "to_complete", "to_delete"]
     assert (planned["to_create"], planned["rejected"]) == (3, 2)
-    assert "POST /tasks" in planned["planned_payloads"]
-    assert sandbox.tasks() == []
-    assert sandbox.stats()["write_requests"] == 0
-    assert not sandbox.state.exists()
+    assert "POST /tasks" in planned["planned_payloads"] and "| acct-1 | Call Acme about renewal |" in planned["planned_creates"]
+    assert sandbox.tasks() == [] and sandbox.stats()["write_requests"] == 0 and not sandbox.state.exists()
+    stored = list(Path(sandbox.instance.storage_directory()).rglob("asana_task_payloads*"))
+    assert stored == [], "a dry run keeps its plan in memory: nothing pickled, nothing stored"
+    alone = sandbox.sync(only=("asana_tasks",))
+    assert not alone.success and "a dry run (asana_dry_run_job) keeps its plan in memory" in failure_text(alone)
+
+
+def test_the_dry_run_job_shows_each_fields_before_and_after(sandbox):
+    sandbox.write_model("SELECT 'a' AS id, 'Call Acme' AS name, 'first' AS notes, DATE '2026-12-31' AS due_on")
+    assert sandbox.sync().success
+    sandbox.write_model("SELECT 'a' AS id, 'Call Acme' AS name, 'second' AS notes, DATE '2027-01-15' AS due_on")
+    planned = materialization(dry_run(sandbox), "asana_task_payloads")
+    gid = sandbox.tasks()[0]["gid"]
+    assert planned["to_update"] == 1 and planned["field_changes"] == 2
+    assert f"| a | {gid} | notes | first | second |" in planned["planned_changes"]
+    assert f"| a | {gid} | due_on | 2026-12-31 | 2027-01-15 |" in planned["planned_changes"]
+    assert [task["notes"] for task in sandbox.tasks()] == ["first"]
+
+
+def test_the_dry_run_announces_a_rebuild_and_counts_after_it(sandbox, tmp_path):
+    keyed = {"sync_key_field": "1200000000000301"}
+    sandbox.write_model(MODEL)
+    assert sandbox.sync(keyed).success
+    sandbox.state.rename(tmp_path / "lost.duckdb")
+    planned = materialization(dry_run(sandbox, keyed), "asana_task_payloads")
+    assert (planned["to_create"], planned["to_adopt_from_asana"], planned["unchanged"]) == (0, 3, 3)
+    assert "asana_tasks will first adopt 3 of the 3 tasks of the project" in planned["rebuild_from_asana"]
+    assert not sandbox.state.exists() or sandbox.state_rows("synced_tasks") == [], "the dry run recorded nothing"
+    result = sandbox.sync(keyed)
+    found = materialization(result, "asana_tasks")
+    assert (found["created"], found["rebuilt_from_asana"]) == (0, 3)
 
 
 @pytest.mark.parametrize(

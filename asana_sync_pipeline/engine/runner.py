@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -42,13 +43,14 @@ from .log import Log, counted
 from .observing.apply import people_edits_after, subtasks_to_confirm, with_observation
 from .observing.observe import Observation, confirm, observe, ours_from
 from .observing.values import Context
-from .planning import Operation, Plan, build_plan, guard_trips, refresh_plan, with_written
+from .planning import Operation, Plan, RebuildPreview, build_plan, guard_trips, refresh_plan, with_written
 from .settings import AsanaSettings, SyncSettings
-from .state import StateStore, SyncScope
+from .state import SYNCED_COLUMNS, StateStore, SyncScope
 from .writing.context import RunContext
 from .writing.executor import SyncOptions
 from .writing.pending import create_pending
 from .writing.rebuild import match_tasks_to_rows, rebuild_state
+from .writing.reconcile import MATCH_OPT_FIELDS
 from .writing.report import SyncReport
 from .writing.sync import TaskSync
 
@@ -89,7 +91,8 @@ def plan_sync(
         transport: replaces httpx's network transport (a proxy, or a test's)."""
     needs = schema_needs(model, resolve_mapping([str(column) for column in model.columns], settings))
     synced = store.synced(scope)
-    if asana is None or (not needs and (synced.empty or not see_people)):
+    rebuild_ahead = synced.empty and bool(settings.sync_key_field)
+    if asana is None or (not needs and not see_people) or (not needs and synced.empty and not rebuild_ahead):
         plan = build_plan(model, settings, synced)
         return with_written(plan, store.written(scope, plan.update_keys()))
 
@@ -99,6 +102,8 @@ def plan_sync(
             schema = await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs) if needs else None
             plan = build_plan(model, settings, synced, schema)
             plan = with_written(plan, store.written(scope, plan.update_keys()))
+            if synced.empty and see_people and plan.settings.sync_key_field:
+                return await _previewing_rebuild(client, plan, scope, info.user_gid)
             if synced.empty or not see_people:
                 return plan
             ours = ours_from(synced)
@@ -113,6 +118,22 @@ def plan_sync(
             return with_observation(plan, observation, written, ctx, store.people_edits(scope))
 
     return asyncio.run(read_and_plan())
+
+
+async def _previewing_rebuild(client: AsanaClient, plan: Plan, scope: SyncScope, me_gid: str | None) -> Plan:
+    """A dry run's plan when the state holds nothing for the sync and a sync key is set: the project
+    listed once and its tasks matched to rows as the run's rebuild will, nothing recorded; the plan
+    counted as after the rebuild, the plan handed on as before it (the run rebuilds for itself)."""
+    tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=MATCH_OPT_FIELDS)]
+    adoptions = match_tasks_to_rows(plan, tasks, scope.project_gid, me_gid)
+    adopted = pd.DataFrame(
+        [(outcome.primary_key, outcome.task_gid, outcome.payload_hash, None, None) for outcome in adoptions.outcomes],
+        columns=list(SYNCED_COLUMNS),
+    )
+    after = refresh_plan(plan, adopted)
+    after = with_written(after, {outcome.primary_key: outcome.written for outcome in adoptions.outcomes if outcome.written})
+    preview = RebuildPreview(len(adoptions.outcomes), adoptions.up_to_date, len(tasks), adoptions.duplicates)
+    return replace(after, rebuild=preview, unobserved=plan)
 
 
 def run_sync(

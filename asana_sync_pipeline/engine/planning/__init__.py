@@ -4,7 +4,7 @@ from .bodies import SYNC_KEY, api_payload
 from .build import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, build_plan, refresh_plan, with_written
 from .changes import FieldChange
 from .guards import GuardTrip, guard_trips
-from .plan import COMPLETE, DELETE, Edit, Operation, PeopleSeen, Plan, PlannedRow, Release, Removal
+from .plan import COMPLETE, DELETE, Edit, Operation, PeopleSeen, Plan, PlannedRow, RebuildPreview, Release, Removal
 
 __all__ = [
     "COMPLETE",
@@ -18,6 +18,7 @@ __all__ = [
     "GuardTrip",
     "Operation",
     "PeopleSeen",
+    "RebuildPreview",
     "Plan",
     "PlannedRow",
     "Release",

@@ -86,6 +86,16 @@ class Release:
     reason: str
 
 
+@dataclass(frozen=True)
+class RebuildPreview:
+    """What a run whose state holds nothing for its sync will adopt first (read by a dry run, not done)."""
+
+    adopted: int
+    up_to_date: int
+    listed: int
+    duplicates: int
+
+
 @dataclass
 class PeopleSeen:
     """What the run saw people do in Asana since the last run, and what it costs to see."""
@@ -162,6 +172,8 @@ class Plan:
     people: PeopleSeen = field(default_factory=PeopleSeen)
     put_back: dict[int, str | None] = field(default_factory=dict)
     """Row position -> the section to put a task a person moved out back in (None: the project's first)."""
+    rebuild: RebuildPreview | None = None
+    """Set by a dry run whose state holds nothing for the sync: the rebuild the run will do first."""
     unobserved: Plan | None = field(default=None, repr=False)
     """The plan before what people did was taken in (set by `observing`): what a dry run hands on,
     since the run that writes reads people's changes again, under its lock."""
