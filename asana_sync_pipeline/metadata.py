@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from .engine.asana.connection import ConnectionInfo
@@ -142,8 +143,9 @@ def creates_table(plan: Plan) -> str:
     """The rows a run would create a task for: key and name (the first ones)."""
     names = plan.values.get("name")
     keys = plan.table["primary_key"].to_numpy(dtype=object)
-    rows = [(keys[row.position], names[row.position] if names is not None else "") for row in plan.creates()[:TABLE_ROWS]]
-    return markdown_table(pd.DataFrame(rows, columns=["primary_key", "name"]), total=len(plan.creates()))
+    positions = np.flatnonzero(plan.operations() == Operation.CREATE)
+    rows = [(keys[position], names[position] if names is not None else "") for position in positions[:TABLE_ROWS]]
+    return markdown_table(pd.DataFrame(rows, columns=["primary_key", "name"]), total=len(positions))
 
 
 def rebuild_note(plan: Plan) -> str:
@@ -163,7 +165,8 @@ def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, A
     """The dry run's view, the counts first, then what changes row by row (updates field by field)."""
     counts = plan.counts()
     changes, changed_fields = field_changes_table(plan)
-    full_updates = sum(1 for row in plan.updates() if plan.changes_of(row) is None)
+    updates = np.flatnonzero(plan.operations() == Operation.UPDATE)
+    full_updates = sum(1 for position in updates if int(position) not in plan.changes)
     lifecycle = lifecycle_tables(plan)
     return {
         "to_create": counts[Operation.CREATE],
