@@ -30,7 +30,6 @@ from dagster._core.events import DagsterEventType
 
 from .sync_spec import SyncSpec
 
-DEFAULT_WEBHOOK_ENV = "ASANA_SYNC_ALERT_WEBHOOK_URL"
 WEBSERVER_URL_ENV = "DAGSTER_WEBSERVER_URL"
 """The Dagster UI's address, for links to runs in messages (e.g. https://dagster.example.com)."""
 OK = "ok"
@@ -74,7 +73,7 @@ def _materialized(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> 
 def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
     found = []
     for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = record.dagster_event.event_specific_data if record.dagster_event else None
+        evaluation = record.dagster_event.asset_check_evaluation_data if record.dagster_event else None
         if evaluation is not None and not evaluation.passed and evaluation.check_name in CHECKS_THAT_ALERT:
             found.append((CHECKS_THAT_ALERT[evaluation.check_name], evaluation.description or evaluation.check_name))
     return found
@@ -139,14 +138,17 @@ def build_alert_sensor(spec: SyncSpec) -> dg.SensorDefinition:
         url = os.environ.get(env)
         if not url:
             return dg.SkipReason(f"{env} is not set: no alert is sent")
-        cursor = json.loads(context.cursor) if context.cursor else {"after": 0.0, "state": OK}
+        first = not context.cursor
+        cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {"after": 0.0, "state": OK}
         records = context.instance.get_run_records(
             dg.RunsFilter(job_name=spec.job_name, statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]),
             limit=50,
         )
         finished = sorted(
-            (record for record in records if record.end_time and record.end_time > cursor["after"]), key=lambda r: r.end_time
+            (record for record in records if (record.end_time or 0.0) > cursor["after"]), key=lambda r: r.end_time or 0.0
         )
+        if first:
+            finished = finished[-1:]  # alerts just turned on: the sync's current state, not its history
         for record in finished:
             state = run_state(context.instance, record.dagster_run, spec)
             if state.state != cursor["state"]:

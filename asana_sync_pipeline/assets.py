@@ -16,7 +16,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from .config import ModelQueryConfig, SyncConfig
-from .engine.errors import AsanaSyncError, SyncConfigError
+from .engine.errors import AsanaSyncError, GuardError, SyncConfigError
 from .engine.log import counted
 from .engine.model.warehouse import check_warehouse_file, read_model
 from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Operation, Plan
@@ -37,7 +37,8 @@ MATCHES_MODEL_CHECK = "asana_matches_model"
 
 
 def failure(exc: AsanaSyncError) -> dg.Failure:
-    return dg.Failure(description=str(exc))
+    """The step's failure, saying what happened; `error` tells the alert sensor a guard from the rest."""
+    return dg.Failure(description=str(exc), metadata={"error": "GuardError" if isinstance(exc, GuardError) else type(exc).__name__})
 
 
 def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:

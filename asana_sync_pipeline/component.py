@@ -31,7 +31,7 @@ from .config import SyncSettingsFields
 from .engine.errors import AsanaSyncError, SyncConfigError
 from .engine.settings import DEFAULT_TOKEN_ENV
 from .factory import build_sync_definitions
-from .sync_spec import DEFAULT_GROUP, DEFAULT_SYNC, SyncSpec
+from .sync_spec import DEFAULT_GROUP, DEFAULT_SYNC, AlertSettings, SyncSpec
 
 RESERVED_NAMES = {
     DEFAULT_SYNC: "belongs to the default sync (its state and its unprefixed names)",
@@ -53,6 +53,14 @@ class ModelSource(dg.Model):
         if (self.query is None) == (self.asset is None):
             raise ValueError("model needs exactly one of `query` or `asset`")
         return self
+
+
+class Alerts(dg.Model):
+    """Where a sync's alerts go: the variable holding the webhook URL (never the URL), and how many
+    tasks edited in Asana in one run call for an alert."""
+
+    webhook_url_env: str = Field(description="Name of the environment variable holding the webhook URL (Slack's shape).")
+    edits_over: int = Field(default=25, description="Alert when more tasks than this were edited in Asana in one run.")
 
 
 def _as_given(_: dg.ResolutionContext, source: ModelSource) -> ModelSource:
@@ -101,6 +109,10 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
     )
     schedule: str | None = Field(default=None, description="Cron on which to run the sync (off until enabled in the UI).")
     sensor: bool = Field(default=False, description="Run the sync when its model changes (off until enabled in the UI).")
+    alerts: Alerts | None = Field(
+        default=None,
+        description="`{webhook_url_env: NAME}`: post to that webhook once per change of the sync's state, and on recovery.",
+    )
 
     @classmethod
     def get_model_cls(cls) -> type[BaseModel]:
@@ -124,6 +136,7 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
             settings=self.given_settings(),
             schedule=self.schedule,
             sensor=self.sensor,
+            alerts=AlertSettings(self.alerts.webhook_url_env, self.alerts.edits_over) if self.alerts else None,
         )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:

@@ -20,7 +20,7 @@ from .io import SyncIOManager
 from .paths import project_path
 from .resources import PROJECT_ENV, AsanaResource, SyncStateResource
 from .schedules import DEFAULT_CRON
-from .sync_spec import SyncSpec
+from .sync_spec import AlertSettings, SyncSpec
 
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_STATE_PATH = "data/sync_state.duckdb"
@@ -71,7 +71,7 @@ def _state_file(env: Mapping[str, str]) -> str:
 
 
 def default_sync_spec(env: Mapping[str, str]) -> SyncSpec:
-    return SyncSpec(schedule=env.get("ASANA_SYNC_CRON") or DEFAULT_CRON, sensor=True)
+    return SyncSpec(schedule=env.get("ASANA_SYNC_CRON") or DEFAULT_CRON, sensor=True, alerts=AlertSettings())
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from .alerts import build_alert_sensor
 from .assets import build_sync_assets
 from .jobs import build_connection_test_job, build_dry_run_job, build_sync_job
 from .schedules import build_schedule
@@ -16,6 +17,8 @@ def build_sync_definitions(spec: SyncSpec) -> dg.Definitions:
     job = build_sync_job(spec)
     schedules = [build_schedule(spec, job)] if spec.schedule else []
     sensors = [build_sensor(spec, job)] if spec.sensor else []
+    if spec.alerts is not None:
+        sensors.append(build_alert_sensor(spec))
     return dg.Definitions(
         assets=build_sync_assets(spec),
         jobs=[job, build_dry_run_job(spec), build_connection_test_job(spec)],

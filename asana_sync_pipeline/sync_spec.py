@@ -19,7 +19,28 @@ from .engine.state import DEFAULT_SYNC
 
 DEFAULT_QUERY = "SELECT * FROM asana_task_model"
 DEFAULT_GROUP = "asana_sync"
+DEFAULT_WEBHOOK_ENV = "ASANA_SYNC_ALERT_WEBHOOK_URL"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where a sync's alerts go and when (see `alerts`): the variable holding the webhook URL (a
+    secret: never the URL itself), how many tasks edited in Asana in one run call for an alert, and
+    how often the alert sensor looks at finished runs."""
+
+    webhook_url_env: str = DEFAULT_WEBHOOK_ENV
+    edits_over: int = 25
+    interval_seconds: int = 15
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.webhook_url_env or ""):
+            raise SyncConfigError(
+                "alerts: webhook_url_env must name an environment variable (letters, digits and underscores, such as "
+                f"{DEFAULT_WEBHOOK_ENV}); the URL itself never goes in YAML"
+            )
+        if self.edits_over < 0 or self.interval_seconds < 1:
+            raise SyncConfigError("alerts: edits_over must be 0 or more and interval_seconds at least 1")
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,7 @@ class SyncSpec:
     schedule: str | None = None
     sensor: bool = False
     description: str | None = None
+    alerts: AlertSettings | None = None
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name or ""):
@@ -93,6 +115,10 @@ class SyncSpec:
     @property
     def dry_run_job_name(self) -> str:
         return self._prefixed("asana_dry_run_job")
+
+    @property
+    def alert_sensor_name(self) -> str:
+        return self._prefixed("asana_sync_alerts")
 
     @property
     def schedule_name(self) -> str:

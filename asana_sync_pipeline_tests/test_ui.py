@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 from dagster_graphql import DagsterGraphQLClient
@@ -104,7 +105,7 @@ def test_code_location_lineage_and_two_syncs_launched_side_by_side_through_graph
     assert repository["location"]["name"] == "asana_sync_pipeline"
     assert {"asana_sync_job", "asana_connection_test", "data_checks_asana_sync_job"} <= {job["name"] for job in repository["jobs"]}
     assert sorted(schedule["name"] for schedule in repository["schedules"]) == ["asana_sync_schedule", "data_checks_asana_sync_schedule"]
-    assert sorted(sensor["name"] for sensor in repository["sensors"]) == ["data_checks_model_sensor", "warehouse_model_sensor"]
+    assert sorted(sensor["name"] for sensor in repository["sensors"]) == ["asana_sync_alerts", "data_checks_model_sensor", "warehouse_model_sensor"]
     nodes = {"/".join(node["assetKey"]["path"]): node for node in repository["assetNodes"]}
     assert {name: ["/".join(key["path"]) for key in node["dependencyKeys"]] for name, node in nodes.items()} == {
         "warehouse_model": [],
@@ -171,3 +172,36 @@ def test_materialize_from_the_asset_graph_in_a_real_browser(ui, tmp_path):
         browser.close()
     assert screenshot.stat().st_size > 10_000
     assert ui.emulator.task_count() == VALID_SAMPLE_ROWS + FAILING_SAMPLE_CHECKS
+
+
+def test_alerts_under_dagster_dev_one_per_change_of_state(tmp_path):
+    from asana_sync_pipeline_tests.test_alerts import Webhook
+
+    hook = Webhook()
+    (tmp_path / "dagster_home").mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
+    with EmulatorServer(EmulatorSettings(token=TOKEN)) as emulator:
+        env = {**_environment(tmp_path, emulator), "ASANA_SYNC_ALERT_WEBHOOK_URL": hook.url, "DAGSTER_WEBSERVER_URL": "http://ui.example"}
+        with dagster_dev(cwd=ROOT, env=env, log=tmp_path / "dagster_dev.log") as (url, port):
+            ui = DagsterUI(url=url, port=port, emulator=emulator)
+            client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+
+            def run_and_wait_for_alerts(count: int, alerts: int, *, settle: bool = False) -> None:
+                client.submit_job_execution("asana_sync_job")
+                ui.wait_for_runs(count)
+                deadline = time.monotonic() + 90
+                while len(hook.received) < alerts and time.monotonic() < deadline:
+                    time.sleep(1)
+                if settle:
+                    time.sleep(20)  # more than one tick of the sensor: nothing else may come
+                assert len(hook.received) == alerts, hook.texts()
+
+            run_and_wait_for_alerts(1, 1)  # no warehouse file yet: the run fails
+            assert hook.texts()[0].startswith("Asana sync 'default': failed. Cannot open the warehouse")
+            assert "http://ui.example/runs/" in hook.texts()[0]
+            run_and_wait_for_alerts(2, 1, settle=True)  # fails again: no second alert
+            with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+                connection.execute("CREATE TABLE asana_task_model AS SELECT 'k' || i AS id, 'Task ' || i AS name FROM range(5) t(i)")
+            run_and_wait_for_alerts(3, 2, settle=True)
+            assert hook.texts()[1].startswith("Asana sync 'default' recovered (was: failed)")
+    hook.server.shutdown()
