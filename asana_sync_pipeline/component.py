@@ -25,6 +25,7 @@ import dagster as dg
 from dagster.components.component.component_scaffolder import Scaffolder
 from dagster.components.component_scaffolding import scaffold_component
 from dagster.components.scaffold.scaffold import ScaffoldRequest, scaffold_with
+from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config import SyncSettingsFields
@@ -81,6 +82,12 @@ class AsanaSyncScaffolder(Scaffolder):
                 "primary_key": "id",
             },
         )
+        if request.scaffold_format == "yaml" and not request.append:
+            written = request.target_path / "defs.yaml"
+            written.write_text(written.read_text().replace("project_gid: ''", f"project_gid: ''{PROJECT_GID_HINT}", 1))
+
+
+PROJECT_GID_HINT = "  # the Asana project's GID: the number after /0/ in its URL"
 
 
 @scaffold_with(AsanaSyncScaffolder)
@@ -93,6 +100,8 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
         project_gid: the Asana project receiving the tasks.
         access_token_env: the environment variable holding the token (never the token).
         schedule, sensor: the sync's automation, off until enabled in the UI.
+        translation: Dagster's asset attributes (owners, tags, automation_condition, ...) for each of
+            the sync's assets, as in dagster-sling and dagster-dlt; `{{ data }}` is the asset's role.
         sync_mode, primary_key, field_mapping, ...: every sync setting (docs/configuration.md)."""
 
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
@@ -103,7 +112,10 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
         dg.Resolver(_as_given, model_field_name="model", description="`{query: SQL}` or `{asset: key/path}`."),
     ]
     """YAML `model` (a field of that name would shadow `Resolvable.model`)."""
-    project_gid: str | None = Field(description="GID of the Asana project receiving the tasks (digits only).")
+    project_gid: str | None = Field(
+        description="GID of the Asana project receiving the tasks (digits only).",
+        json_schema_extra={"minLength": 1},  # `dg check yaml` points at an empty one; loading says what to write
+    )
     access_token_env: str = Field(
         default=DEFAULT_TOKEN_ENV, description="Name of the environment variable holding the token (never the token)."
     )
@@ -113,6 +125,10 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
         default=None,
         description="`{webhook_url_env: NAME}`: post to that webhook once per change of the sync's state, and on recovery.",
     )
+    translation: Annotated[TranslationFn[str], TranslationFnResolver[str](lambda role: {"data": role})] | None = None
+    """Asset attributes for each of the sync's assets, given as in dagster-sling and dagster-dlt:
+    a mapping (`owners`, `tags`, `automation_condition`, `group_name`, ...) or a template returning
+    one; `{{ data }}` is the asset's role (`warehouse_model`, `asana_task_payloads`, `asana_tasks`)."""
 
     @classmethod
     def get_model_cls(cls) -> type[BaseModel]:
@@ -145,7 +161,23 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
             _check_against_other_syncs(self, context)
         except AsanaSyncError as exc:
             raise AsanaSyncError(f"{context.path}: {exc}") from None
-        return build_sync_definitions(spec)
+        defs = build_sync_definitions(spec)
+        if self.translation is None:
+            return defs
+        return defs.map_asset_specs(func=functools.partial(_translated, self.translation, context))
+
+
+def _translated(translation: TranslationFn[str], context: dg.ComponentLoadContext, spec: dg.AssetSpec) -> dg.AssetSpec:
+    """One of the sync's assets with the YAML's attributes; its key stays, since the sync's jobs,
+    checks and state name it."""
+    translated = translation(spec, spec.key.path[-1])
+    if translated.key != spec.key:
+        raise SyncConfigError(
+            f"{context.path}: translation changes the key of {spec.key.to_user_string()} to "
+            f"{translated.key.to_user_string()}; a sync's asset keys are fixed (its name prefixes them): set the "
+            "other attributes (owners, tags, automation_condition, group_name, ...) here"
+        )
+    return translated
 
 
 def _check_against_other_syncs(sync: AsanaSyncComponent, context: dg.ComponentLoadContext) -> None:

@@ -233,6 +233,11 @@ def test_dg_scaffolds_a_sync_ready_to_fill_in(tmp_path, monkeypatch):
     [written] = list(root.glob("*/defs/churn_alerts/defs.yaml"))
     text = written.read_text()
     assert "type: asana_sync_pipeline.AsanaSyncComponent" in text and "name: churn_alerts" in text
+    checked = subprocess.run([DG, "check", "yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=180)
+    assert checked.returncode != 0
+    first = checked.stdout.splitlines()[0]
+    assert first.endswith("attributes.project_gid '' should be non-empty") and "churn_alerts/defs.yaml:7" in first, checked.stdout
+    assert "the number after /0/ in its URL" in checked.stdout and "Traceback" not in checked.stdout + checked.stderr
     with pytest.raises(Exception) as unfilled:
         load(root)
     assert "sync 'churn_alerts': project_gid is empty" in str(unfilled.value) + str(unfilled.value.__cause__)
@@ -298,3 +303,64 @@ def test_two_syncs_writing_their_keys_to_one_field_of_one_project_are_refused(tm
         load(project_with(tmp_path / "shared", shared, monkeypatch))
     text = str(raised.value) + str(raised.value.__cause__)
     assert "syncs 'churn', 'renewals' write their keys to the same sync_key_field 301 of project 1" in text
+
+
+TRANSLATED = """
+type: asana_sync_pipeline.AsanaSyncComponent
+attributes:
+  name: churn
+  model:
+    query: SELECT id, name FROM shared_model
+  project_gid: "{project}"
+  translation:
+{translation}
+"""
+
+
+def test_yaml_sets_dagsters_asset_attributes_and_automation_runs_the_sync(sandbox, tmp_path, monkeypatch):
+    translation = """\
+    owners: [team:growth, ana@example.com]
+    tags: {tier: prod, role: "{{ data }}"}
+    automation_condition: "{{ automation_condition.on_cron('0 6 * * *') }}"
+"""
+    with __import__("duckdb").connect(str(sandbox.warehouse)) as connection:
+        connection.execute("CREATE TABLE shared_model AS SELECT 'a' AS id, 'Alpha' AS name")
+    defs = load(project_with(tmp_path, {"churn": TRANSLATED.format(project=sandbox.project_gid, translation=translation)}, monkeypatch))
+    graph = defs.get_repository_def().asset_graph
+    roles = ("warehouse_model", "asana_task_payloads", "asana_tasks")
+    for role in roles:
+        node = graph.get(dg.AssetKey(["churn", role]))
+        assert node.owners == ["team:growth", "ana@example.com"]
+        assert {"tier": "prod", "role": role}.items() <= dict(node.tags).items()
+        assert node.automation_condition is not None and node.automation_condition.get_label() == "on_cron(0 6 * * *, UTC)"
+        assert node.group_name == "churn"
+
+    # From the cron tick on, Dagster's automation requests the sync's assets, and the runs it makes
+    # sync the model as the sync's job would.
+    instance = dg.DagsterInstance.ephemeral()
+    requested: list[str] = []
+    cursor = None
+    moment = __import__("datetime").datetime(2026, 12, 4, 5, 59, tzinfo=__import__("datetime").timezone.utc)
+    for minutes in (0, 2, 3, 4):
+        evaluation = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=cursor, evaluation_time=moment + __import__("datetime").timedelta(minutes=minutes)
+        )
+        cursor = evaluation.cursor
+        keys = [dg.AssetKey(["churn", role]) for role in roles if evaluation.get_num_requested(dg.AssetKey(["churn", role]))]
+        if keys:
+            requested += [key.to_user_string() for key in keys]
+            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+                instance=instance, asset_selection=keys, raise_on_error=False
+            )
+            assert result.success, failure_text(result)
+    assert requested == [f"churn/{role}" for role in roles]
+    assert [task["name"] for task in sandbox.tasks()] == ["Alpha"]
+
+
+def test_yaml_attributes_cannot_move_a_syncs_assets(tmp_path, monkeypatch):
+    yaml = TRANSLATED.format(project="1200000000000100", translation="    key_prefix: elsewhere\n")
+    with pytest.raises(Exception) as raised:
+        load(project_with(tmp_path, {"churn": yaml}, monkeypatch))
+    text = str(raised.value) + str(raised.value.__cause__)
+    assert "translation changes the key of churn/warehouse_model to elsewhere/churn/warehouse_model" in text
+    assert "a sync's asset keys are fixed" in text
