@@ -1,6 +1,6 @@
 """A sync's jobs: the sync itself, its dry run, and a one-click connection test for the Dagster UI."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -18,6 +18,16 @@ if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 
+def _run_config(spec: SyncSpec) -> dict[str, Any]:
+    """The sync's settings (and query) as the run config the Launchpad opens with."""
+    return default_run_config(
+        spec.op_name("warehouse_model") if spec.model_query is not None else None,
+        spec.op_name("asana_task_payloads"),
+        spec.sync_settings(),
+        spec.model_query,
+    )
+
+
 def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
     """Every asset of the sync (an upstream model asset is loaded, not materialized).
 
@@ -30,12 +40,7 @@ def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
         description=f"Sync {spec.name!r}: read the model, plan each row, and write the tasks to Asana.",
         tags={SYNC_TAG: spec.name},
         executor_def=dg.in_process_executor,
-        config=default_run_config(
-            spec.op_name("warehouse_model") if spec.model_query is not None else None,
-            spec.op_name("asana_task_payloads"),
-            spec.sync_settings(),
-            spec.model_query,
-        ),
+        config=_run_config(spec),
     )
 
 
@@ -52,12 +57,7 @@ def build_dry_run_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
         description=f"Dry run of sync {spec.name!r}: what asana_tasks would do, field by field; writes nothing.",
         tags={SYNC_TAG: spec.name, DRY_RUN_TAG: "true"},
         executor_def=dg.in_process_executor,
-        config=default_run_config(
-            spec.op_name("warehouse_model") if spec.model_query is not None else None,
-            spec.op_name("asana_task_payloads"),
-            spec.sync_settings(),
-            spec.model_query,
-        ),
+        config=_run_config(spec),
     )
 
 

@@ -305,16 +305,7 @@ def test_two_syncs_writing_their_keys_to_one_field_of_one_project_are_refused(tm
     assert "syncs 'churn', 'renewals' write their keys to the same sync_key_field 301 of project 1" in text
 
 
-TRANSLATED = """
-type: asana_sync_pipeline.AsanaSyncComponent
-attributes:
-  name: churn
-  model:
-    query: SELECT id, name FROM shared_model
-  project_gid: "{project}"
-  translation:
-{translation}
-"""
+TRANSLATED = TWO_SYNCS.split("---")[0].replace('  schedule: "0 6 * * *"\n', "  translation:\n{translation}")
 
 
 def test_yaml_sets_dagsters_asset_attributes_and_automation_runs_the_sync(sandbox, tmp_path, monkeypatch):
