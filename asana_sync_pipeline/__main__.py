@@ -148,12 +148,8 @@ def _run_all(
     from .definitions import sync_specs
 
     jobs = sync_jobs()
-    unknown = sorted(set(names) - set(jobs))
-    if unknown:
-        raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(jobs)}")
     chosen = names or [name for name in jobs if only is None or name in only]
-    if query and len(chosen) > 1:
-        raise SyncConfigError(f"--query applies to one sync; choose it with --sync (the syncs are: {', '.join(jobs)})")
+    _check_choice(names, query, chosen)
     specs = sync_specs()
     for name in chosen:
         check_connection_settings(specs[name])
@@ -161,6 +157,16 @@ def _run_all(
     for name in chosen:
         ok = _run_once(f"Sync {name!r}{label}", specs[name], jobs[name], query, sync_mode) and ok
     return ok
+
+
+def _check_choice(names: list[str], query: str | None, chosen: list[str] | None = None) -> None:
+    """The syncs named on the command line exist, and --query has one sync to apply to."""
+    jobs = sync_jobs()
+    unknown = sorted(set(names) - set(jobs))
+    if unknown:
+        raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(jobs)}")
+    if query and len(chosen if chosen is not None else names or list(jobs)) != 1:
+        raise SyncConfigError(f"--query applies to one sync; choose it with --sync (the syncs are: {', '.join(jobs)})")
 
 
 def _with_tokens(names: list[str]) -> tuple[list[str], list[str]]:
@@ -206,10 +212,15 @@ def _run_locally(
         print(f"Asana emulator: {server.base_url} ({where}; nothing leaves this machine)")
         apply_to_process(local_environment(server, specs.values(), warehouse=model, state=state))
         only = None
-        if fixture is None and not names:
+        own = [name for name in specs if name not in SAMPLE_SYNCS]
+        if fixture is None and not names and sample:
             only = [name for name in specs if name in SAMPLE_SYNCS]
-            if set(specs) - set(only):
-                print(f"Not in the demo (the sample's syncs only; choose one with --sync): {', '.join(sorted(set(specs) - set(only)))}")
+            if own:
+                print(f"Not in the demo (the sample's syncs only; choose one with --sync): {', '.join(sorted(own))}")
+        elif not names and not sample and own:
+            only = own
+            left = sorted(set(specs) - set(own))
+            print(f"Not run against your warehouse (the sample's syncs; choose one with --sync): {', '.join(left)}")
         ok = _run_all(names, query, sync_mode, label=": first run, every valid row becomes a task", only=only)
         if ok and sample and query is None and (not names or DEFAULT_SYNC in names):
             ok = _run_once(
@@ -272,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.clear_releases is not None:
             return _clear_releases(args.sync, args.clear_releases)
+        _check_choice(args.sync, args.query)  # before a warehouse is built or an emulator started
         if args.fixture is not None or not _with_tokens(args.sync)[0]:
             return 0 if _run_locally(args.sync, args.query, args.sync_mode, args.fixture, args.warehouse) else 1
         return 0 if _run_with_tokens(args.sync, args.query, args.sync_mode, args.warehouse) else 1

@@ -66,7 +66,8 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             except AsanaSyncError as exc:
                 raise failure(exc) from None
             except duckdb.Error as exc:
-                raise dg.Failure(description=f"The model query failed: {exc}\nQuery: {query}") from None
+                reason = str(exc).split("\nLINE ")[0].strip()  # its LINE and caret point into the statement around the query
+                raise dg.Failure(description=f"The model query failed: {reason}\nQuery: {query}") from None
             context.add_output_metadata(
                 {
                     "dagster/row_count": len(model),

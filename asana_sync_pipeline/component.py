@@ -205,6 +205,17 @@ def _check_against_other_syncs(sync: AsanaSyncComponent, context: dg.ComponentLo
         )
 
 
+TOKEN_NAMES = ("access_token", "token", "asana_token", "asana_access_token", "personal_access_token", "pat")
+
+
+def _token_names_load_refuses(schema: dict[str, Any]) -> None:
+    """Where a token would be pasted, the schema `dg check yaml` applies stays silent: it prints the
+    offending YAML line, value and all. Loading refuses the attribute without showing it."""
+    schema.setdefault("properties", {}).update(
+        {name: {"description": "never: name the variable holding the token with access_token_env"} for name in TOKEN_NAMES}
+    )
+
+
 @functools.cache
 def _refusing_unknown_attributes(derived: type[BaseModel]) -> type[BaseModel]:
     """The model Dagster derives from the component's fields, refusing unknown attributes by name.
@@ -214,7 +225,7 @@ def _refusing_unknown_attributes(derived: type[BaseModel]) -> type[BaseModel]:
     raises an `AsanaSyncError` instead, which pydantic passes on as it is."""
 
     class AsanaSyncAttributes(derived):  # type: ignore[misc, valid-type]
-        model_config = ConfigDict(coerce_numbers_to_str=True)
+        model_config = ConfigDict(coerce_numbers_to_str=True, json_schema_extra=_token_names_load_refuses)
 
         @model_validator(mode="before")
         @classmethod

@@ -39,7 +39,7 @@ def local_warehouse(warehouse: str | Path | None) -> tuple[Path, bool]:
     """The warehouse local runs read, and whether it is the sample (built fresh for them)."""
     if warehouse:
         path = project_path(warehouse, "the warehouse")
-        check_warehouse_file(str(path))
+        check_warehouse_file(str(path), hint="Point --warehouse (WAREHOUSE= for make) at a DuckDB database file.")
         return path, False
     from .sample_warehouse import build_sample_warehouse
 

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 
 from .engine.asana.connection import ConnectionInfo
-from .engine.planning import COMPLETE, DELETE, Operation, Plan
+from .engine.fields.rules import PARENT_KEY
+from .engine.planning import COMPLETE, DELETE, Operation, Plan, PlannedRow
+from .engine.settings import FieldPolicy
+from .engine.writing.field_requests import requests_for
 from .engine.writing.report import SyncReport
 
 PREVIEW_ROWS = 10
@@ -35,12 +38,37 @@ def markdown_table(frame: pd.DataFrame, limit: int = TABLE_ROWS, *, total: int |
 
 
 def payload_preview(plan: Plan, project_gid: str) -> str:
+    """The first writes as the run will send them: a create's body, an update's changed fields alone."""
     lines = []
     for row in plan.writes(PREVIEW_ROWS):
-        payload = plan.request_body(row, project_gid, for_update=row.operation is Operation.UPDATE)
-        target = "POST /tasks" if row.operation is Operation.CREATE else f"PUT /tasks/{row.task_gid}"
-        lines.append(f"- `{row.key}` → {target}: `{payload}`")
+        changes = plan.changes_of(row) if row.operation is Operation.UPDATE else None
+        if changes is None:
+            payload = plan.request_body(row, project_gid, for_update=row.operation is Operation.UPDATE)
+            target = "POST /tasks" if row.operation is Operation.CREATE else f"PUT /tasks/{row.task_gid}"
+            lines.append(f"- `{row.key}` → {target}: `{payload}`")
+        else:
+            lines.append(f"- `{row.key}` → {_field_requests(plan, row, changes, project_gid)}")
     return "\n".join(lines) or "_no task to create or update (removals and comments are listed apart)_"
+
+
+def _task_of(plan: Plan, key: str) -> str:
+    """The task GID of the plan's row `key`, or what it will be (a task this run creates)."""
+    found = plan.table["task_gid"][plan.table["primary_key"] == key].dropna()
+    return str(found.iloc[0]) if len(found) else f"(the task of row {key})"
+
+
+def _field_requests(plan: Plan, row: PlannedRow, changes: list, project_gid: str) -> str:
+    gid = str(row.task_gid)
+    parents = {change.after: _task_of(plan, change.after) for change in changes if change.field == PARENT_KEY and change.after}
+    made = requests_for(
+        gid, changes, project_gid=project_gid, kinds=plan.kinds, sync_key_field=plan.settings.sync_key_field, parents=parents
+    )
+    parts = [f"PUT /tasks/{gid}: `{made.body}`"] if made.body else []
+    parts += [f"POST {action.path}: `{action.data}`" for action in made.actions]
+    guarded = [change.field for change in changes if change.policy is FieldPolicy.IF_EMPTY]
+    if guarded:
+        parts.append(f"({', '.join(guarded)} only if empty in Asana: if_empty)")
+    return "; then ".join(parts) if parts else "nothing to send"
 
 
 def lifecycle_tables(plan: Plan) -> dict[str, Any]:
@@ -151,8 +179,19 @@ def creates_table(plan: Plan) -> str:
 def rebuild_note(plan: Plan) -> str:
     """What the run will do first when its state holds nothing for the sync (read, not done, by the dry run)."""
     preview = plan.rebuild
-    if preview is None:
+    if preview is None and plan.tracked_tasks:
         return "_no rebuild: the sync state knows this sync's tasks_"
+    if preview is None and plan.settings.sync_key_field:
+        return (
+            "_not previewed (planned without a token): the sync state holds no task of this sync, so asana_tasks "
+            "will first adopt the project's tasks that carry a row's key in sync_key_field; the counts above are "
+            "before it_"
+        )
+    if preview is None:
+        return (
+            "_no rebuild: the sync state holds no task of this sync and no sync_key_field is set, so tasks already "
+            "in the project are not recognised and every row gets a new task (set sync_key_field to adopt them)_"
+        )
     return (
         f"The sync state holds nothing for this sync: asana_tasks will first adopt {preview.adopted:,} of the "
         f"{preview.listed:,} tasks of the project that carry a row's key in sync_key_field ({preview.up_to_date:,} "

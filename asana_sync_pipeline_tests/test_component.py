@@ -271,6 +271,10 @@ def test_a_token_pasted_into_yaml_is_refused_without_being_shown(tmp_path, monke
         text = "".join(traceback.format_exception(raised.value))
         assert secret not in text
         assert "never goes in YAML" in text
+    root = project_with(tmp_path / "checked", {"bad": yaml.replace(f"token: {secret}", f"access_token: {secret}")}, monkeypatch)
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    checked = subprocess.run([DG, "check", "yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=180)
+    assert secret not in checked.stdout + checked.stderr, "dg check yaml prints the line of an attribute it refuses"
 
 
 @pytest.mark.parametrize("name", ["default", "asana_sync", "warehouse"])
@@ -313,6 +317,7 @@ def test_yaml_sets_dagsters_asset_attributes_and_automation_runs_the_sync(sandbo
     owners: [team:growth, ana@example.com]
     tags: {tier: prod, role: "{{ data }}"}
     automation_condition: "{{ automation_condition.on_cron('0 6 * * *') }}"
+    group_name: growth
 """
     with __import__("duckdb").connect(str(sandbox.warehouse)) as connection:
         connection.execute("CREATE TABLE shared_model AS SELECT 'a' AS id, 'Alpha' AS name")
@@ -324,7 +329,9 @@ def test_yaml_sets_dagsters_asset_attributes_and_automation_runs_the_sync(sandbo
         assert node.owners == ["team:growth", "ana@example.com"]
         assert {"tier": "prod", "role": role}.items() <= dict(node.tags).items()
         assert node.automation_condition is not None and node.automation_condition.get_label() == "on_cron(0 6 * * *, UTC)"
-        assert node.group_name == "churn"
+        assert node.group_name == "growth"
+    dry_run = run(defs, "churn_asana_dry_run_job")
+    assert dry_run.success and materialization(dry_run, "churn__asana_task_payloads")["to_create"] == 1
 
     # From the cron tick on, Dagster's automation requests the sync's assets, and the runs it makes
     # sync the model as the sync's job would.

@@ -192,6 +192,7 @@ def test_the_dry_run_job_plans_without_writing_and_leads_with_the_counts(sandbox
     assert list(planned)[:6] == ["to_create", "to_update", "unchanged", "rejected", "to_complete", "to_delete"]
     assert (planned["to_create"], planned["rejected"]) == (3, 2)
     assert "POST /tasks" in planned["planned_payloads"] and "| acct-1 | Call Acme about renewal |" in planned["planned_creates"]
+    assert "no sync_key_field is set, so tasks already in the project are not recognised" in planned["rebuild_from_asana"]
     assert sandbox.tasks() == [] and sandbox.stats()["write_requests"] == 0 and not sandbox.state.exists()
     stored = list(Path(sandbox.instance.storage_directory()).rglob("asana_task_payloads*"))
     assert stored == [], "a dry run keeps its plan in memory: nothing pickled, nothing stored"
@@ -209,6 +210,8 @@ def test_the_dry_run_job_shows_each_fields_before_and_after(sandbox):
     assert f"| a | {gid} | notes | first | second |" in planned["planned_changes"]
     assert f"| a | {gid} | due_on | 2026-12-31 | 2027-01-15 |" in planned["planned_changes"]
     assert [task["notes"] for task in sandbox.tasks()] == ["first"]
+    assert planned["rebuild_from_asana"] == "_no rebuild: the sync state knows this sync's tasks_"
+    assert f"- `a` → PUT /tasks/{gid}: `{{'due_on': '2027-01-15', 'notes': 'second'}}`" in planned["planned_payloads"]
 
 
 def test_the_dry_run_announces_a_rebuild_and_counts_after_it(sandbox, tmp_path):
@@ -223,6 +226,13 @@ def test_the_dry_run_announces_a_rebuild_and_counts_after_it(sandbox, tmp_path):
     result = sandbox.sync(keyed)
     found = materialization(result, "asana_tasks")
     assert (found["created"], found["rebuilt_from_asana"]) == (0, 3)
+
+
+def test_the_dry_run_checks_the_sync_key_field_as_the_run_would(sandbox):
+    sandbox.write_model(MODEL)
+    result = dry_run(sandbox, {"sync_key_field": "1299999999999999"})
+    assert not result.success
+    assert "sync_key_field 1299999999999999 is not a custom field of project" in failure_text(result)
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,7 @@ def test_the_cli_prints_the_reason_of_a_failed_run_once_and_no_framework_trace(s
     done = _cli(sandbox, {}, "--query", "SELECT * FROM no_such_model")
     assert done.returncode == 1
     assert "FAILED in warehouse_model: The model query failed: Catalog Error" in done.stdout
+    assert "Query: SELECT * FROM no_such_model" in done.stdout and "asana_sync_model" not in done.stdout
     assert done.stdout.count("The model query failed") == 1 and "Stack Trace" not in done.stdout + done.stderr
     assert 'warehouse_model: Execution of step "warehouse_model" failed.' in done.stdout
 
@@ -345,6 +346,33 @@ def test_the_demo_runs_the_samples_syncs_and_names_the_others(three_syncs, capsy
     out = capsys.readouterr().out
     assert "Not in the demo (the sample's syncs only; choose one with --sync): launches" in out
     assert "(the bundled fixture; nothing leaves this machine)" in out
+
+
+def test_a_mistaken_choice_on_the_command_line_is_refused_before_anything_starts(three_syncs, capsys, tmp_path):
+    cli, ran = three_syncs
+    assert cli.main(["--sync", "nosuch"]) == 2
+    assert cli.main(["--query", "SELECT 1"]) == 2
+    not_duckdb = tmp_path / "mine.json"
+    not_duckdb.write_text("{}")
+    assert cli.main(["--warehouse", str(not_duckdb)]) == 2
+    captured = capsys.readouterr()
+    assert "Configuration error: no sync named nosuch; the syncs are: default, data_checks, launches" in captured.err
+    assert "Configuration error: --query applies to one sync; choose it with --sync" in captured.err
+    assert "it is not a DuckDB database file. Point --warehouse (WAREHOUSE= for make) at a DuckDB database file." in captured.err
+    assert "Sample warehouse" not in captured.out and "Asana emulator" not in captured.out and ran == []
+
+
+@LOCAL_DATA
+def test_your_warehouse_runs_your_syncs_and_names_the_samples(three_syncs, capsys, tmp_path):
+    cli, ran = three_syncs
+    warehouse = tmp_path / "mine.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("CREATE TABLE launches AS SELECT 1 AS id")
+    assert cli.main(["--warehouse", str(warehouse)]) == 0
+    assert ran == ["launches"]
+    out = capsys.readouterr().out
+    assert "Not run against your warehouse (the sample's syncs; choose one with --sync): data_checks, default" in out
+    assert cli.main(["--warehouse", str(warehouse), "--sync", "default"]) == 0 and ran == ["launches", "default"]
 
 
 def test_a_sync_with_its_own_token_runs_against_asana_and_the_others_are_named(three_syncs, monkeypatch, capsys):

@@ -98,7 +98,8 @@ def plan_sync(
 
     async def read_and_plan() -> Plan:
         async with AsanaClient(asana, transport=transport) as client:
-            info = await check_connection(client, scope.project_gid)
+            # A dry run checks the sync key field as the run will (a run checks it under its lock).
+            info = await check_connection(client, scope.project_gid, sync_key_field=settings.sync_key_field if see_people else None)
             schema = await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs) if needs else None
             plan = build_plan(model, settings, synced, schema)
             plan = with_written(plan, store.written(scope, plan.update_keys()))

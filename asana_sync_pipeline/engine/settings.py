@@ -342,21 +342,30 @@ def check_base_url(url: str | None) -> str:
         return DEFAULT_BASE_URL
     parts = urlsplit(candidate)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        suggestion = candidate if "://" in candidate else f"https://{candidate}"
         raise SyncConfigError(
             f"ASANA_BASE_URL {candidate!r} must start with https:// (or http:// for a local emulator), "
-            f"for example {suggestion.rstrip('/')!r}."
+            f"for example {_suggested_base_url(candidate)!r}."
         )
     path = parts.path.rstrip("/")
     if not path.endswith(API_PATH):
-        suggestion = f"{parts.scheme}://{parts.netloc}{path}{API_PATH}"
         raise SyncConfigError(
             f"ASANA_BASE_URL {candidate!r} does not end with {API_PATH}, where Asana's API lives; "
-            f"did you mean {suggestion!r}?"
+            f"did you mean {_suggested_base_url(candidate)!r}?"
         )
     if parts.query or parts.fragment:
         raise SyncConfigError(f"ASANA_BASE_URL {candidate!r} must not carry a query or fragment")
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _suggested_base_url(candidate: str) -> str:
+    """The URL a mistaken one most likely meant: a known scheme (https when in doubt), the same
+    host, and the path up to any `/api...` replaced by /api/1.0."""
+    scheme, _, rest = candidate.rpartition("://")
+    parts = urlsplit(f"//{rest}")
+    scheme = scheme.lower() if scheme.lower() in ("http", "https") else "https"
+    path = parts.path.rstrip("/")
+    at = path.find("/api")
+    return f"{scheme}://{parts.netloc}{path[:at] if at >= 0 else path}{API_PATH}"
 
 
 def positive_int(value: object, setting: str) -> int:

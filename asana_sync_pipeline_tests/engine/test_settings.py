@@ -65,6 +65,12 @@ def test_good_base_urls_are_normalized(url, expected):
         ("app.asana.com/api/1.0", "must start with https://"),
         ("127.0.0.1:8765/api/1.0", "must start with https://"),
         ("ftp://example.com/api/1.0", "must start with https://"),
+        ("htps://app.asana.com/api/1.0", "for example 'https://app.asana.com/api/1.0'"),
+        ("app.asana.com/api/1.0", "for example 'https://app.asana.com/api/1.0'"),
+        ("https://app.asana.com/api", "did you mean 'https://app.asana.com/api/1.0'?"),
+        ("https://app.asana.com/api/1.1", "did you mean 'https://app.asana.com/api/1.0'?"),
+        ("https://app.asana.com/api/1.0/tasks", "did you mean 'https://app.asana.com/api/1.0'?"),
+        ("http://127.0.0.1:8765/emulator/api/2.0/", "did you mean 'http://127.0.0.1:8765/emulator/api/1.0'?"),
     ],
 )
 def test_base_urls_that_cannot_work_are_refused_showing_the_url(url, message):

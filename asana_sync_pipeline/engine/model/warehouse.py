@@ -137,13 +137,17 @@ def is_duckdb_file(path: Path) -> bool:
         return handle.read(12)[8:12] == DUCKDB_MAGIC
 
 
-def check_warehouse_file(database: str) -> None:
-    """Fail at once, with what to do, when the warehouse file cannot be a DuckDB database
-    (opening it would otherwise be retried as if another process held its lock)."""
+WAREHOUSE_HINT = (
+    "Set WAREHOUSE_DUCKDB_PATH to your warehouse, or build the sample one with `python -m asana_sync_pipeline.sample_warehouse`."
+)
+
+
+def check_warehouse_file(database: str, hint: str = WAREHOUSE_HINT) -> None:
+    """Fail at once, with what to do (`hint`: where the path came from), when the warehouse file
+    cannot be a DuckDB database (opening it would otherwise be retried as if another process held its lock)."""
     if database == ":memory:" or database.startswith("md:"):
         return
     path = Path(database)
-    hint = "Set WAREHOUSE_DUCKDB_PATH to your warehouse, or build the sample one with `python -m asana_sync_pipeline.sample_warehouse`."
     if not path.exists():
         raise SyncConfigError(f"Cannot open the warehouse at {path}: the file does not exist. {hint}")
     if path.is_dir():
