@@ -51,16 +51,25 @@ def _normalize(model: pd.DataFrame, mapping: ColumnMapping, field_rules: FieldRu
     }
 
 
+def _distinct_values(column: NormalizedColumn) -> np.ndarray:
+    return column.distinct if column.distinct is not None else pd.unique(column.values[pd.notna(column.values)])
+
+
 def _names_in(column: NormalizedColumn, prefix: str) -> dict[str, None]:
     """Entries of a column's canonical values that carry `prefix`, without it, in order."""
-    distinct = column.distinct if column.distinct is not None else pd.unique(column.values[pd.notna(column.values)])
     found: dict[str, None] = {}
-    for value in distinct:
+    for value in _distinct_values(column):
         if isinstance(value, str) and prefix in value:
             for entry in value.split(","):
                 if entry.startswith(prefix):
                     found[entry[len(prefix) :]] = None
     return found
+
+
+def _emails_in(column: NormalizedColumn) -> dict[str, None]:
+    """People given by email (kept as written when the workspace's users were not read)."""
+    values = [value for value in _distinct_values(column) if isinstance(value, str) and "@" in value]
+    return {entry: None for value in values for entry in value.split(",") if "@" in entry}
 
 
 _DATE_FIELDS = ("due_on", "due_at", "start_on", "start_at")
@@ -202,7 +211,8 @@ def build_plan(
     unchecked = {
         shown_as.get(name, name): len(found)
         for name, column in normalized.items()
-        if may_hold_names(name) and (found := _names_in(column, UNCHECKED_PREFIX))
+        if may_hold_names(name)
+        and (found := {**_names_in(column, UNCHECKED_PREFIX), **(_emails_in(column) if schema is None else {})})
     }
     for name, waiting in pending.items():
         notes.append(f"{name}: will be created once, then used: {', '.join(waiting[:10])}")

@@ -192,9 +192,12 @@ def test_an_unknown_custom_field_column_is_a_configuration_error_listing_the_fie
 
 
 def test_a_plan_without_schema_keeps_names_unchecked_and_says_so():
-    frame = pd.DataFrame({"id": ["a"], "name": ["A"], "tags": ["vip"], "custom_fields.Customer Tier": ["Gold"]})
+    frame = pd.DataFrame(
+        {"id": ["a", "b"], "name": ["A", "B"], "tags": ["vip", None], "custom_fields.Customer Tier": ["Gold", None],
+         "assignee": ["ana@acme.example", "1200000000000013"]}
+    )  # fmt: skip
     plan = build_plan(frame, SyncSettings())
-    assert plan.unchecked == {"tags": 1, "custom_fields.Customer Tier": 1}
+    assert plan.unchecked == {"tags": 1, "custom_fields.Customer Tier": 1, "assignee": 1}
     assert any("not checked against the project" in note for note in plan.notes)
 
 
