@@ -137,7 +137,7 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             f"{counts[Operation.UNCHANGED]:,} unchanged, {counts[Operation.REJECT]:,} rejected"
         )
         # What people did is shown, not handed on: asana_tasks reads it again under its lock.
-        yield dg.Output(plan.unobserved or plan, metadata=plan_metadata(plan, scope.project_gid, notes))
+        yield dg.Output(plan.unobserved or plan, metadata=plan_metadata(plan, scope.project_gid, notes, counts))
         yield from _plan_checks(plan, payloads_key)
 
     assets.append(asana_task_payloads)

@@ -200,9 +200,10 @@ def rebuild_note(plan: Plan) -> str:
     )
 
 
-def plan_metadata(plan: Plan, project_gid: str, notes: list[str]) -> dict[str, Any]:
-    """The dry run's view, the counts first, then what changes row by row (updates field by field)."""
-    counts = plan.counts()
+def plan_metadata(plan: Plan, project_gid: str, notes: list[str], counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """The dry run's view, the counts first (`plan.counts()`, when not given), then what changes row
+    by row (updates field by field)."""
+    counts = counts or plan.counts()
     changes, changed_fields = field_changes_table(plan)
     updates = np.flatnonzero(plan.operations() == Operation.UPDATE)
     full_updates = sum(1 for position in updates if int(position) not in plan.changes)

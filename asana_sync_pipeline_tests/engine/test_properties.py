@@ -40,7 +40,7 @@ anything = st.one_of(
 @given(field=st.sampled_from(sorted(TASK_FIELDS)), values=st.lists(anything, min_size=1, max_size=6))
 def test_every_rule_accepts_or_rejects_any_value_and_never_raises(field, values):
     column = normalize_column(TASK_FIELDS[field].rule, pd.Series(values, dtype=object))
-    for value, error in zip(column.values, column.errors):
+    for value, error in zip(column.values, column.reasons()):
         assert value is None or error is None
         if error is not None:
             assert isinstance(error, str) and error

@@ -357,13 +357,25 @@ class NormalizedColumn:
 
     When the rule ran once per distinct value, `codes` index each row's value in
     `distinct` and its reason in `distinct_errors` (their last entries are None,
-    for NULLs), which lets callers work per distinct value too."""
+    for NULLs), which lets callers work per distinct value too; the per-row reasons
+    are then left None, and `reasons_at` reads them for the few rows rejected."""
 
     values: np.ndarray
-    errors: np.ndarray
+    errors: np.ndarray | None
     codes: np.ndarray | None = None
     distinct: np.ndarray | None = None
     distinct_errors: np.ndarray | None = None
+
+    def reasons(self) -> np.ndarray:
+        """Every row's reason (None where fine)."""
+        return self.reasons_at(np.arange(len(self.values)))
+
+    def reasons_at(self, rows: np.ndarray) -> np.ndarray:
+        """The reasons of the rows at these positions (None where fine)."""
+        if self.errors is None:
+            assert self.codes is not None and self.distinct_errors is not None
+            return self.distinct_errors[self.codes[rows]]
+        return self.errors[rows]
 
     def given(self) -> np.ndarray:
         """True where the row has a canonical value."""
@@ -373,7 +385,8 @@ class NormalizedColumn:
 
     def invalid(self) -> np.ndarray:
         """True where the row's value was rejected."""
-        if self.codes is not None:
+        if self.errors is None:
+            assert self.codes is not None
             return np.asarray(pd.notna(self.distinct_errors))[self.codes]
         return np.asarray(pd.notna(self.errors))
 
@@ -423,17 +436,27 @@ def _text_column(column: pd.Series, *, required: bool) -> NormalizedColumn:
     return NormalizedColumn(values, errors)
 
 
+def _codes(column: pd.Series) -> tuple[np.ndarray, Any]:
+    """Each row's index among the column's distinct values (-1: NULL), and those values; a
+    categorical or boolean column has them already."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), column.cat.categories
+    if column.dtype == bool:
+        return column.to_numpy().astype(np.int8), np.array([False, True], dtype=object)
+    values: Any = object_values(column) if pd.api.types.is_string_dtype(column.dtype) else column
+    return pd.factorize(values, use_na_sentinel=True)
+
+
 def normalize_column(rule: Callable[[Any], Any], column: pd.Series) -> NormalizedColumn:
     """Apply `rule` to every value of `column`, once per distinct value."""
     if rule in (text, required_text) and pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         return _text_column(column, required=rule is required_text)
     if column.dtype != object:
-        values: Any = object_values(column) if pd.api.types.is_string_dtype(column.dtype) else column
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes, uniques = _codes(column)
         distinct_values = uniques.to_pydatetime() if isinstance(uniques, pd.DatetimeIndex) else np.asarray(uniques, dtype=object)
         results = [_apply(rule, value) for value in distinct_values] + [(None, None)]
         distinct, distinct_errors = (np.array(part, dtype=object) for part in zip(*results))
-        return NormalizedColumn(distinct[codes], distinct_errors[codes], codes, distinct, distinct_errors)
+        return NormalizedColumn(distinct[codes], None, codes, distinct, distinct_errors)
     raw = object_values(column)
     values = np.full(len(raw), None, dtype=object)
     errors = np.full(len(raw), None, dtype=object)

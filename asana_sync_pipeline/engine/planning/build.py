@@ -130,7 +130,7 @@ def build_plan(
     if PARENT_KEY in normalized:
         parent = normalized[PARENT_KEY]
         explicit = np.where(pd.notna(parent.values), parent.values, "")
-        normalized[PARENT_KEY] = NormalizedColumn(explicit.astype(object), parent.errors)
+        normalized[PARENT_KEY] = NormalizedColumn(explicit.astype(object), parent.reasons())
     exact = settings.primary_key in model.attrs.get(EXACT_NUMBERS, [])
     keys = primary_key_column(model[settings.primary_key], exact_numbers=exact)
     synced = synced if synced is not None else empty_synced()
@@ -145,14 +145,14 @@ def build_plan(
         normalized[SYNC_KEY] = NormalizedColumn(keys, np.full(size, None, dtype=object))
     values = {field: column.values for field, column in normalized.items()}
     rejected: list[tuple[np.ndarray, str, Any]] = [
-        (column.invalid(), shown_as.get(field, field), column.errors) for field, column in normalized.items() if field != SYNC_KEY
+        (column.invalid(), shown_as.get(field, field), column) for field, column in normalized.items() if field != SYNC_KEY
     ]
 
     column_gids = np.full(size, None, dtype=object)
     if mapping.task_gid_column:
         gid_column = normalize_column(task_gid, model[mapping.task_gid_column])
         column_gids = gid_column.values
-        rejected.append((gid_column.invalid(), "task_gid", gid_column.errors))
+        rejected.append((gid_column.invalid(), "task_gid", gid_column))
     rejected.extend(_cross_field_errors(normalized, size))
     missing_key = pd.isna(keys)
     duplicated, position = match_keys(keys, synced["primary_key"].to_numpy(dtype=object))
@@ -176,7 +176,7 @@ def build_plan(
     name_given = pd.notna(values["name"]) if "name" in values else np.zeros(size, dtype=bool)
     rejected.insert(0, (creates & ~name_given, "name", NAME_REQUIRED))
     if comments is not None:
-        rejected.append((comments.invalid(), shown_as.get(COMMENT, COMMENT), comments.errors))
+        rejected.append((comments.invalid(), shown_as.get(COMMENT, COMMENT), comments))
         values[COMMENT] = comments.values
 
     levels = np.zeros(size, dtype=np.int64)
@@ -310,7 +310,10 @@ def _rejection_table(rejected: list[tuple[np.ndarray, str, Any]], keys: np.ndarr
         if size == 0 or not mask.any():
             continue
         rows = np.flatnonzero(mask)
-        reasons = reason[rows] if isinstance(reason, np.ndarray) else np.full(len(rows), reason, dtype=object)
+        if isinstance(reason, NormalizedColumn):
+            reasons = reason.reasons_at(rows)
+        else:
+            reasons = reason[rows] if isinstance(reason, np.ndarray) else np.full(len(rows), reason, dtype=object)
         parts.append(pd.DataFrame({"primary_key": keys[rows], "field": field_name, "reason": reasons}, index=rows))
     if not parts:
         return pd.DataFrame(columns=list(REJECTION_FIELDS), index=pd.Index([], dtype=np.int64))

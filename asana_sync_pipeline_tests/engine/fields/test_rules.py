@@ -14,8 +14,8 @@ from asana_sync_pipeline.engine.fields.rules import TASK_FIELDS, normalize_colum
 def sent(field: str, value):
     """What Asana receives for `value`, or the rejection reason."""
     column = normalize_column(TASK_FIELDS[field].rule, pd.Series([value], dtype=object))
-    if column.errors[0] is not None:
-        return ("rejected", column.errors[0])
+    if column.reasons()[0] is not None:
+        return ("rejected", column.reasons()[0])
     if column.values[0] is None:
         return None
     return to_api_value(field, column.values[0])
@@ -127,19 +127,19 @@ def test_typed_duckdb_columns():
     assert normalize_column(fields.calendar_date, frame["d"]).values.tolist() == ["2025-03-01"]
     assert normalize_column(fields.date_time, frame["tz"]).values.tolist() == ["2025-03-01T08:00:00.000Z"]
     naive = normalize_column(fields.date_time, frame["naive"])
-    assert naive.values.tolist() == [None] and "no time zone" in naive.errors[0]
+    assert naive.values.tolist() == [None] and "no time zone" in naive.reasons()[0]
     assert normalize_column(fields.boolean, frame["b"]).values.tolist() == [True]
     assert normalize_column(fields.tag_gids, frame["tag_list"]).values.tolist() == ["11,22"]
     assert normalize_column(fields.custom_fields, frame["j"]).values.tolist() == ['{"1":2}']
     missing = normalize_column(fields.calendar_date, frame["no_date"])
-    assert missing.values.tolist() == [None] and missing.errors.tolist() == [None]
+    assert missing.values.tolist() == [None] and missing.reasons().tolist() == [None]
 
 
 def test_pandas_string_dtype_with_missing_values():
     column = pd.Series(["true", None, "False"], dtype="str")
     result = normalize_column(fields.boolean, column)
     assert result.values.tolist() == [True, None, False]
-    assert result.errors.tolist() == [None, None, None]
+    assert result.reasons().tolist() == [None, None, None]
 
 
 def test_mixed_object_column_does_not_merge_equal_looking_values():
