@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .engine.asana.connection import ConnectionInfo
-from .engine.fields.rules import PARENT_KEY
+from .engine.fields.rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
 from .engine.planning import COMPLETE, DELETE, Operation, Plan, PlannedRow
 from .engine.settings import FieldPolicy
 from .engine.writing.field_requests import requests_for
@@ -104,8 +104,28 @@ def lifecycle_tables(plan: Plan) -> dict[str, Any]:
     }
 
 
+REFERRING_FIELDS = ("assignee", "followers", "tags", "section")
+REFERRING_KINDS = ("enum", "multi_enum", "people")
+
+
 def _shown(value: Any, empty: str) -> str:
     return empty if value is None else str(value)
+
+
+def _field_name(plan: Plan, field: str) -> str:
+    """A field as the model names it: a custom field by its name in the project."""
+    gid = field.removeprefix(CUSTOM_FIELD_PREFIX)
+    return CUSTOM_FIELD_PREFIX + plan.labels[gid] if gid != field and gid in plan.labels else field
+
+
+def _readable(plan: Plan, field: str, value: Any, empty: str) -> str:
+    """A canonical value as people read it: the GIDs of people, tags, sections and options by name."""
+    if value is None:
+        return empty
+    kind = plan.kinds.get(field.removeprefix(CUSTOM_FIELD_PREFIX)) if field.startswith(CUSTOM_FIELD_PREFIX) else None
+    if field not in REFERRING_FIELDS and kind not in REFERRING_KINDS:
+        return str(value)
+    return ", ".join(plan.labels.get(entry, entry) for entry in str(value).split(","))
 
 
 def field_changes_table(plan: Plan, limit: int = TABLE_ROWS) -> tuple[pd.DataFrame, int]:
@@ -117,7 +137,9 @@ def field_changes_table(plan: Plan, limit: int = TABLE_ROWS) -> tuple[pd.DataFra
         total += len(changes)
         for change in changes:
             if len(lines) < limit:
-                lines.append((keys[position], gids[position], change.field, _shown(change.before, "—"), _shown(change.after, "(cleared)")))
+                before = _readable(plan, change.field, change.before, "—")
+                after = _readable(plan, change.field, change.after, "(cleared)")
+                lines.append((keys[position], gids[position], _field_name(plan, change.field), before, after))
     return pd.DataFrame(lines, columns=["primary_key", "task_gid", "field", "before", "after"]), total
 
 

@@ -123,6 +123,15 @@ class ProjectSchema:
     pending_tags: list[str] = field(default_factory=list)
     pending_sections: list[str] = field(default_factory=list)
 
+    def labels(self) -> dict[str, str]:
+        """GID -> what people call it (a user's email, a field's, tag's, section's or option's name), for
+        showing values; only what was read."""
+        labels = {gid: email for email, gid in (self.users_by_email or {}).items()}
+        labels.update({gid: spec.name for gid, spec in (self.fields or {}).items()})
+        for catalog in (self.tags, self.sections, *(spec.options for spec in (self.fields or {}).values())):
+            labels.update({item.gid: item.name for item in (catalog.items if catalog is not None else [])})
+        return labels
+
     def field_named(self, reference: str) -> CustomField:
         """A custom field of the project by GID or name; SyncConfigError otherwise (it names a column)."""
         if self.fields is None:

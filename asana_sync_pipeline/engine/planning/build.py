@@ -230,6 +230,7 @@ def build_plan(
         notes,
         kinds=field_rules.kinds(),
         schema=schema.summary() if schema is not None else None,
+        labels=schema.labels() if schema is not None else {},
         pending=pending,
         unchecked=unchecked,
         policies=policies,

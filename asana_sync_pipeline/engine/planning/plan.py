@@ -172,6 +172,8 @@ class Plan:
     people: PeopleSeen = field(default_factory=PeopleSeen)
     put_back: dict[int, str | None] = field(default_factory=dict)
     """Row position -> the section to put a task a person moved out back in (None: the project's first)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """GID -> what people call it (an email, a tag's or option's name), from the schema when read: for showing values."""
     rebuild: RebuildPreview | None = None
     """Set by a dry run whose state holds nothing for the sync: the rebuild the run will do first."""
     unobserved: Plan | None = field(default=None, repr=False)
