@@ -19,6 +19,9 @@ goes through the same factory as the default sync.
 from __future__ import annotations
 
 import functools
+import os
+import re
+from pathlib import Path
 from typing import Annotated, Any
 
 import dagster as dg
@@ -135,13 +138,16 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
         """The model Dagster validates a defs.yaml against (see `_refusing_unknown_attributes`)."""
         return _refusing_unknown_attributes(cls.model())
 
-    def spec(self) -> SyncSpec:
+    def spec(self, unset_variables: list[str] | None = None) -> SyncSpec:
+        """The sync as the factory takes it; `unset_variables`: those its YAML reads that are not set
+        (named when a value turns out empty)."""
         if self.name in RESERVED_NAMES:
             raise SyncConfigError(f"the name {self.name!r} {RESERVED_NAMES[self.name]}; choose another")
         if not (self.project_gid or "").strip():
+            unset = f": {', '.join(unset_variables)}" if unset_variables else ""
             raise SyncConfigError(
-                f"sync {self.name!r}: project_gid is empty (or reads an environment variable that is unset): write "
-                "the project's GID, the number after /0/ in its URL"
+                f"sync {self.name!r}: project_gid is empty (or reads an environment variable that is unset{unset}): "
+                "write the project's GID, the number after /0/ in its URL"
             )
         return SyncSpec(
             name=self.name,
@@ -157,7 +163,7 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         try:
-            spec = self.spec()
+            spec = self.spec(_unset_variables(context.path))
             _check_against_other_syncs(self, context)
         except AsanaSyncError as exc:
             raise AsanaSyncError(f"{context.path}: {exc}") from None
@@ -178,6 +184,17 @@ def _translated(translation: TranslationFn[str], context: dg.ComponentLoadContex
             "other attributes (owners, tags, automation_condition, group_name, ...) here"
         )
     return translated
+
+
+ENV_TEMPLATE = re.compile(r"""\{\{\s*env(?:\.(\w+)|\(\s*['"](\w+)['"]\s*\))""")
+
+
+def _unset_variables(folder: Path) -> list[str]:
+    """The environment variables a sync's defs.yaml reads through Dagster's `env` template and
+    that are unset or empty (Dagster renders them as empty before the component sees them)."""
+    found = [path for path in (folder / "defs.yaml", folder / "defs.yml") if path.is_file()]
+    names = {first or second for path in found for first, second in ENV_TEMPLATE.findall(path.read_text())}
+    return sorted(name for name in names if not os.environ.get(name))
 
 
 def _check_against_other_syncs(sync: AsanaSyncComponent, context: dg.ComponentLoadContext) -> None:

@@ -251,7 +251,8 @@ def test_a_project_gid_read_from_an_unset_variable_is_named_at_load(tmp_path, mo
     yaml = "type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  name: churn\n  model: {query: SELECT 1}\n  project_gid: '{{ env.CHURN_PROJECT_GID }}'\n"
     with pytest.raises(Exception) as raised:
         load(project_with(tmp_path, {"churn": yaml}, monkeypatch))
-    assert "project_gid is empty (or reads an environment variable that is unset)" in str(raised.value) + str(raised.value.__cause__)
+    text = str(raised.value) + str(raised.value.__cause__)
+    assert "project_gid is empty (or reads an environment variable that is unset: CHURN_PROJECT_GID)" in text
 
 
 def test_the_code_location_holds_the_default_sync_and_the_sample_yaml_sync():
