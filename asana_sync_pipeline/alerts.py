@@ -28,6 +28,7 @@ import dagster as dg
 import httpx
 from dagster._core.events import DagsterEventType
 
+from .io import DRY_RUN_TAG
 from .sync_spec import SyncSpec
 
 WEBSERVER_URL_ENV = "DAGSTER_WEBSERVER_URL"
@@ -47,45 +48,65 @@ class RunState:
     counts: dict[str, Any]
 
 
-def _step_failure(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
-    """The failed step's reason and kind (`guard` when a guard stopped the run)."""
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+ROLES = ("warehouse_model", "asana_task_payloads", "asana_tasks")
+
+
+def _own_keys(spec: SyncSpec) -> set[dg.AssetKey]:
+    return {dg.AssetKey([*spec.key_prefix, role]) for role in ROLES}
+
+
+def _step_failure(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> tuple[str, str] | None:
+    """The reason and kind (`GuardError` when a guard stopped it) of the sync's failed step; a run
+    that failed before any step failed counts as the sync's; None when the sync's steps did not fail."""
+    failures = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
+    if not failures:
+        return "the run failed before any step (see the run's logs)", ""
+    steps = {spec.op_name(role) for role in ROLES}
+    for record in failures:
         data = record.dagster_event.step_failure_data if record.dagster_event else None
-        if data is None:
+        if data is None or record.step_key not in steps:
             continue
         if data.user_failure_data is not None:
             kind = data.user_failure_data.metadata.get("error")
             return data.user_failure_data.description or "no reason recorded", str(kind.value) if kind else ""
         if data.error is not None:
             return data.error.message.strip(), ""
-    return "the run failed before any step (see the run's logs)", ""
+    return None
 
 
-def _materialized(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> dict[str, Any]:
+def _materialized(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> dict[str, Any] | None:
     key = dg.AssetKey([*spec.key_prefix, "asana_tasks"])
     for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
         materialization = record.asset_materialization
         if materialization is not None and materialization.asset_key == key:
             return {name: value.value for name, value in materialization.metadata.items()}
-    return {}
+    return None
 
 
-def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
+def _failed_checks(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> list[tuple[str, str]]:
     found = []
+    own = _own_keys(spec)
     for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
         evaluation = record.dagster_event.asset_check_evaluation_data if record.dagster_event else None
-        if evaluation is not None and not evaluation.passed and evaluation.check_name in CHECKS_THAT_ALERT:
+        if evaluation is None or evaluation.passed or evaluation.asset_key not in own:
+            continue
+        if evaluation.check_name in CHECKS_THAT_ALERT:
             found.append((CHECKS_THAT_ALERT[evaluation.check_name], evaluation.description or evaluation.check_name))
     return found
 
 
-def run_state(instance: dg.DagsterInstance, run: dg.DagsterRun, spec: SyncSpec) -> RunState:
-    if run.status == dg.DagsterRunStatus.FAILURE:
-        reason, kind = _step_failure(instance, run.run_id)
+def run_state(instance: dg.DagsterInstance, run: dg.DagsterRun, spec: SyncSpec) -> RunState | None:
+    """What a finished run says of the sync; None when it says nothing (another sync's step failed
+    in a run of several, and this sync wrote nothing)."""
+    if run.status == dg.DagsterRunStatus.FAILURE and (failure := _step_failure(instance, run.run_id, spec)) is not None:
+        reason, kind = failure
         return RunState(run.run_id, "guard tripped" if kind == "GuardError" else "failed", reason, {})
     counts = _materialized(instance, run.run_id, spec)
+    if counts is None and run.status == dg.DagsterRunStatus.FAILURE:
+        return None
+    counts = counts or {}
     shown = {name: counts[name] for name in ("created", "updated", "unchanged", "rejected", "edited_in_asana") if name in counts}
-    for state, reason in _failed_checks(instance, run.run_id):
+    for state, reason in _failed_checks(instance, run.run_id, spec):
         return RunState(run.run_id, state, reason, shown)
     edits = int(counts.get("edited_in_asana") or 0)
     if spec.alerts is not None and edits > spec.alerts.edits_over:
@@ -120,6 +141,25 @@ def post(url: str, text: str) -> None:
     raise RuntimeError(last)
 
 
+RUNS_READ = 200
+"""Finished runs read per tick, newest first (of every job: a sync also runs from the asset graph)."""
+
+
+def runs_the_sync(run: dg.DagsterRun, spec: SyncSpec) -> bool:
+    """Whether a run tells the sync's state: a run of its job, or a run from the asset graph or
+    Dagster's automation that wrote its tasks (or failed on the way); never a dry run."""
+    if run.tags.get(DRY_RUN_TAG) or run.job_name == spec.dry_run_job_name:
+        return False
+    if run.job_name == spec.job_name:
+        return True
+    selected = run.asset_selection
+    if selected is None:
+        return False  # an op job, or a job of fixed assets that are not the sync's
+    if not _own_keys(spec) & selected:
+        return False
+    return dg.AssetKey([*spec.key_prefix, "asana_tasks"]) in selected or run.status == dg.DagsterRunStatus.FAILURE
+
+
 def build_alert_sensor(spec: SyncSpec) -> dg.SensorDefinition:
     assert spec.alerts is not None
     env = spec.alerts.webhook_url_env
@@ -141,16 +181,19 @@ def build_alert_sensor(spec: SyncSpec) -> dg.SensorDefinition:
         first = not context.cursor
         cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {"after": 0.0, "state": OK}
         records = context.instance.get_run_records(
-            dg.RunsFilter(job_name=spec.job_name, statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]),
-            limit=50,
+            dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]), limit=RUNS_READ
         )
         finished = sorted(
-            (record for record in records if (record.end_time or 0.0) > cursor["after"]), key=lambda r: r.end_time or 0.0
+            (record for record in records if (record.end_time or 0.0) > cursor["after"] and runs_the_sync(record.dagster_run, spec)),
+            key=lambda r: r.end_time or 0.0,
         )
         if first:
             finished = finished[-1:]  # alerts just turned on: the sync's current state, not its history
         for record in finished:
             state = run_state(context.instance, record.dagster_run, spec)
+            if state is None:
+                cursor = {"after": record.end_time, "state": cursor["state"]}
+                continue
             if state.state != cursor["state"]:
                 try:
                     post(url, message(spec, state, cursor["state"]))

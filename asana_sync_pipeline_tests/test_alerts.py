@@ -158,3 +158,37 @@ def test_without_a_webhook_the_sensor_is_off_and_says_why(sandbox, monkeypatch):
     with dg.build_sensor_context(instance=sandbox.instance) as context:
         result = sensor.evaluate_tick(context)
     assert result.skip_message == f"{WEBHOOK_ENV} is not set: no alert is sent"
+
+
+def test_runs_from_the_asset_graph_alert_and_other_syncs_or_dry_runs_do_not(sandbox, webhook):
+    sync = Sync(sandbox, AlertSettings())
+    other = SyncSpec(name="other", model_query="SELECT * FROM no_such_model", project_gid=sandbox.project_gid)
+    sync.defs = dg.Definitions.merge(sync.defs, build_sync_definitions(other))
+    ours = [dg.AssetKey(role) for role in ("warehouse_model", "asana_task_payloads", "asana_tasks")]
+    theirs = [dg.AssetKey(["other", key.path[0]]) for key in ours]
+    sandbox.write_model(MODEL)
+
+    def materialize(keys: list[dg.AssetKey], query: str | None = None) -> dg.ExecuteInProcessResult:
+        """As Lineage -> Materialize (or Dagster's automation) runs assets: in Dagster's asset job."""
+        run_config = {"ops": {"warehouse_model": {"config": {"query": query}}}} if query else {}
+        job = sync.defs.resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(instance=sandbox.instance, asset_selection=keys, run_config=run_config, raise_on_error=False)
+
+    assert sync.run().success
+    sync.tick()
+    assert not materialize(ours + theirs).success, "the other sync's model fails; this one syncs"
+    sync.tick()
+    assert webhook.texts() == [], "another sync's failure in a run of both says nothing of this one"
+    failed = materialize(ours, query="SELECT * FROM no_such_model")
+    assert not failed.success
+    sync.tick()
+    [alert] = webhook.texts()
+    assert alert.startswith("Asana sync 'default': failed. The model query failed") and failed.run_id in alert
+    assert materialize(ours[:2]).success and sync.defs.resolve_job_def("asana_dry_run_job").execute_in_process(
+        instance=sandbox.instance, raise_on_error=False
+    ).success
+    sync.tick()
+    assert len(webhook.texts()) == 1, "dry runs (a job's or the first two assets') tell nothing of the sync's state"
+    assert materialize(ours).success
+    sync.tick()
+    assert len(webhook.texts()) == 2 and webhook.texts()[1].startswith("Asana sync 'default' recovered (was: failed)")
