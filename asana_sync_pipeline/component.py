@@ -222,15 +222,11 @@ def _check_against_other_syncs(sync: AsanaSyncComponent, context: dg.ComponentLo
         )
 
 
-TOKEN_NAMES = ("access_token", "token", "asana_token", "asana_access_token", "personal_access_token", "pat")
-
-
-def _token_names_load_refuses(schema: dict[str, Any]) -> None:
-    """Where a token would be pasted, the schema `dg check yaml` applies stays silent: it prints the
-    offending YAML line, value and all. Loading refuses the attribute without showing it."""
-    schema.setdefault("properties", {}).update(
-        {name: {"description": "never: name the variable holding the token with access_token_env"} for name in TOKEN_NAMES}
-    )
+def _unknown_attributes_load_refuses(schema: dict[str, Any]) -> None:
+    """The schema `dg check yaml` applies lets unknown attributes pass: it would print the offending
+    YAML line, value and all, and a token pasted into YAML must not reach a terminal or a CI log.
+    Loading refuses them by name, without their values."""
+    schema["additionalProperties"] = True
 
 
 @functools.cache
@@ -242,7 +238,7 @@ def _refusing_unknown_attributes(derived: type[BaseModel]) -> type[BaseModel]:
     raises an `AsanaSyncError` instead, which pydantic passes on as it is."""
 
     class AsanaSyncAttributes(derived):  # type: ignore[misc, valid-type]
-        model_config = ConfigDict(coerce_numbers_to_str=True, json_schema_extra=_token_names_load_refuses)
+        model_config = ConfigDict(coerce_numbers_to_str=True, json_schema_extra=_unknown_attributes_load_refuses)
 
         @model_validator(mode="before")
         @classmethod

@@ -205,9 +205,9 @@ def rebuild_note(plan: Plan) -> str:
         return "_no rebuild: the sync state knows this sync's tasks_"
     if preview is None and plan.settings.sync_key_field:
         return (
-            "_not previewed (planned without a token): the sync state holds no task of this sync, so asana_tasks "
-            "will first adopt the project's tasks that carry a row's key in sync_key_field; the counts above are "
-            "before it_"
+            "_not previewed (Asana was not read while planning: no token, or asana_tasks runs next and reads it "
+            "itself): the sync state holds no task of this sync, so asana_tasks will first adopt the project's tasks "
+            "that carry a row's key in sync_key_field; the counts above are before it_"
         )
     if preview is None:
         return (

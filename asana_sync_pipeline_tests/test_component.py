@@ -272,10 +272,13 @@ def test_a_token_pasted_into_yaml_is_refused_without_being_shown(tmp_path, monke
         text = "".join(traceback.format_exception(raised.value))
         assert secret not in text
         assert "never goes in YAML" in text
-    root = project_with(tmp_path / "checked", {"bad": yaml.replace(f"token: {secret}", f"access_token: {secret}")}, monkeypatch)
+    root = project_with(tmp_path / "checked", {"bad": yaml.replace(f"token: {secret}", f"asana_key: {secret}")}, monkeypatch)
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     checked = subprocess.run([DG, "check", "yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=180)
     assert secret not in checked.stdout + checked.stderr, "dg check yaml prints the line of an attribute it refuses"
+    with pytest.raises(Exception) as raised:
+        load(root)
+    assert "unknown attribute(s) asana_key" in str(raised.value) + str(raised.value.__cause__)
 
 
 @pytest.mark.parametrize("name", ["default", "asana_sync", "warehouse"])
