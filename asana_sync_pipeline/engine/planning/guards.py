@@ -90,8 +90,10 @@ def cleared_counts(plan: Plan) -> dict[str, int]:
 
 
 def replaced_trip(plan: Plan) -> GuardTrip | None:
-    new_keys = plan.new_keys()[: EXAMPLES + 1].tolist()
-    new_count = len(plan.new_keys())
+    if not plan.gone:
+        return None  # nothing left the model: nothing was replaced
+    appeared = plan.new_keys()
+    new_keys, new_count = appeared[: EXAMPLES + 1].tolist(), len(appeared)
     count, of, limit = min(len(plan.gone), new_count), plan.tracked_tasks, plan.settings.max_replaced_fraction
     if not _trips(count, of, limit):
         return None
