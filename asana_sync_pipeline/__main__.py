@@ -142,14 +142,11 @@ def _run_once(
 
 
 def _run_all(
-    names: list[str], query: str | None, sync_mode: str | None, label: str = "", *, only: list[str] | None = None
+    chosen: list[str], jobs: dict[str, dg.JobDefinition], query: str | None, sync_mode: str | None, label: str = ""
 ) -> bool:
-    """Run the chosen syncs (`names`, else `only`, else every sync) once each, in order."""
+    """Run the chosen syncs once each, in order."""
     from .definitions import sync_specs
 
-    jobs = sync_jobs()
-    chosen = names or [name for name in jobs if only is None or name in only]
-    _check_choice(names, query, chosen)
     specs = sync_specs()
     for name in chosen:
         check_connection_settings(specs[name])
@@ -159,14 +156,19 @@ def _run_all(
     return ok
 
 
-def _check_choice(names: list[str], query: str | None, chosen: list[str] | None = None) -> None:
-    """The syncs named on the command line exist, and --query has one sync to apply to."""
-    jobs = sync_jobs()
-    unknown = sorted(set(names) - set(jobs))
+def _choose(names: list[str], only: list[str] | None, query: str | None) -> list[str]:
+    """The syncs to run: those named (each must exist), else `only`, else every one; --query needs exactly one.
+    Read from the syncs' specs: their jobs are built once the run's environment is set."""
+    from .definitions import sync_specs
+
+    syncs = sorted(sync_specs(), key=lambda name: (name != DEFAULT_SYNC, name))  # as sync_jobs orders them
+    unknown = sorted(set(names) - set(syncs))
     if unknown:
-        raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(jobs)}")
-    if query and len(chosen if chosen is not None else names or list(jobs)) != 1:
-        raise SyncConfigError(f"--query applies to one sync; choose it with --sync (the syncs are: {', '.join(jobs)})")
+        raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(syncs)}")
+    chosen = names or [name for name in syncs if only is None or name in only]
+    if query and len(chosen) != 1:
+        raise SyncConfigError(f"--query applies to one sync; choose it with --sync (the syncs are: {', '.join(syncs)})")
+    return chosen
 
 
 def _with_tokens(names: list[str]) -> tuple[list[str], list[str]]:
@@ -179,26 +181,44 @@ def _with_tokens(names: list[str]) -> tuple[list[str], list[str]]:
     return have, [name for name in chosen if name not in have]
 
 
-def _run_with_tokens(names: list[str], query: str | None, sync_mode: str | None, warehouse: str | None) -> bool:
-    """Against Asana: the chosen syncs whose token is set (a sync chosen by name must have one)."""
+def _local_choice(fixture: str | None, warehouse: str | None) -> tuple[list[str] | None, str]:
+    """Which syncs a local run takes when none is named (None: every one), and the line naming the
+    others: the sample's against the sample warehouse, yours against yours."""
     from .definitions import sync_specs
 
-    have, missing = _with_tokens(names)
+    specs = sync_specs()
+    own = [name for name in specs if name not in SAMPLE_SYNCS]
+    if fixture is None and not warehouse:
+        left = f"Not in the demo (the sample's syncs only; choose one with --sync): {', '.join(sorted(own))}" if own else ""
+        return [name for name in specs if name in SAMPLE_SYNCS], left
+    if warehouse and own:
+        left = ", ".join(sorted(set(specs) - set(own)))
+        return own, f"Not run against your warehouse (the sample's syncs; choose one with --sync): {left}"
+    return None, ""
+
+
+def _run_with_tokens(
+    chosen: list[str], missing: list[str], query: str | None, sync_mode: str | None, warehouse: str | None
+) -> bool:
+    """Against Asana: the chosen syncs, whose tokens are set; `missing` those left out for want of theirs."""
+    from .definitions import sync_specs
+
     if warehouse:
         os.environ["WAREHOUSE_DUCKDB_PATH"] = str(local_warehouse(warehouse)[0])
-    if missing and not names:
+    if missing:
         specs = sync_specs()
         print(
             "Not run, their token is not set: "
             + ", ".join(f"{name} ({specs[name].access_token_env})" for name in missing)
         )
-    return _run_all(names, query, sync_mode, only=have)
+    return _run_all(chosen, sync_jobs(), query, sync_mode)
 
 
 def _run_locally(
-    names: list[str], query: str | None, sync_mode: str | None, fixture: str | None, warehouse: str | None
+    chosen: list[str], left_out: str, query: str | None, sync_mode: str | None, fixture: str | None, warehouse: str | None
 ) -> bool:
-    """Against the bundled emulator: the demo, or syncs of your own with --fixture and --warehouse."""
+    """Against the bundled emulator: the demo, or syncs of your own with --fixture and --warehouse;
+    `left_out` names the syncs not run."""
     from .definitions import sync_specs
 
     specs = sync_specs()
@@ -211,22 +231,15 @@ def _run_locally(
         where = "your fixture" if fixture else "the bundled fixture"
         print(f"Asana emulator: {server.base_url} ({where}; nothing leaves this machine)")
         apply_to_process(local_environment(server, specs.values(), warehouse=model, state=state))
-        only = None
-        own = [name for name in specs if name not in SAMPLE_SYNCS]
-        if fixture is None and not names and sample:
-            only = [name for name in specs if name in SAMPLE_SYNCS]
-            if own:
-                print(f"Not in the demo (the sample's syncs only; choose one with --sync): {', '.join(sorted(own))}")
-        elif not names and not sample and own:
-            only = own
-            left = sorted(set(specs) - set(own))
-            print(f"Not run against your warehouse (the sample's syncs; choose one with --sync): {', '.join(left)}")
-        ok = _run_all(names, query, sync_mode, label=": first run, every valid row becomes a task", only=only)
-        if ok and sample and query is None and (not names or DEFAULT_SYNC in names):
+        jobs = sync_jobs()  # bound to the emulator
+        if left_out:
+            print(left_out)
+        ok = _run_all(chosen, jobs, query, sync_mode, label=": first run, every valid row becomes a task")
+        if ok and sample and query is None and DEFAULT_SYNC in chosen:
             ok = _run_once(
                 f"Sync {DEFAULT_SYNC!r}: second run, five accounts marked done in the warehouse",
                 specs[DEFAULT_SYNC],
-                sync_jobs()[DEFAULT_SYNC],
+                jobs[DEFAULT_SYNC],
                 DEMO_SECOND_QUERY,
                 sync_mode,
                 list_rejections=False,
@@ -283,10 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.clear_releases is not None:
             return _clear_releases(args.sync, args.clear_releases)
-        _check_choice(args.sync, args.query)  # before a warehouse is built or an emulator started
-        if args.fixture is not None or not _with_tokens(args.sync)[0]:
-            return 0 if _run_locally(args.sync, args.query, args.sync_mode, args.fixture, args.warehouse) else 1
-        return 0 if _run_with_tokens(args.sync, args.query, args.sync_mode, args.warehouse) else 1
+        have, missing = _with_tokens(args.sync)
+        local = args.fixture is not None or not have
+        only, left_out = _local_choice(args.fixture, args.warehouse) if local else (have, "")
+        chosen = _choose(args.sync, only, args.query)  # before a warehouse is built or an emulator started
+        if local:
+            ok = _run_locally(chosen, "" if args.sync else left_out, args.query, args.sync_mode, args.fixture, args.warehouse)
+        else:
+            ok = _run_with_tokens(chosen, [] if args.sync else missing, args.query, args.sync_mode, args.warehouse)
+        return 0 if ok else 1
     except Exception as exc:
         error = _configuration_error(exc)
         if error is None:

@@ -363,7 +363,7 @@ def test_a_mistaken_choice_on_the_command_line_is_refused_before_anything_starts
 
 
 @LOCAL_DATA
-def test_your_warehouse_runs_your_syncs_and_names_the_samples(three_syncs, capsys, tmp_path):
+def test_your_warehouse_runs_your_syncs_and_names_the_samples(three_syncs, capsys, tmp_path, monkeypatch):
     cli, ran = three_syncs
     warehouse = tmp_path / "mine.duckdb"
     with duckdb.connect(str(warehouse)) as connection:
@@ -373,6 +373,10 @@ def test_your_warehouse_runs_your_syncs_and_names_the_samples(three_syncs, capsy
     out = capsys.readouterr().out
     assert "Not run against your warehouse (the sample's syncs; choose one with --sync): data_checks, default" in out
     assert cli.main(["--warehouse", str(warehouse), "--sync", "default"]) == 0 and ran == ["launches", "default"]
+    for name in LOCAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)  # the local runs above pointed them at their emulator
+    assert cli.main(["--warehouse", str(warehouse), "--query", "SELECT 2 AS id"]) == 0, "one sync runs: --query applies to it"
+    assert ran == ["launches", "default", "launches"]
 
 
 def test_a_sync_with_its_own_token_runs_against_asana_and_the_others_are_named(three_syncs, monkeypatch, capsys):
