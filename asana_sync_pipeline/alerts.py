@@ -48,20 +48,13 @@ class RunState:
     counts: dict[str, Any]
 
 
-ROLES = ("warehouse_model", "asana_task_payloads", "asana_tasks")
-
-
-def _own_keys(spec: SyncSpec) -> set[dg.AssetKey]:
-    return {dg.AssetKey([*spec.key_prefix, role]) for role in ROLES}
-
-
 def _step_failure(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> tuple[str, str] | None:
     """The reason and kind (`GuardError` when a guard stopped it) of the sync's failed step; a run
     that failed before any step failed counts as the sync's; None when the sync's steps did not fail."""
     failures = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
     if not failures:
         return "the run failed before any step (see the run's logs)", ""
-    steps = {spec.op_name(role) for role in ROLES}
+    steps = {spec.op_name(role) for role in spec.roles}
     for record in failures:
         data = record.dagster_event.step_failure_data if record.dagster_event else None
         if data is None or record.step_key not in steps:
@@ -75,7 +68,7 @@ def _step_failure(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> 
 
 
 def _materialized(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> dict[str, Any] | None:
-    key = dg.AssetKey([*spec.key_prefix, "asana_tasks"])
+    key = spec.asset_key("asana_tasks")
     for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
         materialization = record.asset_materialization
         if materialization is not None and materialization.asset_key == key:
@@ -85,7 +78,7 @@ def _materialized(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> 
 
 def _failed_checks(instance: dg.DagsterInstance, run_id: str, spec: SyncSpec) -> list[tuple[str, str]]:
     found = []
-    own = _own_keys(spec)
+    own = set(spec.own_asset_keys)
     for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
         evaluation = record.dagster_event.asset_check_evaluation_data if record.dagster_event else None
         if evaluation is None or evaluation.passed or evaluation.asset_key not in own:
@@ -155,9 +148,9 @@ def runs_the_sync(run: dg.DagsterRun, spec: SyncSpec) -> bool:
     selected = run.asset_selection
     if selected is None:
         return False  # an op job, or a job of fixed assets that are not the sync's
-    if not _own_keys(spec) & selected:
+    if not set(spec.own_asset_keys) & selected:
         return False
-    return dg.AssetKey([*spec.key_prefix, "asana_tasks"]) in selected or run.status == dg.DagsterRunStatus.FAILURE
+    return spec.asset_key("asana_tasks") in selected or run.status == dg.DagsterRunStatus.FAILURE
 
 
 def build_alert_sensor(spec: SyncSpec) -> dg.SensorDefinition:

@@ -43,9 +43,8 @@ def failure(exc: AsanaSyncError) -> dg.Failure:
 
 def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
     """The assets (with their checks) of one sync."""
-    model_key = dg.AssetKey(spec.model_asset_key or [*spec.key_prefix, "warehouse_model"])
-    payloads_key = dg.AssetKey([*spec.key_prefix, "asana_task_payloads"])
-    tasks_key = dg.AssetKey([*spec.key_prefix, "asana_tasks"])
+    model_key = dg.AssetKey(spec.model_asset_key) if spec.model_asset_key else spec.asset_key("warehouse_model")
+    payloads_key, tasks_key = spec.asset_key("asana_task_payloads"), spec.asset_key("asana_tasks")
     assets = []
 
     if spec.model_query is not None:

@@ -18,14 +18,6 @@ if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 
-def _own_keys(spec: SyncSpec) -> list[dg.AssetKey]:
-    """The sync's own assets, in order (by key: YAML may give them another group)."""
-    roles = ["asana_task_payloads", "asana_tasks"]
-    if spec.model_query is not None:
-        roles.insert(0, "warehouse_model")
-    return [dg.AssetKey([*spec.key_prefix, role]) for role in roles]
-
-
 def _run_config(spec: SyncSpec) -> dict[str, Any]:
     """The sync's settings (and query) as the run config the Launchpad opens with."""
     return default_run_config(
@@ -44,7 +36,7 @@ def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
     process lets the next sync write as soon as the previous one is done."""
     return dg.define_asset_job(
         spec.job_name,
-        selection=dg.AssetSelection.assets(*_own_keys(spec)),
+        selection=dg.AssetSelection.assets(*spec.own_asset_keys),
         description=f"Sync {spec.name!r}: read the model, plan each row, and write the tasks to Asana.",
         tags={SYNC_TAG: spec.name},
         executor_def=dg.in_process_executor,
@@ -56,7 +48,7 @@ def build_dry_run_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
     """The model and the plan, never `asana_tasks`: what a run would create, update (each field,
     before and after), remove or reject, and what people changed in Asana; writes nothing, and
     keeps its outputs in memory (`io.SyncIOManager`)."""
-    selection = dg.AssetSelection.assets(*_own_keys(spec)[:-1])
+    selection = dg.AssetSelection.assets(*spec.own_asset_keys[:-1])
     return dg.define_asset_job(
         spec.dry_run_job_name,
         selection=selection,

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import dagster as dg
+
 from .engine.errors import SyncConfigError
 from .engine.settings import DEFAULT_TOKEN_ENV, SyncSettings, check_gid
 from .engine.state import DEFAULT_SYNC
@@ -137,6 +139,19 @@ class SyncSpec:
         """The concurrency pool of the sync's writes: one per token variable, so that syncs on one token
         take turns (its limits are shared across processes too) and syncs on different tokens do not wait."""
         return f"asana_token_{self.access_token_env.lower()}"
+
+    @property
+    def roles(self) -> list[str]:
+        """The sync's own assets, in order (no `warehouse_model` when the model is an upstream asset)."""
+        return ["warehouse_model", "asana_task_payloads", "asana_tasks"][1 if self.model_query is None else 0 :]
+
+    def asset_key(self, role: str) -> dg.AssetKey:
+        """The key of one of the sync's assets (`N/asana_tasks`)."""
+        return dg.AssetKey([*self.key_prefix, role])
+
+    @property
+    def own_asset_keys(self) -> list[dg.AssetKey]:
+        return [self.asset_key(role) for role in self.roles]
 
     def op_name(self, asset: str) -> str:
         """The op of one of the sync's assets, as run config addresses it (`N__asana_task_payloads`)."""
