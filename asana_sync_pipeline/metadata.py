@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .engine.asana.connection import ConnectionInfo
+from .engine.fields.field_rules import NAMED_FIELDS
 from .engine.fields.rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
 from .engine.planning import COMPLETE, DELETE, Operation, Plan, PlannedRow
 from .engine.settings import FieldPolicy
@@ -104,7 +105,7 @@ def lifecycle_tables(plan: Plan) -> dict[str, Any]:
     }
 
 
-REFERRING_FIELDS = ("assignee", "followers", "tags", "section")
+REFERRING_FIELDS = NAMED_FIELDS - {"custom_fields"}  # that column holds JSON, not GIDs
 REFERRING_KINDS = ("enum", "multi_enum", "people")
 
 
