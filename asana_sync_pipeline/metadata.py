@@ -194,7 +194,7 @@ def creates_table(plan: Plan) -> str:
     """The rows a run would create a task for: key and name (the first ones)."""
     names = plan.values.get("name")
     keys = plan.table["primary_key"].to_numpy(dtype=object)
-    positions = np.flatnonzero(plan.operations() == Operation.CREATE)
+    positions = np.flatnonzero(plan.mask(Operation.CREATE))
     rows = [(keys[position], names[position] if names is not None else "") for position in positions[:TABLE_ROWS]]
     return markdown_table(pd.DataFrame(rows, columns=["primary_key", "name"]), total=len(positions))
 
@@ -228,7 +228,7 @@ def plan_metadata(plan: Plan, project_gid: str, notes: list[str], counts: dict[s
     by row (updates field by field)."""
     counts = counts or plan.counts()
     changes, changed_fields = field_changes_table(plan)
-    updates = np.flatnonzero(plan.operations() == Operation.UPDATE)
+    updates = np.flatnonzero(plan.mask(Operation.UPDATE))
     full_updates = sum(1 for position in updates if int(position) not in plan.changes)
     lifecycle = lifecycle_tables(plan)
     return {

@@ -358,7 +358,8 @@ class NormalizedColumn:
     When the rule ran once per distinct value, `codes` index each row's value in
     `distinct` and its reason in `distinct_errors` (their last entries are None,
     for NULLs), which lets callers work per distinct value too; the per-row reasons
-    are then left None, and `reasons_at` reads them for the few rows rejected."""
+    are then left None, and `reasons_at` reads them for the few rows rejected.
+    Without codes, `errors` None means no row was rejected."""
 
     values: np.ndarray
     errors: np.ndarray | None
@@ -372,10 +373,12 @@ class NormalizedColumn:
 
     def reasons_at(self, rows: np.ndarray) -> np.ndarray:
         """The reasons of the rows at these positions (None where fine)."""
-        if self.errors is None:
-            assert self.codes is not None and self.distinct_errors is not None
-            return self.distinct_errors[self.codes[rows]]
-        return self.errors[rows]
+        if self.errors is not None:
+            return self.errors[rows]
+        if self.codes is None:
+            return np.full(len(rows), None, dtype=object)
+        assert self.distinct_errors is not None
+        return self.distinct_errors[self.codes[rows]]
 
     def given(self) -> np.ndarray:
         """True where the row has a canonical value."""
@@ -385,10 +388,17 @@ class NormalizedColumn:
 
     def invalid(self) -> np.ndarray:
         """True where the row's value was rejected."""
-        if self.errors is None:
-            assert self.codes is not None
-            return np.asarray(pd.notna(self.distinct_errors))[self.codes]
-        return np.asarray(pd.notna(self.errors))
+        if self.errors is not None:
+            return np.asarray(pd.notna(self.errors))
+        if self.codes is None:
+            return np.zeros(len(self.values), dtype=bool)
+        return np.asarray(pd.notna(self.distinct_errors))[self.codes]
+
+    def may_be_invalid(self) -> bool:
+        """False when no row can have been rejected (checked without a pass over the rows)."""
+        if self.errors is not None:
+            return True
+        return self.codes is not None and bool(np.asarray(pd.notna(self.distinct_errors)).any())
 
 
 def _apply(rule: Callable[[Any], Any], value: Any) -> tuple[Any, str | None]:
@@ -426,12 +436,13 @@ def object_values(column: pd.Series | pd.Index) -> np.ndarray:
 def _text_column(column: pd.Series, *, required: bool) -> NormalizedColumn:
     """Text rules over a string column in one pass: most names and notes are all distinct."""
     values = object_values(column)
-    errors = np.full(len(column), None, dtype=object)
+    errors = None
     if required:
         empty = blank_text_mask(values)
         if empty.any():
             values = values.copy()
             values[empty] = None
+            errors = np.full(len(column), None, dtype=object)
             errors[empty] = "must not be empty"
     return NormalizedColumn(values, errors)
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..fields.rules import CUSTOM_FIELD_PREFIX
-from ..planning import Edit, FieldChange, Operation, PeopleSeen, Plan, Release
+from ..planning import Edit, FieldChange, Operation, PeopleSeen, Plan, Release, operation_column
 from ..planning.changes import NOT_CLEARED
 from ..settings import EditPolicy, FieldPolicy, TaskDeletedPolicy
 from .observe import Observation
@@ -105,7 +105,7 @@ def with_observation(
     keys = table["primary_key"].to_numpy(dtype=object)
     gids = table["task_gid"].to_numpy(dtype=object)
     known = table["gid_known"].to_numpy(dtype=bool).copy()
-    operations = table["operation"].to_numpy(dtype=object).copy()
+    operations = plan.operation_codes()
     task_gids = gids.copy()
     sends = table["sends"].to_numpy(dtype=bool).copy()
     position_of = {str(gid): index for index, gid in enumerate(gids) if known[index] and isinstance(gid, str)}
@@ -118,7 +118,7 @@ def with_observation(
     differing: dict[str, dict[str, Any]] = {}
 
     def reject(position: int, field_name: str, reason: str) -> None:
-        operations[position] = Operation.REJECT.value
+        operations[position] = Operation.REJECT.code
         rejections.append(pd.DataFrame({"primary_key": [keys[position]], "field": [field_name], "reason": [reason]}))
 
     forget: list[str] = []
@@ -126,7 +126,7 @@ def with_observation(
     for key in deleted_keys:
         position = int(np.flatnonzero(keys == key)[0])
         gid = str(gids[position])
-        rejected = operations[position] == Operation.REJECT
+        rejected = operations[position] == Operation.REJECT.code
         if settings.on_task_deleted is TaskDeletedPolicy.RELEASE:
             releases.append(Release(key, gid, "deleted in Asana"))
             if not rejected:
@@ -138,7 +138,7 @@ def with_observation(
         if not settings.sync_mode.creates:
             reject(position, "task_gid", NOT_CREATED.format(gid=gid, mode=settings.sync_mode.value))
         else:
-            operations[position] = Operation.CREATE.value
+            operations[position] = Operation.CREATE.code
             task_gids[position] = None
             known[position] = False
             sends[position] = False
@@ -149,7 +149,7 @@ def with_observation(
         for change in resend:
             current.setdefault(change.field, change)
         changes[position] = list(current.values())
-        operations[position] = Operation.UPDATE.value
+        operations[position] = Operation.UPDATE.code
         sends[position] = True
 
     overwrite = settings.on_asana_edit is EditPolicy.OVERWRITE
@@ -160,7 +160,7 @@ def with_observation(
             moved += 1
             key = str(keys[found])
             releases.append(Release(key, gid, "moved where this token has no access"))
-            if operations[found] != Operation.REJECT:
+            if operations[found] != Operation.REJECT.code:
                 reject(found, "task_gid", HIDDEN.format(gid=gid))
     for gid, task in observation.tasks.items():
         found = position_of.get(gid)
@@ -168,7 +168,7 @@ def with_observation(
             continue
         position = found
         key = str(keys[position])
-        rejected = operations[position] == Operation.REJECT
+        rejected = operations[position] == Operation.REJECT.code
         recorded = written.get(key) or {}
         if not is_in_project(task, ctx):
             moved += 1
@@ -205,7 +205,7 @@ def with_observation(
         for key, fields in kept.items():
             at = np.flatnonzero(keys == key)
             position = int(at[0]) if len(at) else -1
-            if position < 0 or key in differing or key in deleted_keys or operations[position] == Operation.REJECT:
+            if position < 0 or key in differing or key in deleted_keys or operations[position] == Operation.REJECT.code:
                 continue
             recorded = written.get(key) or {}
             if MOVED_OUT_MARK in fields:
@@ -213,7 +213,7 @@ def with_observation(
             resend = _resends_kept(plan, position, fields, recorded)
             if resend or position in put_back:
                 send(position, resend)
-    table = table.assign(operation=operations, task_gid=task_gids, gid_known=known, sends=sends)
+    table = table.assign(operation=operation_column(operations), task_gid=task_gids, gid_known=known, sends=sends)
     joined = pd.concat(rejections, ignore_index=True) if len(rejections) > 1 else plan.rejections
     people = PeopleSeen(
         edits, releases, deleted_keys, len(deleted_keys), moved, observation.reads, observation.events,
@@ -273,7 +273,7 @@ def people_edits_after(plan: Plan, failed: set[str]) -> dict[str, dict[str, Any]
     people = plan.people
     table = plan.table
     keys = table["primary_key"].to_numpy(dtype=object)
-    operations = table["operation"].to_numpy(dtype=object)
+    updates = plan.mask(Operation.UPDATE)
     sends = table["sends"].to_numpy(dtype=bool)
     gone = set(people.deleted_keys) | {release.key for release in people.releases}
     after: dict[str, dict[str, Any]] = {}
@@ -290,7 +290,7 @@ def people_edits_after(plan: Plan, failed: set[str]) -> dict[str, dict[str, Any]
             found = dict(people.kept_before.get(key) or {})
             if position in plan.put_back:
                 found.pop(MOVED_OUT_MARK, None)
-            if found and operations[position] == Operation.UPDATE and sends[position]:
+            if found and updates[position] and sends[position]:
                 changed = plan.changes.get(position)
                 sent = {change.field for change in changed or []}
                 found = {} if changed is None else {name: value for name, value in found.items() if name not in sent}

@@ -4,7 +4,19 @@ from .bodies import SYNC_KEY, api_payload
 from .build import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, build_plan, refresh_plan, with_written
 from .changes import FieldChange
 from .guards import GuardTrip, guard_trips
-from .plan import COMPLETE, DELETE, Edit, Operation, PeopleSeen, Plan, PlannedRow, RebuildPreview, Release, Removal
+from .plan import (
+    COMPLETE,
+    DELETE,
+    Edit,
+    Operation,
+    PeopleSeen,
+    Plan,
+    PlannedRow,
+    RebuildPreview,
+    Release,
+    Removal,
+    operation_column,
+)
 
 __all__ = [
     "COMPLETE",
@@ -26,6 +38,7 @@ __all__ = [
     "api_payload",
     "build_plan",
     "guard_trips",
+    "operation_column",
     "refresh_plan",
     "with_written",
 ]

@@ -28,7 +28,7 @@ from .changes import check_policies, field_changes
 from .hashing import payload_hash
 from .keys import is_numeric_key, lookup, match_keys, positions_in, primary_key_column, renamed_number_keys, same_hash
 from .lifecycle import comment_hashes, live_tasks, parent_levels, removals
-from .plan import Operation, Plan
+from .plan import Operation, Plan, operation_column
 
 EMPTY_KEY = "the primary key is empty"
 REPEATED_KEY = "the primary key appears more than once in the model"
@@ -39,8 +39,6 @@ RELEASED_TASK = (
     "so the sync no longer writes it; to sync this row again, clear the release (python -m asana_sync_pipeline "
     "--clear-releases, with --sync for this sync): the next run then gives the row a task again"
 )
-_OPERATIONS = np.array([operation.value for operation in Operation], dtype=object)
-"""Operation values by code: 0 create, 1 update, 2 unchanged, 3 reject."""
 
 
 def _normalize(model: pd.DataFrame, mapping: ColumnMapping, field_rules: FieldRules) -> dict[str, NormalizedColumn]:
@@ -142,31 +140,36 @@ def build_plan(
     check_policies(settings.field_policies)
     policies = {field_rules.resolved_field(name): policy for name, policy in settings.field_policies.items()}
     if settings.sync_key_field:
-        normalized[SYNC_KEY] = NormalizedColumn(keys, np.full(size, None, dtype=object))
+        normalized[SYNC_KEY] = NormalizedColumn(keys, None)
     values = {field: column.values for field, column in normalized.items()}
     rejected: list[tuple[np.ndarray, str, Any]] = [
-        (column.invalid(), shown_as.get(field, field), column) for field, column in normalized.items() if field != SYNC_KEY
+        (column.invalid(), shown_as.get(field, field), column)
+        for field, column in normalized.items()
+        if field != SYNC_KEY and column.may_be_invalid()
     ]
 
-    column_gids = np.full(size, None, dtype=object)
-    if mapping.task_gid_column:
-        gid_column = normalize_column(task_gid, model[mapping.task_gid_column])
-        column_gids = gid_column.values
-        rejected.append((gid_column.invalid(), "task_gid", gid_column))
-    rejected.extend(_cross_field_errors(normalized, size))
     missing_key = pd.isna(keys)
     duplicated, position = match_keys(keys, synced["primary_key"].to_numpy(dtype=object))
+    state_gids = lookup(synced["task_gid"], position)
+    task_gids, gid_from_column = state_gids, np.zeros(size, dtype=bool)
+    if mapping.task_gid_column:
+        gid_column = normalize_column(task_gid, model[mapping.task_gid_column])
+        gid_from_column = np.asarray(pd.notna(gid_column.values))
+        task_gids = np.where(gid_from_column, gid_column.values, state_gids)
+        rejected.append((gid_column.invalid(), "task_gid", gid_column))
+    rejected.extend(_cross_field_errors(normalized, size))
     rejected.append((missing_key, settings.primary_key, EMPTY_KEY))
     rejected.append((duplicated & ~missing_key, settings.primary_key, REPEATED_KEY))
-    state_gids = lookup(synced["task_gid"], position)
-    task_gids = np.where(pd.notna(column_gids), column_gids, state_gids)
     has_task = pd.notna(task_gids)
-    released = (_removed(synced, position) == RELEASED) & pd.isna(column_gids)
+    released = _removed_as(synced, position, RELEASED) & ~gid_from_column
     if released.any():
         reasons = np.array([RELEASED_TASK.format(gid=gid) for gid in state_gids], dtype=object)
         rejected.append((released, mapping.task_gid_column or "task_gid", reasons))
 
-    hashes = payload_hash(normalized, size)
+    # Only a row that has a task needs its hash now (unchanged or not); the others' are computed when asked.
+    hashes = np.zeros(size, dtype=np.uint64)
+    with_task = np.flatnonzero(has_task)
+    hashes[with_task] = payload_hash(normalized, size, None if len(with_task) == size else with_task)
     unchanged = has_task & (state_gids == task_gids) & same_hash(synced["payload_hash"], position, hashes)
 
     creates = ~has_task if settings.sync_mode.creates else np.zeros(size, dtype=bool)
@@ -188,19 +191,24 @@ def build_plan(
         rejected.append((misplaced, shown_as.get(PARENT_KEY, PARENT_KEY), reasons))
 
     rejections = _rejection_table(rejected, keys, size)
-    codes = np.where(creates, 0, np.where(updates, 1, 2))
-    codes[rejections.index.unique()] = 3
+    codes = np.full(size, Operation.UNCHANGED.code, dtype=np.int8)
+    codes[updates] = Operation.UPDATE.code
+    codes[creates] = Operation.CREATE.code
+    codes[rejections.index.unique()] = Operation.REJECT.code
     table = pd.DataFrame(
         {
             "primary_key": pd.Series(keys, dtype=object, copy=False),
-            "operation": pd.Series(_OPERATIONS[codes], dtype=object, copy=False),
+            "operation": operation_column(codes),
             "task_gid": pd.Series(task_gids, dtype=object, copy=False),
-            "gid_from_column": pd.Series(pd.notna(column_gids), dtype=bool),
+            "gid_from_column": pd.Series(gid_from_column, dtype=bool),
             "gid_known": pd.Series(has_task & (state_gids == task_gids), dtype=bool),
             "payload_hash": pd.Series(hashes, dtype=np.uint64),
+            "hashed": pd.Series(has_task, dtype=bool),
             "level": pd.Series(levels, dtype=np.int64),
-            "comment_hash": pd.Series(comment_hashes(values.get(COMMENT, np.full(size, None, dtype=object))), dtype=np.uint64),
-            "sends": pd.Series(codes == 1, dtype=bool),
+            "comment_hash": pd.Series(
+                comment_hashes(values[COMMENT]) if COMMENT in values else np.zeros(size, dtype=np.uint64), dtype=np.uint64
+            ),
+            "sends": pd.Series(codes == Operation.UPDATE.code, dtype=bool),
         }
     )
     notes = [*mapping.notes, *([f"Columns not sent to Asana: {', '.join(mapping.ignored)}"] if mapping.ignored else [])]
@@ -239,33 +247,37 @@ def build_plan(
     return _with_lifecycle(plan, synced, position)
 
 
-def _removed(synced: pd.DataFrame, position: np.ndarray) -> np.ndarray:
-    """Each row's `removed` in the state (None: not removed, or no state)."""
-    removed = synced["removed"] if "removed" in synced else pd.Series(None, index=synced.index, dtype=object)
-    return lookup(removed.astype(object), position)
+def _removed_as(synced: pd.DataFrame, position: np.ndarray, mark: str) -> np.ndarray:
+    """True where the state marks the row's task `removed` as `mark` (False: no mark, or no state)."""
+    if "removed" not in synced:
+        return np.zeros(len(position), dtype=bool)
+    marked = synced["removed"].to_numpy(dtype=object) == mark
+    return np.append(marked, False)[position]
 
 
 def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> Plan:
     """What the state says of rows that left or came back, and of comments already posted."""
     table = plan.table
-    operation = table["operation"].to_numpy(dtype=object).copy()
+    operation = plan.operation_codes()
     removed = synced["removed"] if "removed" in synced else pd.Series(None, index=synced.index, dtype=object)
-    came_back = (_removed(synced, position) == COMPLETED) & (operation != Operation.REJECT)
+    rejected = operation == Operation.REJECT.code
+    came_back = _removed_as(synced, position, COMPLETED) & ~rejected
     came_back &= table["gid_known"].to_numpy()
     if plan.settings.sync_mode.updates:
-        operation[came_back & (operation == Operation.UNCHANGED)] = Operation.UPDATE.value
-    reopen = came_back & (operation == Operation.UPDATE)
+        operation[came_back & (operation == Operation.UNCHANGED.code)] = Operation.UPDATE.code
+    update = operation == Operation.UPDATE.code
+    reopen = came_back & update
     posted = (
         np.append(synced["comment_hash"].to_numpy(dtype=np.uint64, na_value=0), np.uint64(0))[position]
         if "comment_hash" in synced
         else np.zeros(len(table), dtype=np.uint64)
     )
     comment_hash = table["comment_hash"].to_numpy(dtype=np.uint64)
-    comment_due = (comment_hash != 0) & (comment_hash != posted) & (operation != Operation.REJECT)
+    comment_due = (comment_hash != 0) & (comment_hash != posted) & ~rejected
     if not plan.settings.sync_mode.updates:
-        comment_due &= operation == Operation.CREATE
-    sends = table["sends"].to_numpy(dtype=bool) | (operation == Operation.UPDATE)
-    table = table.assign(operation=operation, reopen=reopen, comment_due=comment_due, sends=sends)
+        comment_due &= operation == Operation.CREATE.code
+    sends = table["sends"].to_numpy(dtype=bool) | update
+    table = table.assign(operation=operation_column(operation), reopen=reopen, comment_due=comment_due, sends=sends)
     in_model = np.zeros(len(synced), dtype=bool)
     in_model[position[position >= 0]] = True
     removed_values = removed.astype(object).to_numpy()
@@ -287,7 +299,7 @@ def with_written(plan: Plan, written: Mapping[str, Mapping[str, Any]]) -> Plan:
     (`written`: primary key -> the field values recorded then). An update whose row has no record
     sends every field; one whose changes are all kept by their policies sends nothing."""
     table = plan.table
-    chosen = np.flatnonzero((plan.operations() == Operation.UPDATE) & table["gid_known"].to_numpy(dtype=bool))
+    chosen = np.flatnonzero(plan.mask(Operation.UPDATE) & table["gid_known"].to_numpy(dtype=bool))
     keys = table["primary_key"].to_numpy(dtype=object)[chosen]
     columns = {name: column[chosen] for name, column in plan.values.items() if name != COMMENT}
     changes = {}
@@ -296,7 +308,7 @@ def with_written(plan: Plan, written: Mapping[str, Mapping[str, Any]]) -> Plan:
         if recorded is not None:
             now = {name: value for name, column in columns.items() if (value := column[index]) is not None}
             changes[int(position)] = field_changes(recorded, now, plan.policies)
-    sends = (plan.operations() == Operation.UPDATE).copy()
+    sends = plan.mask(Operation.UPDATE)
     reopen = table["reopen"].to_numpy(dtype=bool)
     for at, found in changes.items():
         sends[at] = bool(found) or bool(reopen[at])
@@ -333,18 +345,19 @@ def refresh_plan(plan: Plan, synced: pd.DataFrame) -> Plan:
     position = positions_in(synced, table["primary_key"].to_numpy(dtype=object))
     known = position >= 0
     state_gids = lookup(synced["task_gid"], position)
-    operation = table["operation"].to_numpy(dtype=object).copy()
+    operation = plan.operation_codes()
     task_gids = table["task_gid"].to_numpy(dtype=object).copy()
-    adopted = (operation == Operation.CREATE) & known
+    adopted = (operation == Operation.CREATE.code) & known
     task_gids[adopted] = state_gids[adopted]
-    hashes = table["payload_hash"].to_numpy(dtype=np.uint64)
-    same = known & (state_gids == task_gids) & same_hash(synced["payload_hash"], position, hashes)
+    same = known & (state_gids == task_gids)
+    at = np.flatnonzero(same)
+    same[at] = same_hash(synced["payload_hash"], position[at], plan.payload_hashes(at))
     if not plan.settings.sync_mode.updates:
-        operation[adopted] = Operation.UNCHANGED.value
+        operation[adopted] = Operation.UNCHANGED.code
     else:
-        operation[adopted] = np.where(same[adopted], Operation.UNCHANGED.value, Operation.UPDATE.value)
-    operation[(operation == Operation.UPDATE) & same] = Operation.UNCHANGED.value
-    table["operation"] = operation
+        operation[adopted] = np.where(same[adopted], Operation.UNCHANGED.code, Operation.UPDATE.code)
+    operation[(operation == Operation.UPDATE.code) & same] = Operation.UNCHANGED.code
+    table["operation"] = operation_column(operation)
     table["task_gid"] = task_gids
     table["gid_known"] = known & (state_gids == task_gids)
     return _with_lifecycle(replace(plan, table=table), synced, position)

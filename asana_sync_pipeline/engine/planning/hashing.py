@@ -12,33 +12,36 @@ _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0x100000001B3)
 
 
-def _column_hash(column: NormalizedColumn) -> np.ndarray:
-    """Stable 64-bit hashes of a column's canonical values, per distinct value when known
-    (columns without codes are mostly distinct text, hashed directly)."""
+def _column_hash(column: NormalizedColumn, rows: np.ndarray | None) -> np.ndarray:
+    """Stable 64-bit hashes of a column's canonical values (at `rows`, or all), per distinct value
+    when known (columns without codes are mostly distinct text, hashed directly)."""
     if column.codes is None:
-        given = pd.notna(column.values)
+        values = column.values if rows is None else column.values[rows]
+        given = pd.notna(values)
         hashes = np.full(len(given), _NULL_HASH, dtype=np.uint64)
-        hashes[given] = pd.util.hash_array(column.values[given], categorize=False)
+        hashes[given] = pd.util.hash_array(values[given], categorize=False)
         return hashes
     assert column.distinct is not None
     hashes = pd.util.hash_array(column.distinct)
     hashes[pd.isna(column.distinct)] = _NULL_HASH
-    return hashes[column.codes]
+    return hashes[column.codes if rows is None else column.codes[rows]]
 
 
-def payload_hash(columns: dict[str, NormalizedColumn], size: int) -> np.ndarray:
-    """A stable 64-bit hash per row of canonical values, including which fields are given."""
+def payload_hash(columns: dict[str, NormalizedColumn], size: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """A stable 64-bit hash per row of canonical values, including which fields are given: of the
+    rows at positions `rows`, or of all `size` rows. A row's hash depends on its values alone."""
     names = sorted(columns)
-    hashes = np.full(size, pd.util.hash_array(np.array([",".join(names)], dtype=object))[0], dtype=np.uint64)
+    count = size if rows is None else len(rows)
+    hashes = np.full(count, pd.util.hash_array(np.array([",".join(names)], dtype=object))[0], dtype=np.uint64)
     for name in names:
-        hashes = (hashes * _MIX) ^ _column_hash(columns[name])
+        hashes = (hashes * _MIX) ^ _column_hash(columns[name], rows)
     return hashes
 
 
 def payload_hash_of_values(values: dict[str, np.ndarray], size: int) -> np.ndarray:
     """`payload_hash` of a plan's canonical values (the comment is not part of the payload)."""
     columns = {
-        name: NormalizedColumn(column, np.full(len(column), None, dtype=object))
+        name: NormalizedColumn(column, None)
         for name, column in values.items()
         if name != COMMENT
     }

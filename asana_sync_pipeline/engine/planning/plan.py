@@ -31,6 +31,21 @@ class Operation(StrEnum):
     UNCHANGED = "unchanged"
     REJECT = "reject"
 
+    @property
+    def code(self) -> int:
+        """Its position in `Operation`: what the plan's table stores, as a categorical's code."""
+        return _OPERATION_CODES[self]
+
+
+_OPERATION_CODES = {operation: code for code, operation in enumerate(Operation)}
+_OPERATION_DTYPE = pd.CategoricalDtype([operation.value for operation in Operation])
+
+
+def operation_column(codes: np.ndarray) -> pd.Categorical:
+    """The table's `operation` column from codes (`Operation.code`): compared and counted as small
+    integers, not a million strings."""
+    return pd.Categorical.from_codes(codes, dtype=_OPERATION_DTYPE)
+
 
 @dataclass(frozen=True)
 class PlannedRow:
@@ -130,7 +145,9 @@ ROW_COLUMNS = (
     "comment_hash", "comment_due",
 )  # fmt: skip
 """The plan's table, one row per model row, in the order of `PlannedRow`'s fields (the table also
-holds `sends`: an update that has something to send)."""
+holds `sends`: an update that has something to send; and `hashed`: `payload_hash` is computed.
+Planning hashes only the rows that have a task, to compare with the state; `Plan.payload_hashes`
+computes the others' when asked, so a dry run of new rows hashes nothing)."""
 
 
 @dataclass
@@ -196,7 +213,7 @@ class Plan:
         """Every planned row, or those of one operation, in model order."""
         if operation is None:
             return self._rows(np.arange(len(self.table)))
-        return self._rows(np.flatnonzero(self.operations() == operation))
+        return self._rows(np.flatnonzero(self.mask(operation)))
 
     def creates(self) -> list[PlannedRow]:
         return self.rows(Operation.CREATE)
@@ -206,8 +223,7 @@ class Plan:
 
     def writes(self, limit: int | None = None) -> list[PlannedRow]:
         """Rows to create or update, in model order (the first `limit` of them)."""
-        operations = self.operations()
-        return self._rows(np.flatnonzero((operations == Operation.CREATE) | (operations == Operation.UPDATE))[:limit])
+        return self._rows(np.flatnonzero(self.mask(Operation.CREATE) | self.mask(Operation.UPDATE))[:limit])
 
     def reopenings(self, limit: int | None = None) -> list[PlannedRow]:
         """Rows that came back whose task, completed when they left, reopens."""
@@ -224,7 +240,10 @@ class Plan:
         return int(self.table[flag].sum())
 
     def _rows(self, positions: np.ndarray) -> list[PlannedRow]:
-        columns = [self.table[name].to_numpy()[positions] for name in ROW_COLUMNS]
+        columns = [
+            self.payload_hashes(positions) if name == "payload_hash" else self.table[name].to_numpy()[positions]
+            for name in ROW_COLUMNS
+        ]
         return [
             PlannedRow(
                 int(position), key, Operation(operation), gid, bool(from_column), bool(known), int(payload_hash),
@@ -250,8 +269,24 @@ class Plan:
         """Every row's operation, in model order."""
         return self.table["operation"].to_numpy(dtype=object)
 
-    def payload_hashes(self) -> np.ndarray:
-        return self.table["payload_hash"].to_numpy(dtype=np.uint64)
+    def mask(self, operation: Operation) -> np.ndarray:
+        """True for the rows of this operation."""
+        return self.operation_codes() == operation.code
+
+    def operation_codes(self) -> np.ndarray:
+        """Every row's `Operation.code` (a copy, to change and turn back into a column with `operation_column`)."""
+        return self.table["operation"].cat.codes.to_numpy(dtype=np.int8, copy=True)
+
+    def payload_hashes(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """The payload hashes of the rows at `positions` (default: every row); those planning left
+        out (rows without a task) are computed here, from the rows' values."""
+        positions = np.arange(len(self.table)) if positions is None else np.asarray(positions, dtype=np.intp)
+        hashes = self.table["payload_hash"].to_numpy(dtype=np.uint64)[positions]
+        missing = ~self.table["hashed"].to_numpy(dtype=bool)[positions]
+        if missing.any():
+            at = positions[missing]
+            hashes[missing] = payload_hash_of_values({name: column[at] for name, column in self.values.items()}, len(at))
+        return hashes
 
     def task_gids(self) -> dict[str, str]:
         """Primary key -> task GID of every row that has a task already."""
@@ -261,10 +296,10 @@ class Plan:
     def counts(self) -> dict[str, int]:
         """Rows per operation; an update that has nothing to send (only what its policies keep, or a
         value back where it was) counts as unchanged: it costs no request."""
-        operations = self.operations()
-        silent = int(((operations == Operation.UPDATE) & ~self.table["sends"].to_numpy(dtype=bool)).sum())
-        counted = pd.Series(operations).value_counts()
-        counts = {operation.value: int(counted.get(operation.value, 0)) for operation in Operation}
+        codes = self.operation_codes()
+        silent = int(((codes == Operation.UPDATE.code) & ~self.table["sends"].to_numpy(dtype=bool)).sum())
+        counted = np.bincount(codes, minlength=len(Operation))
+        counts = {operation.value: int(counted[operation.code]) for operation in Operation}
         counts[Operation.UPDATE] -= silent
         counts[Operation.UNCHANGED] += silent
         return counts
@@ -272,13 +307,13 @@ class Plan:
     def new_keys(self) -> np.ndarray:
         """Keys of the rows to create that name no task of their own (new rows, as far as the state knows)."""
         table = self.table
-        chosen = (self.operations() == Operation.CREATE) & ~table["gid_from_column"].to_numpy(dtype=bool)
+        chosen = self.mask(Operation.CREATE) & ~table["gid_from_column"].to_numpy(dtype=bool)
         return table["primary_key"].to_numpy(dtype=object)[chosen]
 
     def update_keys(self) -> list[str]:
         """Keys of the updates of tasks the state already maps to their rows (their fields may be recorded)."""
         table = self.table
-        chosen = (self.operations() == Operation.UPDATE) & table["gid_known"].to_numpy(dtype=bool)
+        chosen = self.mask(Operation.UPDATE) & table["gid_known"].to_numpy(dtype=bool)
         return [key for key in table["primary_key"].to_numpy(dtype=object)[chosen] if isinstance(key, str)]
 
     def changes_of(self, row: PlannedRow) -> list[FieldChange] | None:
@@ -336,8 +371,8 @@ class Plan:
     def with_created(self, created: dict[str, dict[str, str]]) -> Plan:
         """The plan once pending tags and sections exist: `created[field][name]` is the new GID.
 
-        Their GIDs replace the names in every row, and payload hashes are computed
-        again, so the state records what the tasks really hold."""
+        Their GIDs replace the names in every row, and the payload hashes already computed are
+        computed again, so the state records what the tasks really hold."""
         values = dict(self.values)
         for field_name, gids in created.items():
             if field_name not in values or not gids:
@@ -346,7 +381,10 @@ class Plan:
             codes, distinct = pd.factorize(values[field_name], use_na_sentinel=True)
             replaced = np.array([_substitute(value, lookup) for value in distinct] + [None], dtype=object)
             values[field_name] = replaced[codes]
-        table = self.table.assign(payload_hash=payload_hash_of_values(values, len(self.table)))
+        hashes = self.table["payload_hash"].to_numpy(dtype=np.uint64).copy()
+        at = np.flatnonzero(self.table["hashed"].to_numpy(dtype=bool))
+        hashes[at] = payload_hash_of_values({name: column[at] for name, column in values.items()}, len(at))
+        table = self.table.assign(payload_hash=hashes)
         return replace(self, values=values, table=table, pending={})
 
     def rejection_rows(self, reason: str) -> pd.DataFrame:

@@ -33,7 +33,7 @@ class TaskSync:
         run, report = self.run, self.run.report
         started = time.monotonic()
         counts = plan.counts()
-        report.unchanged = int((plan.operations() == Operation.UNCHANGED).sum())
+        report.unchanged = int(plan.mask(Operation.UNCHANGED).sum())
         report.rejected += counts[Operation.REJECT.value]
         report.rejections.extend(plan.rejections.itertuples(index=False, name=None))
         keys = [key for key in plan.keys() if key is not None]

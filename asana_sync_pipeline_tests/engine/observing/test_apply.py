@@ -45,7 +45,7 @@ def planned(tmp_path):
         for key, name, notes, parent in MODEL.itertuples(index=False)
     }
     first = build_plan(MODEL, SyncSettings())
-    hashes = dict(zip(first.table["primary_key"], first.table["payload_hash"]))
+    hashes = dict(zip(first.keys(), first.payload_hashes()))
     store.apply(SCOPE, "r1", [Outcome(key, task_gid=gid, payload_hash=int(hashes[key]), written=written[key]) for key, gid in GIDS.items()])
 
     def plan(settings: SyncSettings, model: pd.DataFrame = MODEL):

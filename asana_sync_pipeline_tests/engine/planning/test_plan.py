@@ -107,6 +107,35 @@ def test_state_map_gives_rows_their_task_and_unchanged_rows_cost_nothing():
     assert plan.by_key("a").task_gid == "111"
 
 
+def test_a_new_rows_hash_computed_when_asked_is_the_one_planning_computes_once_it_has_a_task():
+    """Planning hashes only rows that have a task; a new row's hash is computed when the run asks for
+    it. Were the two numbers to differ, every task would look changed on the run after its create."""
+    rich = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d"],
+            "name": ["Alpha", "Beta", None, "Delta"],
+            "notes": pd.Categorical(["same", "same", None, "other"]),
+            "due_on": pd.to_datetime(["2026-01-02", None, "2026-03-04", "2026-03-04"]),
+            "assignee": ["ada@acme.example", "me", None, "1200000000000013"],
+            "tags": ["11, 22", None, "22", "new tag"],
+            "completed": [True, False, True, False],
+            "custom_fields": ['{"5": 1}', '{"5": 2.5, "6": "x"}', None, '{"6": null}'],
+            "parent_key": [None, "a", "a", None],
+        }
+    )
+    settings = SyncSettings(sync_key_field="1200000000000400")
+    new = build_plan(rich, settings)
+    assert set(operations(new).values()) <= {"create", "reject"}
+    everything_synced = pd.DataFrame(
+        {"primary_key": list("abcd"), "task_gid": ["1", "2", "3", "4"], "payload_hash": pd.array([0] * 4, dtype="UInt64")}
+    )
+    known = build_plan(rich, settings, everything_synced)
+    assert set(operations(known).values()) <= {"update", "reject"}
+    assert list(new.payload_hashes()) == list(known.payload_hashes())
+    assert [row.payload_hash for row in new.rows()] == list(known.payload_hashes())
+    assert len(set(new.payload_hashes().tolist())) == 4
+
+
 def test_task_gid_column_wins_over_the_state_map():
     first = build_plan(ROWS, SyncSettings())
     synced = synced_from(first, {"b": "999"})
@@ -221,11 +250,11 @@ def test_keys_match_the_state_map_exactly_even_when_their_hashes_collide(monkeyp
     synced = np.array(["c", "x", "a"], dtype=object)
     duplicated, position = planning.match_keys(keys, synced)
     assert duplicated.tolist() == [False] * 4 and position.tolist() == [2, -1, 0, -1]
-    lengths = lambda values, categorize=True: np.array([len(str(v)) for v in values], dtype=np.uint64)  # noqa: E731
-    monkeypatch.setattr(pd.util, "hash_array", lengths)  # repeated hashes: the exact path
+    lengths = lambda values: np.array([len(str(v)) for v in values], dtype=np.int64)  # noqa: E731
+    monkeypatch.setattr(planning, "key_hashes_for_matching", lengths)  # repeated hashes: the exact path
     duplicated, position = planning.match_keys(keys, synced)
     assert duplicated.tolist() == [False] * 4 and position.tolist() == [2, -1, 0, -1]
-    monkeypatch.setattr(pd.util, "hash_array", lambda values, categorize=True: np.arange(len(values), dtype=np.uint64))  # false matches: caught
+    monkeypatch.setattr(planning, "key_hashes_for_matching", lambda values: np.arange(len(values), dtype=np.int64))  # false matches: caught
     duplicated, position = planning.match_keys(keys, synced)
     assert position.tolist() == [2, -1, 0, -1]
     duplicated, _ = planning.match_keys(np.array(["a", "b", "a", None, None], dtype=object), synced)
