@@ -130,7 +130,7 @@ def build_plan(
         explicit = np.where(pd.notna(parent.values), parent.values, "")
         normalized[PARENT_KEY] = NormalizedColumn(explicit.astype(object), parent.reasons())
     exact = settings.primary_key in model.attrs.get(EXACT_NUMBERS, [])
-    keys = primary_key_column(model[settings.primary_key], exact_numbers=exact)
+    keys, missing_key = primary_key_column(model[settings.primary_key], exact_numbers=exact)
     synced = synced if synced is not None else empty_synced()
     renames: dict[str, str] = {}
     if is_numeric_key(model[settings.primary_key], exact_numbers=exact) and len(synced):
@@ -148,7 +148,6 @@ def build_plan(
         if field != SYNC_KEY and column.may_be_invalid()
     ]
 
-    missing_key = pd.isna(keys)
     duplicated, position = match_keys(keys, synced["primary_key"].to_numpy(dtype=object))
     state_gids = lookup(synced["task_gid"], position)
     task_gids, gid_from_column = state_gids, np.zeros(size, dtype=bool)
@@ -170,7 +169,8 @@ def build_plan(
     hashes = np.zeros(size, dtype=np.uint64)
     with_task = np.flatnonzero(has_task)
     hashes[with_task] = payload_hash(normalized, size, None if len(with_task) == size else with_task)
-    unchanged = has_task & (state_gids == task_gids) & same_hash(synced["payload_hash"], position, hashes)
+    gid_known = has_task & (state_gids == task_gids) if mapping.task_gid_column else has_task
+    unchanged = gid_known & same_hash(synced["payload_hash"], position, hashes)
 
     creates = ~has_task if settings.sync_mode.creates else np.zeros(size, dtype=bool)
     updates = has_task & ~unchanged if settings.sync_mode.updates else np.zeros(size, dtype=bool)
@@ -201,7 +201,7 @@ def build_plan(
             "operation": operation_column(codes),
             "task_gid": pd.Series(task_gids, dtype=object, copy=False),
             "gid_from_column": pd.Series(gid_from_column, dtype=bool),
-            "gid_known": pd.Series(has_task & (state_gids == task_gids), dtype=bool),
+            "gid_known": pd.Series(gid_known, dtype=bool),
             "payload_hash": pd.Series(hashes, dtype=np.uint64),
             "hashed": pd.Series(has_task, dtype=bool),
             "level": pd.Series(levels, dtype=np.int64),

@@ -34,7 +34,8 @@ def payload_hash(columns: dict[str, NormalizedColumn], size: int, rows: np.ndarr
     count = size if rows is None else len(rows)
     hashes = np.full(count, pd.util.hash_array(np.array([",".join(names)], dtype=object))[0], dtype=np.uint64)
     for name in names:
-        hashes = (hashes * _MIX) ^ _column_hash(columns[name], rows)
+        hashes *= _MIX
+        hashes ^= _column_hash(columns[name], rows)
     return hashes
 
 

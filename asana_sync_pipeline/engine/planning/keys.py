@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fields.rules import blank_text_mask, is_null, object_values
+from ..fields.rules import blank_mask, is_null, object_values
 
 _NUMBER_TYPES = (int, float, Decimal, np.integer, np.floating)
 
@@ -51,23 +51,26 @@ def primary_key_text(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def primary_key_column(column: pd.Series, *, exact_numbers: bool = False) -> np.ndarray:
-    """`primary_key_text` over a column; string, integer and categorical columns take a vectorized
-    path. `exact_numbers`: the column holds numbers read as their exact text (a DECIMAL)."""
+def primary_key_column(column: pd.Series, *, exact_numbers: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """`primary_key_text` over a column, and where it is empty (None); string, integer and categorical
+    columns take a vectorized path. `exact_numbers`: the column holds numbers read as their exact text
+    (a DECIMAL)."""
     if exact_numbers:
-        return np.array([None if is_null(value) else number_text(value) for value in object_values(column)], dtype=object)
-    if isinstance(column.dtype, pd.CategoricalDtype):
+        keys = np.array([None if is_null(value) else number_text(value) for value in object_values(column)], dtype=object)
+    elif isinstance(column.dtype, pd.CategoricalDtype):
         categories = [primary_key_text(value) for value in column.cat.categories]
-        return np.array([*categories, None], dtype=object)[column.cat.codes.to_numpy()]
-    if pd.api.types.is_integer_dtype(column.dtype):
+        keys = np.array([*categories, None], dtype=object)[column.cat.codes.to_numpy()]
+    elif pd.api.types.is_integer_dtype(column.dtype):
         keys = object_values(column.astype("str"))
         keys[column.isna().to_numpy()] = None
-        return keys
-    if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
-        keys = object_values(column)
-        keys[blank_text_mask(keys)] = None
-        return keys
-    return np.array([primary_key_text(value) for value in column.to_numpy(dtype=object)], dtype=object)
+    elif pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
+        keys = column.to_numpy(dtype=object, copy=True)  # text, or the column's NULL
+        empty = blank_mask(keys, nulls=True)
+        keys[empty] = None
+        return keys, empty
+    else:
+        keys = np.array([primary_key_text(value) for value in column.to_numpy(dtype=object)], dtype=object)
+    return keys, np.asarray(pd.isna(keys))
 
 
 def is_numeric_key(column: pd.Series, *, exact_numbers: bool = False) -> bool:

@@ -142,6 +142,20 @@ def test_pandas_string_dtype_with_missing_values():
     assert result.reasons().tolist() == [None, None, None]
 
 
+def test_a_text_column_read_from_the_warehouse_rejects_blank_names_and_keeps_nulls_unset():
+    """The path a DuckDB VARCHAR column takes (pandas `str`, all distinct): blank means empty or only
+    white space by Python's rules, Unicode spaces included, in both the object and the `str` column."""
+    texts = ["Task", "", "   ", "\u00a0\u2003\t", None, " x "]
+    blank = "must not be empty"
+    for column in (pd.Series(texts, dtype="str"), pd.Series(texts, dtype=object)):
+        result = normalize_column(fields.required_text, column)
+        assert result.reasons().tolist() == [None, blank, blank, blank, None, None]
+        assert result.values.tolist() == ["Task", None, None, None, None, " x "]
+    notes = normalize_column(fields.text, pd.Series(texts, dtype="str"))
+    assert notes.values.tolist() == ["Task", "", "   ", "\u00a0\u2003\t", None, " x "]
+    assert not notes.invalid().any() and notes.reasons().tolist() == [None] * 6
+
+
 def test_mixed_object_column_does_not_merge_equal_looking_values():
     result = normalize_column(fields.boolean, pd.Series([True, 1, 1.0, "true"], dtype=object))
     assert result.values.tolist() == [True, None, None, True]
