@@ -84,9 +84,8 @@ def lifecycle_tables(plan: Plan) -> dict[str, Any]:
     parent_keys = plan.parent_keys()
     parented = pd.DataFrame(
         [
-            (row.key, row.operation.value, parent_keys[row.position], row.level)
-            for row in (plan.writes() if parent_keys is not None else [])
-            if parent_keys is not None and parent_keys[row.position] != ""
+            (row.key, row.operation.value, parent_keys[row.position] if parent_keys is not None else None, row.level)
+            for row in plan.under_parents(TABLE_ROWS)
         ],
         columns=["primary_key", "operation", "parent_key", "level"],
     )
@@ -101,7 +100,7 @@ def lifecycle_tables(plan: Plan) -> dict[str, Any]:
         "planned_removals": dg.MetadataValue.md(markdown_table(removals)),
         "planned_reopenings": dg.MetadataValue.md(markdown_table(reopened, total=plan.count("reopen"))),
         "planned_comments": dg.MetadataValue.md(markdown_table(commented, total=plan.count("comment_due"))),
-        "planned_parents": dg.MetadataValue.md(markdown_table(parented)),
+        "planned_parents": dg.MetadataValue.md(markdown_table(parented, total=plan.count_under_parents())),
     }
 
 

@@ -202,7 +202,7 @@ def build_plan(
             "task_gid": pd.Series(task_gids, dtype=object, copy=False),
             "gid_from_column": pd.Series(gid_from_column, dtype=bool),
             "gid_known": pd.Series(gid_known, dtype=bool),
-            "payload_hash": pd.Series(hashes, dtype=np.uint64),
+            "payload_hash": pd.Series(hashes, dtype=np.uint64),  # 0 where not hashed: read it through Plan.payload_hashes
             "hashed": pd.Series(has_task, dtype=bool),
             "level": pd.Series(levels, dtype=np.int64),
             "comment_hash": pd.Series(

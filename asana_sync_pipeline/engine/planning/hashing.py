@@ -28,8 +28,9 @@ def _column_hash(column: NormalizedColumn, rows: np.ndarray | None) -> np.ndarra
 
 
 def payload_hash(columns: dict[str, NormalizedColumn], size: int, rows: np.ndarray | None = None) -> np.ndarray:
-    """A stable 64-bit hash per row of canonical values, including which fields are given: of the
-    rows at positions `rows`, or of all `size` rows. A row's hash depends on its values alone."""
+    """A stable 64-bit hash per row of canonical values, including which fields are given: of all
+    `size` rows, or of the rows at positions `rows` alone (one hash each). A row's hash depends on its
+    values alone, so hashing a few rows later gives what hashing them all now would."""
     names = sorted(columns)
     count = size if rows is None else len(rows)
     hashes = np.full(count, pd.util.hash_array(np.array([",".join(names)], dtype=object))[0], dtype=np.uint64)

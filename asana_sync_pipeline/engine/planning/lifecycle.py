@@ -40,7 +40,9 @@ def parent_levels(
     if has_parent.any():
         first = np.flatnonzero(~pd.Index(keys, dtype=object).duplicated(keep="first") & pd.notna(keys))
         found = pd.Index(keys[first], dtype=object).get_indexer(parent_keys[has_parent].astype(object))
-        parents[has_parent] = np.where(found >= 0, first[np.maximum(found, 0)], -1)
+        named = np.full(len(found), -1, dtype=np.intp)
+        named[found >= 0] = first[found[found >= 0]]
+        parents[has_parent] = named
     reasons = np.full(size, None, dtype=object)
     for unknown in np.flatnonzero(has_parent & (parents == -1)):
         reasons[unknown] = UNKNOWN_PARENT.format(key=parent_keys[unknown])

@@ -233,6 +233,19 @@ class Plan:
         """Rows whose comment changed and is to be posted."""
         return self._rows(np.flatnonzero(self.table["comment_due"].to_numpy(dtype=bool))[:limit])
 
+    def under_parents(self, limit: int | None = None) -> list[PlannedRow]:
+        """Rows to create or update that name a parent row of the model (`parent_key`), in model order."""
+        return self._rows(np.flatnonzero(self._under_parents())[:limit])
+
+    def count_under_parents(self) -> int:
+        return int(self._under_parents().sum())
+
+    def _under_parents(self) -> np.ndarray:
+        parent_keys = self.parent_keys()
+        if parent_keys is None:
+            return np.zeros(len(self.table), dtype=bool)
+        return (self.mask(Operation.CREATE) | self.mask(Operation.UPDATE)) & (parent_keys != "")
+
     def count(self, flag: str) -> int:
         """How many rows `reopen` or have a `comment_due`."""
         if flag not in ("reopen", "comment_due"):

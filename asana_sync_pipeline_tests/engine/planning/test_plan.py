@@ -259,3 +259,29 @@ def test_keys_match_the_state_map_exactly_even_when_their_hashes_collide(monkeyp
     assert position.tolist() == [2, -1, 0, -1]
     duplicated, _ = planning.match_keys(np.array(["a", "b", "a", None, None], dtype=object), synced)
     assert duplicated.tolist() == [True, False, True, True, True]
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[python]", object])
+def test_planning_leaves_the_model_as_it_was(dtype):
+    """A blank key is rejected without writing None into the model's own column: the same frame plans
+    the same way twice (a string[python] column refused the None before)."""
+    frame = pd.DataFrame({"id": pd.Series(["a", " ", None], dtype=dtype), "name": ["A", "B", "C"]})
+    before = frame.copy()
+    first, again = build_plan(frame, SyncSettings()), build_plan(frame, SyncSettings())
+    pd.testing.assert_frame_equal(frame, before)
+    assert list(first.operations()) == list(again.operations()) == ["create", "reject", "reject"]
+
+
+def test_rows_naming_a_parent_when_no_row_has_a_usable_key_are_rejected_without_stopping_the_plan():
+    plan = build_plan(model(id=[None, "  "], name=["x", "y"], parent_key=["zz", "x"]), SyncSettings())
+    assert list(plan.operations()) == ["reject", "reject"]
+    assert "parent_key 'zz' is not the primary key of a row of the model" in set(plan.rejections["reason"])
+
+
+def test_rows_under_parents_are_listed_in_model_order_without_the_rejected_or_top_level_ones():
+    plan = build_plan(
+        model(id=["c", "p", "lone", "bad"], name=["C", "P", "L", "B"], parent_key=["p", None, "", "nobody"]), SyncSettings()
+    )
+    assert [(row.key, row.level) for row in plan.under_parents()] == [("c", 1)]
+    assert plan.count_under_parents() == 1 and plan.under_parents(0) == []
+    assert build_plan(model(id=["a"], name=["A"]), SyncSettings()).under_parents() == []
