@@ -19,7 +19,7 @@ from .config import ModelQueryConfig, SyncConfig
 from .engine.errors import AsanaSyncError, GuardError, SyncConfigError
 from .engine.log import counted
 from .engine.model.warehouse import check_warehouse_file, read_model
-from .engine.planning import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, Operation, Plan
+from .engine.planning import EMPTY_KEY, NAME_REQUIRED, PLAN_FORMAT, REPEATED_KEY, Operation, Plan
 from .engine.planning.guards import cleared_counts, cleared_trips, removal_trip, replaced_trip
 from .engine.runner import run_sync
 from .engine.state import utc_now
@@ -34,6 +34,13 @@ CLEARS_CHECK = "clears_within_limit"
 REPLACEMENTS_CHECK = "replacements_within_limit"
 REJECTION_RATE_CHECK = "rejection_rate_below_threshold"
 MATCHES_MODEL_CHECK = "asana_matches_model"
+
+
+STALE_PLAN = (
+    "The plan this step read was stored by another version of asana-sync-pipeline (a run re-executed after an "
+    "upgrade reads the plan its first attempt stored), so nothing was written. Plan again: run the sync's job, or "
+    "materialize {payloads} together with this asset."
+)
 
 
 def failure(exc: AsanaSyncError) -> dg.Failure:
@@ -162,6 +169,8 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
     def asana_tasks(
         context: dg.AssetExecutionContext, plan: Plan, asana: AsanaResource, sync_state: SyncStateResource
     ) -> dg.MaterializeResult:
+        if getattr(plan, "plan_format", None) != PLAN_FORMAT:
+            raise dg.Failure(description=STALE_PLAN.format(payloads=payloads_key.to_user_string()))
         store = sync_state.store(context.log.info)
         started_at, started = utc_now(), time.monotonic()
         try:

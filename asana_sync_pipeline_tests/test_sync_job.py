@@ -3,6 +3,7 @@ and the tests read back what Asana (the emulator) and the state DuckDB then hold
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -198,6 +199,21 @@ def test_the_dry_run_job_plans_without_writing_and_leads_with_the_counts(sandbox
     assert stored == [], "a dry run keeps its plan in memory: nothing pickled, nothing stored"
     alone = sandbox.sync(only=("asana_tasks",))
     assert not alone.success and "a dry run (asana_dry_run_job) keeps its plan in memory" in failure_text(alone)
+
+
+def test_a_plan_stored_by_another_version_is_refused_by_name_and_nothing_is_written(sandbox):
+    """Re-executing a failed run after an upgrade reads the plan its first attempt stored."""
+    sandbox.write_model(MODEL)
+    assert sandbox.sync(dry=True).success  # the job's first two steps alone: their plan is stored
+    [stored] = [path for path in Path(sandbox.instance.storage_directory()).rglob("asana_task_payloads*") if path.is_file()]
+    plan = pickle.loads(stored.read_bytes())
+    del plan.__dict__["plan_format"]  # as a plan pickled before the format was recorded
+    stored.write_bytes(pickle.dumps(plan))
+    result = sandbox.sync(only=("asana_tasks",))
+    assert not result.success
+    assert "stored by another version of asana-sync-pipeline" in failure_text(result)
+    assert "materialize asana_task_payloads together with this asset" in failure_text(result)
+    assert sandbox.tasks() == [] and sandbox.stats()["write_requests"] == 0 and not sandbox.state.exists()
 
 
 def test_the_dry_run_job_shows_each_fields_before_and_after(sandbox):

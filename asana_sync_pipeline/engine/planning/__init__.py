@@ -7,6 +7,7 @@ from .guards import GuardTrip, guard_trips
 from .plan import (
     COMPLETE,
     DELETE,
+    PLAN_FORMAT,
     Edit,
     Operation,
     PeopleSeen,
@@ -21,6 +22,7 @@ from .plan import (
 __all__ = [
     "COMPLETE",
     "DELETE",
+    "PLAN_FORMAT",
     "EMPTY_KEY",
     "NAME_REQUIRED",
     "REPEATED_KEY",

@@ -140,6 +140,10 @@ class PeopleSeen:
 
 
 COMPLETE, DELETE = "complete", "delete"
+PLAN_FORMAT = 2
+"""The shape of a plan as it is stored between steps; raised when it changes (2: a categorical `operation`
+and the `hashed` column). Re-executing a failed run reads the plan its first attempt stored, perhaps
+before an upgrade: a plan of another shape is refused by name instead of failing on a missing column."""
 ROW_COLUMNS = (
     "primary_key", "operation", "task_gid", "gid_from_column", "gid_known", "payload_hash", "level", "reopen",
     "comment_hash", "comment_due",
@@ -196,6 +200,9 @@ class Plan:
     unobserved: Plan | None = field(default=None, repr=False)
     """The plan before what people did was taken in (set by `observing`): what a dry run hands on,
     since the run that writes reads people's changes again, under its lock."""
+    plan_format: int = field(default_factory=lambda: PLAN_FORMAT, repr=False)
+    """`PLAN_FORMAT` when the plan was made (a factory, not a class default, so that a plan stored
+    before the field existed has none)."""
 
     # ---- rows ---------------------------------------------------------------
 
