@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asana_sync_pipeline.engine.model.warehouse import read_model
+from asana_sync_pipeline.engine.model.warehouse import read_model, whole_table
 from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.settings import SyncSettings
 
@@ -70,6 +70,61 @@ def test_the_query_runs_once_keeps_its_order_and_leaves_nothing_behind(warehouse
     assert first["id"].tolist() == sorted(first["id"], reverse=True)
     pd.testing.assert_frame_equal(first, second)
     assert temporary == [(0,), (0,)]
+
+
+class Recorded:
+    """A connection that remembers the statements it ran."""
+
+    def __init__(self, connection):
+        self.connection, self.statements = connection, []
+
+    def execute(self, statement, *args, **kwargs):
+        self.statements.append(str(statement))
+        return self.connection.execute(statement, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.connection, name)
+
+
+def test_a_whole_table_is_read_in_place_and_gives_what_the_copy_gives(warehouse):
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        recorded = Recorded(connection)
+        in_place = read_model(recorded, "SELECT * FROM model")
+        copied = read_model(connection, "SELECT * FROM model WHERE true")
+    assert not any("TEMP TABLE" in statement for statement in recorded.statements)
+    pd.testing.assert_frame_equal(in_place, copied)
+    assert {name for name, dtype in in_place.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)} == {
+        "notes", "assignee", "tags", 'odd "column" name'
+    }
+
+
+def test_only_a_table_read_whole_and_as_it_is_skips_the_copy(warehouse):
+    with duckdb.connect(warehouse) as connection:
+        connection.execute("CREATE SCHEMA other; CREATE TABLE other.copied AS SELECT * FROM model")
+        connection.execute("CREATE TABLE asana_sync_model AS SELECT * FROM model LIMIT 3")
+        connection.execute("CREATE VIEW moving AS SELECT *, random() AS chance FROM model")
+        assert whole_table(connection, "SELECT * FROM model") == '"model"'
+        assert whole_table(connection, "from other.copied") == '"other"."copied"'
+        for query in (
+            "SELECT * FROM moving",  # a view: it may give other rows to each scan
+            "SELECT * FROM model WHERE id > 'acct-0100'",
+            "SELECT id, name FROM model",
+            "SELECT * EXCLUDE (notes) FROM model",
+            "SELECT * FROM model AS m",
+            "SELECT * FROM model LIMIT 3",
+            "SELECT * FROM model, other.copied",
+            "SELECT * FROM (SELECT * FROM model)",
+            "SELECT * FROM 'model.parquet'",  # a file, no table
+            "SELECT 1; SELECT 2",
+            "not even SQL",
+        ):
+            assert whole_table(connection, query) is None, query
+        connection.execute("CREATE TABLE other.model AS SELECT * FROM model")
+        assert whole_table(connection, "SELECT * FROM model") is None, "a name two schemas hold: read through a copy"
+        shuffled = read_model(connection, "SELECT * FROM moving")
+        assert len(shuffled) == 400 and shuffled["chance"].between(0, 1).all()
+        assert len(read_model(connection, "SELECT * FROM asana_sync_model")) == 3
+        assert connection.execute("SELECT count(*) FROM asana_sync_model").fetchone() == (3,), "the user's table stays"
 
 
 def test_a_failing_query_raises_duckdbs_error_and_a_model_without_text_reads_plainly(warehouse):
