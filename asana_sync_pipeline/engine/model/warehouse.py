@@ -71,69 +71,101 @@ def model_fingerprint(connection: duckdb.DuckDBPyConnection, query: str) -> str:
 
 def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
     """Run `query` once, into a temporary table, and read it with repeated text as categoricals; a
-    query that reads a table as it is (`SELECT * FROM t`) reads the table itself, without the copy.
+    query that reads a local table as it is (`SELECT * FROM t`) reads the table itself, without the copy.
 
-    Statements before the last (`SET`, `ATTACH`, ...) run as they are; the last must be a query."""
+    Statements before the last (`SET`, `ATTACH`, ...) run as they are; the last must be a query. The
+    reading takes several scans (types, distinct values, the rows), all in one transaction: they see
+    the same rows even while another client writes."""
     model_query = prepare_model_query(connection, query)
+    own_transaction = _begin(connection)
+    created: list[str] = []
+    try:
+        model = _read(connection, model_query, created)
+    except BaseException:
+        if own_transaction:
+            connection.execute("ROLLBACK")  # takes what it created with it
+        else:
+            _drop(connection, created)
+        raise
+    _drop(connection, created)
+    if own_transaction:
+        connection.execute("COMMIT")
+    return model
+
+
+def _read(connection: duckdb.DuckDBPyConnection, model_query: str, created: list[str]) -> pd.DataFrame:
+    """`read_model`'s scans; `created` collects what it creates (a table, types) to drop after."""
     source = whole_table(connection, model_query)
     if source is None:
+        created.append(f"TABLE temp.main.{MODEL_TABLE}")
         connection.execute(f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS {model_query}")
         source = MODEL_TABLE
-    types: list[str] = []
+    table = connection.sql(f"SELECT * FROM {source}")
+    text_columns = [name for name, kind in zip(table.columns, table.types) if kind == "VARCHAR"]
+    as_text = [name for name, kind in zip(table.columns, table.types) if _wider_than_float(str(kind))]
+    temporal = [name for name, kind in zip(table.columns, table.types) if _temporal(str(kind))]
+    as_text += _beyond_calendar_columns(connection, source, temporal)
+    replacements = [f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}" for name in as_text]
+    for position, name in enumerate(_repeated_text_columns(connection, source, text_columns)):
+        type_name = f"asana_sync_values_{position}"
+        column = quote_identifier(name)
+        created.append(f"TYPE {type_name}")
+        connection.execute(f"CREATE OR REPLACE TEMP TYPE {type_name} AS ENUM (SELECT DISTINCT {column} FROM {source})")
+        replacements.append(f"CAST({column} AS {type_name}) AS {column}")
+    select = f"SELECT * REPLACE ({', '.join(replacements)})" if replacements else "SELECT *"
+    model = connection.execute(f"{select} FROM {source}").df()
+    model.attrs[EXACT_NUMBERS] = [name for name, kind in zip(table.columns, table.types) if _wider_than_float(str(kind))]
+    return model
+
+
+def _begin(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Start a transaction; False when the connection is already in one (the caller's, left to it)."""
     try:
-        table = connection.sql(f"SELECT * FROM {source}")
-        text_columns = [name for name, kind in zip(table.columns, table.types) if kind == "VARCHAR"]
-        as_text = [name for name, kind in zip(table.columns, table.types) if _wider_than_float(str(kind))]
-        temporal = [name for name, kind in zip(table.columns, table.types) if _temporal(str(kind))]
-        as_text += _beyond_calendar_columns(connection, source, temporal)
-        replacements = [f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}" for name in as_text]
-        for position, name in enumerate(_repeated_text_columns(connection, source, text_columns)):
-            type_name = f"asana_sync_values_{position}"
-            column = quote_identifier(name)
-            connection.execute(f"CREATE OR REPLACE TEMP TYPE {type_name} AS ENUM (SELECT DISTINCT {column} FROM {source})")
-            types.append(type_name)
-            replacements.append(f"CAST({column} AS {type_name}) AS {column}")
-        select = f"SELECT * REPLACE ({', '.join(replacements)})" if replacements else "SELECT *"
-        model = connection.execute(f"{select} FROM {source}").df()
-        model.attrs[EXACT_NUMBERS] = [name for name, kind in zip(table.columns, table.types) if _wider_than_float(str(kind))]
-        return model
-    finally:
-        if source == MODEL_TABLE:
-            connection.execute(f"DROP TABLE IF EXISTS temp.main.{MODEL_TABLE}")
-        for type_name in types:
-            connection.execute(f"DROP TYPE IF EXISTS {type_name}")
+        connection.execute("BEGIN TRANSACTION")
+    except duckdb.TransactionException:
+        return False
+    return True
+
+
+def _drop(connection: duckdb.DuckDBPyConnection, created: list[str]) -> None:
+    for thing in reversed(created):
+        connection.execute(f"DROP {thing.replace(' ', ' IF EXISTS ', 1)}")
 
 
 def whole_table(connection: duckdb.DuckDBPyConnection, query: str) -> str | None:
-    """The table `query` reads whole and as it is (`SELECT * FROM [catalog.][schema.]table`), quoted;
-    None for any other query, or when the name is a view or no table (a file, a DataFrame).
+    """The table `query` reads whole and as it is (`SELECT * FROM [catalog.][schema.]name`), quoted,
+    when DuckDB reads it with a plain scan of a table in a DuckDB database (the name may be a view
+    that is itself such a scan); None for any other query, or a name that is a file, a DataFrame, a
+    remote database's table or a view that computes anything.
 
-    Reading the model takes several scans (types, distinct values, the rows). A table gives the same
-    rows to each of them in one connection, so it is read in place, a third faster than copying a
-    million rows first; anything else (a filter, an expression, a join, a view that may call `random()`)
-    runs once, into a temporary table."""
+    Reading the model takes several scans. Such a table gives the same rows to each of them in one
+    transaction, so it is read in place, without first copying every row; anything else (a filter,
+    an expression, a join, a view that may call `random()`) runs once, into a temporary table."""
     try:
         shape = _shape(connection, query)
-    except (duckdb.Error, ValueError):
+        found = shape["node"].get("from_table") or {} if shape and shape["node"].get("type") == "SELECT_NODE" else {}
+        if found.get("type") != "BASE_TABLE" or not found.get("table_name"):
+            return None
+        parts = [found.get("catalog_name") or "", found.get("schema_name") or "", found["table_name"]]
+        reference = ".".join(quote_identifier(part) for part in parts if part)
+        if _shape(connection, f"SELECT * FROM {reference}") != shape:
+            return None
+        return reference if _scans_a_local_table(connection, reference) else None
+    except (duckdb.Error, ValueError, KeyError, TypeError, IndexError):
         return None
-    if shape is None or shape["node"].get("type") != "SELECT_NODE":
-        return None
-    found = shape["node"].get("from_table") or {}
-    if found.get("type") != "BASE_TABLE":
-        return None
-    parts = [found.get("catalog_name") or "", found.get("schema_name") or "", found.get("table_name") or ""]
-    reference = ".".join(quote_identifier(part) for part in parts if part)
-    if not parts[2] or _shape(connection, f"SELECT * FROM {reference}") != shape:
-        return None
-    catalog, schema, name = parts
-    matches = (
-        "lower({kind}_name) = lower(?) AND (? = '' OR lower(schema_name) = lower(?)) "
-        "AND (? = '' OR lower(database_name) = lower(?))"
-    )
-    arguments = [name, schema, schema, catalog, catalog]
-    tables = one_row(connection, f"SELECT count(*) FROM duckdb_tables() WHERE {matches.format(kind='table')}", arguments)[0]
-    views = one_row(connection, f"SELECT count(*) FROM duckdb_views() WHERE {matches.format(kind='view')}", arguments)[0]
-    return reference if tables == 1 and views == 0 else None
+
+
+def _scans_a_local_table(connection: duckdb.DuckDBPyConnection, reference: str) -> bool:
+    """Whether DuckDB plans `SELECT * FROM reference` as one sequential scan of a table in a local
+    DuckDB database (its physical plan, as JSON)."""
+    plan = json.loads(one_row(connection, f"EXPLAIN (FORMAT JSON) SELECT * FROM {reference}")[1])
+    if len(plan) != 1 or plan[0].get("children") or plan[0].get("name") != "SEQ_SCAN":
+        return False
+    catalog = str((plan[0].get("extra_info") or {}).get("Table", "")).split(".")[0]
+    kind = connection.execute(
+        "SELECT type, coalesce(path, '') FROM duckdb_databases() WHERE database_name = ?", [catalog]
+    ).fetchall()
+    return len(kind) == 1 and kind[0][0] == "duckdb" and not kind[0][1].startswith("md:")
 
 
 def _shape(connection: duckdb.DuckDBPyConnection, query: str) -> dict[str, Any] | None:

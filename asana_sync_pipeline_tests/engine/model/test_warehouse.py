@@ -98,7 +98,8 @@ def test_a_whole_table_is_read_in_place_and_gives_what_the_copy_gives(warehouse)
     }
 
 
-def test_only_a_table_read_whole_and_as_it_is_skips_the_copy(warehouse):
+def test_only_a_table_read_whole_and_as_it_is_skips_the_copy(warehouse, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     with duckdb.connect(warehouse) as connection:
         connection.execute("CREATE SCHEMA other; CREATE TABLE other.copied AS SELECT * FROM model")
         connection.execute("CREATE TABLE asana_sync_model AS SELECT * FROM model LIMIT 3")
@@ -120,17 +121,51 @@ def test_only_a_table_read_whole_and_as_it_is_skips_the_copy(warehouse):
         ):
             assert whole_table(connection, query) is None, query
         connection.execute("CREATE TABLE other.model AS SELECT * FROM model")
-        assert whole_table(connection, "SELECT * FROM model") is None, "a name two schemas hold: read through a copy"
+        assert whole_table(connection, "SELECT * FROM model") == '"model"', "the table the name resolves to"
+        connection.execute("COPY (SELECT * FROM model) TO 'tasks.csv'")
+        connection.execute("""CREATE TABLE other."tasks.csv" AS SELECT 1 AS one""")
+        assert whole_table(connection, "SELECT * FROM 'tasks.csv'") is None, "a file, whatever tables share its name"
         shuffled = read_model(connection, "SELECT * FROM moving")
         assert len(shuffled) == 400 and shuffled["chance"].between(0, 1).all()
         assert len(read_model(connection, "SELECT * FROM asana_sync_model")) == 3
         assert connection.execute("SELECT count(*) FROM asana_sync_model").fetchone() == (3,), "the user's table stays"
 
 
+class Interfering(Recorded):
+    """Another client inserts a row with a new assignee just after the first category type is made."""
+
+    def __init__(self, connection, other):
+        super().__init__(connection)
+        self.other, self.done = other, False
+
+    def execute(self, statement, *args, **kwargs):
+        result = super().execute(statement, *args, **kwargs)
+        if "TEMP TYPE" in str(statement) and not self.done:
+            self.done = True
+            self.other.execute("INSERT INTO model (id, name, assignee) VALUES ('late', 'Late', 'a brand new assignee')")
+        return result
+
+
+@pytest.mark.parametrize("query", ["SELECT * FROM model", "SELECT * FROM model WHERE true"])
+def test_every_scan_sees_the_same_rows_while_another_client_writes(warehouse, query):
+    with duckdb.connect(warehouse) as connection, duckdb.connect(warehouse) as other:
+        interfering = Interfering(connection, other)
+        model = read_model(interfering, query)
+        assert interfering.done and len(model) == 400 and "late" not in set(model["id"])
+        assert len(read_model(connection, query)) == 401, "the next read sees the row"
+
+
 def test_a_failing_query_raises_duckdbs_error_and_a_model_without_text_reads_plainly(warehouse):
     with duckdb.connect(warehouse, read_only=True) as connection:
         with pytest.raises(duckdb.Error, match="no_such_table"):
             read_model(connection, "SELECT * FROM no_such_table")
+        with pytest.raises(duckdb.Error, match="boom"):  # fails while its copy is made, in its transaction
+            read_model(connection, "SELECT *, CASE WHEN id = 'acct-0399' THEN error('boom') END AS late FROM model")
+        left = connection.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary UNION ALL "
+            "SELECT count(*) FROM duckdb_types() WHERE type_name LIKE 'asana_sync%'"
+        ).fetchall()
+        assert left == [(0,), (0,)]
         numbers = read_model(connection, "SELECT range AS id FROM range(3)")
     assert numbers["id"].tolist() == [0, 1, 2]
 
