@@ -110,7 +110,8 @@ def _read(connection: duckdb.DuckDBPyConnection, model_query: str, created: list
         type_name = f"asana_sync_values_{position}"
         column = quote_identifier(name)
         created.append(f"TYPE {type_name}")
-        connection.execute(f"CREATE OR REPLACE TEMP TYPE {type_name} AS ENUM (SELECT DISTINCT {column} FROM {source})")
+        # COLLATE c: every value as it is written, even in a NOCASE column, which would merge 'Ada' and 'ada'
+        connection.execute(f"CREATE OR REPLACE TEMP TYPE {type_name} AS ENUM (SELECT DISTINCT {column} COLLATE c FROM {source})")
         replacements.append(f"CAST({column} AS {type_name}) AS {column}")
     select = f"SELECT * REPLACE ({', '.join(replacements)})" if replacements else "SELECT *"
     model = connection.execute(f"{select} FROM {source}").df()

@@ -155,6 +155,16 @@ def test_every_scan_sees_the_same_rows_while_another_client_writes(warehouse, qu
         assert len(read_model(connection, query)) == 401, "the next read sees the row"
 
 
+def test_a_column_compared_without_case_keeps_each_value_as_written():
+    with duckdb.connect() as connection:
+        connection.execute("SET default_collation = 'nocase'")
+        connection.execute("CREATE TABLE people (id VARCHAR, who VARCHAR COLLATE NOCASE, team VARCHAR)")
+        connection.execute("INSERT INTO people SELECT 'k' || i, ['Ada', 'ada', 'Grace'][1 + i % 3], ['A', 'a'][1 + i % 2] FROM range(30) t(i)")
+        model = read_model(connection, "SELECT * FROM people")
+    assert model["who"].tolist()[:3] == ["Ada", "ada", "Grace"] and model["team"].tolist()[:2] == ["A", "a"]
+    assert isinstance(model.dtypes["who"], pd.CategoricalDtype)
+
+
 def test_a_failing_query_raises_duckdbs_error_and_a_model_without_text_reads_plainly(warehouse):
     with duckdb.connect(warehouse, read_only=True) as connection:
         with pytest.raises(duckdb.Error, match="no_such_table"):
