@@ -81,12 +81,11 @@ def lifecycle_tables(plan: Plan) -> dict[str, Any]:
         [(row.key, row.operation.value, plan.comment(row.position)) for row in plan.comments_due(TABLE_ROWS)],
         columns=["primary_key", "operation", "comment"],
     )
-    parent_keys = plan.parent_keys()
+    parent_keys = plan.parent_keys()  # rows under parents exist only when the model has the column
     parented = pd.DataFrame(
-        [
-            (row.key, row.operation.value, parent_keys[row.position] if parent_keys is not None else None, row.level)
-            for row in plan.under_parents(TABLE_ROWS)
-        ],
+        [(row.key, row.operation.value, parent_keys[row.position], row.level) for row in plan.under_parents(TABLE_ROWS)]
+        if parent_keys is not None
+        else [],
         columns=["primary_key", "operation", "parent_key", "level"],
     )
     removals = pd.DataFrame(

@@ -78,7 +78,7 @@ def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFram
     the same rows even while another client writes."""
     model_query = prepare_model_query(connection, query)
     own_transaction = _begin(connection)
-    created: list[str] = []
+    created: list[tuple[str, str]] = []
     try:
         model = _read(connection, model_query, created)
     except BaseException:
@@ -93,11 +93,11 @@ def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFram
     return model
 
 
-def _read(connection: duckdb.DuckDBPyConnection, model_query: str, created: list[str]) -> pd.DataFrame:
-    """`read_model`'s scans; `created` collects what it creates (a table, types) to drop after."""
+def _read(connection: duckdb.DuckDBPyConnection, model_query: str, created: list[tuple[str, str]]) -> pd.DataFrame:
+    """`read_model`'s scans; `created` collects what it creates, as (TABLE or TYPE, name), to drop after."""
     source = whole_table(connection, model_query)
     if source is None:
-        created.append(f"TABLE temp.main.{MODEL_TABLE}")
+        created.append(("TABLE", f"temp.main.{MODEL_TABLE}"))
         connection.execute(f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS {model_query}")
         source = MODEL_TABLE
     table = connection.sql(f"SELECT * FROM {source}")
@@ -109,7 +109,7 @@ def _read(connection: duckdb.DuckDBPyConnection, model_query: str, created: list
     for position, name in enumerate(_repeated_text_columns(connection, source, text_columns)):
         type_name = f"asana_sync_values_{position}"
         column = quote_identifier(name)
-        created.append(f"TYPE {type_name}")
+        created.append(("TYPE", type_name))
         # COLLATE c: every value as it is written, even in a NOCASE column, which would merge 'Ada' and 'ada'
         connection.execute(f"CREATE OR REPLACE TEMP TYPE {type_name} AS ENUM (SELECT DISTINCT {column} COLLATE c FROM {source})")
         replacements.append(f"CAST({column} AS {type_name}) AS {column}")
@@ -128,9 +128,9 @@ def _begin(connection: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-def _drop(connection: duckdb.DuckDBPyConnection, created: list[str]) -> None:
-    for thing in reversed(created):
-        connection.execute(f"DROP {thing.replace(' ', ' IF EXISTS ', 1)}")
+def _drop(connection: duckdb.DuckDBPyConnection, created: list[tuple[str, str]]) -> None:
+    for kind, name in reversed(created):
+        connection.execute(f"DROP {kind} IF EXISTS {name}")
 
 
 def whole_table(connection: duckdb.DuckDBPyConnection, query: str) -> str | None:
@@ -144,7 +144,9 @@ def whole_table(connection: duckdb.DuckDBPyConnection, query: str) -> str | None
     an expression, a join, a view that may call `random()`) runs once, into a temporary table."""
     try:
         shape = _shape(connection, query)
-        found = shape["node"].get("from_table") or {} if shape and shape["node"].get("type") == "SELECT_NODE" else {}
+        if shape is None or shape["node"].get("type") != "SELECT_NODE":
+            return None
+        found = shape["node"].get("from_table") or {}
         if found.get("type") != "BASE_TABLE" or not found.get("table_name"):
             return None
         parts = [found.get("catalog_name") or "", found.get("schema_name") or "", found["table_name"]]

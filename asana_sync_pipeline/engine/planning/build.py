@@ -251,8 +251,7 @@ def _removed_as(synced: pd.DataFrame, position: np.ndarray, mark: str) -> np.nda
     """True where the state marks the row's task `removed` as `mark` (False: no mark, or no state)."""
     if "removed" not in synced:
         return np.zeros(len(position), dtype=bool)
-    marked = synced["removed"].to_numpy(dtype=object) == mark
-    return np.append(marked, False)[position]
+    return lookup(synced["removed"].to_numpy(dtype=object) == mark, position, False)
 
 
 def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> Plan:
@@ -268,7 +267,7 @@ def _with_lifecycle(plan: Plan, synced: pd.DataFrame, position: np.ndarray) -> P
     update = operation == Operation.UPDATE.code
     reopen = came_back & update
     posted = (
-        np.append(synced["comment_hash"].to_numpy(dtype=np.uint64, na_value=0), np.uint64(0))[position]
+        lookup(synced["comment_hash"].to_numpy(dtype=np.uint64, na_value=0), position, np.uint64(0))
         if "comment_hash" in synced
         else np.zeros(len(table), dtype=np.uint64)
     )

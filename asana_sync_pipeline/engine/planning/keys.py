@@ -128,14 +128,15 @@ def positions_in(synced: pd.DataFrame, keys: np.ndarray) -> np.ndarray:
     return pd.Index(synced["primary_key"].astype(object)).get_indexer(keys)
 
 
-def lookup(column: pd.Series, position: np.ndarray) -> np.ndarray:
-    """`column[position]`, with None where position is -1 (not found)."""
-    padded = np.append(column.to_numpy(dtype=object), np.array([None], dtype=object))
-    return padded[position]
+def lookup(values: pd.Series | np.ndarray, position: np.ndarray, missing: Any = None) -> np.ndarray:
+    """`values[position]` (a state column read for each model row), with `missing` where position is
+    -1 (not found); a Series is read as Python objects."""
+    array = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
+    return np.append(array, np.array([missing], dtype=array.dtype))[position]
 
 
 def same_hash(state_hashes: pd.Series, position: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     """True where the state map holds a payload hash for the row and it equals `hashes`."""
-    recorded = np.append(state_hashes.notna().to_numpy(), False)[position]
-    numbers = np.append(state_hashes.to_numpy(dtype=np.uint64, na_value=0), np.uint64(0))[position]
+    recorded = lookup(state_hashes.notna().to_numpy(), position, False)
+    numbers = lookup(state_hashes.to_numpy(dtype=np.uint64, na_value=0), position, np.uint64(0))
     return recorded & (numbers == hashes)

@@ -230,7 +230,7 @@ class Plan:
 
     def writes(self, limit: int | None = None) -> list[PlannedRow]:
         """Rows to create or update, in model order (the first `limit` of them)."""
-        return self._rows(np.flatnonzero(self.mask(Operation.CREATE) | self.mask(Operation.UPDATE))[:limit])
+        return self._rows(np.flatnonzero(self._writing())[:limit])
 
     def reopenings(self, limit: int | None = None) -> list[PlannedRow]:
         """Rows that came back whose task, completed when they left, reopens."""
@@ -251,7 +251,11 @@ class Plan:
         parent_keys = self.parent_keys()
         if parent_keys is None:
             return np.zeros(len(self.table), dtype=bool)
-        return (self.mask(Operation.CREATE) | self.mask(Operation.UPDATE)) & (parent_keys != "")
+        return self._writing() & (parent_keys != "")
+
+    def _writing(self) -> np.ndarray:
+        """True for the rows to create or update."""
+        return self.mask(Operation.CREATE) | self.mask(Operation.UPDATE)
 
     def count(self, flag: str) -> int:
         """How many rows `reopen` or have a `comment_due`."""
