@@ -24,6 +24,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_for_ui(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    """Until the Dagster UI at `url` answers; fails with the end of `log` if `process` ends or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+
+
 @contextmanager
 def dagster_dev(*args: str, cwd: Path, env: dict[str, str], log: Path, timeout: float = 180) -> Iterator[tuple[str, int]]:
     """(URL, port) of a `dagster dev` serving `args` (e.g. `-f defs.py`), once its webserver answers."""
@@ -34,15 +47,7 @@ def dagster_dev(*args: str, cwd: Path, env: dict[str, str], log: Path, timeout: 
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
+        wait_for_ui(url, process, log, timeout)
         yield url, port
     finally:
         os.killpg(process.pid, signal.SIGTERM)

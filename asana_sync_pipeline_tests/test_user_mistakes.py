@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,17 +16,12 @@ import httpx
 import pytest
 
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
+from asana_sync_pipeline_tests.dagster_dev import free_port, wait_for_ui
 
 MODEL = "SELECT 'a' AS id, 'Task A' AS name UNION ALL SELECT 'b', 'Task B'"
 LOCAL_DATA = pytest.mark.xdist_group("local_data")
 """Tests that run syncs locally share the project's data/ folder (the sample warehouse, data/demo/): one at a time."""
 OTHER_PROJECT = "1200000000000110"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("pasted", [f"{TOKEN}\n", f"  {TOKEN}  ", f"Bearer {TOKEN}", f"bearer {TOKEN}\r\n"])
@@ -503,15 +497,7 @@ def test_make_dev_runs_without_a_terminal_and_stops_everything_it_started(tmp_pa
     launcher = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 150
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{ui}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert launcher.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
+        wait_for_ui(f"http://127.0.0.1:{ui}", launcher, log, timeout=150)
         assert httpx.get(f"http://127.0.0.1:{emulator}/_emulator/health").json()["ok"] is True
         [dg_dev] = subprocess.run(["pgrep", "-f", f"dg dev --host 127.0.0.1 --port {ui}"], capture_output=True, text=True).stdout.split()
         started = subprocess.run(["pgrep", "-g", dg_dev], capture_output=True, text=True).stdout.split()
