@@ -156,12 +156,10 @@ def _run_all(
     return ok
 
 
-def _choose(names: list[str], only: list[str] | None, query: str | None) -> list[str]:
+def _choose(specs: dict[str, SyncSpec], names: list[str], only: list[str] | None, query: str | None) -> list[str]:
     """The syncs to run: those named (each must exist), else `only`, else every one; --query needs exactly one.
     Read from the syncs' specs: their jobs are built once the run's environment is set."""
-    from .definitions import sync_specs
-
-    syncs = sorted(sync_specs(), key=lambda name: (name != DEFAULT_SYNC, name))  # as sync_jobs orders them
+    syncs = sorted(specs, key=lambda name: (name != DEFAULT_SYNC, name))  # as sync_jobs orders them
     unknown = sorted(set(names) - set(syncs))
     if unknown:
         raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(syncs)}")
@@ -171,22 +169,16 @@ def _choose(names: list[str], only: list[str] | None, query: str | None) -> list
     return chosen
 
 
-def _with_tokens(names: list[str]) -> tuple[list[str], list[str]]:
+def _with_tokens(specs: dict[str, SyncSpec], names: list[str]) -> tuple[list[str], list[str]]:
     """Of the chosen syncs (every one without `names`): those whose token variable is set, and the others."""
-    from .definitions import sync_specs
-
-    specs = sync_specs()
     chosen = [name for name in (names or list(specs)) if name in specs]
     have = [name for name in chosen if specs[name].access_token_env in os.environ]
     return have, [name for name in chosen if name not in have]
 
 
-def _local_choice(fixture: str | None, warehouse: str | None) -> tuple[list[str] | None, str]:
+def _local_choice(specs: dict[str, SyncSpec], fixture: str | None, warehouse: str | None) -> tuple[list[str] | None, str]:
     """Which syncs a local run takes when none is named (None: every one), and the line naming the
     others: the sample's against the sample warehouse, yours against yours."""
-    from .definitions import sync_specs
-
-    specs = sync_specs()
     own = [name for name in specs if name not in SAMPLE_SYNCS]
     if fixture is None and not warehouse:
         left = f"Not in the demo (the sample's syncs only; choose one with --sync): {', '.join(sorted(own))}" if own else ""
@@ -198,15 +190,13 @@ def _local_choice(fixture: str | None, warehouse: str | None) -> tuple[list[str]
 
 
 def _run_with_tokens(
-    chosen: list[str], missing: list[str], query: str | None, sync_mode: str | None, warehouse: str | None
+    specs: dict[str, SyncSpec], chosen: list[str], missing: list[str], query: str | None, sync_mode: str | None,
+    warehouse: str | None,
 ) -> bool:
     """Against Asana: the chosen syncs, whose tokens are set; `missing` those left out for want of theirs."""
-    from .definitions import sync_specs
-
     if warehouse:
         os.environ["WAREHOUSE_DUCKDB_PATH"] = str(local_warehouse(warehouse)[0])
     if missing:
-        specs = sync_specs()
         print(
             "Not run, their token is not set: "
             + ", ".join(f"{name} ({specs[name].access_token_env})" for name in missing)
@@ -215,13 +205,11 @@ def _run_with_tokens(
 
 
 def _run_locally(
-    chosen: list[str], left_out: str, query: str | None, sync_mode: str | None, fixture: str | None, warehouse: str | None
+    specs: dict[str, SyncSpec], chosen: list[str], left_out: str, query: str | None, sync_mode: str | None,
+    fixture: str | None, warehouse: str | None,
 ) -> bool:
     """Against the bundled emulator: the demo, or syncs of your own with --fixture and --warehouse;
     `left_out` names the syncs not run."""
-    from .definitions import sync_specs
-
-    specs = sync_specs()
     emulator = local_emulator(fixture)  # a broken fixture fails here, before any file is touched
     model, sample = local_warehouse(warehouse)
     state = fresh_local_state()
@@ -296,14 +284,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.clear_releases is not None:
             return _clear_releases(args.sync, args.clear_releases)
-        have, missing = _with_tokens(args.sync)
+        from .definitions import sync_specs
+
+        specs = sync_specs()  # as the environment is now; the runs read them again once it is set
+        have, missing = _with_tokens(specs, args.sync)
         local = args.fixture is not None or not have
-        only, left_out = _local_choice(args.fixture, args.warehouse) if local else (have, "")
-        chosen = _choose(args.sync, only, args.query)  # before a warehouse is built or an emulator started
+        only, left_out = _local_choice(specs, args.fixture, args.warehouse) if local else (have, "")
+        chosen = _choose(specs, args.sync, only, args.query)  # before a warehouse is built or an emulator started
         if local:
-            ok = _run_locally(chosen, "" if args.sync else left_out, args.query, args.sync_mode, args.fixture, args.warehouse)
+            ok = _run_locally(
+                specs, chosen, "" if args.sync else left_out, args.query, args.sync_mode, args.fixture, args.warehouse
+            )
         else:
-            ok = _run_with_tokens(chosen, [] if args.sync else missing, args.query, args.sync_mode, args.warehouse)
+            ok = _run_with_tokens(specs, chosen, [] if args.sync else missing, args.query, args.sync_mode, args.warehouse)
         return 0 if ok else 1
     except Exception as exc:
         error = _configuration_error(exc)
