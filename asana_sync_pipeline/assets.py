@@ -18,6 +18,7 @@ from dagster_duckdb import DuckDBResource
 from .config import ModelQueryConfig, SyncConfig
 from .engine.errors import AsanaSyncError, GuardError, SyncConfigError
 from .engine.log import counted
+from .engine.model.access import model_connection
 from .engine.model.warehouse import check_warehouse_file, read_model
 from .engine.planning import EMPTY_KEY, NAME_REQUIRED, PLAN_FORMAT, REPEATED_KEY, Operation, Plan
 from .engine.planning.guards import cleared_counts, cleared_trips, removal_trip, replaced_trip
@@ -67,7 +68,9 @@ def build_sync_assets(spec: SyncSpec) -> list[dg.AssetsDefinition]:
             query = config.query or default_query
             try:
                 check_warehouse_file(warehouse.database)
-                with warehouse.get_connection() as connection:
+                with model_connection(
+                    warehouse.database, read_files_in=spec.read_files_in, config=warehouse.connection_config, log=context.log.info
+                ) as connection:
                     model = read_model(connection, query)
             except AsanaSyncError as exc:
                 raise failure(exc) from None

@@ -51,6 +51,13 @@ class ModelSource(dg.Model):
     asset: str | None = Field(
         default=None, description="Key of an upstream asset whose value is a pandas DataFrame, e.g. `marts/churn_risk`."
     )
+    read_files_in: list[str] | None = Field(
+        default=None,
+        description=(
+            "Folders whose files (Parquet, CSV) the query may read; none by default. Trusts whoever can write this "
+            "sync's queries, its run config included, with every file in them."
+        ),
+    )
 
     @model_validator(mode="after")
     def exactly_one(self) -> ModelSource:
@@ -159,6 +166,7 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
             schedule=self.schedule,
             sensor=self.sensor,
             alerts=AlertSettings(self.alerts.webhook_url_env, self.alerts.edits_over) if self.alerts else None,
+            read_files_in=tuple(self.model_source.read_files_in or ()),
         )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:

@@ -25,6 +25,7 @@ from .sync_spec import AlertSettings, SyncSpec
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_STATE_PATH = "data/sync_state.duckdb"
 STATE_URL_ENV = "SYNC_STATE_URL"
+READ_FILES_ENV = "ASANA_SYNC_READ_FILES_IN"
 DEFS_ROOT = Path(__file__).parent
 
 
@@ -71,7 +72,10 @@ def _state_file(env: Mapping[str, str]) -> str:
 
 
 def default_sync_spec(env: Mapping[str, str]) -> SyncSpec:
-    return SyncSpec(schedule=env.get("ASANA_SYNC_CRON") or DEFAULT_CRON, sensor=True, alerts=AlertSettings())
+    read_files_in = tuple(folder for folder in (env.get(READ_FILES_ENV) or "").split(os.pathsep) if folder.strip())
+    return SyncSpec(
+        schedule=env.get("ASANA_SYNC_CRON") or DEFAULT_CRON, sensor=True, alerts=AlertSettings(), read_files_in=read_files_in
+    )
 
 
 @functools.cache

@@ -20,6 +20,8 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from .engine.errors import AsanaSyncError, ModelQueryRefused
+from .engine.model.access import model_connection
 from .engine.model.warehouse import model_fingerprint
 from .sync_spec import SyncSpec
 
@@ -63,9 +65,11 @@ def build_sensor(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.Sens
         if cursor.get("stat") == stat:
             return dg.SkipReason("The warehouse file has not changed")
         try:
-            with warehouse.get_connection() as connection:
+            with model_connection(warehouse.database, read_files_in=spec.read_files_in, config=warehouse.connection_config) as connection:
                 fingerprint = model_fingerprint(connection, query)
-        except duckdb.Error as exc:
+        except ModelQueryRefused as exc:
+            return dg.SkipReason(f"The model query was refused (fix it, then the sensor reads it again): {exc}")
+        except (duckdb.Error, AsanaSyncError) as exc:
             return dg.SkipReason(f"Could not read the model (will retry): {exc}")
         sequence = int(cursor.get("sequence", 0))
         changed = "fingerprint" in cursor and cursor["fingerprint"] != fingerprint

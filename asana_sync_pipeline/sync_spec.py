@@ -63,6 +63,8 @@ class SyncSpec:
     sensor: bool = False
     description: str | None = None
     alerts: AlertSettings | None = None
+    read_files_in: tuple[str, ...] = ()
+    """Folders whose files the model query may read (`engine.model.access`); none by default."""
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name or ""):
@@ -86,6 +88,8 @@ class SyncSpec:
                 f"underscores, such as {DEFAULT_TOKEN_ENV}); what it holds is not shown, in case it is a token: "
                 "the token itself never goes in YAML"
             )
+        if self.read_files_in and self.model_query is None:
+            raise SyncConfigError(f"sync {self.name!r}: read_files_in applies to a model query; this sync's model is an asset")
         self.sync_settings()
 
     @property

@@ -2,6 +2,7 @@
 
     AsanaSyncError                  anything this project raises on purpose
     ├── SyncConfigError             the sync is configured wrongly; nothing was sent
+    │   └── ModelQueryRefused       the model query reached beyond reading the warehouse
     ├── RowRejected                 one row cannot sync; it is rejected, the others go on
     │   ├── FieldValueError         a value its field cannot take
     │   ├── NameNotFound            a name (option, tag, section, user) the project lacks
@@ -37,6 +38,11 @@ class AsanaSyncError(Exception):
 
 class SyncConfigError(AsanaSyncError, ValueError):
     """The sync is configured in a way that cannot work; nothing was sent to Asana."""
+
+
+class ModelQueryRefused(SyncConfigError):
+    """The model query tried to reach beyond the warehouse (a file, another database, a setting);
+    the message names the setting that allows reading files, and whom it trusts."""
 
 
 class RowRejected(AsanaSyncError):

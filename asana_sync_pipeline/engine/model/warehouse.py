@@ -17,13 +17,17 @@ field rules reject those rows, and only those.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from ..duckdb_files import is_duckdb_file
 from ..errors import SyncConfigError
+from .access import check_statements, refusal
 
 MODEL_TABLE = "asana_sync_model"
 QUERY_TYPES = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
@@ -52,10 +56,12 @@ def quote_identifier(name: str) -> str:
 
 
 def prepare_model_query(connection: duckdb.DuckDBPyConnection, query: str) -> str:
-    """Run the statements before the last (`SET`, `ATTACH`, ...) and return the last, which must be a query."""
+    """Run the statements before the last (`SET VARIABLE`, `CREATE TEMP ...`: `access.check_statements`
+    refuses any other kind) and return the last, which must be a query."""
     statements = connection.extract_statements(query)
     if not statements or statements[-1].type not in QUERY_TYPES:
         raise duckdb.InvalidInputException("the model query must end with a SELECT statement that returns one row per task")
+    check_statements(statements)
     *setup, model_query = statements
     for statement in setup:
         connection.execute(statement)
@@ -64,18 +70,37 @@ def prepare_model_query(connection: duckdb.DuckDBPyConnection, query: str) -> st
 
 def model_fingerprint(connection: duckdb.DuckDBPyConnection, query: str) -> str:
     """Row count and XOR of row hashes of the model: equal fingerprints, equal rows (to a hash)."""
-    model_query = prepare_model_query(connection, query)
-    count, digest = one_row(connection, f"SELECT count(*), bit_xor(hash(model)) FROM ({model_query}) AS model")
+    with _refusals():
+        model_query = prepare_model_query(connection, query)
+        count, digest = one_row(connection, f"SELECT count(*), bit_xor(hash(model)) FROM ({model_query}) AS model")
     return f"{count}:{digest or 0}"
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A DuckDB error that means the query reached beyond the warehouse, said as such (`ModelQueryRefused`)."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        refused = refusal(exc)
+        if refused is None:
+            raise
+        raise refused from None
 
 
 def read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
     """Run `query` once, into a temporary table, and read it with repeated text as categoricals; a
     query that reads a local table as it is (`SELECT * FROM t`) reads the table itself, without the copy.
 
-    Statements before the last (`SET`, `ATTACH`, ...) run as they are; the last must be a query. The
-    reading takes several scans (types, distinct values, the rows), all in one transaction: they see
-    the same rows even while another client writes."""
+    Statements before the last (`SET VARIABLE`, `CREATE TEMP ...`) run as they are; the last must be
+    a query. On a connection of `access.model_connection`, a query that reaches beyond the warehouse
+    raises `ModelQueryRefused`. The reading takes several scans (types, distinct values, the rows),
+    all in one transaction: they see the same rows even while another client writes."""
+    with _refusals():
+        return _read_model(connection, query)
+
+
+def _read_model(connection: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
     model_query = prepare_model_query(connection, query)
     own_transaction = _begin(connection)
     created: list[tuple[str, str]] = []
@@ -216,15 +241,6 @@ def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, source: str, n
     rows, *distinct = one_row(connection, f"SELECT count(*), {estimates} FROM {source}")
     limit = min(MAX_CATEGORIES, rows * MAX_DISTINCT_SHARE)
     return [name for name, count in zip(names, distinct) if 0 < count <= limit]
-
-
-DUCKDB_MAGIC = b"DUCK"
-
-
-def is_duckdb_file(path: Path) -> bool:
-    """True when `path` starts like a DuckDB database (its magic bytes sit at offset 8)."""
-    with path.open("rb") as handle:
-        return handle.read(12)[8:12] == DUCKDB_MAGIC
 
 
 WAREHOUSE_HINT = (

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,10 +26,10 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from ..asana.budget import SqliteBudget, TokenBudget
+from ..duckdb_files import FileLockedTooLong, connect, is_duckdb_file
 from ..errors import StateStoreError
 from ..json_text import dumps
 from ..log import Log
-from ..model.warehouse import is_duckdb_file
 from .base import (
     DEFAULT_SYNC,
     RELEASED,
@@ -54,17 +53,6 @@ OLDEST_TABLES = ("synced_tasks", "create_intents", "rejections", "sync_runs")
 """The tables of files written before syncs were named (they lack `sync_name`)."""
 LOCK_WAIT_SECONDS = 120.0
 SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0
-
-
-FIRST_DELAY = 0.05
-"""Seconds before the first retry of a locked file (doubling up to one second)."""
-HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
-
-
-def lock_holder(message: str) -> str:
-    """Who holds a DuckDB file, from DuckDB's lock error: `PID 123, /usr/bin/python3`."""
-    found = HOLDER.search(message)
-    return f"PID {found['pid']}, {found['program']}" if found else "its process is not named"
 
 
 class DuckDBStateStore(StateStore):
@@ -117,29 +105,12 @@ class DuckDBStateStore(StateStore):
         self._check_file()
         if self.database != ":memory:":
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        delay = FIRST_DELAY
-        while True:
-            try:
-                connection = duckdb.connect(self.database, config=self.connection_config)
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise StateStoreError(self._unusable(str(exc))) from None
-                if time.monotonic() > deadline:
-                    raise StateStoreError(
-                        f"The sync state at {self.database} stayed locked by another process for "
-                        f"{LOCK_WAIT_SECONDS:.0f} s: {exc}"
-                    ) from None
-                if delay == FIRST_DELAY and self.log is not None:
-                    self.log(
-                        f"The sync state at {self.database} is open in another process ({lock_holder(str(exc))}); "
-                        f"waiting up to {LOCK_WAIT_SECONDS:.0f} s for it to close"
-                    )
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-            except duckdb.Error as exc:
-                raise StateStoreError(self._unusable(str(exc))) from None
+        try:
+            connection = connect(self.database, self.connection_config, wait_seconds=LOCK_WAIT_SECONDS, what="the sync state", log=self.log)
+        except FileLockedTooLong as exc:
+            raise StateStoreError(str(exc)) from None
+        except duckdb.Error as exc:
+            raise StateStoreError(self._unusable(str(exc))) from None
         try:
             if not self._schema_ready:
                 _migrate(connection)
