@@ -46,7 +46,7 @@ test: lint browser postgres
 ## The Dagster UI (dg dev) on http://127.0.0.1:$(UI_PORT), every sync pointed at the bundled emulator; Ctrl-C or
 ## SIGTERM stops both (no terminal needed).
 dev: $(STAMP)
-	$(BIN)/python -m asana_sync_pipeline.dev --port $(UI_PORT) --emulator-port $(EMULATOR_PORT) $(LOCAL_FILES)
+	$(BIN)/python -m asana_sync_pipeline.local.dev --port $(UI_PORT) --emulator-port $(EMULATOR_PORT) $(LOCAL_FILES)
 
 ## The emulator alone, on http://127.0.0.1:$(EMULATOR_PORT)/api/1.0 (token: emulator-token).
 emulator: $(STAMP)

@@ -13,7 +13,7 @@ __all__ = ["AsanaSyncComponent"]
 def __getattr__(name: str) -> Any:
     """`AsanaSyncComponent` loads Dagster on first use, so the emulator and the engine start fast."""
     if name == "AsanaSyncComponent":
-        from .component import AsanaSyncComponent
+        from .components.asana_sync.component import AsanaSyncComponent
 
         return AsanaSyncComponent
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

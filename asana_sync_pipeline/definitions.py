@@ -13,19 +13,13 @@ import dagster as dg
 from dagster.components.core.component_tree import ComponentTree
 from dagster_duckdb import DuckDBResource
 
-from .engine.settings import DEFAULT_TOKEN_ENV, AsanaSettings, positive_int
-from .engine.state import StateStore, open_state_store
-from .factory import build_sync_definitions
-from .io import SyncIOManager
-from .paths import project_path
-from .resources import PROJECT_ENV, AsanaResource, SyncStateResource
-from .schedules import DEFAULT_CRON
-from .sync_spec import AlertSettings, SyncSpec
+from .engine import AsanaSettings, StateStore, environment, open_state_store, positive_int
+from .lib.factory import build_sync_definitions
+from .lib.io_managers import SyncIOManager
+from .lib.paths import project_path
+from .lib.resources import AsanaResource, SyncStateResource
+from .lib.sync_spec import AlertSettings, SyncSpec
 
-DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
-DEFAULT_STATE_PATH = "data/sync_state.duckdb"
-STATE_URL_ENV = "SYNC_STATE_URL"
-READ_FILES_ENV = "ASANA_SYNC_READ_FILES_IN"
 DEFS_ROOT = Path(__file__).parent
 
 
@@ -34,17 +28,17 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
     when the run needs it; a variable unset at load is read then too (see AsanaResource)."""
     return {
         "asana": AsanaResource(
-            access_token=dg.EnvVar(DEFAULT_TOKEN_ENV) if env.get(DEFAULT_TOKEN_ENV) else None,
-            project_gid=dg.EnvVar(PROJECT_ENV) if env.get(PROJECT_ENV) else None,
+            access_token=dg.EnvVar(environment.ACCESS_TOKEN.name) if environment.ACCESS_TOKEN.is_set(env) else None,
+            project_gid=dg.EnvVar(environment.PROJECT_GID.name) if environment.PROJECT_GID.is_set(env) else None,
             **connection_settings_from(env),
         ),
         "warehouse": DuckDBResource(
-            database=str(project_path(env.get("WAREHOUSE_DUCKDB_PATH") or DEFAULT_WAREHOUSE_PATH, "WAREHOUSE_DUCKDB_PATH")),
+            database=str(project_path(str(environment.WAREHOUSE_PATH.read(env)), environment.WAREHOUSE_PATH.name)),
             connection_config={"access_mode": "READ_ONLY"},
         ),
         "sync_state": SyncStateResource(
             database=_state_file(env),
-            url=dg.EnvVar(STATE_URL_ENV) if env.get(STATE_URL_ENV) else None,
+            url=dg.EnvVar(environment.STATE_URL.name) if environment.STATE_URL.is_set(env) else None,
         ),
         "io_manager": SyncIOManager(),
     }
@@ -62,20 +56,18 @@ def connection_settings_from(env: Mapping[str, str]) -> dict[str, Any]:
 
 def state_store_from(env: Mapping[str, str]) -> StateStore:
     """The sync state the environment names, opened outside a Dagster run (the command line)."""
-    return open_state_store(url=env.get(STATE_URL_ENV), database=_state_file(env))
+    return open_state_store(url=environment.STATE_URL.read(env), database=_state_file(env))
 
 
 def _state_file(env: Mapping[str, str]) -> str:
     """The DuckDB state file; left as given (and unused) when the state lives in PostgreSQL."""
-    path = env.get("SYNC_STATE_DUCKDB_PATH") or DEFAULT_STATE_PATH
-    return str(path) if env.get(STATE_URL_ENV) else str(project_path(path, "SYNC_STATE_DUCKDB_PATH"))
+    path = str(environment.STATE_PATH.read(env))
+    return path if environment.STATE_URL.is_set(env) else str(project_path(path, environment.STATE_PATH.name))
 
 
 def default_sync_spec(env: Mapping[str, str]) -> SyncSpec:
-    read_files_in = tuple(folder for folder in (env.get(READ_FILES_ENV) or "").split(os.pathsep) if folder.strip())
-    return SyncSpec(
-        schedule=env.get("ASANA_SYNC_CRON") or DEFAULT_CRON, sensor=True, alerts=AlertSettings(), read_files_in=read_files_in
-    )
+    read_files_in = tuple(folder for folder in (environment.READ_FILES_IN.read(env) or "").split(os.pathsep) if folder.strip())
+    return SyncSpec(schedule=environment.SYNC_CRON.read(env), sensor=True, alerts=AlertSettings(), read_files_in=read_files_in)
 
 
 @functools.cache
@@ -86,7 +78,7 @@ def syncs_in_defs_folder() -> dg.Definitions:
 
 def sync_specs(env: Mapping[str, str] | None = None) -> dict[str, SyncSpec]:
     """Every sync's spec by name: the default one, then those declared in defs/."""
-    from .component import AsanaSyncComponent
+    from .components.asana_sync.component import AsanaSyncComponent
 
     declared = ComponentTree.for_project(path_within_project=DEFS_ROOT).get_all_components(AsanaSyncComponent)
     specs = [default_sync_spec(os.environ if env is None else env), *(component.spec() for component in declared)]

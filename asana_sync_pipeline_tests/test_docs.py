@@ -4,7 +4,7 @@ link resolves (files and headings), and the README stays short."""
 import re
 from pathlib import Path
 
-from asana_sync_pipeline.config import settings_reference
+from asana_sync_pipeline.lib.config import environment_reference, settings_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -44,8 +44,30 @@ def test_the_configuration_reference_is_made_from_the_settings_declared_in_the_e
     assert found, "docs/configuration.md lost its settings reference markers"
     assert found.group(1) == settings_reference(), (
         "docs/configuration.md is out of date: replace its settings reference with the output of "
-        "`python -c 'from asana_sync_pipeline.config import settings_reference; print(settings_reference())'`"
+        "`python -c 'from asana_sync_pipeline.lib.config import environment_reference, settings_reference; print(settings_reference())'`"
     )
+
+
+def test_the_environment_reference_is_made_from_the_variables_declared_in_the_engine():
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    found = re.search(r"<!-- environment-reference[^>]*-->\n(.*?)\n<!-- end environment-reference -->", text, re.S)
+    assert found, "docs/configuration.md lost its environment reference markers"
+    assert found.group(1) == environment_reference(), (
+        "docs/configuration.md is out of date: replace its environment table with the output of "
+        "`python -c 'from asana_sync_pipeline.lib.config import environment_reference; print(environment_reference())'`"
+    )
+
+
+def test_no_environment_variable_is_named_by_a_literal_outside_its_declaration():
+    from asana_sync_pipeline.engine.environment import VARIABLES
+
+    found = []
+    for path in (ROOT / "asana_sync_pipeline").rglob("*.py"):
+        if path == ROOT / "asana_sync_pipeline" / "engine" / "environment.py" or "emulator" in path.parts:
+            continue
+        text = path.read_text()
+        found += [f"{path.relative_to(ROOT)}: {variable.name}" for variable in VARIABLES if f'"{variable.name}"' in text]
+    assert found == []
 
 
 def test_the_readme_is_short_and_maps_every_doc():

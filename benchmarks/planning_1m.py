@@ -38,21 +38,21 @@ from dagster_duckdb import DuckDBResource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asana_sync_pipeline.assets import build_sync_assets  # noqa: E402
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings  # noqa: E402
 from asana_sync_pipeline.engine.asana.client import AsanaClient  # noqa: E402
 from asana_sync_pipeline.engine.asana.connection import check_connection  # noqa: E402
-from asana_sync_pipeline.engine.fields.field_rules import schema_needs  # noqa: E402
 from asana_sync_pipeline.engine.fields.mapping import resolve_mapping  # noqa: E402
+from asana_sync_pipeline.engine.fields.rule_selection import schema_needs  # noqa: E402
 from asana_sync_pipeline.engine.fields.schema import ProjectSchema, SchemaNeeds, read_schema  # noqa: E402
 from asana_sync_pipeline.engine.model.warehouse import read_model  # noqa: E402
 from asana_sync_pipeline.engine.planning import Operation, build_plan  # noqa: E402
 from asana_sync_pipeline.engine.runner import plan_sync  # noqa: E402
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
 from asana_sync_pipeline.engine.state import DuckDBStateStore, Outcome, SyncScope  # noqa: E402
-from asana_sync_pipeline.io import DRY_RUN_TAG, SyncIOManager  # noqa: E402
-from asana_sync_pipeline.resources import AsanaResource, SyncStateResource  # noqa: E402
-from asana_sync_pipeline.sync_spec import SyncSpec  # noqa: E402
+from asana_sync_pipeline.lib.assets import build_sync_assets  # noqa: E402
+from asana_sync_pipeline.lib.io_managers import DRY_RUN_TAG, SyncIOManager  # noqa: E402
+from asana_sync_pipeline.lib.resources import AsanaResource, SyncStateResource  # noqa: E402
+from asana_sync_pipeline.lib.sync_spec import SyncSpec  # noqa: E402
 
 QUERY = "SELECT * FROM asana_task_model"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

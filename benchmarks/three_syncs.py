@@ -61,8 +61,8 @@ DEFINITIONS = textwrap.dedent(
     import dagster as dg
 
     from asana_sync_pipeline.definitions import build_resources
-    from asana_sync_pipeline.factory import build_sync_definitions
-    from asana_sync_pipeline.sync_spec import SyncSpec
+    from asana_sync_pipeline.lib.factory import build_sync_definitions
+    from asana_sync_pipeline.lib.sync_spec import SyncSpec
 
     PROJECTS = {projects!r}
     defs = dg.Definitions.merge(

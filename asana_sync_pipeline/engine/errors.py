@@ -31,6 +31,8 @@ path and settings that are not secret.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AsanaSyncError(Exception):
     """Root of the exceptions this project raises; its message says what to do."""
@@ -76,7 +78,12 @@ class StateStoreError(AsanaSyncError):
 
 class GuardError(AsanaSyncError):
     """A run would do more at once than a guard allows (`max_removed_fraction`, `max_cleared_fraction`,
-    `max_replaced_fraction`); the message names the setting and gives examples."""
+    `max_replaced_fraction`); the message names the setting and gives examples, `trips` says which
+    guards tripped and by how much (`planning.guards.GuardTrip`)."""
+
+    def __init__(self, message: str, *, trips: list[Any] | None = None):
+        super().__init__(message)
+        self.trips = list(trips or [])
 
 
 class RemovalGuardError(GuardError):

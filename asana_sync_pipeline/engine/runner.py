@@ -32,20 +32,19 @@ from .errors import (
     AsanaTransportError,
     AuthenticationError,
     ConnectionCheckError,
-    GuardError,
-    RemovalGuardError,
     SyncConfigError,
 )
-from .fields.field_rules import schema_needs
 from .fields.mapping import resolve_mapping
+from .fields.rule_selection import schema_needs
 from .fields.schema import read_schema
 from .log import Log, counted
 from .observing.apply import people_edits_after, subtasks_to_confirm, with_observation
 from .observing.observe import Observation, confirm, observe, ours_from
 from .observing.values import Context
-from .planning import Operation, Plan, RebuildPreview, build_plan, guard_trips, refresh_plan, with_written
+from .planning import Operation, Plan, RebuildPreview, build_plan, refresh_plan, with_written
+from .planning.guards import check_guards
 from .settings import AsanaSettings, SyncSettings
-from .state import SYNCED_COLUMNS, StateStore, SyncScope
+from .state import SYNCED_COLUMNS, StateStore, SyncScope, utc_now
 from .writing.context import RunContext
 from .writing.executor import SyncOptions
 from .writing.pending import create_pending
@@ -160,7 +159,8 @@ def run_sync(
         options: the writers' bookkeeping knobs; defaults follow `asana`.
         transport: replaces httpx's network transport (a proxy, or a test's).
 
-    Returns the connection's details and what the run did. Fails before any write on a
+    Returns the connection's details and what the run did, which it also adds to the state's run
+    history (`StateStore.runs`). Fails before any write on a
     bad token, project or sync key field, on a tripped guard, or on a plan made without
     reading the project's names."""
     if plan.unchecked:
@@ -172,6 +172,8 @@ def run_sync(
         reconcile_grace_seconds=asana.reconcile_grace_seconds, workers=2 * asana.max_concurrent_writes
     )
 
+    started_at = utc_now()
+
     async def run() -> tuple[ConnectionInfo, SyncReport]:
         async with AsanaClient(asana, on_retry=log, transport=transport, budget=store.token_budget()) as client:
             info = await check_connection(client, scope.project_gid, sync_key_field=plan.settings.sync_key_field)
@@ -180,7 +182,10 @@ def run_sync(
                 report = await _during_writes(asana, _write(context, plan, info))
             return info, report
 
-    return asyncio.run(run())
+    info, report = asyncio.run(run())
+    row = report.run_row(run_id=run_id, sync_mode=plan.settings.sync_mode.value, started_at=started_at, finished_at=utc_now())
+    store.record_run(scope, row)
+    return info, report
 
 
 async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncReport:
@@ -274,14 +279,6 @@ async def _during_writes(asana: AsanaSettings, work: Awaitable[SyncReport]) -> S
             "before it are recorded; the others, and any create of unknown outcome, are retried (never "
             "duplicated) on the next run."
         ) from None
-
-
-def check_guards(plan: Plan) -> None:
-    """Fail before any write when the plan would remove, clear or replace too much of the sync's tasks."""
-    trips = guard_trips(plan)
-    if trips:
-        error = RemovalGuardError if trips[0].setting == "max_removed_fraction" else GuardError
-        raise error("\n".join(trip.message for trip in trips))
 
 
 async def _with_pending_created(run: RunContext, plan: Plan, workspace_gid: str) -> Plan:

@@ -16,12 +16,13 @@ from enum import Enum, StrEnum
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
+from . import environment
 from .errors import SyncConfigError
 
 GID_PATTERN = re.compile(r"^[0-9]+$")
-DEFAULT_BASE_URL = "https://app.asana.com/api/1.0"
+DEFAULT_BASE_URL = str(environment.BASE_URL.default)
 API_PATH = "/api/1.0"
-DEFAULT_TOKEN_ENV = "ASANA_ACCESS_TOKEN"
+DEFAULT_TOKEN_ENV = environment.ACCESS_TOKEN.name
 
 
 class Choice(StrEnum):
@@ -402,12 +403,12 @@ class AsanaSettings(DescribedSettings):
     resource, the client and the configuration reference read these declarations."""
 
     access_token: str = field(repr=False)
-    base_url: str = _setting(DEFAULT_BASE_URL, "API root: Asana's, or a local emulator's.", env="ASANA_BASE_URL")
+    base_url: str = _setting(DEFAULT_BASE_URL, "API root: Asana's, or a local emulator's.", env=environment.BASE_URL.name)
     requests_per_minute: int = _setting(
-        1500, "Pace of requests per token: 1,500 on paid workspaces, 150 on free ones.", env="ASANA_REQUESTS_PER_MINUTE"
+        1500, "Pace of requests per token: 1,500 on paid workspaces, 150 on free ones.", env=environment.REQUESTS_PER_MINUTE.name
     )
     max_concurrent_writes: int = _setting(
-        15, "Writes in flight at once (Asana allows 15 per token).", env="ASANA_MAX_CONCURRENT_WRITES"
+        15, "Writes in flight at once (Asana allows 15 per token).", env=environment.MAX_CONCURRENT_WRITES.name
     )
     max_concurrent_reads: int = _setting(50, "Reads in flight at once (Asana allows 50 per token).")
     timeout_seconds: float = _setting(30.0, "Per-request timeout, in seconds.")

@@ -59,6 +59,8 @@ def test_engine_imports_point_down_the_stages():
         own = path.relative_to(ENGINE).with_suffix("").parts
         if own[-1] == "__init__":
             own = own[:-1]
+        if not own:
+            continue  # the engine's face stands above every stage: it hands their names on
         for target in _imported(path):
             if _layer(target) > _layer(own):
                 upward.append(f"{'/'.join(own)} imports {'.'.join(target)}")
@@ -77,3 +79,29 @@ def test_the_engine_imports_nothing_of_the_dagster_layer_above_it():
             ):
                 outside.append(f"{path.relative_to(ENGINE)}: {'.' * node.level}{node.module}")
     assert outside == []
+
+
+def test_the_layers_above_reach_the_engine_only_through_its_face():
+    """The Dagster layer, the component and the local tools import `asana_sync_pipeline.engine` (its
+    `__all__`), never a module inside it."""
+    package = ENGINE.parent
+    inside = []
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package).parts
+        if parts[0] in ("engine", "emulator"):
+            continue
+        location = ("asana_sync_pipeline", *parts[:-1])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = location[: len(location) - (node.level - 1)]
+                target = ".".join((*base, *(node.module.split(".") if node.module else ())))
+            else:
+                target = node.module or ""
+            if target.startswith(engine.__name__ + "."):
+                inside.append(f"{path.relative_to(package)}: {target}")
+            elif target == engine.__name__:
+                unknown = [alias.name for alias in node.names if alias.name not in engine.__all__]
+                inside += [f"{path.relative_to(package)}: {name} is not in the engine's __all__" for name in unknown]
+    assert inside == []

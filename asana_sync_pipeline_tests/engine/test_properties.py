@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asana_sync_pipeline.engine.fields.rules import TASK_FIELDS, normalize_column, to_api_value
+from asana_sync_pipeline.engine.fields.value_rules import TASK_FIELDS, normalize_column, to_api_value
 from asana_sync_pipeline.engine.planning import api_payload, build_plan
 from asana_sync_pipeline.engine.settings import SyncSettings
 

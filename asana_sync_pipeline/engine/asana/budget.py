@@ -32,9 +32,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..environment import BUDGET_DIR
+
 BEAT_SECONDS = 1.0
 MEMBER_TIMEOUT_SECONDS = 5.0
-BUDGET_DIR_ENV = "ASANA_SYNC_BUDGET_DIR"
+BUDGET_DIR_ENV = BUDGET_DIR.name
 
 
 def budget_key(base_url: str, token: str) -> str:

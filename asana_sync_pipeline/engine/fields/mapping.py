@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import SyncConfigError
 from ..settings import SyncSettings
-from .rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, TASK_GID
+from .value_rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, TASK_GID
 
 
 @dataclass(frozen=True)

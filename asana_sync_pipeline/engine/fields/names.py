@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import SyncConfigError
 from ..settings import GID_PATTERN
-from .rules import (
+from .schema import Ambiguous, CustomField, NotFound, ProjectSchema
+from .value_rules import (
     FieldValueError,
     as_items,
     as_text,
@@ -33,7 +34,6 @@ from .rules import (
     show,
     user,
 )
-from .schema import Ambiguous, CustomField, NotFound, ProjectSchema
 
 Rule = Callable[[Any], Any]
 PENDING_PREFIX = "new:"

@@ -244,7 +244,7 @@ def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, source: str, n
 
 
 WAREHOUSE_HINT = (
-    "Set WAREHOUSE_DUCKDB_PATH to your warehouse, or build the sample one with `python -m asana_sync_pipeline.sample_warehouse`."
+    "Set WAREHOUSE_DUCKDB_PATH to your warehouse, or build the sample one with `python -m asana_sync_pipeline.local.sample_warehouse`."
 )
 
 

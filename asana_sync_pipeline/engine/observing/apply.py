@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fields.rules import CUSTOM_FIELD_PREFIX
+from ..fields.value_rules import CUSTOM_FIELD_PREFIX
 from ..planning import Edit, FieldChange, Operation, PeopleSeen, Plan, Release, operation_column
 from ..planning.changes import NOT_CLEARED
 from ..settings import EditPolicy, FieldPolicy, TaskDeletedPolicy

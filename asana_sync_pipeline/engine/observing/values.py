@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..asana.shown import gid_of, moment, number, plain_text, rich_text, task_custom_value
-from ..fields.rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
+from ..fields.value_rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
 from ..planning import SYNC_KEY
 
 LIST_FIELDS = frozenset({"tags", "followers", "projects"})

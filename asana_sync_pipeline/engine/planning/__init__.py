@@ -3,7 +3,7 @@
 from .bodies import SYNC_KEY, api_payload
 from .build import EMPTY_KEY, NAME_REQUIRED, REPEATED_KEY, build_plan, refresh_plan, with_written
 from .changes import FieldChange
-from .guards import GuardTrip, guard_trips
+from .guards import Guard, GuardReading, GuardTrip, check_guards, guard_trips, read_guards
 from .plan import (
     COMPLETE,
     DELETE,
@@ -29,6 +29,8 @@ __all__ = [
     "SYNC_KEY",
     "Edit",
     "FieldChange",
+    "Guard",
+    "GuardReading",
     "GuardTrip",
     "Operation",
     "PeopleSeen",
@@ -39,7 +41,9 @@ __all__ = [
     "Removal",
     "api_payload",
     "build_plan",
+    "check_guards",
     "guard_trips",
+    "read_guards",
     "operation_column",
     "refresh_plan",
     "with_written",

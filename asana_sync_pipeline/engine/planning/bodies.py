@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..fields.names import api_custom_value
-from ..fields.rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, to_api_value
+from ..fields.value_rules import CUSTOM_FIELD_PREFIX, TASK_FIELDS, to_api_value
 
 SYNC_KEY = "sync_key"
 """Internal field: the primary key written into the sync-key custom field."""

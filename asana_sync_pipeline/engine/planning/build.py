@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fields.field_rules import FieldRules, check_custom_field_columns, may_hold_names
 from ..fields.mapping import ColumnMapping, resolve_mapping
 from ..fields.names import PENDING_PREFIX, UNCHECKED_PREFIX
-from ..fields.rules import COMMENT, PARENT_KEY, NormalizedColumn, normalize_column, task_gid
+from ..fields.rule_selection import FieldRules, check_custom_field_columns, may_hold_names
 from ..fields.schema import ProjectSchema
+from ..fields.value_rules import COMMENT, PARENT_KEY, NormalizedColumn, normalize_column, task_gid
 from ..model.warehouse import EXACT_NUMBERS
 from ..settings import SyncSettings
 from ..state import COMPLETED, REJECTION_FIELDS, RELEASED, empty_synced

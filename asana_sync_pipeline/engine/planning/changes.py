@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SyncConfigError
-from ..fields.rules import COMMENT, CUSTOM_FIELD_PREFIX, PARENT_KEY, TASK_FIELDS
+from ..fields.value_rules import COMMENT, CUSTOM_FIELD_PREFIX, PARENT_KEY, TASK_FIELDS
 from ..settings import FieldPolicy
 from .bodies import SYNC_KEY
 

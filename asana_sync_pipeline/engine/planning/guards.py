@@ -1,20 +1,33 @@
-"""The guards: a run that would do too much at once fails before its first write, saying how much,
-with examples, and naming the setting that allows it.
+"""The guards, in one place: a run that would do too much at once fails before its first write,
+saying how much, with examples, and naming the setting that allows it.
 
 - `max_removed_fraction`: completing or deleting the tasks of rows that left the model;
 - `max_cleared_fraction`: clearing one field (a column dropped or turned NULL upstream);
 - `max_replaced_fraction`: rows leaving while as many new rows appear (the key changed format).
 
-Each counts against the sync's live tasks, and never trips for 5 tasks or fewer.
+Each counts against the sync's live tasks, and never trips for 5 tasks or fewer. `read_guards`
+is every guard's reading of a plan (what the asset checks show); `check_guards` raises the trips
+(what the run does before writing).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
+from ..errors import GuardError, RemovalGuardError
 from ..settings import RemovalPolicy
 from .plan import Plan
+
+
+class Guard(StrEnum):
+    """A guard, by the setting that sets its limit."""
+
+    REMOVED = "max_removed_fraction"
+    CLEARED = "max_cleared_fraction"
+    REPLACED = "max_replaced_fraction"
 
 FLOOR = 5
 """Doing this to 5 tasks or fewer never trips a guard."""
@@ -23,13 +36,17 @@ EXAMPLES = 5
 
 @dataclass(frozen=True)
 class GuardTrip:
-    """A guard that would stop the run: its setting, how many, out of how many, and why."""
+    """A guard that would stop the run: which, how many, out of how many, and why."""
 
-    setting: str
+    guard: Guard
     count: int
     of: int
     limit: float
     message: str
+
+    @property
+    def setting(self) -> str:
+        return self.guard.value
 
     @property
     def share(self) -> float:
@@ -51,7 +68,7 @@ def removal_trip(plan: Plan) -> GuardTrip | None:
         return None
     verb = "complete" if plan.settings.on_row_removed is RemovalPolicy.COMPLETE else "delete"
     return GuardTrip(
-        "max_removed_fraction", count, of, limit,
+        Guard.REMOVED, count, of, limit,
         f"This run would {verb} {count:,} of the sync's {of:,} live tasks ({count / of:.0%}), more than "
         f"max_removed_fraction ({limit:.0%}) allows; nothing was written. If the model really lost those rows "
         f"(for example {_examples([removal.key for removal in plan.removals])}), raise max_removed_fraction for this "
@@ -68,16 +85,16 @@ def cleared_trips(plan: Plan) -> list[GuardTrip]:
             if change.clears:
                 cleared[change.field].append(str(keys[position]))
     of, limit, trips = plan.tracked_tasks, plan.settings.max_cleared_fraction, []
-    for field, rows in sorted(cleared.items(), key=lambda item: -len(item[1])):
+    for name, rows in sorted(cleared.items(), key=lambda item: -len(item[1])):
         if _trips(len(rows), of, limit):
             trips.append(
                 GuardTrip(
-                    "max_cleared_fraction", len(rows), of, limit,
-                    f"This run would clear {field} on {len(rows):,} of the sync's {of:,} live tasks "
+                    Guard.CLEARED, len(rows), of, limit,
+                    f"This run would clear {name} on {len(rows):,} of the sync's {of:,} live tasks "
                     f"({len(rows) / of:.0%}), more than max_cleared_fraction ({limit:.0%}) allows; nothing was written. "
-                    f"Rows such as {_examples(rows)} no longer give {field}: was its column dropped or turned NULL "
+                    f"Rows such as {_examples(rows)} no longer give {name}: was its column dropped or turned NULL "
                     "upstream? If the model really cleared it, raise max_cleared_fraction for this run; to keep "
-                    f"people's values instead, set field_policies: {{{field}: skip_nulls}}.",
+                    f"people's values instead, set field_policies: {{{name}: skip_nulls}}.",
                 )  # fmt: skip
             )
     return trips
@@ -98,7 +115,7 @@ def replaced_trip(plan: Plan) -> GuardTrip | None:
     if not _trips(count, of, limit):
         return None
     return GuardTrip(
-        "max_replaced_fraction", count, of, limit,
+        Guard.REPLACED, count, of, limit,
         f"This run would leave {len(plan.gone):,} of the sync's {of:,} live tasks without their row while "
         f"{new_count:,} new rows appear ({count / of:.0%} replaced), more than max_replaced_fraction ({limit:.0%}) "
         f"allows; nothing was written. Keys that left: {_examples(plan.gone)}; keys that appeared: "
@@ -107,7 +124,59 @@ def replaced_trip(plan: Plan) -> GuardTrip | None:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class GuardReading:
+    """One guard's view of a plan: how many tasks it counts, of how many, its limit, its trips
+    (none when within the limit), and details worth showing beside them."""
+
+    guard: Guard
+    count: int
+    of: int
+    limit: float
+    trips: list[GuardTrip] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.trips
+
+    @property
+    def message(self) -> str | None:
+        return " ".join(trip.message for trip in self.trips) or None
+
+
+def read_guards(plan: Plan) -> list[GuardReading]:
+    """Every guard's reading of `plan`, in the order the run checks them."""
+    settings = plan.settings
+    removal = removal_trip(plan)
+    replaced = replaced_trip(plan)
+    counts = cleared_counts(plan)
+    most_cleared = max(counts, key=lambda name: counts[name]) if counts else None
+    return [
+        GuardReading(
+            Guard.REMOVED, len(plan.removals), plan.live_tasks, settings.max_removed_fraction, [removal] if removal else [],
+            {"on_row_removed": settings.on_row_removed.value},
+        ),
+        GuardReading(
+            Guard.REPLACED, min(len(plan.gone), len(plan.new_keys())), plan.tracked_tasks, settings.max_replaced_fraction,
+            [replaced] if replaced else [], {"rows_gone": len(plan.gone), "rows_new": len(plan.new_keys())},
+        ),
+        GuardReading(
+            Guard.CLEARED, counts.get(most_cleared, 0) if most_cleared else 0, plan.tracked_tasks,
+            settings.max_cleared_fraction, cleared_trips(plan), {"most_cleared_field": most_cleared or "none"},
+        ),
+    ]  # fmt: skip
+
+
 def guard_trips(plan: Plan) -> list[GuardTrip]:
     """Every guard this plan would trip, in the order they are checked."""
-    found = [removal_trip(plan), replaced_trip(plan)]
-    return [trip for trip in found if trip is not None] + cleared_trips(plan)
+    return [trip for reading in read_guards(plan) for trip in reading.trips]
+
+
+def check_guards(plan: Plan) -> None:
+    """Fail before any write when the plan would remove, clear or replace too much of the sync's tasks:
+    `RemovalGuardError` when removals are among the trips, else `GuardError`, each carrying its trips."""
+    trips = guard_trips(plan)
+    if trips:
+        error = RemovalGuardError if any(trip.guard is Guard.REMOVED for trip in trips) else GuardError
+        raise error("\n".join(trip.message for trip in trips), trips=trips)

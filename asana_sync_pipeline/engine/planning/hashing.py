@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..fields.rules import COMMENT, NormalizedColumn
+from ..fields.value_rules import COMMENT, NormalizedColumn
 
 _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0x100000001B3)

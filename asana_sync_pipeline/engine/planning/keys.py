@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fields.rules import blank_mask, is_null, object_values
+from ..fields.value_rules import blank_mask, is_null, object_values
 
 _NUMBER_TYPES = (int, float, Decimal, np.integer, np.floating)
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..fields.mapping import ColumnMapping
 from ..fields.names import PENDING_PREFIX
-from ..fields.rules import COMMENT, PARENT_KEY, is_null
+from ..fields.value_rules import COMMENT, PARENT_KEY, is_null
 from ..settings import FieldPolicy, SyncSettings
 from .bodies import api_payload
 from .changes import FieldChange

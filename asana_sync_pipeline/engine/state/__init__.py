@@ -1,7 +1,9 @@
 """7. The state: which task each row became and what was written to it, in a DuckDB file by
 default or in PostgreSQL (`open_state_store` chooses)."""
 
-from .base import (
+from .duckdb_store import DuckDBStateStore
+from .postgres_store import PostgresStateStore
+from .store import (
     COMPLETED,
     DEFAULT_SYNC,
     REJECTION_COLUMNS,
@@ -18,8 +20,6 @@ from .base import (
     empty_synced,
     utc_now,
 )
-from .duckdb_store import DuckDBStateStore
-from .postgres_store import PostgresStateStore
 from .stores import open_state_store
 
 __all__ = [

@@ -30,7 +30,7 @@ from ..duckdb_files import FileLockedTooLong, connect, is_duckdb_file
 from ..errors import StateStoreError
 from ..json_text import dumps
 from ..log import Log
-from .base import (
+from .store import (
     DEFAULT_SYNC,
     RELEASED,
     RUN_COUNTS,

@@ -33,7 +33,10 @@ from ..asana.budget import TokenBudget
 from ..errors import StateStoreError
 from ..json_text import dumps
 from ..log import Log
-from .base import (
+from .postgres_budget import PostgresBudget
+from .postgres_schema import ensure_schema
+from .postgres_url import PostgresURL
+from .store import (
     REJECTION_COLUMNS,
     RELEASED,
     RUN_COUNTS,
@@ -50,9 +53,6 @@ from .base import (
     people_edits_from,
     utc_now,
 )
-from .postgres_budget import PostgresBudget
-from .postgres_schema import ensure_schema
-from .postgres_url import PostgresURL
 from .tables import BY_NAME
 
 SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0

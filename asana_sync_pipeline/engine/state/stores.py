@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..log import Log
-from .base import StateStore
 from .duckdb_store import DuckDBStateStore
 from .postgres_store import PostgresStateStore
+from .store import StateStore
 
 
 def open_state_store(

@@ -18,7 +18,7 @@ from ..asana.shown import plain_text
 from ..errors import AsanaError, NotFoundError
 from ..state import CommentIntent, Outcome, utc_now
 from .context import RunContext
-from .outcomes import field_of, reason_for, unclear_or_refused
+from .failures import field_of, reason_for, unclear_or_refused
 from .reconcile import CLOCK_SKEW
 
 STORY_FIELDS = ["text", "resource_subtype", "created_at"]

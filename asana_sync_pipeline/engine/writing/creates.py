@@ -21,7 +21,7 @@ from ..json_text import dumps
 from ..planning import PlannedRow
 from ..state import Intent, Outcome
 from .context import RowWriter
-from .outcomes import field_of, reason_for, unclear_or_refused
+from .failures import field_of, reason_for, unclear_or_refused
 from .reconcile import MATCH_OPT_FIELDS, earliest_attempt, match_intents
 
 MAX_LINKED_TASKS = 50

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..fields.names import api_custom_value
-from ..fields.rules import CUSTOM_FIELD_PREFIX, PARENT_KEY, TASK_FIELDS, to_api_value
+from ..fields.value_rules import CUSTOM_FIELD_PREFIX, PARENT_KEY, TASK_FIELDS, to_api_value
 from ..planning import SYNC_KEY, FieldChange
 from .task_changes import TaskAction
 

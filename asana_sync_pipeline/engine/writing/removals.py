@@ -19,7 +19,7 @@ from ..errors import AsanaError, AsanaTransportError, AuthenticationError, NotFo
 from ..planning import COMPLETE, Plan, Removal
 from ..state import COMPLETED, RELEASED, Outcome
 from .context import RunContext
-from .outcomes import reason_for
+from .failures import reason_for
 
 HELD_DELETE = (
     "not deleted: {count} task(s) of rows still in the model sit beneath its task ({gids}), and Asana would delete "

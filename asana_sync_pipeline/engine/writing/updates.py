@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError, TaskOutsideProject
-from ..fields.rules import TASK_FIELDS
+from ..fields.value_rules import TASK_FIELDS
 from ..planning import FieldChange, PlannedRow
 from ..settings import FieldPolicy, SyncMode
 from ..state import Outcome
 from .context import RowWriter
+from .failures import field_of, reason_for
 from .field_requests import is_empty, opt_fields_for_empty, requests_for
-from .outcomes import field_of, reason_for
 from .task_changes import TaskAction, create_only_actions, opt_fields_for
 
 MAX_PARENT_LEVELS = 5

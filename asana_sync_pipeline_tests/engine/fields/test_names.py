@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from asana_sync_pipeline.engine.errors import SyncConfigError
-from asana_sync_pipeline.engine.fields.field_rules import schema_needs
 from asana_sync_pipeline.engine.fields.mapping import resolve_mapping
 from asana_sync_pipeline.engine.fields.names import (
     api_custom_value,
@@ -19,8 +18,9 @@ from asana_sync_pipeline.engine.fields.names import (
     user_rule,
     users_rule,
 )
-from asana_sync_pipeline.engine.fields.rules import FieldValueError
+from asana_sync_pipeline.engine.fields.rule_selection import schema_needs
 from asana_sync_pipeline.engine.fields.schema import Catalog, CustomField, Named, ProjectSchema, SchemaNeeds
+from asana_sync_pipeline.engine.fields.value_rules import FieldValueError
 from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.settings import SyncSettings
 
