@@ -20,8 +20,11 @@ from typing import Any
 
 from .store import AsanaStore, Task
 from .stories import Story
+from .templates import Job
+from .values import html_from_text
 
 TASK_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
+ATTACHMENT_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
 STORY_COMPACT = ("gid", "resource_type", "created_at", "created_by", "resource_subtype", "text")
 OMIT = object()
 FieldTree = dict[str, "FieldTree"]
@@ -306,8 +309,8 @@ TASK_FIELDS: dict[str, Callable[[AsanaStore, Task], Any]] = {
     "completed_at": lambda store, task: task.completed_at,
     "completed_by": lambda store, task: user_record(store, task.completed_by),
     "created_at": lambda store, task: task.created_at,
-    "dependencies": lambda store, task: [],
-    "dependents": lambda store, task: [],
+    "dependencies": lambda store, task: [{"gid": gid, "resource_type": "task"} for gid in store.live(task.dependencies)],
+    "dependents": lambda store, task: [{"gid": gid, "resource_type": "task"} for gid in store.live(task.dependents)],
     "due_at": lambda store, task: task.due_at,
     "due_on": lambda store, task: task.due_on,
     "html_notes": lambda store, task: task.html_notes,
@@ -374,3 +377,74 @@ def story_record(store: AsanaStore, story: Story, opt: OptFields, *, as_list: bo
     if story.project is not None:
         full["project"] = project_compact(store, story.project)
     return pick(store, opt, full, STORY_COMPACT, as_list)
+
+
+def task_compact(task: Task) -> dict[str, Any]:
+    return {"gid": task.gid, "resource_type": "task", "name": task.name, "resource_subtype": task.resource_subtype}
+
+
+def attachment_record(store: AsanaStore, attachment: dict[str, Any], opt: OptFields, *, as_list: bool = False) -> dict[str, Any]:
+    """An external attachment (a link): Asana shows the link as `view_url`; there is no file to download."""
+    parent = store.tasks[attachment["parent"]]
+    full = {
+        "gid": attachment["gid"],
+        "resource_type": "attachment",
+        "name": attachment["name"],
+        "resource_subtype": "external",
+        "created_at": attachment["created_at"],
+        "download_url": None,
+        "permanent_url": None,
+        "host": "external",
+        "parent": task_compact(parent),
+        "view_url": attachment["url"],
+        "connected_to_app": False,
+    }
+    return pick(store, opt, full, ATTACHMENT_COMPACT, as_list)
+
+
+def task_template_record(store: AsanaStore, template: dict[str, Any], opt: OptFields, *, as_list: bool = False) -> dict[str, Any]:
+    """A task template: what a task made from it gets (`template`: the recipe), and its project."""
+    project = project_compact(store, template["project"])
+    recipe = {
+        "name": template["name"],
+        "task_resource_subtype": "default_task",
+        "description": template["notes"],
+        "html_description": html_from_text(template["notes"]),
+        "memberships": [project],
+        "relative_start_on": None,
+        "relative_due_on": template["due_on_offset_days"],
+        "due_time": None,
+        "dependencies": [],
+        "dependents": [],
+        "followers": [],
+        "attachments": [],
+        "subtasks": [{"name": subtask["name"], "task_resource_subtype": "default_task"} for subtask in template["subtasks"]],
+        "custom_fields": [custom_value_record(store, gid, value) for gid, value in template["values"].items()],
+    }
+    full = {
+        "gid": template["gid"],
+        "resource_type": "task_template",
+        "name": template["name"],
+        "project": project,
+        "template": recipe,
+        "created_by": user_record(store, store.me),
+        "created_at": store.templates.created_at,
+    }
+    return pick(store, opt, full, ("gid", "resource_type", "name"), as_list)
+
+
+def job_record(store: AsanaStore, job: Job, opt: OptFields) -> dict[str, Any]:
+    """A template instantiation job; `new_task` once the task exists (null before, and if it failed)."""
+    task = None
+    if job.new_task is not None:
+        task = store.tasks.get(job.new_task) or store.trash[job.new_task][0]
+    full = {
+        "gid": job.gid,
+        "resource_type": "job",
+        "resource_subtype": "instantiate_task",
+        "status": job.status,
+        "new_task": None if task is None else task_compact(task),
+        "new_project": None,
+        "new_project_template": None,
+    }
+    return pick(store, opt, full, (), False)
