@@ -25,6 +25,10 @@ from .values import html_from_text
 
 TASK_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
 ATTACHMENT_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
+CUSTOM_FIELD_COMPACT = (
+    "gid", "resource_type", "name", "type", "enum_options", "enabled", "is_formula_field", "date_value", "enum_value",
+    "multi_enum_values", "number_value", "text_value", "display_value",
+)  # fmt: skip
 STORY_COMPACT = ("gid", "resource_type", "created_at", "created_by", "resource_subtype", "text")
 OMIT = object()
 FieldTree = dict[str, "FieldTree"]
@@ -419,7 +423,10 @@ def task_template_record(store: AsanaStore, template: dict[str, Any], opt: OptFi
         "followers": [],
         "attachments": [],
         "subtasks": [{"name": subtask["name"], "task_resource_subtype": "default_task"} for subtask in template["subtasks"]],
-        "custom_fields": [custom_value_record(store, gid, value) for gid, value in template["values"].items()],
+        "custom_fields": [
+            {key: field[key] for key in CUSTOM_FIELD_COMPACT if key in field}
+            for field in (custom_value_record(store, gid, value) for gid, value in template["values"].items())
+        ],
     }
     full = {
         "gid": template["gid"],

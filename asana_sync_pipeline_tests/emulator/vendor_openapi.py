@@ -113,8 +113,13 @@ PROSE = ("description", "example", "x-insert-after")
 
 
 def _without_prose(node: Any) -> Any:
+    """The node without prose; a property that is named like prose (a template's `description`) stays."""
     if isinstance(node, dict):
-        return {key: _without_prose(value) for key, value in node.items() if key not in PROSE}
+        return {
+            key: {name: _without_prose(schema) for name, schema in value.items()} if key == "properties" else _without_prose(value)
+            for key, value in node.items()
+            if key not in PROSE or (key == "description" and not isinstance(value, str))
+        }
     if isinstance(node, list):
         return [_without_prose(value) for value in node]
     return node
