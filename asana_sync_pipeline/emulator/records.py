@@ -380,7 +380,56 @@ def story_record(store: AsanaStore, story: Story, opt: OptFields, *, as_list: bo
                     hearted=False, hearts=[], num_hearts=0, liked=False, likes=[], num_likes=0)
     if story.project is not None:
         full["project"] = project_compact(store, story.project)
+    full.update(_story_details(store, story.details))
     return pick(store, opt, full, STORY_COMPACT, as_list)
+
+
+def _story_details(store: AsanaStore, details: dict[str, Any]) -> dict[str, Any]:
+    """A system story's particulars as the StoryResponse's fields (GIDs made records)."""
+    shown: dict[str, Any] = {}
+    for key in ("old_name", "new_name"):
+        if key in details:
+            shown[key] = details[key]
+    for key in ("old_dates", "new_dates"):
+        if key in details:  # the spec's StoryResponseDates has no null due_on: a date taken away is left out
+            shown[key] = {name: value for name, value in details[key].items() if value is not None or name != "due_on"}
+    for key in ("assignee", "follower"):
+        if key in details:
+            shown[key] = user_record(store, details[key])
+    for key in ("old_section", "new_section"):
+        if details.get(key) in store.sections:
+            shown[key] = section_compact(store, details[key])
+    if details.get("project") in store.projects:
+        shown["project"] = project_compact(store, details["project"])
+    if details.get("tag") in store.tags:
+        shown["tag"] = tag_compact(store, details["tag"])
+    if details.get("dependency") in store.tasks:
+        shown["dependency"] = task_compact(store.tasks[details["dependency"]])
+    if "custom_field" in details:
+        shown.update(_custom_field_change(store, details["custom_field"], details["old_value"], details["new_value"]))
+    return shown
+
+
+def _custom_field_change(store: AsanaStore, gid: str, old: Any, new: Any) -> dict[str, Any]:
+    """`custom_field` and the `old_…`/`new_…` values of a custom field story, as the spec types them."""
+    custom = custom_field_record(store, gid)
+    shown: dict[str, Any] = {"custom_field": {key: custom[key] for key in ("gid", "resource_type", "name", "type") if key in custom}}
+    options = {option["gid"]: option for option in custom.get("enum_options", [])}
+    kind = custom["resource_subtype"]
+    for prefix, value in (("old", old), ("new", new)):
+        if kind == "text" and value is not None:
+            shown[f"{prefix}_text_value"] = value
+        elif kind == "number" and isinstance(value, int):
+            shown[f"{prefix}_number_value"] = value
+        elif kind == "enum" and value in options:
+            shown[f"{prefix}_enum_value"] = options[value]
+        elif kind == "multi_enum":
+            shown[f"{prefix}_multi_enum_values"] = [options[option] for option in value or []]
+        elif kind == "people":
+            shown[f"{prefix}_people_value"] = [user_record(store, person) for person in value or []]
+        elif kind == "date" and value is not None:
+            shown[f"{prefix}_date_value"] = {"due_on": value["date"], "due_at": value["date_time"], "start_on": None}
+    return shown
 
 
 def task_compact(task: Task) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from .errors import ApiError
 from .events import EventLog
 from .fixture import add_default_sections, parse_fixture
 from .settings import default_fixture
-from .stories import Story, comment_fields
+from .stories import Story, comment_fields, history
 from .templates import DEFAULT_MAX_JOBS, TaskTemplates
 from .values import Clock, check_rich_text, gid_text, html_from_text, plain_text
 
@@ -336,7 +336,7 @@ class AsanaStore:
             task.modified_at = self.now()
             self._apply(task, data)
             self.tasks[gid] = task
-            self.events.record_task(self, current, task)
+            self._record_change(current, task)
             return task
 
     def delete_task(self, gid: str) -> None:
@@ -389,7 +389,7 @@ class AsanaStore:
             getattr(self, f"_{action}")(changed, data)
             self.tasks[gid] = changed
             self._tell_projects_joined(changed, task.projects)
-            self.events.record_task(self, task, changed)
+            self._record_change(task, changed)
             return changed
 
     def change_dependencies(self, gid: str, key: str, data: Any, *, add: bool) -> None:
@@ -436,7 +436,7 @@ class AsanaStore:
                     continue
                 held.modified_at = stamp
                 self.tasks[key_gid] = held
-                self.events.record_task(self, before, held)
+                self._record_change(before, held)
 
     def live(self, gids: list[str]) -> list[str]:
         """The GIDs of tasks not deleted (a link to a task in the trash is kept, and shown once it is back)."""
@@ -478,7 +478,7 @@ class AsanaStore:
             self._place(changed, section["project"], section_gid)
             self.tasks[task.gid] = changed
             self._tell_projects_joined(changed, task.projects)
-            self.events.record_task(self, task, changed)
+            self._record_change(task, changed)
             return changed
 
     def create_section(self, project_gid: str, data: Any) -> dict[str, Any]:
@@ -615,6 +615,11 @@ class AsanaStore:
         with self.lock:
             self.task(task_gid)
             return list(self.stories.get(task_gid, []))
+
+    def _record_change(self, before: Task, after: Task) -> None:
+        """A change to a task, as Asana records it: its events, and its system stories (the history)."""
+        self.events.record_task(self, before, after)
+        self.stories.setdefault(after.gid, []).extend(history(self, before, after, self._new_gid))
 
     def _tell_projects_joined(self, task: Task, before: list[str]) -> None:
         """Asana's system story for each project the task has just joined."""

@@ -63,7 +63,7 @@ def test_who_created_completed_commented_and_caused_each_event(server):
         assert task["completed_by"] == {"gid": ADA, "resource_type": "user", "name": "Ada Lovelace"}
         stories = bot.get(f"/tasks/{gid}/stories", params={"opt_fields": "resource_subtype,created_by.name,created_at"}).json()["data"]
         authors = {story["resource_subtype"]: story["created_by"]["gid"] for story in stories}
-        assert authors == {"added_to_project": BOT, "comment_added": GRACE}
+        assert authors == {"added_to_project": BOT, "marked_complete": ADA, "comment_added": GRACE}
         events = bot.get("/events", params={"resource": PROJECT, "sync": sync}).json()["data"]
         by = [(event["action"], (event.get("change") or {}).get("field"), event["user"]["gid"]) for event in events]
         assert by == [("added", None, BOT), ("changed", "completed", ADA), ("added", None, GRACE)]
@@ -168,3 +168,37 @@ def test_me_may_carry_its_own_token_beside_the_command_lines():
         for token in (TOKEN, "bot-own-token"):
             with as_user(server, token) as http:
                 assert http.get("/users/me").json()["data"]["gid"] == BOT
+
+
+def test_each_change_is_a_system_story_by_whoever_made_it(server):
+    details = "resource_subtype,text,created_by,assignee,new_section.name,old_section.name,new_name,old_name," \
+              "new_dates,old_dates,custom_field.name,new_enum_value.name,new_text_value,dependency,tag,follower,project"
+    with as_user(server, TOKEN) as bot, as_user(server, ADA_TOKEN) as ada, as_user(server, GRACE_TOKEN) as grace:
+        other = bot.post("/tasks", json={"data": {"name": "blocker", "projects": [PROJECT]}}).json()["data"]["gid"]
+        gid = bot.post("/tasks", json={"data": {"name": "draft", "projects": [PROJECT]}}).json()["data"]["gid"]
+        ada.put(f"/tasks/{gid}", json={"data": {"name": "final", "notes": "n", "assignee": GRACE, "due_on": "2031-01-02",
+                                               "custom_fields": {"1200000000000303": "1200000000000312", "1200000000000301": "k"}}})
+        grace.post("/sections/1200000000000402/addTask", json={"data": {"task": gid}})
+        grace.put(f"/tasks/{gid}", json={"data": {"completed": True, "assignee": None, "due_on": None}})
+        ada.post(f"/tasks/{gid}/addDependencies", json={"data": {"dependencies": [other]}})
+        ada.post(f"/tasks/{gid}/addTag", json={"data": {"tag": "1200000000000201"}})
+        ada.post(f"/tasks/{gid}/addFollowers", json={"data": {"followers": [GRACE]}})
+        grace.post(f"/tasks/{gid}/removeProject", json={"data": {"project": PROJECT}})
+        stories = bot.get(f"/tasks/{gid}/stories", params={"opt_fields": details}).json()["data"]
+        made = [(story["resource_subtype"], story["created_by"]["gid"]) for story in stories]
+        assert made == [
+            ("added_to_project", BOT), ("name_changed", ADA), ("notes_changed", ADA), ("assigned", ADA), ("due_date_changed", ADA),
+            ("enum_custom_field_changed", ADA), ("text_custom_field_changed", ADA), ("section_changed", GRACE),
+            ("marked_complete", GRACE), ("unassigned", GRACE), ("due_date_changed", GRACE), ("dependency_added", ADA),
+            ("added_to_tag", ADA), ("collaborator_added", ADA), ("removed_from_project", GRACE),
+        ]
+        by_kind = {story["resource_subtype"]: story for story in stories}
+        assert (by_kind["name_changed"]["old_name"], by_kind["name_changed"]["new_name"]) == ("draft", "final")
+        assert by_kind["assigned"]["assignee"]["gid"] == GRACE and by_kind["assigned"]["text"] == "assigned to Grace Hopper"
+        assert (by_kind["section_changed"]["old_section"]["name"], by_kind["section_changed"]["new_section"]["name"]) == \
+               ("To triage", "In progress")
+        assert by_kind["enum_custom_field_changed"]["new_enum_value"]["name"] == "Yellow"
+        assert by_kind["text_custom_field_changed"]["new_text_value"] == "k"
+        assert by_kind["dependency_added"]["dependency"]["gid"] == other
+        cleared = [story for story in stories if story["resource_subtype"] == "due_date_changed"][-1]
+        assert cleared["old_dates"]["due_on"] == "2031-01-02" and "due_on" not in cleared["new_dates"]

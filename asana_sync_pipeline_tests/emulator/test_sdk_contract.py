@@ -141,7 +141,8 @@ def test_second_wave_schema_reads_and_writes_through_the_sdk(server):
     comment = stories.create_story_for_task({"data": {"text": "from the SDK"}}, task["gid"], {})
     assert (comment["resource_subtype"], comment["type"]) == ("comment_added", "comment")
     listed = list(stories.get_stories_for_task(task["gid"], {"limit": 1}))
-    assert [story["resource_subtype"] for story in listed] == ["added_to_project", "comment_added"]
+    assert [story["resource_subtype"] for story in listed] == ["added_to_project", "section_changed", "comment_added"], \
+        "the move to the section is in the task's history"
 
 
 def test_third_wave_subtasks_and_clearing_by_null_through_the_sdk(server):
