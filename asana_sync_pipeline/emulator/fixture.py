@@ -176,8 +176,9 @@ def parse_fixture(raw: Any, project_gid: str | None = None) -> Fixture:
     custom_fields = [_custom_field(custom, f"custom_fields[{n}]") for n, custom in enumerate(_list(raw, "custom_fields"))]
     field_gids = [custom["gid"] for custom in custom_fields]
     projects = _projects(raw, field_gids)
+    renamed = {}
     if project_gid is not None:
-        projects[0].gid = _gid(project_gid, "the project GID")
+        renamed[projects[0].gid] = projects[0].gid = _gid(project_gid, "the project GID")
     gids = [
         *((user["gid"], "a user") for user in users),
         *((tag["gid"], "a tag") for tag in tags),
@@ -188,7 +189,8 @@ def parse_fixture(raw: Any, project_gid: str | None = None) -> Fixture:
     ]
     forbidden = {_gid(gid, f"forbidden_projects[{n}]") for n, gid in enumerate(_list(raw, "forbidden_projects"))}
     ttl = _seconds(raw, "events_token_ttl_seconds", positive=True)
-    templates = [_task_template(template, f"task_templates[{n}]", projects) for n, template in enumerate(_list(raw, "task_templates"))]
+    templates = [_task_template(template, f"task_templates[{n}]", projects, renamed)
+                 for n, template in enumerate(_list(raw, "task_templates"))]
     _unique((gid, where) for gid, where in [*gids, *((template["gid"], "a task template") for template in templates)])
     return Fixture(workspace, users, me, tags, custom_fields, projects, forbidden, ttl, tokens, templates,
                    _seconds(raw, "job_seconds", positive=False))
@@ -216,8 +218,9 @@ def _user_tokens(users: list[dict[str, Any]]) -> dict[str, str]:
     return tokens
 
 
-def _task_template(value: Any, where: str, projects: list[ProjectFixture]) -> dict[str, Any]:
-    """A template as the fixture gives it; its values are checked against the fields when the store is built."""
+def _task_template(value: Any, where: str, projects: list[ProjectFixture], renamed: dict[str, str]) -> dict[str, Any]:
+    """A template as the fixture gives it; its values are checked against the fields when the store is built.
+    A template of the default project follows it when `--project-gid` renames it (`renamed`)."""
     template = _object(value, where)
     unknown = sorted(set(template) - TEMPLATE_KEYS)
     if unknown:
@@ -225,6 +228,7 @@ def _task_template(value: Any, where: str, projects: list[ProjectFixture]) -> di
     if "project" not in template:
         raise FixtureError(f"fixture: {where} needs a 'project' (the GID of the project it belongs to)")
     template["project"] = _gid(template["project"], f"{where}.project")
+    template["project"] = renamed.get(template["project"], template["project"])
     if template["project"] not in {project.gid for project in projects}:
         raise FixtureError(f"fixture: {where}.project is {template['project']}, not a project of the fixture")
     if not isinstance(template.setdefault("notes", ""), str):

@@ -195,3 +195,13 @@ def test_job_seconds_from_the_fixture_and_a_fixture_without_templates_works_as_b
         create_app(EmulatorSettings(fixture=fixture(job_seconds=-1)))
     with EmulatorServer(EmulatorSettings(token=TOKEN)) as server, client_for(server) as http:
         assert http.get("/task_templates", params={"project": PROJECT}).json() == {"data": [], "next_page": None}
+
+
+def test_a_template_of_the_default_project_follows_it_when_project_gid_renames_it():
+    with EmulatorServer(EmulatorSettings(token=TOKEN, fixture=fixture(), project_gid="42", job_seconds=0)) as server, \
+            client_for(server) as http:
+        assert [t["name"] for t in http.get("/task_templates", params={"project": "42"}).json()["data"]] == \
+               ["Customer onboarding", "Quarterly review"]
+        job = http.post(f"/task_templates/{ONBOARDING}/instantiateTask", json={"data": {"name": "Onboard Initech"}}).json()["data"]
+        task = http.get(f"/tasks/{wait_for(http, job['gid'])['new_task']['gid']}", params={"opt_fields": "projects,num_subtasks"}).json()["data"]
+        assert (task["projects"][0]["gid"], task["num_subtasks"]) == ("42", 2)
