@@ -7,7 +7,7 @@
   (50) reads at once; the next one gets 429 with `Retry-After: 1`.
 Both answer Asana's rate-limit body, which has no `help` entry. A batch counts one request
 per action. (At most `max_concurrent_jobs` template instantiations per user run at once:
-see `jobs`.)
+see `templates`.)
 """
 
 from __future__ import annotations
