@@ -14,35 +14,30 @@ OpenAPI spec documents them, which the tests check for every answer):
   POST /projects/{gid}/sections, /sections/{gid}/addTask
   GET  /tasks?project=G|section=S|assignee=U&workspace=W [modified_since, completed_since]
   POST /tasks; GET, PUT, DELETE /tasks/{gid}; GET /tasks/{gid}/subtasks
-  GET, POST /tasks/{gid}/stories                   (comments; system stories on joining a project)
+  GET, POST /tasks/{gid}/stories                   (comments; system stories: the task's history)
   POST /tasks/{gid}/addTag, removeTag, addFollowers, removeFollowers, addProject,
-       removeProject, setParent
+       removeProject, setParent, addDependencies, removeDependencies, addDependents,
+       removeDependents; GET /tasks/{gid}/dependencies, /tasks/{gid}/dependents
+  POST /attachments (multipart/form-data, external links); GET /attachments?parent=T,
+       GET, DELETE /attachments/{gid}
+  GET  /task_templates?project=P, GET, DELETE /task_templates/{gid};
+  POST /task_templates/{gid}/instantiateTask (a job); GET /jobs/{gid}
+  GET  /events?resource=G&sync=T
   POST /batch (up to 10 actions, each charged as one request against the rate limit)
-Every project has a section ("Untitled section" if the fixture names none) and every
-task in a project sits in one. The fixture format is described in `fixture`.
+A request acts as its token's user: `--token` is `me`'s, the fixture's users may carry
+tokens of their own (`auth`). Every project has a section ("Untitled section" if the
+fixture names none) and every task in a project sits in one. The fixture format is
+described in `fixture`; docs/emulator.md describes it all.
 
-Not part of Asana's API (no token needed):
-  GET  /_emulator/stats        requests by method and by status, write requests, batch
-                               actions, 429s from the limits (`rate_limited`), faults by
-                               kind, requests in flight and their peaks
-                               (`max_writes_in_flight`, `max_reads_in_flight`), `tasks` held
-  POST /_emulator/reset_stats  zero the counters (tasks are kept)
-  GET  /_emulator/health       {"ok": true}
+Not part of Asana's API, no token needed: the routes of `outside_api.TOKEN_FREE_ROUTES`
+(counters, health, sync token expiry, undelete, and the app pages behind `permalink_url`,
+which show Asana data only to a request with a token).
 
-Limits (per token): `rate_limit_per_minute` (sliding 60-s window; rejected requests
-count too; 429 with `Retry-After` = seconds until the window admits one more, and
-Asana's body), at most `max_concurrent_writes` (15) writes and
-`max_concurrent_reads` (50) reads in flight (429, `Retry-After: 1`). Latency
-(`latency_ms`) is added to every admitted request while it holds its slot.
-
-Faults (a fraction `fault_rate` of writes, kind drawn uniformly from `fault_kinds`):
-  error_500     500 with a `phrase`, nothing done
-  error_503     503, nothing done
-  spurious_429  429 with `Retry-After: 1`, nothing done
-  reset_before  TCP reset before processing, no response; nothing done
-  reset_after   processed (the write IS done: task, comment, tag...), then TCP reset, no response
-`slow_rate` / `slow_seconds`: processed, then answered only after `slow_seconds`.
-`seed` makes the draws reproducible.
+In front of the routes (`gate`): the token check (`auth`), the limits per token (`limits`:
+a sliding window of `rate_limit_per_minute`, at most `max_concurrent_writes` (15) writes and
+`max_concurrent_reads` (50) reads in flight), latency (`latency_ms`), and faults on writes
+(`faults`: error_500, error_503, spurious_429, reset_before, reset_after; `slow_rate` /
+`slow_seconds`; `seed`), counted in `stats`.
 
 Observers (`create_app(..., observers=)`, `EmulatorServer(..., observers=)`, or
 `observe.observing(callback)` for every emulator of the process) see each answer.

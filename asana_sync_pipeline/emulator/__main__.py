@@ -1,8 +1,9 @@
 """`python -m asana_sync_pipeline.emulator`: serve the Asana emulator until SIGTERM or Ctrl-C.
 
 A setting it cannot use (a port out of range or taken, a missing or malformed
-fixture, a bad flag value) is one line on stderr and exit status 2 (1 for a
-port in use), never a traceback.
+fixture, a bad flag value, the default token on an address other machines can
+reach) is one line on stderr and exit status 2 (1 for a port in use), never a
+traceback.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import sys
 from dataclasses import fields
 from typing import NoReturn
 
+from . import faults, limits
 from .app import create_app
+from .auth import DEFAULT_TOKEN, exposure_problem
 from .fixture import FixtureError
-from .limits import __doc__ as LIMITS_DOC
-from .limits import access_logger
+from .gate import access_logger
+from .outside_api import token_free_help
 from .server import listening_socket, uvicorn_server
 from .settings import FAULT_KINDS, EmulatorSettings
 
@@ -35,21 +38,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineErrors(
         prog=PROG,
         description=(
-            "A local Asana REST API under /api/1.0, for development and tests. Outside the API, without "
-            "token: GET /_emulator/stats, POST /_emulator/reset_stats, GET /_emulator/health."
+            "A local Asana REST API under /api/1.0, for development and tests (docs/emulator.md). "
+            "Outside the API, without a token:\n" + token_free_help()
         ),
-        epilog=LIMITS_DOC,
+        epilog=f"{limits.__doc__}\n{faults.__doc__}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed on start)")
-    parser.add_argument("--token", default="emulator-token", help="the only bearer token accepted (never printed)")
+    parser.add_argument(
+        "--token", default=DEFAULT_TOKEN,
+        help="the token of the fixture's `me` (never printed; users of the fixture may have tokens of their own); "
+             "refused with the default off loopback",
+    )  # fmt: skip
     parser.add_argument("--project-gid", default=None, help="GID of the fixture's project (default: the fixture's)")
     parser.add_argument("--fixture", default=None, help="JSON file shaped like the bundled default_fixture.json")
     parser.add_argument("--latency-ms", type=float, default=0, help="delay added to every admitted API request")
     parser.add_argument("--rate-limit-per-minute", type=int, default=None, help="sliding 60-s window (default: none)")
     parser.add_argument("--max-concurrent-writes", type=int, default=15, help="writes in flight before 429")
     parser.add_argument("--max-concurrent-reads", type=int, default=50, help="reads in flight before 429")
+    parser.add_argument("--max-concurrent-jobs", type=int, default=5, help="template jobs of one user running before 429")
+    parser.add_argument(
+        "--job-seconds", type=float, default=None,
+        help="how long a template instantiation job takes (default: the fixture's job_seconds, else 0.2)",
+    )  # fmt: skip
     parser.add_argument("--fault-rate", type=float, default=0.0, help="fraction of write requests that fail")
     parser.add_argument("--fault-kinds", default=",".join(FAULT_KINDS), help="comma-separated subset of the kinds below")
     parser.add_argument("--slow-rate", type=float, default=0.0, help="fraction of writes answered only after --slow-seconds")
@@ -67,6 +79,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         fail(f"--port must be between 0 and 65535, got {args.port}")
+    problem = exposure_problem(args.host, args.token)
+    if problem:
+        fail(problem)
     try:
         args.settings = EmulatorSettings(**{option.name: getattr(args, option.name) for option in fields(EmulatorSettings)})
     except ValueError as exc:

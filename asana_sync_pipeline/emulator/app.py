@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 from bisect import bisect_right
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
@@ -17,18 +16,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .auth import Tokens
 from .batch import run_batch
 from .errors import ApiError, error_body
-from .limits import API_PREFIX, PHRASE_WORDS, TRANSPORT_SCOPE_KEY, Gate, Stats
+from .faults import TRANSPORT_SCOPE_KEY, phrase
+from .fixture import FixtureError
+from .gate import API_PREFIX, USER_SCOPE_KEY, Gate
 from .observe import Observer, ResponseTap
+from .outside_api import outside_routes
 from .records import (
     NO_FIELDS,
     OptFields,
+    attachment_record,
+    job_record,
     pick,
     project_record,
     section_record,
@@ -36,10 +42,12 @@ from .records import (
     story_record,
     tag_record,
     task_record,
+    task_template_record,
     user_record,
     workspace_record,
 )
 from .settings import EmulatorSettings
+from .stats import Stats
 from .store import AsanaStore, Task
 from .values import parse_moment
 
@@ -111,6 +119,20 @@ async def read_data(request: Request) -> Any:
     return payload["data"]
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+async def read_form(request: Request) -> dict[str, Any]:
+    """The fields of a form body (`POST /attachments`); a file part is noted as present, not kept."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() not in FORM_TYPES:
+        raise ApiError(400, "Attachments are uploaded as multipart/form-data (fields parent, resource_subtype, url, name)")
+    try:
+        async with request.form() as form:
+            return {key: True if not isinstance(value, str) else value for key, value in form.multi_items()}
+    except HTTPException as exc:
+        raise ApiError(400, f"Could not parse the form: {exc.detail}") from None
+
+
 def _moment_param(request: Request, name: str) -> datetime | None:
     value = request.query_params.get(name)
     if not value:
@@ -127,10 +149,11 @@ def build_routes(store: AsanaStore) -> list[Route]:
     def handler(function: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                return await function(request, OptFields(request.query_params.get("opt_fields")))
+                with store.acting_as(request.scope.get(USER_SCOPE_KEY)):
+                    return await function(request, OptFields(request.query_params.get("opt_fields")))
             except ApiError as exc:
                 body = error_body(exc.message, beside=exc.beside, help_text=exc.help_text)
-                return Response(body, status_code=exc.status, media_type="application/json")
+                return Response(body, status_code=exc.status, media_type="application/json", headers=exc.headers)
 
         return endpoint
 
@@ -332,6 +355,76 @@ def build_routes(store: AsanaStore) -> list[Route]:
     async def batch(request: Request, opt: OptFields) -> Response:
         return ok(await run_batch(request, await read_data(request)))
 
+    def linked_tasks(key: str) -> Handler:
+        async def listed(request: Request, opt: OptFields) -> Response:
+            """`GET /tasks/{gid}/dependencies` or `/dependents`: compact tasks, paged, in the order linked."""
+            with store.lock:
+                task = store.task(request.path_params["gid"])
+                linked = [store.tasks[gid] for gid in store.live(getattr(task, key))]
+                return page_fixed(request, [task_record(store, other, opt, as_list=True) for other in linked])
+
+        return listed
+
+    def link_action(key: str, add: bool) -> Handler:
+        async def act(request: Request, opt: OptFields) -> Response:
+            store.change_dependencies(request.path_params["gid"], key, await read_data(request), add=add)
+            return ok({})
+
+        return act
+
+    async def create_attachment(request: Request, opt: OptFields) -> Response:
+        """`POST /attachments`: 200 with the attachment, as the spec documents (not 201)."""
+        attachment = store.add_attachment(await read_form(request))
+        with store.lock:
+            return ok(attachment_record(store, attachment, opt))
+
+    async def attachments(request: Request, opt: OptFields) -> Response:
+        parent = request.query_params.get("parent")
+        if not parent:
+            raise ApiError(400, "parent: Missing input")
+        chosen = store.attachments_of(parent)
+        with store.lock:
+            return paginate(request, chosen, [int(attachment["gid"]) for attachment in chosen],
+                            lambda attachment: attachment_record(store, attachment, opt, as_list=True))
+
+    async def attachment(request: Request, opt: OptFields) -> Response:
+        with store.lock:
+            return ok(attachment_record(store, store.attachment(request.path_params["gid"]), opt))
+
+    async def delete_attachment(request: Request, opt: OptFields) -> Response:
+        store.delete_attachment(request.path_params["gid"])
+        return ok({})
+
+    async def task_templates(request: Request, opt: OptFields) -> Response:
+        """`GET /task_templates?project=`: the project's templates (the spec requires `project`)."""
+        project = request.query_params.get("project")
+        if not project:
+            raise ApiError(400, "project: Missing input")
+        store.project(project)
+        with store.lock:
+            chosen = store.templates.of_project(project)
+            return page_fixed(request, [task_template_record(store, template, opt, as_list=True) for template in chosen])
+
+    async def task_template(request: Request, opt: OptFields) -> Response:
+        with store.lock:
+            return ok(task_template_record(store, store.templates.template(request.path_params["gid"]), opt))
+
+    async def delete_task_template(request: Request, opt: OptFields) -> Response:
+        store.templates.delete(request.path_params["gid"])
+        return ok({})
+
+    async def instantiate_task(request: Request, opt: OptFields) -> Response:
+        """201 with the job as it starts (`not_started`); it runs from then on, answered or not."""
+        job = store.templates.instantiate(request.path_params["gid"], await read_data(request))
+        with store.lock:
+            answer = ok(job_record(store, job, opt), status=201)
+        store.templates.run(job)
+        return answer
+
+    async def job(request: Request, opt: OptFields) -> Response:
+        with store.lock:
+            return ok(job_record(store, store.templates.job(request.path_params["gid"]), opt))
+
     routes: list[tuple[str, Handler, str]] = [
         ("/users/me", user, "GET"),
         ("/users/{gid}", user, "GET"),
@@ -362,6 +455,21 @@ def build_routes(store: AsanaStore) -> list[Route]:
         ("/tasks/{gid}/stories", add_comment, "POST"),
         ("/batch", batch, "POST"),
         ("/events", events, "GET"),
+        ("/tasks/{gid}/dependencies", linked_tasks("dependencies"), "GET"),
+        ("/tasks/{gid}/dependents", linked_tasks("dependents"), "GET"),
+        ("/tasks/{gid}/addDependencies", link_action("dependencies", True), "POST"),
+        ("/tasks/{gid}/removeDependencies", link_action("dependencies", False), "POST"),
+        ("/tasks/{gid}/addDependents", link_action("dependents", True), "POST"),
+        ("/tasks/{gid}/removeDependents", link_action("dependents", False), "POST"),
+        ("/attachments", attachments, "GET"),
+        ("/attachments", create_attachment, "POST"),
+        ("/attachments/{gid}", attachment, "GET"),
+        ("/attachments/{gid}", delete_attachment, "DELETE"),
+        ("/task_templates", task_templates, "GET"),
+        ("/task_templates/{gid}", task_template, "GET"),
+        ("/task_templates/{gid}", delete_task_template, "DELETE"),
+        ("/task_templates/{gid}/instantiateTask", instantiate_task, "POST"),
+        ("/jobs/{gid}", job, "GET"),
     ]
     for action, returns_task in [
         ("addTag", False), ("removeTag", False), ("addProject", False), ("removeProject", False),
@@ -369,48 +477,6 @@ def build_routes(store: AsanaStore) -> list[Route]:
     ]:
         routes.append((f"/tasks/{{gid}}/{action}", task_action(action, returns_task), "POST"))
     return [Route(API_PREFIX + path, handler(function), methods=[method]) for path, function, method in routes]
-
-
-def inspection_routes(store: AsanaStore, stats: Stats) -> list[Route]:
-    """Outside Asana's API, for tests and benchmarks; no token needed."""
-
-    async def stats_endpoint(request: Request) -> Response:
-        return JSONResponse({**stats.snapshot(), "tasks": len(store.tasks)})
-
-    async def reset_stats(request: Request) -> Response:
-        stats.reset()
-        return JSONResponse({"reset": True})
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "tasks": len(store.tasks)})
-
-    async def expire_sync_tokens(request: Request) -> Response:
-        return JSONResponse({"expired": store.events.expire_tokens()})
-
-    async def undelete(request: Request) -> Response:
-        """A person restoring a task from Asana's trash (the API has no such call)."""
-        try:
-            task = store.undelete_task(request.path_params["gid"])
-        except ApiError as exc:
-            return Response(error_body(exc.message), status_code=exc.status, media_type="application/json")
-        return JSONResponse({"undeleted": task.gid})
-
-    async def app_page(request: Request) -> Response:
-        """What a `permalink_url` shows: the task, as the API gives it (Asana's app is not emulated)."""
-        gid = request.path_params["rest"].rstrip("/").rsplit("/", 1)[-1]
-        task = store.tasks.get(gid)
-        if task is None:
-            return JSONResponse({"errors": [{"message": f"no task {gid} in this emulator"}]}, status_code=404)
-        return JSONResponse({"data": task_record(store, task, OptFields(None))})
-
-    return [
-        Route("/_emulator/app/{rest:path}", app_page, methods=["GET"]),
-        Route("/_emulator/stats", stats_endpoint, methods=["GET"]),
-        Route("/_emulator/reset_stats", reset_stats, methods=["POST"]),
-        Route("/_emulator/health", health, methods=["GET"]),
-        Route("/_emulator/expire_sync_tokens", expire_sync_tokens, methods=["POST"]),
-        Route("/_emulator/undelete/{gid}", undelete, methods=["POST"]),
-    ]
 
 
 class EmulatorApp(Starlette):
@@ -430,7 +496,13 @@ def create_app(settings: EmulatorSettings | None = None, observers: tuple[Observ
 
     `observers` see every answer under /api/1.0 (see `observe`), including those of the limits."""
     settings = settings or EmulatorSettings()
-    store = AsanaStore(settings.load_fixture(), settings.project_gid, settings.events_token_ttl_seconds)
+    store = AsanaStore(
+        settings.load_fixture(), settings.project_gid, settings.events_token_ttl_seconds,
+        settings.job_seconds, settings.max_concurrent_jobs,
+    )  # fmt: skip
+    if store.user_tokens.get(settings.token, store.me) != store.me:
+        raise FixtureError("fixture: a user's token is the --token, which is the token of me")
+    tokens = Tokens(settings.token, store.me, store.user_tokens)
     stats = Stats()
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -438,13 +510,14 @@ def create_app(settings: EmulatorSettings | None = None, observers: tuple[Observ
         return Response(error_body(message), status_code=404, media_type="application/json")
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        phrase = " ".join(random.choice(words) for words in PHRASE_WORDS)
-        return Response(error_body("Server Error", phrase=f"{random.randint(2, 9)} {phrase}"), status_code=500,
-                        media_type="application/json")
+        return Response(error_body("Server Error", phrase=phrase()), status_code=500, media_type="application/json")
 
     app = EmulatorApp(
-        routes=[*build_routes(store), *inspection_routes(store, stats)],
-        middleware=[Middleware(ResponseTap, observers=tuple(observers)), Middleware(Gate, settings=settings, stats=stats)],
+        routes=[*build_routes(store), *outside_routes(store, stats, tokens)],
+        middleware=[
+            Middleware(ResponseTap, observers=tuple(observers)),
+            Middleware(Gate, settings=settings, stats=stats, tokens=tokens),
+        ],
         exception_handlers={404: not_found, 405: not_found, Exception: server_error},
     )
     app.state.emulator = store

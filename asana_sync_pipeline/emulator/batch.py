@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from .errors import ApiError
-from .limits import API_PREFIX, BATCH_SCOPE_KEY
+from .gate import API_PREFIX, BATCH_SCOPE_KEY, USER_SCOPE_KEY
 
 MAX_ACTIONS = 10
 METHODS = ("get", "post", "put", "delete", "patch", "head")
@@ -80,6 +80,7 @@ async def _run(request: Request, action: dict[str, Any]) -> dict[str, Any]:
         "query_string": _query(action).encode(),
         "headers": [(b"content-type", b"application/json"), (b"host", request.headers.get("host", "").encode())],
         BATCH_SCOPE_KEY: True,
+        USER_SCOPE_KEY: request.scope.get(USER_SCOPE_KEY),
     }
     sent = False
     answer: dict[str, Any] = {"status": 500, "headers": [], "body": b""}

@@ -3,8 +3,11 @@
 Every write the store makes is recorded as the events Asana would deliver, worked out by
 comparing the task before and after it: `added`/`removed` (a project, a section, a parent
 task; the parent says which), `changed` with `change.field` and `new_value` or
-`added_value`/`removed_value` (its parent null), `deleted`, `undeleted`. A project's
-stream holds the events of the tasks in it, and of a task as it leaves it.
+`added_value`/`removed_value` (its parent null; `dependencies` and `dependents` too, on
+both tasks of a link), `deleted`, `undeleted`; a story or an attachment `added` to a task
+(an attachment also `removed`). A project's stream holds the events of the tasks in it, and
+of a task as it leaves it. Each event carries `created_at` and the `user` whose token made
+the request (`{gid, resource_type, name}`).
 
 A first call without a sync token, or with one unknown, expired (older than
 `token_ttl_seconds`) or made for another resource, is answered 412 with a fresh token
@@ -30,7 +33,7 @@ SCALAR_FIELDS = (
     "name", "notes", "completed", "due_on", "due_at", "start_on", "start_at", "assignee", "resource_subtype",
     "approval_status", "liked",
 )  # fmt: skip
-LIST_FIELDS = {"tags": "tag", "followers": "user"}
+LIST_FIELDS = {"tags": "tag", "followers": "user", "dependencies": "task", "dependents": "task"}
 STALE = (
     "Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch the full "
     "dataset for this query now and use the new sync token for the next sync."
@@ -131,10 +134,14 @@ class EventLog:
                     event("changed", change={"field": name, "action": "removed", "removed_value": {"gid": item, "resource_type": kind}})
 
     def record_story(self, store: AsanaStore, task: Task, story_gid: str) -> None:
+        self.record_on_task(store, task, {"gid": story_gid, "resource_type": "story"}, "added")
+
+    def record_on_task(self, store: AsanaStore, task: Task, resource: dict[str, Any], action: str) -> None:
+        """Something `added` to a task or `removed` from it (a story, an attachment), in the streams
+        of the task and of its projects."""
         record = {
-            "user": _user(store), "resource": {"gid": story_gid, "resource_type": "story"}, "type": "story",
-            "action": "added", "parent": {"gid": task.gid, "resource_type": "task", "name": task.name},
-            "created_at": store.now(),
+            "user": _user(store), "resource": resource, "type": resource["resource_type"], "action": action,
+            "parent": {"gid": task.gid, "resource_type": "task", "name": task.name}, "created_at": store.now(),
         }  # fmt: skip
         self._add(record, {task.gid, *task.projects})
 
@@ -170,5 +177,6 @@ class EventLog:
 
 
 def _user(store: AsanaStore) -> dict[str, Any]:
-    user = store.users[store.me]
+    """The user whose request caused the event (its token's user)."""
+    user = store.users[store.actor]
     return {"gid": user["gid"], "resource_type": "user", "name": user["name"]}

@@ -2,7 +2,8 @@
 
 The format is public (docs/emulator.md, "The fixture"); it only grows. Keys:
   workspace            {gid, name, is_organization?, email_domains?}
-  users, me            users {gid, name, email}; `me` is the token's user (default: the first)
+  users, me            users {gid, name, email, token?}; `me` is the user of `--token` (default:
+                       the first); a user's own `token` makes requests act as that user
   tags                 [{gid, name, color?, notes?}]
   custom_fields        the workspace's fields {gid, name, resource_subtype, precision?,
                        enum_options?: [{gid, name, color?, enabled?}]}
@@ -13,8 +14,12 @@ The format is public (docs/emulator.md, "The fixture"); it only grows. Keys:
   projects             more projects, the same shape (without `project`, the first is the default)
   forbidden_projects   GIDs the token's user may not see (403)
   events_token_ttl_seconds  how long a sync token of the events API stays valid (default: always)
+  task_templates       [{gid, name, project, notes?, subtasks?: [{name}], custom_fields?: {field
+                       GID: value}, assignee?, due_on_offset_days?}] (see `templates`)
+  job_seconds          how long a template instantiation job takes (default 0.2 s)
 A project without sections gets one, "Untitled section", as every Asana project has
-one. Anything malformed is a `FixtureError` naming the key, never a KeyError later.
+one. Anything malformed is a `FixtureError` naming the key, never a KeyError later (and
+never quoting a token).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 CUSTOM_FIELD_TYPES = ("text", "number", "enum", "multi_enum", "date", "people")
+TEMPLATE_KEYS = frozenset({"gid", "name", "project", "notes", "subtasks", "custom_fields", "assignee", "due_on_offset_days"})
 DEFAULT_SECTION_NAME = "Untitled section"
 
 
@@ -54,6 +60,10 @@ class Fixture:
     projects: list[ProjectFixture]
     forbidden_projects: set[str]
     events_token_ttl_seconds: float | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+    """Each user's own token (kept out of the user records): token → user GID."""
+    task_templates: list[dict[str, Any]] = field(default_factory=list)
+    job_seconds: float | None = None
 
     @property
     def default_project(self) -> ProjectFixture:
@@ -158,6 +168,7 @@ def parse_fixture(raw: Any, project_gid: str | None = None) -> Fixture:
     users = [_object(user, f"users[{n}]", ("gid", "name", "email")) for n, user in enumerate(_list(raw, "users"))]
     if not users:
         raise FixtureError("fixture: users must list at least one user (the token's)")
+    tokens = _user_tokens(users)
     me = _gid(raw.get("me", users[0]["gid"]), "me")
     if me not in {user["gid"] for user in users}:
         raise FixtureError(f"fixture: me is {me}, not one of the users")
@@ -165,24 +176,75 @@ def parse_fixture(raw: Any, project_gid: str | None = None) -> Fixture:
     custom_fields = [_custom_field(custom, f"custom_fields[{n}]") for n, custom in enumerate(_list(raw, "custom_fields"))]
     field_gids = [custom["gid"] for custom in custom_fields]
     projects = _projects(raw, field_gids)
+    renamed = {}
     if project_gid is not None:
-        projects[0].gid = _gid(project_gid, "the project GID")
-    _unique(
-        (gid, where)
-        for gid, where in [
-            *((user["gid"], "a user") for user in users),
-            *((tag["gid"], "a tag") for tag in tags),
-            *((custom["gid"], "a custom field") for custom in custom_fields),
-            *((option["gid"], "an enum option") for custom in custom_fields for option in custom.get("enum_options", [])),
-            *((project.gid, "a project") for project in projects),
-            *((section["gid"], "a section") for project in projects for section in project.sections),
-        ]
-    )
+        renamed[projects[0].gid] = projects[0].gid = _gid(project_gid, "the project GID")
+    gids = [
+        *((user["gid"], "a user") for user in users),
+        *((tag["gid"], "a tag") for tag in tags),
+        *((custom["gid"], "a custom field") for custom in custom_fields),
+        *((option["gid"], "an enum option") for custom in custom_fields for option in custom.get("enum_options", [])),
+        *((project.gid, "a project") for project in projects),
+        *((section["gid"], "a section") for project in projects for section in project.sections),
+    ]
     forbidden = {_gid(gid, f"forbidden_projects[{n}]") for n, gid in enumerate(_list(raw, "forbidden_projects"))}
-    ttl = raw.get("events_token_ttl_seconds")
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0):
-        raise FixtureError(f"fixture: events_token_ttl_seconds must be a positive number of seconds, got {ttl!r}")
-    return Fixture(workspace, users, me, tags, custom_fields, projects, forbidden, ttl)
+    ttl = _seconds(raw, "events_token_ttl_seconds", positive=True)
+    templates = [_task_template(template, f"task_templates[{n}]", projects, renamed)
+                 for n, template in enumerate(_list(raw, "task_templates"))]
+    _unique((gid, where) for gid, where in [*gids, *((template["gid"], "a task template") for template in templates)])
+    return Fixture(workspace, users, me, tags, custom_fields, projects, forbidden, ttl, tokens, templates,
+                   _seconds(raw, "job_seconds", positive=False))
+
+
+def _seconds(raw: dict[str, Any], key: str, *, positive: bool) -> float | None:
+    value = raw.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (positive and value == 0)):
+        raise FixtureError(f"fixture: {key} must be a {'positive' if positive else 'non-negative'} number of seconds, got {value!r}")
+    return value
+
+
+def _user_tokens(users: list[dict[str, Any]]) -> dict[str, str]:
+    """token → user GID; the tokens leave the user records so that no answer can carry one."""
+    tokens: dict[str, str] = {}
+    for n, user in enumerate(users):
+        token = user.pop("token", None)
+        if token is None:
+            continue
+        if not isinstance(token, str) or not token or any(character.isspace() for character in token):
+            raise FixtureError(f"fixture: users[{n}].token must be a non-empty string without whitespace")
+        if token in tokens:
+            raise FixtureError(f"fixture: users[{n}].token is the token of another user too")
+        tokens[token] = user["gid"]
+    return tokens
+
+
+def _task_template(value: Any, where: str, projects: list[ProjectFixture], renamed: dict[str, str]) -> dict[str, Any]:
+    """A template as the fixture gives it; its values are checked against the fields when the store is built.
+    A template of the default project follows it when `--project-gid` renames it (`renamed`)."""
+    template = _object(value, where)
+    unknown = sorted(set(template) - TEMPLATE_KEYS)
+    if unknown:
+        raise FixtureError(f"fixture: {where} has unknown keys: {', '.join(unknown)} (known: {', '.join(sorted(TEMPLATE_KEYS))})")
+    if "project" not in template:
+        raise FixtureError(f"fixture: {where} needs a 'project' (the GID of the project it belongs to)")
+    template["project"] = _gid(template["project"], f"{where}.project")
+    template["project"] = renamed.get(template["project"], template["project"])
+    if template["project"] not in {project.gid for project in projects}:
+        raise FixtureError(f"fixture: {where}.project is {template['project']}, not a project of the fixture")
+    if not isinstance(template.setdefault("notes", ""), str):
+        raise FixtureError(f"fixture: {where}.notes must be a string")
+    subtasks = _list(template, "subtasks", f"{where}.subtasks")
+    for n, subtask in enumerate(subtasks):
+        if not isinstance(subtask, dict) or not isinstance(subtask.get("name"), str) or set(subtask) - {"name"}:
+            raise FixtureError(f"fixture: {where}.subtasks[{n}] must be {{\"name\": <string>}}")
+    template["subtasks"] = [dict(subtask) for subtask in subtasks]
+    if not isinstance(template.setdefault("custom_fields", {}), dict):
+        raise FixtureError(f"fixture: {where}.custom_fields must be an object keyed by custom field GID")
+    offset = template.setdefault("due_on_offset_days", None)
+    if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
+        raise FixtureError(f"fixture: {where}.due_on_offset_days must be a whole number of days, 0 or more")
+    template.setdefault("assignee", None)
+    return template
 
 
 def _projects(raw: dict[str, Any], field_gids: list[str]) -> list[ProjectFixture]:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .limits import API_PREFIX, BATCH_SCOPE_KEY
+from .gate import API_PREFIX, BATCH_SCOPE_KEY
 
 logger = logging.getLogger(__name__)
 

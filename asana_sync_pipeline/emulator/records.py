@@ -20,8 +20,15 @@ from typing import Any
 
 from .store import AsanaStore, Task
 from .stories import Story
+from .templates import Job
+from .values import html_from_text
 
 TASK_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
+ATTACHMENT_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
+CUSTOM_FIELD_COMPACT = (
+    "gid", "resource_type", "name", "type", "enum_options", "enabled", "is_formula_field", "date_value", "enum_value",
+    "multi_enum_values", "number_value", "text_value", "display_value",
+)  # fmt: skip
 STORY_COMPACT = ("gid", "resource_type", "created_at", "created_by", "resource_subtype", "text")
 OMIT = object()
 FieldTree = dict[str, "FieldTree"]
@@ -306,8 +313,8 @@ TASK_FIELDS: dict[str, Callable[[AsanaStore, Task], Any]] = {
     "completed_at": lambda store, task: task.completed_at,
     "completed_by": lambda store, task: user_record(store, task.completed_by),
     "created_at": lambda store, task: task.created_at,
-    "dependencies": lambda store, task: [],
-    "dependents": lambda store, task: [],
+    "dependencies": lambda store, task: [{"gid": gid, "resource_type": "task"} for gid in store.live(task.dependencies)],
+    "dependents": lambda store, task: [{"gid": gid, "resource_type": "task"} for gid in store.live(task.dependents)],
     "due_at": lambda store, task: task.due_at,
     "due_on": lambda store, task: task.due_on,
     "html_notes": lambda store, task: task.html_notes,
@@ -373,4 +380,127 @@ def story_record(store: AsanaStore, story: Story, opt: OptFields, *, as_list: bo
                     hearted=False, hearts=[], num_hearts=0, liked=False, likes=[], num_likes=0)
     if story.project is not None:
         full["project"] = project_compact(store, story.project)
+    full.update(_story_details(store, story.details))
     return pick(store, opt, full, STORY_COMPACT, as_list)
+
+
+def _story_details(store: AsanaStore, details: dict[str, Any]) -> dict[str, Any]:
+    """A system story's particulars as the StoryResponse's fields (GIDs made records)."""
+    shown: dict[str, Any] = {}
+    for key in ("old_name", "new_name"):
+        if key in details:
+            shown[key] = details[key]
+    for key in ("old_dates", "new_dates"):
+        if key in details:  # the spec's StoryResponseDates has no null due_on: a date taken away is left out
+            shown[key] = {name: value for name, value in details[key].items() if value is not None or name != "due_on"}
+    for key in ("assignee", "follower"):
+        if key in details:
+            shown[key] = user_record(store, details[key])
+    for key in ("old_section", "new_section"):
+        if details.get(key) in store.sections:
+            shown[key] = section_compact(store, details[key])
+    if details.get("project") in store.projects:
+        shown["project"] = project_compact(store, details["project"])
+    if details.get("tag") in store.tags:
+        shown["tag"] = tag_compact(store, details["tag"])
+    if details.get("dependency") in store.tasks:
+        shown["dependency"] = task_compact(store.tasks[details["dependency"]])
+    if "custom_field" in details:
+        shown.update(_custom_field_change(store, details["custom_field"], details["old_value"], details["new_value"]))
+    return shown
+
+
+def _custom_field_change(store: AsanaStore, gid: str, old: Any, new: Any) -> dict[str, Any]:
+    """`custom_field` and the `old_…`/`new_…` values of a custom field story, as the spec types them."""
+    custom = custom_field_record(store, gid)
+    shown: dict[str, Any] = {"custom_field": {key: custom[key] for key in ("gid", "resource_type", "name", "type") if key in custom}}
+    options = {option["gid"]: option for option in custom.get("enum_options", [])}
+    kind = custom["resource_subtype"]
+    for prefix, value in (("old", old), ("new", new)):
+        if kind == "text" and value is not None:
+            shown[f"{prefix}_text_value"] = value
+        elif kind == "number" and isinstance(value, int):
+            shown[f"{prefix}_number_value"] = value
+        elif kind == "enum" and value in options:
+            shown[f"{prefix}_enum_value"] = options[value]
+        elif kind == "multi_enum":
+            shown[f"{prefix}_multi_enum_values"] = [options[option] for option in value or []]
+        elif kind == "people":
+            shown[f"{prefix}_people_value"] = [user_record(store, person) for person in value or []]
+        elif kind == "date" and value is not None:
+            shown[f"{prefix}_date_value"] = {"due_on": value["date"], "due_at": value["date_time"], "start_on": None}
+    return shown
+
+
+def task_compact(task: Task) -> dict[str, Any]:
+    return {"gid": task.gid, "resource_type": "task", "name": task.name, "resource_subtype": task.resource_subtype}
+
+
+def attachment_record(store: AsanaStore, attachment: dict[str, Any], opt: OptFields, *, as_list: bool = False) -> dict[str, Any]:
+    """An external attachment (a link): Asana shows the link as `view_url`; there is no file to download."""
+    parent = store.tasks[attachment["parent"]]
+    full = {
+        "gid": attachment["gid"],
+        "resource_type": "attachment",
+        "name": attachment["name"],
+        "resource_subtype": "external",
+        "created_at": attachment["created_at"],
+        "download_url": None,
+        "permanent_url": None,
+        "host": "external",
+        "parent": task_compact(parent),
+        "view_url": attachment["url"],
+        "connected_to_app": False,
+    }
+    return pick(store, opt, full, ATTACHMENT_COMPACT, as_list)
+
+
+def task_template_record(store: AsanaStore, template: dict[str, Any], opt: OptFields, *, as_list: bool = False) -> dict[str, Any]:
+    """A task template: what a task made from it gets (`template`: the recipe), and its project."""
+    project = project_compact(store, template["project"])
+    recipe = {
+        "name": template["name"],
+        "task_resource_subtype": "default_task",
+        "description": template["notes"],
+        "html_description": html_from_text(template["notes"]),
+        "memberships": [project],
+        "relative_start_on": None,
+        "relative_due_on": template["due_on_offset_days"],
+        "due_time": None,
+        "dependencies": [],
+        "dependents": [],
+        "followers": [],
+        "attachments": [],
+        "subtasks": [{"name": subtask["name"], "task_resource_subtype": "default_task"} for subtask in template["subtasks"]],
+        "custom_fields": [
+            {key: field[key] for key in CUSTOM_FIELD_COMPACT if key in field}
+            for field in (custom_value_record(store, gid, value) for gid, value in template["values"].items())
+        ],
+    }
+    full = {
+        "gid": template["gid"],
+        "resource_type": "task_template",
+        "name": template["name"],
+        "project": project,
+        "template": recipe,
+        "created_by": user_record(store, store.me),
+        "created_at": store.templates.created_at,
+    }
+    return pick(store, opt, full, ("gid", "resource_type", "name"), as_list)
+
+
+def job_record(store: AsanaStore, job: Job, opt: OptFields) -> dict[str, Any]:
+    """A template instantiation job; `new_task` once the task exists (null before, and if it failed)."""
+    task = None
+    if job.new_task is not None:
+        task = store.tasks.get(job.new_task) or store.trash[job.new_task][0]
+    full = {
+        "gid": job.gid,
+        "resource_type": "job",
+        "resource_subtype": "instantiate_task",
+        "status": job.status,
+        "new_task": None if task is None else task_compact(task),
+        "new_project": None,
+        "new_project_template": None,
+    }
+    return pick(store, opt, full, (), False)

@@ -16,9 +16,10 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
-from .limits import Stats
+from .auth import exposure_problem
 from .observe import Observer
 from .settings import EmulatorSettings
+from .stats import Stats
 from .store import AsanaStore
 
 START_TIMEOUT_SECONDS = 10
@@ -98,6 +99,9 @@ class EmulatorServer:
         """Start serving; returns once the server accepts connections."""
         if self._thread is not None:
             raise RuntimeError("the Asana emulator is already started")
+        problem = exposure_problem(self._host, self.settings.token)
+        if problem:
+            raise RuntimeError(problem)
         self._socket = listening_socket(self._host, self._port)
         self._host, self._port = self._socket.getsockname()[:2]
         self._server = uvicorn_server(self.app)

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .auth import DEFAULT_TOKEN
 from .fixture import read_fixture_file
 
 FAULT_KINDS = ("error_500", "error_503", "spurious_429", "reset_before", "reset_after")
@@ -27,7 +28,8 @@ def default_fixture() -> dict[str, Any]:
 class EmulatorSettings:
     """Settings of one emulator; the token is kept out of `repr` so it never lands in a log."""
 
-    token: str = field(default="emulator-token", repr=False)
+    token: str = field(default=DEFAULT_TOKEN, repr=False)
+    """The token of `me`; the fixture's users may carry tokens of their own (see `auth`)."""
     project_gid: str | None = None
     latency_ms: float = 0
     rate_limit_per_minute: int | None = None
@@ -43,6 +45,10 @@ class EmulatorSettings:
     seed: int | None = None
     access_log: bool = False
     events_token_ttl_seconds: float | None = None
+    job_seconds: float | None = None
+    """How long a template instantiation job takes (default: the fixture's `job_seconds`, else 0.2 s)."""
+    max_concurrent_jobs: int = 5
+    """Template instantiation jobs of one user running at once before a 429 (Asana: about 5)."""
     fixture: str | Path | dict[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +73,10 @@ class EmulatorSettings:
             raise ValueError("concurrency limits must be at least 1")
         if self.events_token_ttl_seconds is not None and self.events_token_ttl_seconds <= 0:
             raise ValueError("events_token_ttl_seconds must be positive (None: tokens never expire)")
+        if self.job_seconds is not None and self.job_seconds < 0:
+            raise ValueError("job_seconds cannot be negative")
+        if self.max_concurrent_jobs < 1:
+            raise ValueError("max_concurrent_jobs must be at least 1")
         if self.latency_ms < 0 or self.slow_seconds < 0:
             raise ValueError("latency_ms and slow_seconds cannot be negative")
         if self.project_gid is not None and not str(self.project_gid).isdigit():

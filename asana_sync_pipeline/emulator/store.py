@@ -10,9 +10,13 @@ anything: a rejected request leaves no trace, as in Asana.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from itertools import count
 from typing import Any
+from urllib.parse import urlsplit
 
 from .custom_fields import custom_value
 from .dates import apply_dates
@@ -20,7 +24,8 @@ from .errors import ApiError
 from .events import EventLog
 from .fixture import add_default_sections, parse_fixture
 from .settings import default_fixture
-from .stories import Story, comment_fields
+from .stories import Story, comment_fields, history
+from .templates import DEFAULT_MAX_JOBS, TaskTemplates
 from .values import Clock, check_rich_text, gid_text, html_from_text, plain_text
 
 APP_URL = "https://app.asana.com/0"
@@ -48,6 +53,9 @@ READ_ONLY = frozenset(
         "dependents", "actual_time_minutes", "is_rendered_as_separator", "assigned_by",
     }
 )
+ATTACHMENT_FIELDS = frozenset({"parent", "resource_subtype", "url", "name", "file", "connect_to_app"})
+MAX_DEPENDENCY_LINKS = 30
+"""Asana: 'A task can have at most 30 dependents and dependencies combined'."""
 SUBTYPES = ("default_task", "milestone", "approval")
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "changes_requested")
 ASSIGNEE_STATUSES = ("today", "upcoming", "later", "new", "inbox")
@@ -97,6 +105,8 @@ class Task:
     tags: list[str] = field(default_factory=list)
     followers: list[str] = field(default_factory=list)
     custom_values: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+    dependents: list[str] = field(default_factory=list)
 
     def copy(self) -> Task:
         """A copy to validate a change on, so that a rejected write leaves the task untouched."""
@@ -107,7 +117,13 @@ class Task:
             tags=list(self.tags),
             followers=list(self.followers),
             custom_values=dict(self.custom_values),
+            dependencies=list(self.dependencies),
+            dependents=list(self.dependents),
         )
+
+
+def _attachment_resource(attachment: dict[str, Any]) -> dict[str, Any]:
+    return {"gid": attachment["gid"], "resource_type": "attachment", "name": attachment["name"]}
 
 
 def _require_object(data: Any) -> dict[str, Any]:
@@ -120,8 +136,9 @@ class AsanaStore:
     """Everything the emulator knows. Public methods take the lock, so they are safe across threads."""
 
     def __init__(
-        self, fixture: dict[str, Any] | None = None, project_gid: str | None = None, events_token_ttl_seconds: float | None = None
-    ):
+        self, fixture: dict[str, Any] | None = None, project_gid: str | None = None, events_token_ttl_seconds: float | None = None,
+        job_seconds: float | None = None, max_concurrent_jobs: int = DEFAULT_MAX_JOBS,
+    ):  # fmt: skip
         checked = parse_fixture(fixture or default_fixture(), project_gid)
         ttl = events_token_ttl_seconds if events_token_ttl_seconds is not None else checked.events_token_ttl_seconds
         self.events = EventLog(ttl)
@@ -135,6 +152,9 @@ class AsanaStore:
         self.workspace = checked.workspace
         self.users = {user["gid"]: user for user in checked.users}
         self.me = checked.me
+        """The user of `--token`; a request with a user's own token acts as that user (`actor`)."""
+        self.user_tokens = checked.tokens
+        self._acting: ContextVar[str | None] = ContextVar(f"emulator-actor-{id(self)}", default=None)
         self.tags = {tag["gid"]: tag for tag in checked.tags}
         self.custom_fields = {custom["gid"]: custom for custom in checked.custom_fields}
         add_default_sections(checked.projects, self._new_gid)
@@ -154,18 +174,38 @@ class AsanaStore:
         self.tasks: dict[str, Task] = {}
         self.children: dict[str, list[str]] = {}
         self.stories: dict[str, list[Story]] = {}
-        self.trash: dict[str, tuple[Task, list[Story]]] = {}
+        self.attachments: dict[str, dict[str, Any]] = {}
+        self.trash: dict[str, tuple[Task, list[Story], list[dict[str, Any]]]] = {}
+        self.templates = TaskTemplates(
+            self, checked.task_templates, job_seconds if job_seconds is not None else checked.job_seconds, max_concurrent_jobs
+        )
 
     def _new_gid(self) -> str:
-        """A GID for a section, tag or story (tasks have their own sequence, as before)."""
+        """A GID for a section, tag, story, attachment or job (tasks have their own sequence, as before)."""
         return str(next(self._object_gids))
+
+    # ---- who acts ------------------------------------------------------------
+
+    @property
+    def actor(self) -> str:
+        """The user the current request acts as: its token's user (`me` outside a request)."""
+        return self._acting.get() or self.me
+
+    @contextmanager
+    def acting_as(self, user: str | None) -> Iterator[None]:
+        """Everything done inside acts as `user` (None: `me`): authors, `completed_by`, events' `user`."""
+        token = self._acting.set(user)
+        try:
+            yield
+        finally:
+            self._acting.reset(token)
 
     # ---- look-ups ------------------------------------------------------------
 
     def find_user(self, reference: Any) -> str | None:
         """A user GID for `me`, a GID or an email of a workspace member; None if there is none."""
         if reference == "me":
-            return self.me
+            return self.actor
         if not isinstance(reference, (str, int)) or isinstance(reference, bool):
             return None
         reference = str(reference)
@@ -242,9 +282,15 @@ class AsanaStore:
         return list(enabled)
 
     def select_tasks(self, keep: Any) -> list[Task]:
-        """The tasks for which `keep(task)` holds, in creation order."""
+        """The tasks for which `keep(task)` holds, in creation order (GID order: a task brought back
+        from the trash takes its place again, so that a page boundary stays exact)."""
         with self.lock:
-            return [task for task in self.tasks.values() if keep(task)]
+            return sorted((task for task in self.tasks.values() if keep(task)), key=lambda task: int(task.gid))
+
+    def touch(self, task: Task, moment: str | None = None) -> None:
+        """A change to what the task holds that is not one of its fields (a comment, an attachment):
+        Asana moves `modified_at` for it too, so `modified_since` finds the task."""
+        task.modified_at = moment or self.now()
 
     # ---- writes --------------------------------------------------------------
 
@@ -255,13 +301,14 @@ class AsanaStore:
             if not any(data.get(key) for key in ("workspace", "parent", "projects", "memberships")):
                 raise ApiError(400, "You should specify one of workspace, parent, projects")
             stamp = self.now()
-            task = Task(gid="0", workspace=self.workspace["gid"], created_at=stamp, modified_at=stamp, created_by=self.me)
+            task = Task(gid="0", workspace=self.workspace["gid"], created_at=stamp, modified_at=stamp, created_by=self.actor)
             self._apply_create_only(task, data)
             self._apply(task, data)
             task.gid = str(next(self._gids))
             self.tasks[task.gid] = task
             if task.parent:
                 self.children.setdefault(task.parent, []).append(task.gid)
+                self.touch(self.tasks[task.parent], stamp)
             self._tell_projects_joined(task, [])
             self.events.record_task(self, None, task)
             return task
@@ -289,22 +336,27 @@ class AsanaStore:
             task.modified_at = self.now()
             self._apply(task, data)
             self.tasks[gid] = task
-            self.events.record_task(self, current, task)
+            self._record_change(current, task)
             return task
 
     def delete_task(self, gid: str) -> None:
-        """Deletes the task and its subtasks, as Asana does (into the trash: see `undelete_task`)."""
+        """Deletes the task and its subtasks, with their stories and attachments, as Asana does
+        (into the trash: see `undelete_task`). Its dependency links stay, unseen, until it is back."""
         with self.lock:
             task = self.task(gid)
             if task.parent in self.children:
                 self.children[task.parent].remove(gid)
+                if task.parent in self.tasks:
+                    self.touch(self.tasks[task.parent])
             doomed = [gid]
             while doomed:
                 current = doomed.pop()
                 gone = self.tasks.pop(current, None)
                 stories = self.stories.pop(current, [])
+                attachments = [self.attachments.pop(key) for key in [key for key, held in self.attachments.items()
+                                                                     if held["parent"] == current]]
                 if gone is not None:
-                    self.trash[current] = (gone, stories)
+                    self.trash[current] = (gone, stories, attachments)
                     self.events.record_task(self, gone, None)
                 doomed.extend(self.children.pop(current, []))
 
@@ -313,11 +365,12 @@ class AsanaStore:
         with self.lock:
             if gid not in self.trash:
                 raise ApiError(404, f"task: Not a recognized ID in the trash: {gid}")
-            task, stories = self.trash.pop(gid)
+            task, stories, attachments = self.trash.pop(gid)
             if task.parent is not None and task.parent not in self.tasks:
                 task.parent = None
             self.tasks[gid] = task
             self.stories[gid] = stories
+            self.attachments.update((attachment["gid"], attachment) for attachment in attachments)
             if task.parent:
                 self.children.setdefault(task.parent, []).append(gid)
             self.events.record_task(self, None, task, undeleted=True)
@@ -336,8 +389,76 @@ class AsanaStore:
             getattr(self, f"_{action}")(changed, data)
             self.tasks[gid] = changed
             self._tell_projects_joined(changed, task.projects)
-            self.events.record_task(self, task, changed)
+            self._record_change(task, changed)
             return changed
+
+    def change_dependencies(self, gid: str, key: str, data: Any, *, add: bool) -> None:
+        """`addDependencies` / `removeDependencies` (`key` "dependencies") and `addDependents` /
+        `removeDependents` (`key` "dependents"): both ends of each link change, each with its events.
+
+        Asana's rules: the tasks named must exist (400); a link that would close a cycle, a task's
+        own, is refused (400); a task holds at most 30 dependencies and dependents combined (400).
+        Adding a link that exists, or removing one that does not, changes nothing."""
+        with self.lock:
+            task = self.task(gid)
+            data = _require_object(data)
+            for name in data:
+                if name != key:
+                    raise ApiError(400, f"{name}: Unknown property")
+            listed = self._required(data, key)
+            if not isinstance(listed, list):
+                raise ApiError(400, f"{key}: Must be an array of task GIDs")
+            others = list(dict.fromkeys(self.body_task(value, key) for value in listed))
+            if not others:
+                raise ApiError(400, f"{key}: Must name at least one task")
+            reverse = "dependents" if key == "dependencies" else "dependencies"
+            changed = {gid: task.copy()}
+            for other in others:
+                changed.setdefault(other, self.tasks[other].copy())
+            stamp = self.now()
+            for other in others:
+                mine, theirs = getattr(changed[gid], key), getattr(changed[other], reverse)
+                if add and other not in mine:
+                    self._check_acyclic(gid, other, key)
+                    mine.append(other)
+                    theirs.append(gid)
+                elif not add and other in mine:
+                    mine.remove(other)
+                    theirs.remove(gid)
+            if add:
+                for held in changed.values():
+                    if self.dependency_links(held) > MAX_DEPENDENCY_LINKS:
+                        raise ApiError(400, f"{key}: A task can have at most {MAX_DEPENDENCY_LINKS} dependents and dependencies "
+                                            f"combined; task {held.gid} would have {self.dependency_links(held)}")
+            for key_gid, held in changed.items():
+                before = self.tasks[key_gid]
+                if (held.dependencies, held.dependents) == (before.dependencies, before.dependents):
+                    continue
+                held.modified_at = stamp
+                self.tasks[key_gid] = held
+                self._record_change(before, held)
+
+    def live(self, gids: list[str]) -> list[str]:
+        """The GIDs of tasks not deleted (a link to a task in the trash is kept, and shown once it is back)."""
+        return [gid for gid in gids if gid in self.tasks]
+
+    def dependency_links(self, task: Task) -> int:
+        return len(self.live(task.dependencies)) + len(self.live(task.dependents))
+
+    def _check_acyclic(self, gid: str, other: str, key: str) -> None:
+        """`other` becomes a dependency (or dependent) of `gid`: refused if `gid` is reached from
+        `other` following the same direction (it would then depend on itself)."""
+        direction = "dependencies" if key == "dependencies" else "dependents"
+        seen, pending = set(), [other]
+        while pending:
+            current = pending.pop()
+            if current == gid:
+                raise ApiError(400, f"{key}: Task {other} cannot be added to the {key} of task {gid}: "
+                                    "it would make a circular dependency")
+            if current in seen or current not in self.tasks:
+                continue
+            seen.add(current)
+            pending.extend(getattr(self.tasks[current], direction))
 
     def add_task_to_section(self, section_gid: str, data: Any) -> Task:
         """`POST /sections/{gid}/addTask`: the task moves to that section, leaving its other
@@ -357,7 +478,7 @@ class AsanaStore:
             self._place(changed, section["project"], section_gid)
             self.tasks[task.gid] = changed
             self._tell_projects_joined(changed, task.projects)
-            self.events.record_task(self, task, changed)
+            self._record_change(task, changed)
             return changed
 
     def create_section(self, project_gid: str, data: Any) -> dict[str, Any]:
@@ -418,22 +539,93 @@ class AsanaStore:
         with self.lock:
             self.task(task_gid)
             fields = comment_fields(data)
-            story = Story(gid=self._new_gid(), task=task_gid, created_at=self.now(), created_by=self.me,
+            story = Story(gid=self._new_gid(), task=task_gid, created_at=self.now(), created_by=self.actor,
                           resource_subtype="comment_added", **fields)
             self.stories.setdefault(task_gid, []).append(story)
+            self.touch(self.tasks[task_gid], story.created_at)
             self.events.record_story(self, self.tasks[task_gid], story.gid)
             return story
+
+    def add_attachment(self, form: dict[str, Any]) -> dict[str, Any]:
+        """`POST /attachments` (form fields): an external attachment (a link) on a task, with
+        Asana's rules: `parent` names a task; `resource_subtype=external` needs `url` (http or
+        https) and `name`. Files (`resource_subtype=asana`) are not stored by the emulator."""
+        with self.lock:
+            for key in form:
+                if key not in ATTACHMENT_FIELDS:
+                    raise ApiError(400, f"{key}: Unknown property")
+            parent = self._required(form, "parent")
+            gid = gid_text(parent)
+            if gid is None or gid not in self.tasks:
+                if gid in self.projects:
+                    raise ApiError(400, "parent: The emulator attaches links to tasks only, not to projects")
+                raise ApiError(400, f"parent: Not a recognized ID: {parent}")
+            subtype = form.get("resource_subtype", "asana")
+            if subtype not in ("asana", "external"):
+                raise ApiError(400, "resource_subtype: Must be one of asana, external")
+            if form.get("connect_to_app") not in (None, "false"):
+                raise ApiError(400, "connect_to_app: Only OAuth apps can connect an attachment; a personal access token cannot")
+            if subtype == "asana":
+                if "file" not in form:
+                    raise ApiError(400, "file: Missing input")
+                raise ApiError(400, "file: File uploads are not supported by the emulator; attach a link (resource_subtype=external)")
+            url, name = self._required(form, "url"), self._required(form, "name")
+            if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+                raise ApiError(400, f"url: Not a valid URL: {url}")
+            if not isinstance(name, str) or not name.strip():
+                raise ApiError(400, "name: An attachment needs a non-empty name")
+            task = self.tasks[gid]
+            attachment = {"gid": self._new_gid(), "name": name, "url": url, "parent": gid, "created_at": self.now(),
+                          "created_by": self.actor}
+            self.attachments[attachment["gid"]] = attachment
+            self.touch(task, attachment["created_at"])
+            story = Story(gid=self._new_gid(), task=gid, created_at=attachment["created_at"], created_by=self.actor,
+                          resource_subtype="attachment_added", text=f"attached {name}")
+            self.stories.setdefault(gid, []).append(story)
+            self.events.record_on_task(self, task, _attachment_resource(attachment), "added")
+            self.events.record_story(self, task, story.gid)
+            return attachment
+
+    def attachment(self, gid: str) -> dict[str, Any]:
+        """An attachment named in a path: 400 if the GID is not numeric, 404 if unknown or deleted."""
+        if not gid.isdigit():
+            raise ApiError(400, f"attachment: Not a valid GID: {gid}")
+        if gid not in self.attachments:
+            raise ApiError(404, f"attachment: Not a recognized ID: {gid}")
+        return self.attachments[gid]
+
+    def attachments_of(self, parent: str) -> list[dict[str, Any]]:
+        """`GET /attachments?parent=`: a task's attachments, oldest first; a project has none here."""
+        with self.lock:
+            if parent in self.projects or parent in self.forbidden_projects:
+                self.project(parent)
+                return []
+            self.task(parent)
+            return [attachment for attachment in self.attachments.values() if attachment["parent"] == parent]
+
+    def delete_attachment(self, gid: str) -> None:
+        with self.lock:
+            attachment = self.attachment(gid)
+            del self.attachments[gid]
+            task = self.tasks[attachment["parent"]]
+            self.touch(task)
+            self.events.record_on_task(self, task, _attachment_resource(attachment), "removed")
 
     def stories_of(self, task_gid: str) -> list[Story]:
         with self.lock:
             self.task(task_gid)
             return list(self.stories.get(task_gid, []))
 
+    def _record_change(self, before: Task, after: Task) -> None:
+        """A change to a task, as Asana records it: its events, and its system stories (the history)."""
+        self.events.record_task(self, before, after)
+        self.stories.setdefault(after.gid, []).extend(history(self, before, after, self._new_gid))
+
     def _tell_projects_joined(self, task: Task, before: list[str]) -> None:
         """Asana's system story for each project the task has just joined."""
         for project in task.projects:
             if project not in before:
-                story = Story(gid=self._new_gid(), task=task.gid, created_at=task.modified_at, created_by=self.me,
+                story = Story(gid=self._new_gid(), task=task.gid, created_at=task.modified_at, created_by=self.actor,
                               resource_subtype="added_to_project", text=f"added to {self.projects[project]['name']}",
                               project=project)
                 self.stories.setdefault(task.gid, []).append(story)
@@ -502,6 +694,9 @@ class AsanaStore:
             self.children[task.parent].remove(task.gid)
         if parent is not None:
             self.children.setdefault(parent, []).append(task.gid)
+        for family in (task.parent, parent):
+            if family is not None and family in self.tasks:
+                self.touch(self.tasks[family], task.modified_at)
         task.parent = parent
 
     def _place(self, task: Task, project: str, section: str | None) -> None:
@@ -598,7 +793,7 @@ class AsanaStore:
     def _complete(self, task: Task, completed: bool) -> None:
         """Completion is stamped with the write's own moment (`modified_at`, set before fields apply)."""
         if completed and not task.completed:
-            task.completed_at, task.completed_by = task.modified_at, self.me
+            task.completed_at, task.completed_by = task.modified_at, self.actor
         if not completed:
             task.completed_at = task.completed_by = None
         task.completed = completed

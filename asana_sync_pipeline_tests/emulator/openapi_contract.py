@@ -66,7 +66,7 @@ def _apply_errata(document: dict[str, Any]) -> None:
     for erratum in document["errata"]:
         node: Any = document
         for part in erratum["pointer"].strip("/").split("/"):
-            node = node[part]
+            node = node[part.replace("~1", "/").replace("~0", "~")]  # JSON Pointer's escapes (RFC 6901)
         node.update(erratum["merge"])
 
 
@@ -106,7 +106,7 @@ class SchemaConverter:
         elif "allOf" in node:
             members = [dict(member) for member in node.pop("allOf")]
             nullable = any([member.pop("nullable", False) for member in members]) or nullable
-            result = self._merge([*members, node])
+            result = self._merge([*members, node], composing)
             node = {}
         else:
             result = {}
@@ -127,11 +127,13 @@ class SchemaConverter:
             return {"anyOf": [result, {"type": "null"}]}
         return result
 
-    def _merge(self, members: list[dict[str, Any]]) -> dict[str, Any]:
-        """One schema for `allOf` members: an object's properties united, other constraints kept."""
+    def _merge(self, members: list[dict[str, Any]], composing: bool = False) -> dict[str, Any]:
+        """One schema for `allOf` members: an object's properties united, other constraints kept.
+        A lone `$ref` is a reference to a record where a property holds it, but the schema's own
+        base where a component is made of it (`TaskTemplateBase: allOf: [TaskTemplateCompact]`)."""
         substantial = [member for member in members if self._substantial(member)]
         if len(substantial) == 1 and "$ref" in substantial[0]:
-            return self.convert(substantial[0])
+            return self.convert(substantial[0], composing=composing)
         converted = [self.convert(member, composing=True) for member in substantial]
         if len(converted) == 1:
             return converted[0]

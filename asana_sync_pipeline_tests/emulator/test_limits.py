@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline.emulator.limits import SlidingWindow
+from asana_sync_pipeline.emulator.limits import SlidingWindow, TokenLimits
 from asana_sync_pipeline_tests.emulator.conftest import TOKEN, client_for
 
 PROJECT = "1200000000000100"
@@ -162,3 +162,12 @@ def test_settings_refuse_nonsense_and_keep_the_token_out_of_repr():
     with pytest.raises(ValueError):
         EmulatorSettings(token=TOKEN, fault_rate=1.5)
     assert TOKEN not in repr(EmulatorSettings(token=TOKEN))
+
+
+def test_requests_in_flight_are_capped_per_token_and_released():
+    limits = TokenLimits(None, 60, max_writes=2, max_reads=1)
+    assert [limits.admit(b"Bearer a", True) for _ in range(3)] == [None, None, 1]
+    assert limits.admit(b"Bearer b", True) is None, "another token has slots of its own"
+    assert limits.admit(b"Bearer a", False) is None, "reads and writes are counted apart"
+    limits.release(b"Bearer a", True)
+    assert limits.admit(b"Bearer a", True) is None

@@ -141,7 +141,8 @@ def test_second_wave_schema_reads_and_writes_through_the_sdk(server):
     comment = stories.create_story_for_task({"data": {"text": "from the SDK"}}, task["gid"], {})
     assert (comment["resource_subtype"], comment["type"]) == ("comment_added", "comment")
     listed = list(stories.get_stories_for_task(task["gid"], {"limit": 1}))
-    assert [story["resource_subtype"] for story in listed] == ["added_to_project", "comment_added"]
+    assert [story["resource_subtype"] for story in listed] == ["added_to_project", "section_changed", "comment_added"], \
+        "the move to the section is in the task's history"
 
 
 def test_third_wave_subtasks_and_clearing_by_null_through_the_sdk(server):
@@ -165,3 +166,46 @@ def test_third_wave_subtasks_and_clearing_by_null_through_the_sdk(server):
     assert (cleared["due_on"], cleared["start_on"], cleared["assignee"], cleared["notes"]) == (None, None, None, "")
     values = {field["gid"]: field for field in cleared["custom_fields"]}
     assert values[NUMBER]["number_value"] is None and values[ENUM]["enum_value"] is None
+
+
+def test_dependencies_attachments_and_a_template_job_through_the_sdk():
+    import time
+
+    from asana_sync_pipeline.emulator import default_fixture
+
+    fixture = default_fixture()
+    fixture["users"][1] = {**fixture["users"][1], "token": "0/ada0ada0ada0ada0ada0ada0ada0ada0"}
+    fixture["task_templates"] = [{"gid": "1200000000000501", "name": "Postmortem", "project": INCIDENTS,
+                                  "notes": "What happened?", "subtasks": [{"name": "Timeline"}]}]
+    with EmulatorServer(EmulatorSettings(token=TOKEN, fixture=fixture, job_seconds=0.05)) as server:
+        api = client(server)
+        tasks = asana.TasksApi(api)
+        first, second = (tasks.create_task({"data": {"name": name, "projects": [INCIDENTS]}}, {})["gid"] for name in ("a", "b"))
+        tasks.add_dependencies_for_task({"data": {"dependencies": [first]}}, second)
+        assert [task["gid"] for task in tasks.get_dependencies_for_task(second, {})] == [first]
+        assert [task["gid"] for task in tasks.get_dependents_for_task(first, {})] == [second]
+        with pytest.raises(ApiException) as raised:
+            tasks.add_dependencies_for_task({"data": {"dependencies": [second]}}, first)
+        assert raised.value.status == 400
+
+        attachments = asana.AttachmentsApi(api)
+        made = attachments.create_attachment_for_object(
+            {"parent": second, "resource_subtype": "external", "url": "https://acme.example/doc", "name": "Doc"})
+        assert made["view_url"] == "https://acme.example/doc" and made["parent"]["gid"] == second
+        assert [item["gid"] for item in attachments.get_attachments_for_object(second, {})] == [made["gid"]]
+        attachments.delete_attachment(made["gid"])
+        assert list(attachments.get_attachments_for_object(second, {})) == []
+
+        ada = client(server, "0/ada0ada0ada0ada0ada0ada0ada0ada0")
+        assert asana.UsersApi(ada).get_user("me", {})["gid"] == ADA
+        templates = asana.TaskTemplatesApi(ada)
+        assert [template["name"] for template in templates.get_task_templates({"project": INCIDENTS})] == ["Postmortem"]
+        job = templates.instantiate_task("1200000000000501", {"body": {"data": {"name": "Outage"}}})
+        assert (job["resource_subtype"], job["status"]) == ("instantiate_task", "not_started")
+        for _ in range(200):
+            job = asana.JobsApi(ada).get_job(job["gid"], {})
+            if job["status"] == "succeeded":
+                break
+            time.sleep(0.02)
+        task = tasks.get_task(job["new_task"]["gid"], {"opt_fields": "name,notes,created_by,num_subtasks"})
+        assert (task["name"], task["notes"], task["created_by"]["gid"], task["num_subtasks"]) == ("Outage", "What happened?", ADA, 1)

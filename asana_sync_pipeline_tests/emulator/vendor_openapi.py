@@ -48,6 +48,18 @@ ROUTES = {
     "/tasks/{task_gid}/setParent": ["post"],
     "/batch": ["post"],
     "/events": ["get"],
+    "/tasks/{task_gid}/dependencies": ["get"],
+    "/tasks/{task_gid}/dependents": ["get"],
+    "/tasks/{task_gid}/addDependencies": ["post"],
+    "/tasks/{task_gid}/removeDependencies": ["post"],
+    "/tasks/{task_gid}/addDependents": ["post"],
+    "/tasks/{task_gid}/removeDependents": ["post"],
+    "/attachments": ["get", "post"],
+    "/attachments/{attachment_gid}": ["get", "delete"],
+    "/task_templates": ["get"],
+    "/task_templates/{task_template_gid}": ["get", "delete"],
+    "/task_templates/{task_template_gid}/instantiateTask": ["post"],
+    "/jobs/{job_gid}": ["get"],
 }
 KEPT_ERRORS = {"GET /events": ("412",)}
 """Error answers with a body of their own (a 412 carries a fresh sync token), kept beside the successes."""
@@ -55,7 +67,8 @@ ALWAYS = ("ErrorResponse",)
 # With opt_fields, a compact record (a list item, a nested object) may carry any field of the full one.
 FULL_FORMS = {
     f"{kind}Compact": f"{kind}Response"
-    for kind in ("Task", "User", "Project", "Section", "Tag", "Story", "Workspace", "CustomField", "CustomFieldSetting")
+    for kind in ("Task", "User", "Project", "Section", "Tag", "Story", "Workspace", "CustomField", "CustomFieldSetting",
+                 "Attachment", "TaskTemplate")
 }
 ERRATA = [
     {
@@ -76,13 +89,37 @@ ERRATA = [
         "why": "The spec's own description of date_time: 'If no time value is selected, the value of "
         "`date-time` will be `null`.', while its schema omits `nullable`.",
     },
+    {
+        "pointer": "/routes/GET ~1task_templates/200/properties",
+        "merge": {"next_page": {"$ref": "#/components/schemas/NextPage"}},
+        "why": "The spec's own parameters of getTaskTemplates are `limit` and `offset` ('Offset token. An offset to the "
+        "next page returned by the API.'), which page through `next_page`, while its 200 schema lists `data` only.",
+    },
+    {
+        "pointer": "/schemas/JobCompact/properties/new_project",
+        "merge": {"nullable": True},
+        "why": "The spec makes the job's `new_task` nullable (a job answers before, or without, making its resource); "
+        "a job makes one kind of resource, and Asana answers the others null (an instantiate_task job's new_project), "
+        "while the schema of new_project omits `nullable`.",
+    },
+    {
+        "pointer": "/schemas/JobCompact/properties/new_project_template",
+        "merge": {"nullable": True},
+        "why": "As for new_project: an instantiate_task job makes no project template and Asana answers it null, while "
+        "the schema of new_project_template omits `nullable`.",
+    },
 ]
 PROSE = ("description", "example", "x-insert-after")
 
 
 def _without_prose(node: Any) -> Any:
+    """The node without prose; a property that is named like prose (a template's `description`) stays."""
     if isinstance(node, dict):
-        return {key: _without_prose(value) for key, value in node.items() if key not in PROSE}
+        return {
+            key: {name: _without_prose(schema) for name, schema in value.items()} if key == "properties" else _without_prose(value)
+            for key, value in node.items()
+            if key not in PROSE or (key == "description" and not isinstance(value, str))
+        }
     if isinstance(node, list):
         return [_without_prose(value) for value in node]
     return node
