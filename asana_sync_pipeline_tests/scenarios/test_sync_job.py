@@ -74,7 +74,7 @@ def test_created_tasks_link_to_asanas_permalink_and_count_the_rest(sandbox):
     assert len(links) == 11 and links[-1] == "- and 2 more"
     first = links[0].removeprefix("- ")
     assert first.startswith(f"{sandbox.server.url}/_emulator/app/0/{sandbox.project_gid}/"), "the emulator's own page, not Asana's"
-    assert httpx.get(first).raise_for_status().json()["data"]["name"] == "Task 0"
+    assert httpx.get(first, headers={"Authorization": f"Bearer {TOKEN}"}).raise_for_status().json()["data"]["name"] == "Task 0"
 
 
 def test_second_run_over_the_same_model_writes_nothing_and_creates_nothing(sandbox):
