@@ -38,9 +38,11 @@ from .fields.mapping import resolve_mapping
 from .fields.rule_selection import schema_needs
 from .fields.schema import read_schema
 from .log import Log, counted
-from .observing.apply import people_edits_after, subtasks_to_confirm, with_observation
-from .observing.observe import Observation, confirm, observe, ours_from
-from .observing.values import Context
+from .observing.apply import people_edits_after
+from .observing.matching import match_tasks_to_rows
+from .observing.observe import Observation
+from .observing.people import StateReads, observe_people
+from .observing.task_values import TASK_OPT_FIELDS
 from .planning import Operation, Plan, RebuildPreview, build_plan, refresh_plan, with_written
 from .planning.guards import check_guards
 from .settings import AsanaSettings, SyncSettings
@@ -48,8 +50,7 @@ from .state import SYNCED_COLUMNS, StateStore, SyncScope, utc_now
 from .writing.context import RunContext
 from .writing.executor import SyncOptions
 from .writing.pending import create_pending
-from .writing.rebuild import match_tasks_to_rows, rebuild_state
-from .writing.reconcile import MATCH_OPT_FIELDS
+from .writing.rebuild import rebuild_state
 from .writing.report import SyncReport
 from .writing.sync import TaskSync
 
@@ -106,16 +107,10 @@ def plan_sync(
                 return await _previewing_rebuild(client, plan, scope, info.user_gid)
             if synced.empty or not see_people:
                 return plan
-            ours = ours_from(synced)
-            observation = await observe(
-                client, scope.project_gid, ours, store.event_cursor(scope), want_unknown=False, log=lambda _: None,
-                known=synced["task_gid"].astype(str),
-            )  # fmt: skip
-            await confirm(client, observation, subtasks_to_confirm(plan, observation))
-            keys = [ours[gid] for gid in observation.tasks if gid in ours]
-            written = store.written(scope, keys) if keys else {}
-            ctx = _context(plan, synced, scope.project_gid, info.user_gid)
-            return with_observation(plan, observation, written, ctx, store.people_edits(scope))
+            seen, _ = await observe_people(
+                client, plan, synced, StateReads.direct(store, scope), me_gid=info.user_gid, log=lambda _: None
+            )
+            return seen
 
     return asyncio.run(read_and_plan())
 
@@ -124,7 +119,7 @@ async def _previewing_rebuild(client: AsanaClient, plan: Plan, scope: SyncScope,
     """A dry run's plan when the state holds nothing for the sync and a sync key is set: the project
     listed once and its tasks matched to rows as the run's rebuild will, nothing recorded; the plan
     counted as after the rebuild, the plan handed on as before it (the run rebuilds for itself)."""
-    tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=MATCH_OPT_FIELDS)]
+    tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=TASK_OPT_FIELDS)]
     adoptions = match_tasks_to_rows(plan, tasks, scope.project_gid, me_gid)
     adopted = pd.DataFrame(
         [(outcome.primary_key, outcome.task_gid, outcome.payload_hash, None, None) for outcome in adoptions.outcomes],
@@ -198,25 +193,27 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     rebuilt = synced.empty and bool(plan.settings.sync_key_field)
     if rebuilt:
         synced, warnings = await rebuild_state(run, plan)
-    observation = await observe(
-        run.client, run.project_gid, ours_from(synced), await run.in_state(run.store.event_cursor),
-        want_unknown=bool(plan.settings.sync_key_field), log=run.log, listed_already=rebuilt,
-        known=synced["task_gid"].astype(str),
+
+    async def adopt_and_refresh(observation: Observation) -> tuple[Plan, pd.DataFrame]:
+        """Tasks carrying the keys of rows the state does not know adopted, then the plan against the
+        state as it is under the lock (rows another run synced since planning are not created twice)."""
+        current_synced = synced
+        if observation.unknown and plan.settings.sync_key_field:
+            if await _adopt_unknown(run, plan, synced, observation.unknown):
+                current_synced = await run.in_state(run.store.synced)
+        elif observation.listed and observation.unknown:
+            warnings.append(
+                f"Tasks of project {info.project_name!r} this sync's state does not know: {len(observation.unknown):,}. "
+                "If the state was restored from an older copy, rows synced since will be created again: with "
+                "sync_key_field set, such tasks are recognised by their key and adopted instead."
+            )
+        current = refresh_plan(plan, current_synced)
+        return with_written(current, await run.in_state(run.store.written, current.update_keys())), current_synced
+
+    current, observation = await observe_people(
+        run.client, plan, synced, StateReads(run.store, run.scope, run.in_state), me_gid=run.me_gid, log=run.log,
+        want_unknown=bool(plan.settings.sync_key_field), listed_already=rebuilt, between=adopt_and_refresh,
     )  # fmt: skip
-    if observation.unknown and plan.settings.sync_key_field:
-        adopted = await _adopt_unknown(run, plan, synced, observation.unknown)
-        if adopted:
-            synced = await run.in_state(run.store.synced)
-    elif observation.listed and observation.unknown:
-        warnings.append(
-            f"Tasks of project {info.project_name!r} this sync's state does not know: {len(observation.unknown):,}. "
-            "If the state was restored from an older copy, rows synced since will be created again: with "
-            "sync_key_field set, such tasks are recognised by their key and adopted instead."
-        )
-    current = refresh_plan(plan, synced)
-    current = with_written(current, await run.in_state(run.store.written, current.update_keys()))
-    await confirm(run.client, observation, subtasks_to_confirm(current, observation))
-    current = await _with_people(run, current, synced, observation)
     check_guards(current)
     if synced.empty and not plan.settings.sync_key_field and current.counts()[Operation.CREATE.value]:
         warnings += await _fresh_state_warnings(run, info)
@@ -231,20 +228,6 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     report.differing = still_differing
     await run.in_state(run.store.save_observation, observation.cursor, still_differing)
     return report
-
-
-async def _with_people(run: RunContext, plan: Plan, synced: pd.DataFrame, observation: Observation) -> Plan:
-    """The plan with what people did taken in (the fields the sync last wrote to the tasks they changed read first)."""
-    ours = ours_from(synced)
-    keys = [ours[gid] for gid in observation.tasks if gid in ours]
-    written = await run.in_state(run.store.written, keys) if keys else {}
-    kept = await run.in_state(run.store.people_edits)
-    return with_observation(plan, observation, written, _context(plan, synced, run.project_gid, run.me_gid), kept)
-
-
-def _context(plan: Plan, synced: pd.DataFrame, project_gid: str, me_gid: str | None) -> Context:
-    task_of_key = dict(zip(synced["primary_key"].astype(str), synced["task_gid"].astype(str))) if len(synced) else {}
-    return Context(project_gid, me_gid, plan.kinds, plan.settings.sync_key_field, task_of_key)
 
 
 async def _adopt_unknown(run: RunContext, plan: Plan, synced: pd.DataFrame, tasks: list[dict[str, Any]]) -> int:

@@ -116,20 +116,21 @@ def shown_by_asana(gid: str, payload: dict) -> dict:
 def test_reconciliation_never_gives_a_row_a_task_that_does_not_hold_its_content(sent, made):
     from datetime import datetime
 
+    from asana_sync_pipeline.engine.observing.matching import match_intents
+    from asana_sync_pipeline.engine.observing.task_values import People, appearance_of_payload, appearance_of_task
     from asana_sync_pipeline.engine.state import Intent
-    from asana_sync_pipeline.engine.writing.reconcile import People, match_intents, observe_payload, observe_task
 
     moment = datetime(2026, 1, 1, 12, tzinfo=UTC)
     intents = [Intent(f"k{n}", {**payload, "projects": [PROJECT]}, moment) for n, payload in enumerate(sent)]
     succeeded = made.draw(st.lists(st.booleans(), min_size=len(intents), max_size=len(intents)))
     tasks = [shown_by_asana(str(1000 + n), intent.payload) for n, (intent, ok) in enumerate(zip(intents, succeeded)) if ok]
     matched = match_intents(intents, tasks, set(), me_gid="10")
-    people = People(tasks, "10")
+    people = People("10", tasks)
     by_gid = {task["gid"]: task for task in tasks}
     by_key = {intent.primary_key: intent for intent in intents}
     assert len(set(matched.values())) == len(matched) == len(tasks)
     for key, gid in matched.items():
-        assert observe_task(by_gid[gid], people).shows(observe_payload(by_key[key].payload, people))
+        assert appearance_of_task(by_gid[gid], people).shows(appearance_of_payload(by_key[key].payload, people))
         assert by_gid[gid]["notes"] == by_key[key].payload.get("notes", ""), "each row keeps its own text"
 
 

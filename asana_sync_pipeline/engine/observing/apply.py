@@ -28,7 +28,7 @@ from ..planning import Edit, FieldChange, Operation, PeopleSeen, Plan, Release, 
 from ..planning.changes import NOT_CLEARED
 from ..settings import EditPolicy, FieldPolicy, TaskDeletedPolicy
 from .observe import Observation
-from .values import COMPARED, LIST_FIELDS, Context, differs, is_in_project, present, shown
+from .task_values import COMPARED, LIST_FIELDS, Context, differs, is_in_project, present, shown
 
 DELETED = "its task {gid} was deleted in Asana and on_task_deleted is release: the sync no longer writes this row"
 MOVED_OUT = "its task {gid} was moved out of the project by a person ({where}): released, never written again"
@@ -100,6 +100,7 @@ def with_observation(
     earlier runs saw and left in place (key -> field -> Asana's value), reported again only when
     the person changes the field again."""
     kept = kept or {}
+    ctx.people.learn(observation.tasks.values())
     settings = plan.settings
     table = plan.table
     keys = table["primary_key"].to_numpy(dtype=object)

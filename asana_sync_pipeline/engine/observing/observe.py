@@ -21,10 +21,10 @@ from typing import Any
 import pandas as pd
 
 from ..asana.client import AsanaClient
-from ..asana.shown import TASK_OPT_FIELDS
 from ..errors import ForbiddenError, NotFoundError, SyncTokenExpired
 from ..log import Log
 from ..state import EventCursor, utc_now
+from .task_values import TASK_OPT_FIELDS, parse_time
 
 READ_ONE_BY_ONE = 25
 """Up to this many changed tasks are read one by one; more, through one listing of the project."""
@@ -64,13 +64,6 @@ class _Events:
     """When the first of them happened, by Asana's clock: every changed task was modified since."""
 
 
-def _moment(text: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
-
-
 async def _read_events(client: AsanaClient, project_gid: str, cursor: EventCursor | None) -> tuple[_Events, EventCursor]:
     """Every event since `cursor`, page by page; the cursor to keep for the next run."""
     changed: set[str] = set()
@@ -89,7 +82,7 @@ async def _read_events(client: AsanaClient, project_gid: str, cursor: EventCurso
             if resource.get("resource_type") != "task":
                 continue
             gid = str(resource.get("gid"))
-            at = _moment(event.get("created_at"))
+            at = parse_time(event.get("created_at"))
             if at is not None and (earliest is None or at < earliest):
                 earliest = at
             if event.get("action") == "deleted":

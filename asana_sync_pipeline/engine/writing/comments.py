@@ -14,25 +14,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..asana.client import AsanaClient
-from ..asana.shown import plain_text
 from ..errors import AsanaError, NotFoundError
+from ..observing.matching import CLOCK_SKEW
+from ..observing.task_values import parse_time, plain_text
 from ..state import CommentIntent, Outcome, utc_now
 from .context import RunContext
 from .failures import field_of, reason_for, unclear_or_refused
-from .reconcile import CLOCK_SKEW
 
 STORY_FIELDS = ["text", "resource_subtype", "created_at"]
-
-
-def _moment(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 async def posted_since(client: AsanaClient, intent: CommentIntent) -> bool:
     """Whether the task carries a comment with the intent's text, made since the attempt."""
     since = intent.attempted_at - CLOCK_SKEW
     async for story in client.paginate(f"/tasks/{intent.task_gid}/stories", {"opt_fields": ",".join(STORY_FIELDS)}):
-        created = _moment(story.get("created_at"))
+        created = parse_time(story.get("created_at"))
         if (
             story.get("resource_subtype") == "comment_added"
             and plain_text(story.get("text")) == plain_text(intent.text)

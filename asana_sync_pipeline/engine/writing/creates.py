@@ -18,11 +18,12 @@ from typing import Any
 
 from ..errors import AsanaError
 from ..json_text import dumps
+from ..observing.matching import earliest_attempt, match_intents
+from ..observing.task_values import TASK_OPT_FIELDS
 from ..planning import PlannedRow
 from ..state import Intent, Outcome
 from .context import RowWriter
 from .failures import field_of, reason_for, unclear_or_refused
-from .reconcile import MATCH_OPT_FIELDS, earliest_attempt, match_intents
 
 MAX_LINKED_TASKS = 50
 
@@ -78,7 +79,7 @@ class CreateWriter(RowWriter):
         tasks = [
             task
             async for task in self.run.client.project_tasks(
-                self.run.project_gid, modified_since=since, opt_fields=MATCH_OPT_FIELDS
+                self.run.project_gid, modified_since=since, opt_fields=TASK_OPT_FIELDS
             )
         ]
         known = await self.run.in_state(self.run.store.task_gids)

@@ -17,49 +17,17 @@ others are left alone, and counted in the log.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
 from ..asana.client import AsanaClient
 from ..log import counted
-from ..planning import Operation, Plan, PlannedRow, api_payload
+from ..observing.matching import match_tasks_to_rows
+from ..observing.task_values import TASK_OPT_FIELDS
+from ..planning import Plan
 from ..state import Outcome
 from .comments import carries_comment
 from .context import RunContext
-from .reconcile import MATCH_OPT_FIELDS, People, observe_payload, observe_task, sync_key_of
-
-COMPARED_FIELDS = frozenset(
-    {
-        "name", "notes", "html_notes", "due_on", "due_at", "start_on", "start_at", "completed", "assignee",
-        "custom_fields", "resource_subtype", "approval_status", "tags", "followers", "projects", "memberships",
-        "parent", "workspace",
-    }
-)  # fmt: skip
-"""Payload fields that `observe_payload` compares; a row sending any other field is updated, never assumed unchanged."""
-
-
-@dataclass(frozen=True)
-class Adoptions:
-    """What listing the project found: the outcomes to record, and how they split."""
-
-    outcomes: list[Outcome]
-    up_to_date: int
-    duplicates: int
-
-
-def _oldest_first(task: dict[str, Any]) -> tuple[str, int]:
-    return (task.get("created_at") or "", int(task["gid"]) if str(task["gid"]).isdigit() else 0)
-
-
-def _shows_row(task: dict[str, Any], plan: Plan, row: PlannedRow, project_gid: str, people: People) -> bool:
-    payload = api_payload(
-        plan.payload_fields(row.position), project_gid=project_gid, sync_key_field=plan.settings.sync_key_field, for_update=False
-    )
-    if not set(payload) <= COMPARED_FIELDS:
-        return False
-    return observe_task(task, people).shows(observe_payload(payload, people))
 
 
 async def _comments_already_posted(client: AsanaClient, plan: Plan, adopted: list[Outcome]) -> list[Outcome]:
@@ -77,39 +45,6 @@ async def _comments_already_posted(client: AsanaClient, plan: Plan, adopted: lis
     return found
 
 
-def match_tasks_to_rows(plan: Plan, tasks: list[dict[str, Any]], project_gid: str, me_gid: str | None) -> Adoptions:
-    """Pair each row without a task of its own with the oldest listed task carrying its key."""
-    sync_key_field = plan.settings.sync_key_field or ""
-    by_key: dict[str, list[PlannedRow]] = {}
-    for row in plan.rows():
-        if not row.gid_from_column:
-            by_key.setdefault(row.key, []).append(row)
-    people = People(tasks, me_gid)
-    adopted: dict[str, dict[str, Any]] = {}
-    duplicates = 0
-    for task in sorted(tasks, key=_oldest_first):
-        key = sync_key_of(task, sync_key_field)
-        if key is None or key not in by_key:
-            continue
-        if key in adopted:
-            duplicates += 1
-            continue
-        adopted[key] = task
-    outcomes = []
-    up_to_date = 0
-    for key, task in adopted.items():
-        [*others, row] = by_key[key]
-        current = not others and row.operation is Operation.CREATE and _shows_row(task, plan, row, project_gid, people)
-        up_to_date += current
-        outcomes.append(
-            Outcome(
-                key, task_gid=task["gid"], payload_hash=row.payload_hash if current else None,
-                written=plan.written_values(row.position) if current else None,
-            )
-        )
-    return Adoptions(outcomes, up_to_date, duplicates)
-
-
 async def rebuild_state(run: RunContext, plan: Plan) -> tuple[pd.DataFrame, list[str]]:
     """Adopt the project's tasks that carry the rows' keys; returns the state as it now is and
     warnings for the run (tasks sharing a key). Counts the adopted tasks in `run.report.rebuilt`.
@@ -123,7 +58,7 @@ async def rebuild_state(run: RunContext, plan: Plan) -> tuple[pd.DataFrame, list
         f"that carry a row's key in the sync key field {plan.settings.sync_key_field}"
     )
     reads_before = client.requests_sent
-    tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=MATCH_OPT_FIELDS)]
+    tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=TASK_OPT_FIELDS)]
     adoptions = match_tasks_to_rows(plan, tasks, scope.project_gid, run.me_gid)
     commented = await _comments_already_posted(client, plan, adoptions.outcomes)
     reads = client.requests_sent - reads_before

@@ -8,7 +8,7 @@ import pytest
 
 from asana_sync_pipeline.engine.observing.apply import people_edits_after, subtasks_to_confirm, with_observation
 from asana_sync_pipeline.engine.observing.observe import Observation
-from asana_sync_pipeline.engine.observing.values import Context
+from asana_sync_pipeline.engine.observing.task_values import Context, People
 from asana_sync_pipeline.engine.planning import Operation, build_plan, with_written
 from asana_sync_pipeline.engine.settings import SyncSettings
 from asana_sync_pipeline.engine.state import DuckDBStateStore, EventCursor, Outcome, SyncScope
@@ -56,7 +56,7 @@ def planned(tmp_path):
     return plan
 
 
-CTX = Context(project_gid=PROJECT, me_gid="1", kinds={}, sync_key_field=None, task_of_key=GIDS)
+CTX = Context(project_gid=PROJECT, people=People("1"), kinds={}, sync_key_field=None, task_of_key=GIDS)
 
 
 def seen(tasks=(), gone=()) -> Observation:

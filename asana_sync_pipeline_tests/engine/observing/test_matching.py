@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from asana_sync_pipeline.engine.observing.matching import match_intents
+from asana_sync_pipeline.engine.observing.task_values import People, appearance_of_payload, appearance_of_task
 from asana_sync_pipeline.engine.state import Intent
-from asana_sync_pipeline.engine.writing.reconcile import People, match_intents, observe_payload, observe_task
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 ME, ADA = "10", "11"
@@ -126,9 +127,9 @@ def test_a_task_showing_what_was_sent_the_way_asana_shows_it_is_adopted(sent, sh
 
 def test_a_payload_and_the_task_it_made_observe_alike():
     payload = {"name": " X ", "notes": "n", "projects": [PROJECT], "completed": False}
-    people = People([], ME)
-    assert observe_task(task("1", "X", notes="n", html_notes="<body>n</body>"), people).shows(observe_payload(payload, people))
-    assert not observe_task(task("1", "X", notes="m", html_notes="<body>m</body>"), people).shows(observe_payload(payload, people))
+    people = People(ME)
+    assert appearance_of_task(task("1", "X", notes="n", html_notes="<body>n</body>"), people).shows(appearance_of_payload(payload, people))
+    assert not appearance_of_task(task("1", "X", notes="m", html_notes="<body>m</body>"), people).shows(appearance_of_payload(payload, people))
 
 
 def test_the_more_specific_placement_wins_a_task_both_could_have_made():

@@ -1,9 +1,9 @@
 """Comparing a task with what the sync wrote, field by field, as Asana shows each value."""
 
-from asana_sync_pipeline.engine.observing.values import Context, differs, is_in_project, present, shown
+from asana_sync_pipeline.engine.observing.task_values import Context, People, differs, is_in_project, present, shown
 
 ME, ADA = "1200000000000010", "1200000000000011"
-CTX = Context(project_gid="100", me_gid=ME, kinds={"301": "text", "302": "number", "305": "multi_enum"}, sync_key_field="301",
+CTX = Context(project_gid="100", people=People(ME), kinds={"301": "text", "302": "number", "305": "multi_enum"}, sync_key_field="301",
               task_of_key={"parent-row": "900"})  # fmt: skip
 
 

@@ -3,9 +3,9 @@ unchanged only when it already shows what the row would send."""
 
 import pandas as pd
 
+from asana_sync_pipeline.engine.observing.matching import match_tasks_to_rows
 from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.settings import SyncSettings
-from asana_sync_pipeline.engine.writing.rebuild import match_tasks_to_rows
 
 PROJECT = "100"
 KEY_FIELD = "900"
