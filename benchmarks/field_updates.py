@@ -65,7 +65,7 @@ def sync(server: EmulatorServer, folder: Path, rows: int, notes: str, tally: Tal
         model = read_model(connection, "SELECT * FROM model")
     asana = AsanaSettings(access_token=TOKEN, base_url=server.base_url, requests_per_minute=1_000_000, reconcile_grace_seconds=0)
     store, scope = DuckDBStateStore(str(folder / "state.duckdb")), SyncScope("default", server.project_gid)
-    plan = plan_sync(model, SyncSettings(), store=store, scope=scope, asana=asana)
+    plan = plan_sync(model, SyncSettings(), store=store, scope=scope, asana=asana).plan
     tally.reset()
     started = time.perf_counter()
     _, report = run_sync(plan, asana=asana, scope=scope, store=store, run_id=notes, log=lambda _: None)

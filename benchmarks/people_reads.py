@@ -51,7 +51,7 @@ class Project:
         with duckdb.connect(str(self.folder / "warehouse.duckdb"), read_only=True) as connection:
             model = read_model(connection, "SELECT * FROM model")
         store, scope = DuckDBStateStore(str(self.folder / "state.duckdb")), SyncScope("default", self.server.project_gid)
-        plan = plan_sync(model, SyncSettings(), store=store, scope=scope, asana=self.asana)
+        plan = plan_sync(model, SyncSettings(), store=store, scope=scope, asana=self.asana).plan
         started = time.perf_counter()
         _, report = run_sync(plan, asana=self.asana, scope=scope, store=store, run_id="bench", log=lambda _: None)
         return report, time.perf_counter() - started

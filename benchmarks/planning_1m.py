@@ -188,7 +188,7 @@ def main() -> None:
                 del model
             for every, (store, scope) in stores.items():
                 started = time.perf_counter()
-                plan = plan_sync(load(), SyncSettings(), store=store, scope=scope, asana=None)
+                plan = plan_sync(load(), SyncSettings(), store=store, scope=scope, asana=None).plan
                 plan_times[every].append(time.perf_counter() - started)
                 counts = plan.counts()
                 field_changes = sum(len(changes) for changes in plan.changes.values())

@@ -39,7 +39,9 @@ from .planning import (
     GuardReading,
     Operation,
     Plan,
+    Planned,
     PlannedRow,
+    RebuildPreview,
     read_guards,
 )
 from .runner import plan_sync, run_sync, test_connection
@@ -75,7 +77,9 @@ __all__ = [
     "ModelQueryRefused",
     "Operation",
     "Plan",
+    "Planned",
     "PlannedRow",
+    "RebuildPreview",
     "PostgresURL",
     "StateStore",
     "SyncConfigError",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -43,7 +42,7 @@ from .observing.matching import match_tasks_to_rows
 from .observing.observe import Observation
 from .observing.people import StateReads, observe_people
 from .observing.task_values import TASK_OPT_FIELDS
-from .planning import Operation, Plan, RebuildPreview, build_plan, refresh_plan, with_written
+from .planning import Operation, Plan, Planned, RebuildPreview, build_plan, refresh_plan, with_written
 from .planning.guards import check_guards
 from .settings import AsanaSettings, SyncSettings
 from .state import SYNCED_COLUMNS, StateStore, SyncScope, utc_now
@@ -74,10 +73,10 @@ def plan_sync(
     asana: AsanaSettings | None,
     see_people: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> Plan:
-    """Plan every row. When the model names things (tags, sections, custom fields and their
-    options, people by email), the project's schema is read first, once, and only the parts
-    needed; what people did in Asana since the last run is read too (nothing is kept: the run
+) -> Planned:
+    """Plan every row (`Planned`: the plan to hand on, and its preview). When the model names things
+    (tags, sections, custom fields and their options, people by email), the project's schema is read
+    first, once, and only the parts needed; what people did in Asana since the last run is read too (nothing is kept: the run
     reads it again under its lock). Without `asana` (no token) names are left unchecked and
     Asana unread, and the plan says so.
 
@@ -94,9 +93,9 @@ def plan_sync(
     rebuild_ahead = synced.empty and bool(settings.sync_key_field)
     if asana is None or (not needs and not see_people) or (not needs and synced.empty and not rebuild_ahead):
         plan = build_plan(model, settings, synced)
-        return with_written(plan, store.written(scope, plan.update_keys()))
+        return Planned.unobserved(with_written(plan, store.written(scope, plan.update_keys())))
 
-    async def read_and_plan() -> Plan:
+    async def read_and_plan() -> Planned:
         async with AsanaClient(asana, transport=transport) as client:
             # A dry run checks the sync key field as the run will (a run checks it under its lock).
             info = await check_connection(client, scope.project_gid, sync_key_field=settings.sync_key_field if see_people else None)
@@ -106,18 +105,18 @@ def plan_sync(
             if synced.empty and see_people and plan.settings.sync_key_field:
                 return await _previewing_rebuild(client, plan, scope, info.user_gid)
             if synced.empty or not see_people:
-                return plan
+                return Planned.unobserved(plan)
             seen, _ = await observe_people(
                 client, plan, synced, StateReads.direct(store, scope), me_gid=info.user_gid, log=lambda _: None
             )
-            return seen
+            return Planned(plan, seen)
 
     return asyncio.run(read_and_plan())
 
 
-async def _previewing_rebuild(client: AsanaClient, plan: Plan, scope: SyncScope, me_gid: str | None) -> Plan:
+async def _previewing_rebuild(client: AsanaClient, plan: Plan, scope: SyncScope, me_gid: str | None) -> Planned:
     """A dry run's plan when the state holds nothing for the sync and a sync key is set: the project
-    listed once and its tasks matched to rows as the run's rebuild will, nothing recorded; the plan
+    listed once and its tasks matched to rows as the run's rebuild will, nothing recorded; the preview
     counted as after the rebuild, the plan handed on as before it (the run rebuilds for itself)."""
     tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=TASK_OPT_FIELDS)]
     adoptions = match_tasks_to_rows(plan, tasks, scope.project_gid, me_gid)
@@ -128,7 +127,7 @@ async def _previewing_rebuild(client: AsanaClient, plan: Plan, scope: SyncScope,
     after = refresh_plan(plan, adopted)
     after = with_written(after, {outcome.primary_key: outcome.written for outcome in adoptions.outcomes if outcome.written})
     preview = RebuildPreview(len(adoptions.outcomes), adoptions.up_to_date, len(tasks), adoptions.duplicates)
-    return replace(after, rebuild=preview, unobserved=plan)
+    return Planned(plan, after, preview)
 
 
 def run_sync(

@@ -29,6 +29,7 @@ from ..engine import (
     GuardError,
     Operation,
     Plan,
+    Planned,
     StateStore,
     SyncConfigError,
     SyncSettings,
@@ -96,9 +97,10 @@ class SyncAssetBodies:
         store: StateStore,
         *,
         see_people: bool,
-    ) -> Plan:
+    ) -> Planned:
         """The body of `asana_task_payloads`: each row validated, normalized and given its operation;
-        writes nothing (`see_people`: also read what people did in Asana, for a dry run)."""
+        writes nothing (`see_people`: also read what people did in Asana, for a dry run to show in the
+        preview; the plan handed on to `asana_tasks` never holds it)."""
         return asana.plan(spec, model, settings, store, see_people=see_people)
 
     def execute(
@@ -174,11 +176,12 @@ def build_sync_assets(spec: SyncSpec, bodies: SyncAssetBodies | None = None) -> 
             online = asana.token_for(spec) is not None
             writes_next = tasks_key in _run_assets(context)
             store = sync_state.store(context.log.info)
-            plan = bodies.plan(context, spec, model, settings, asana, store, see_people=not writes_next)
+            planned = bodies.plan(context, spec, model, settings, asana, store, see_people=not writes_next)
         except SyncConfigError as exc:
             raise dg.Failure(description=f"Configuration error: {exc}") from None
         except AsanaSyncError as exc:
             raise failure(exc) from None
+        plan = planned.preview
         notes = list(plan.notes)
         if not online:
             notes.append(
@@ -193,7 +196,7 @@ def build_sync_assets(spec: SyncSpec, bodies: SyncAssetBodies | None = None) -> 
             f"{counts[Operation.UNCHANGED]:,} unchanged, {counts[Operation.REJECT]:,} rejected"
         )
         # What people did is shown, not handed on: asana_tasks reads it again under its lock.
-        yield dg.Output(plan.unobserved or plan, metadata=plan_metadata(plan, scope.project_gid, notes, counts))
+        yield dg.Output(planned.plan, metadata=plan_metadata(plan, scope.project_gid, notes, counts, rebuild=planned.rebuild))
         yield from _plan_checks(plan, payloads_key)
 
     assets.append(asana_task_payloads)

@@ -19,6 +19,7 @@ from ..engine import (
     Operation,
     Plan,
     PlannedRow,
+    RebuildPreview,
     SyncReport,
     requests_for,
 )
@@ -204,9 +205,8 @@ def creates_table(plan: Plan) -> str:
     return markdown_table(pd.DataFrame(rows, columns=["primary_key", "name"]), total=len(positions))
 
 
-def rebuild_note(plan: Plan) -> str:
+def rebuild_note(plan: Plan, preview: RebuildPreview | None) -> str:
     """What the run will do first when its state holds nothing for the sync (read, not done, by the dry run)."""
-    preview = plan.rebuild
     if preview is None and plan.tracked_tasks:
         return "_no rebuild: the sync state knows this sync's tasks_"
     if preview is None and plan.settings.sync_key_field:
@@ -228,9 +228,11 @@ def rebuild_note(plan: Plan) -> str:
     )
 
 
-def plan_metadata(plan: Plan, project_gid: str, notes: list[str], counts: dict[str, int] | None = None) -> dict[str, Any]:
+def plan_metadata(
+    plan: Plan, project_gid: str, notes: list[str], counts: dict[str, int] | None = None, *, rebuild: RebuildPreview | None = None
+) -> dict[str, Any]:
     """The dry run's view, the counts first (`plan.counts()`, when not given), then what changes row
-    by row (updates field by field)."""
+    by row (updates field by field); `rebuild`: what a run whose state is empty adopts first."""
     counts = counts or plan.counts()
     changes, changed_fields = field_changes_table(plan)
     updates = np.flatnonzero(plan.mask(Operation.UPDATE))
@@ -243,8 +245,8 @@ def plan_metadata(plan: Plan, project_gid: str, notes: list[str], counts: dict[s
         "rejected": counts[Operation.REJECT],
         "to_complete": lifecycle.pop("to_complete"),
         "to_delete": lifecycle.pop("to_delete"),
-        **({"to_adopt_from_asana": plan.rebuild.adopted} if plan.rebuild else {}),
-        "rebuild_from_asana": dg.MetadataValue.md(rebuild_note(plan)),
+        **({"to_adopt_from_asana": rebuild.adopted} if rebuild else {}),
+        "rebuild_from_asana": dg.MetadataValue.md(rebuild_note(plan, rebuild)),
         "planned_changes": dg.MetadataValue.md(markdown_table(changes, total=changed_fields)),
         "field_changes": changed_fields,
         "full_updates": full_updates,

@@ -20,7 +20,7 @@ from ..engine import (
     DEFAULT_TOKEN_ENV,
     AsanaSettings,
     Log,
-    Plan,
+    Planned,
     StateStore,
     SyncConfigError,
     SyncScope,
@@ -99,7 +99,7 @@ class AsanaResource(dg.ConfigurableResource):
 
     def plan(
         self, spec: SyncSpec, model: pd.DataFrame, settings: SyncSettings, store: StateStore, *, see_people: bool = True
-    ) -> Plan:
+    ) -> Planned:
         """Validate and normalize the model's rows into the plan of one run of `spec`: every value
         checked by its field's rule, names resolved against the live project (its schema read once,
         and only when the model names things and a token is set; offline otherwise, saying so).

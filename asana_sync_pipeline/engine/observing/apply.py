@@ -222,10 +222,7 @@ def with_observation(
         kept_before={key: dict(found) for key, found in kept.items()}, drifted=drifted_values, differing=differing,
         forget=forget,
     )  # fmt: skip
-    return replace(
-        plan, table=table, changes=changes, rejections=joined, people=people, put_back=put_back,
-        unobserved=plan.unobserved or plan,
-    )  # fmt: skip
+    return replace(plan, table=table, changes=changes, rejections=joined, people=people, put_back=put_back)
 
 
 def _resends(plan: Plan, position: int, drifted: list[str], task: Mapping[str, Any], ctx: Context) -> list[FieldChange]:

@@ -140,10 +140,11 @@ class PeopleSeen:
 
 
 COMPLETE, DELETE = "complete", "delete"
-PLAN_FORMAT = 2
+PLAN_FORMAT = 3
 """The shape of a plan as it is stored between steps; raised when it changes (2: a categorical `operation`
-and the `hashed` column). Re-executing a failed run reads the plan its first attempt stored, perhaps
-before an upgrade: a plan of another shape is refused by name instead of failing on a missing column."""
+and the `hashed` column; 3: no plan inside the plan, see `Planned`). Re-executing a failed run reads the
+plan its first attempt stored, perhaps before an upgrade: a plan of another shape is refused by name
+instead of failing on a missing column."""
 ROW_COLUMNS = (
     "primary_key", "operation", "task_gid", "gid_from_column", "gid_known", "payload_hash", "level", "reopen",
     "comment_hash", "comment_due",
@@ -195,11 +196,6 @@ class Plan:
     """Row position -> the section to put a task a person moved out back in (None: the project's first)."""
     labels: dict[str, str] = field(default_factory=dict)
     """GID -> what people call it (an email, a tag's or option's name), from the schema when read: for showing values."""
-    rebuild: RebuildPreview | None = None
-    """Set by a dry run whose state holds nothing for the sync: the rebuild the run will do first."""
-    unobserved: Plan | None = field(default=None, repr=False)
-    """The plan before what people did was taken in (set by `observing`): what a dry run hands on,
-    since the run that writes reads people's changes again, under its lock."""
     plan_format: int = field(default_factory=lambda: PLAN_FORMAT, repr=False)
     """`PLAN_FORMAT` when the plan was made (a factory, not a class default, so that a plan stored
     before the field existed has none)."""
@@ -414,6 +410,23 @@ class Plan:
     def rejection_rows(self, reason: str) -> pd.DataFrame:
         """The planned rejections with this exact reason."""
         return self.rejections[self.rejections["reason"] == reason]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What planning gives: `plan`, handed on to the run that writes (it reads what people did again,
+    under its lock), and `preview`, the plan as that run would carry it out now (what people did taken
+    in), with `rebuild`, what a run whose state holds nothing for the sync will adopt first: what a dry
+    run shows."""
+
+    plan: Plan
+    preview: Plan
+    rebuild: RebuildPreview | None = None
+
+    @classmethod
+    def unobserved(cls, plan: Plan) -> Planned:
+        """A plan made without reading what people did: the preview is the plan itself."""
+        return cls(plan, plan)
 
 
 def _substitute(canonical: Any, lookup: dict[str, str]) -> Any:

@@ -12,12 +12,10 @@ migrated in place on first open: their rows belong to the default sync.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +26,11 @@ from filelock import FileLock, Timeout
 from ..asana.budget import SqliteBudget, TokenBudget
 from ..duckdb_files import FileLockedTooLong, connect, is_duckdb_file
 from ..errors import StateStoreError
-from ..json_text import dumps
 from ..log import Log
+from .sql_store import Session, SqlStateStore
 from .store import (
     DEFAULT_SYNC,
-    RELEASED,
-    RUN_COUNTS,
-    CommentIntent,
-    EventCursor,
-    Intent,
-    Outcome,
-    OutcomeBatch,
-    StateStore,
     SyncScope,
-    empty_synced,
-    people_edit_rows,
-    people_edits_from,
-    utc_now,
 )
 from .tables import DUCKDB, TABLES
 
@@ -55,7 +41,7 @@ LOCK_WAIT_SECONDS = 120.0
 SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0
 
 
-class DuckDBStateStore(StateStore):
+class DuckDBStateStore(SqlStateStore):
     """All reads and writes of the sync state in one DuckDB file; one short connection per call."""
 
     def __init__(self, database: str, connection_config: dict[str, Any] | None = None, *, log: Log | None = None):
@@ -137,291 +123,53 @@ class DuckDBStateStore(StateStore):
         finally:
             lock.release()
 
-    def synced(self, scope: SyncScope) -> pd.DataFrame:
+    @contextmanager
+    def _reading(self, scope: SyncScope) -> Iterator[Session | None]:
         if not self._exists():
-            return empty_synced()
-        with self.connect() as connection:
-            return connection.execute(
-                "SELECT primary_key, task_gid, payload_hash, removed, comment_hash FROM synced_tasks "
-                "WHERE sync_name = ? AND project_gid = ?",
-                [scope.sync, scope.project_gid],
-            ).df()
-
-    def task_gids(self, scope: SyncScope) -> set[str]:
-        if not self._exists():
-            return set()
-        with self.connect() as connection:
-            rows = connection.execute(
-                "SELECT task_gid FROM synced_tasks WHERE sync_name = ? AND project_gid = ?", [scope.sync, scope.project_gid]
-            ).fetchall()
-        return {row[0] for row in rows}
-
-    def open_intents(self, scope: SyncScope) -> list[Intent]:
-        if not self._exists():
-            return []
-        with self.connect() as connection:
-            rows = connection.execute(
-                "SELECT primary_key, payload, attempted_at FROM create_intents WHERE sync_name = ? AND project_gid = ? "
-                "ORDER BY attempted_at, primary_key",
-                [scope.sync, scope.project_gid],
-            ).fetchall()
-        return [Intent(key, json.loads(payload), attempted_at) for key, payload, attempted_at in rows]
-
-    def record_intents(self, scope: SyncScope, run_id: str, intents: list[tuple[str, dict[str, Any]]]) -> datetime:
-        attempted_at = utc_now()
-        if not intents:
-            return attempted_at
-        frame = pd.DataFrame(
-            {
-                "primary_key": [key for key, _ in intents],
-                "payload": [dumps(payload, sort_keys=True) for _, payload in intents],
-            }
-        )
-        with self.connect() as connection:
-            connection.register("new_intents", frame)
-            connection.execute(
-                "INSERT OR REPLACE INTO create_intents (sync_name, project_gid, primary_key, payload, attempted_at, run_id) "
-                "SELECT ?, ?, primary_key, payload, ?, ? FROM new_intents",
-                [scope.sync, scope.project_gid, attempted_at, run_id],
-            )
-        return attempted_at
-
-    def record_comment_intents(self, scope: SyncScope, run_id: str, intents: list[CommentIntent]) -> None:
-        if not intents:
-            return
-        frame = pd.DataFrame(
-            {
-                "primary_key": [intent.primary_key for intent in intents],
-                "task_gid": [intent.task_gid for intent in intents],
-                "text": [intent.text for intent in intents],
-                "comment_hash": pd.array([intent.comment_hash for intent in intents], dtype="UInt64"),
-                "attempted_at": [intent.attempted_at for intent in intents],
-            }
-        )
-        with self.connect() as connection:
-            connection.register("new_comments", frame)
-            connection.execute(
-                "INSERT OR REPLACE INTO comment_intents (sync_name, project_gid, primary_key, task_gid, text, comment_hash, "
-                "attempted_at, run_id) SELECT ?, ?, primary_key, task_gid, text, comment_hash, attempted_at, ? FROM new_comments",
-                [scope.sync, scope.project_gid, run_id],
-            )
-
-    def open_comment_intents(self, scope: SyncScope) -> list[CommentIntent]:
-        if not self._exists():
-            return []
-        with self.connect() as connection:
-            rows = connection.execute(
-                "SELECT primary_key, task_gid, text, comment_hash, attempted_at FROM comment_intents "
-                "WHERE sync_name = ? AND project_gid = ? ORDER BY attempted_at, primary_key",
-                [scope.sync, scope.project_gid],
-            ).fetchall()
-        return [CommentIntent(key, gid, text, int(comment_hash), attempted_at) for key, gid, text, comment_hash, attempted_at in rows]
-
-    def start_run(self, scope: SyncScope, run_id: str, keys: list[str], rejections: pd.DataFrame) -> None:
-        with self.connect() as connection:
-            connection.execute("BEGIN")
-            connection.register("planned_keys", pd.DataFrame({"primary_key": pd.Series(keys, dtype=object)}))
-            connection.execute(
-                "DELETE FROM rejections WHERE sync_name = ? AND project_gid = ? AND "
-                "(primary_key IS NULL OR primary_key IN (SELECT primary_key FROM planned_keys))",
-                [scope.sync, scope.project_gid],
-            )
-            if len(rejections):
-                connection.register("new_rejections", rejections[["primary_key", "field", "reason"]])
-                connection.execute(
-                    "INSERT INTO rejections (sync_name, project_gid, primary_key, field, reason, run_id, rejected_at) "
-                    "SELECT ?, ?, primary_key, field, reason, ?, ? FROM new_rejections",
-                    [scope.sync, scope.project_gid, run_id, utc_now()],
-                )
-            connection.execute("COMMIT")
-
-    def apply(self, scope: SyncScope, run_id: str, outcomes: list[Outcome]) -> None:
-        if not outcomes:
-            return
-        now = utc_now()
-        where = [scope.sync, scope.project_gid]
-        batch = OutcomeBatch.of(outcomes)
-        synced, rejected, commented = list(batch.synced.values()), batch.rejected, batch.commented
-        with self.connect() as connection:
-            connection.execute("BEGIN")
-            if synced:
-                connection.register(
-                    "synced_batch",
-                    pd.DataFrame(
-                        {
-                            "primary_key": [outcome.primary_key for outcome in synced],
-                            "task_gid": [outcome.task_gid for outcome in synced],
-                            "payload_hash": pd.array([outcome.payload_hash for outcome in synced], dtype="UInt64"),
-                            "removed": pd.Series([outcome.removed for outcome in synced], dtype=object),
-                            "written": pd.Series([outcome.written_json() for outcome in synced], dtype=object),
-                        }
-                    ),
-                )
-                connection.execute(
-                    "INSERT INTO synced_tasks (sync_name, project_gid, primary_key, task_gid, payload_hash, synced_at, "
-                    "run_id, removed, written) SELECT ?, ?, primary_key, task_gid, payload_hash, ?, ?, removed, written "
-                    "FROM synced_batch ON CONFLICT DO UPDATE SET task_gid = excluded.task_gid, "
-                    "payload_hash = excluded.payload_hash, synced_at = excluded.synced_at, run_id = excluded.run_id, "
-                    "removed = excluded.removed, written = COALESCE(excluded.written, written)",
-                    [*where, now, run_id],
-                )
-                connection.execute(
-                    "DELETE FROM rejections WHERE sync_name = ? AND project_gid = ? AND primary_key IN "
-                    "(SELECT primary_key FROM synced_batch)",
-                    where,
-                )
-            if batch.forgotten:
-                _delete_keys(connection, "synced_tasks", batch.forgotten, where)
-            if commented:
-                connection.register(
-                    "commented_batch",
-                    pd.DataFrame(
-                        {
-                            "primary_key": list(commented),
-                            "comment_hash": pd.array(list(commented.values()), dtype="UInt64"),
-                        }
-                    ),
-                )
-                connection.execute(
-                    "UPDATE synced_tasks SET comment_hash = commented_batch.comment_hash FROM commented_batch "
-                    "WHERE synced_tasks.sync_name = ? AND synced_tasks.project_gid = ? "
-                    "AND synced_tasks.primary_key = commented_batch.primary_key",
-                    where,
-                )
-                _delete_keys(connection, "comment_intents", list(commented), where)
-            if batch.settled:
-                _delete_keys(connection, "create_intents", batch.settled, where)
-            if rejected:
-                connection.register(
-                    "rejected_batch",
-                    pd.DataFrame(
-                        {
-                            "primary_key": [outcome.primary_key for outcome in rejected],
-                            "field": [outcome.field or "" for outcome in rejected],
-                            "reason": [outcome.reason for outcome in rejected],
-                        }
-                    ),
-                )
-                connection.execute(
-                    "INSERT INTO rejections (sync_name, project_gid, primary_key, field, reason, run_id, rejected_at) "
-                    "SELECT ?, ?, primary_key, field, reason, ?, ? FROM rejected_batch",
-                    [*where, run_id, now],
-                )
-            connection.execute("COMMIT")
-
-    def written(self, scope: SyncScope, keys: list[str]) -> dict[str, dict[str, Any]]:
-        if not keys or not self._exists():
-            return {}
-        with self.connect() as connection:
-            connection.register("wanted_keys", pd.DataFrame({"primary_key": pd.Series(keys, dtype=object)}))
-            rows = connection.execute(
-                "SELECT primary_key, written FROM synced_tasks WHERE sync_name = ? AND project_gid = ? "
-                "AND written IS NOT NULL AND primary_key IN (SELECT primary_key FROM wanted_keys)",
-                [scope.sync, scope.project_gid],
-            ).fetchall()
-        return {key: json.loads(written) for key, written in rows}
-
-    def rekey(self, scope: SyncScope, renames: dict[str, str]) -> None:
-        if not renames:
+            yield None
             return
         with self.connect() as connection:
-            connection.execute("BEGIN")
-            connection.register("renamed_keys", pd.DataFrame({"old": list(renames), "new": list(renames.values())}))
-            for table in ("synced_tasks", "create_intents", "comment_intents", "rejections", "people_edits"):
-                connection.execute(
-                    f"UPDATE {table} SET primary_key = renamed_keys.new FROM renamed_keys WHERE {table}.sync_name = ? "
-                    f"AND {table}.project_gid = ? AND {table}.primary_key = renamed_keys.old",
-                    [scope.sync, scope.project_gid],
-                )
-            connection.execute("COMMIT")
+            yield DuckDBSession(connection)
 
-    def clear_releases(self, scope: SyncScope, keys: list[str] | None = None) -> list[str]:
-        if not self._exists():
-            return []
-        with self.connect() as connection:
-            rows = connection.execute(
-                "DELETE FROM synced_tasks WHERE sync_name = ? AND project_gid = ? AND removed = ? "
-                "AND (? OR list_contains(?, primary_key)) RETURNING primary_key",
-                [scope.sync, scope.project_gid, RELEASED, keys is None, list(keys or [])],
-            ).fetchall()
-        return sorted(row[0] for row in rows)
-
-    def event_cursor(self, scope: SyncScope) -> EventCursor | None:
-        if not self._exists():
-            return None
-        with self.connect() as connection:
-            row = connection.execute(
-                "SELECT sync_token, read_at FROM event_cursors WHERE sync_name = ? AND project_gid = ?",
-                [scope.sync, scope.project_gid],
-            ).fetchone()
-        return None if row is None else EventCursor(row[0], row[1].astimezone(UTC))
-
-    def people_edits(self, scope: SyncScope) -> dict[str, dict[str, Any]]:
-        if not self._exists():
-            return {}
-        with self.connect() as connection:
-            rows = connection.execute(
-                "SELECT primary_key, field, asana_value FROM people_edits WHERE sync_name = ? AND project_gid = ?",
-                [scope.sync, scope.project_gid],
-            ).fetchall()
-        return people_edits_from(rows)
-
-    def save_observation(self, scope: SyncScope, cursor: EventCursor, people_edits: Mapping[str, Mapping[str, Any]]) -> None:
+    @contextmanager
+    def _writing(self, scope: SyncScope) -> Iterator[Session]:
         with self.connect() as connection:
             connection.execute("BEGIN")
-            connection.execute(
-                "INSERT OR REPLACE INTO event_cursors (sync_name, project_gid, sync_token, read_at) VALUES (?, ?, ?, ?)",
-                [scope.sync, scope.project_gid, cursor.token, cursor.read_at],
-            )
-            connection.execute("DELETE FROM people_edits WHERE sync_name = ? AND project_gid = ?", [scope.sync, scope.project_gid])
-            rows = people_edit_rows(scope, people_edits, utc_now())
-            if rows:
-                connection.executemany("INSERT INTO people_edits VALUES (?, ?, ?, ?, ?, ?)", rows)
+            try:
+                yield DuckDBSession(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
             connection.execute("COMMIT")
 
     def token_budget(self) -> TokenBudget:
         return SqliteBudget()
 
-    def forget_task(self, scope: SyncScope, primary_key: str) -> None:
-        with self.connect() as connection:
-            connection.execute(
-                "DELETE FROM synced_tasks WHERE sync_name = ? AND project_gid = ? AND primary_key = ?",
-                [scope.sync, scope.project_gid, primary_key],
-            )
 
-    def rejections(self, scope: SyncScope) -> pd.DataFrame:
-        with self.connect() as connection:
-            return connection.execute(
-                "SELECT primary_key, field, reason, run_id, rejected_at FROM rejections "
-                "WHERE sync_name = ? AND project_gid = ? ORDER BY primary_key, field",
-                [scope.sync, scope.project_gid],
-            ).df()
+class DuckDBSession(Session):
+    """Statements on one DuckDB connection; a batch is a DataFrame registered under a name of its own."""
 
-    def record_run(self, scope: SyncScope, summary: dict[str, Any]) -> None:
-        columns = ("run_id", "sync_mode", "started_at", "finished_at", *RUN_COUNTS)
-        with self.connect() as connection:
-            connection.execute(
-                f"INSERT INTO sync_runs (sync_name, project_gid, {', '.join(columns)}) "
-                f"VALUES (?, ?, {', '.join('?' for _ in columns)})",
-                [scope.sync, scope.project_gid, *(summary[name] for name in columns)],
-            )
+    KINDS: dict[str, Any] = {"text": object, "hash": "UInt64", "time": "datetime64[us, UTC]"}
 
-    def runs(self, scope: SyncScope) -> pd.DataFrame:
-        with self.connect() as connection:
-            return connection.execute(
-                "SELECT * FROM sync_runs WHERE sync_name = ? AND project_gid = ? ORDER BY started_at",
-                [scope.sync, scope.project_gid],
-            ).df()
+    def __init__(self, connection: duckdb.DuckDBPyConnection):
+        self.connection = connection
+        self.batches = 0
 
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql, list(params)).fetchall()
 
-def _delete_keys(connection: duckdb.DuckDBPyConnection, table: str, keys: list[str], where: list[str]) -> None:
-    """Delete the rows of `keys` in one scope of `table`."""
-    connection.register("doomed_keys", pd.DataFrame({"primary_key": pd.Series(keys, dtype=object)}))
-    connection.execute(
-        f"DELETE FROM {table} WHERE sync_name = ? AND project_gid = ? AND primary_key IN (SELECT primary_key FROM doomed_keys)",
-        where,
-    )
-    connection.unregister("doomed_keys")
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.connection.execute(sql, list(params))
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.connection.executemany(sql, rows)
+
+    def batch(self, name: str, columns: Mapping[str, tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+        self.batches += 1
+        registered = f"{name}_{self.batches}"
+        frame = pd.DataFrame({column: pd.Series(values, dtype=self.KINDS[kind]) for column, (kind, values) in columns.items()})
+        self.connection.register(registered, frame)
+        return f"{registered} AS {name}", []
 
 
 def _slug(name: str) -> str:
@@ -459,8 +207,7 @@ def _migrate(connection: duckdb.DuckDBPyConnection) -> None:
     for name in outdated:
         old = _columns(connection, f"{name}_before_syncs")
         connection.execute(
-            f"INSERT INTO {name} (sync_name, {', '.join(old)}) SELECT '{DEFAULT_SYNC}', {', '.join(old)} "
-            f"FROM {name}_before_syncs"
+            f"INSERT INTO {name} (sync_name, {', '.join(old)}) SELECT '{DEFAULT_SYNC}', {', '.join(old)} FROM {name}_before_syncs"
         )
         connection.execute(f"DROP TABLE {name}_before_syncs")
     connection.execute("COMMIT")
