@@ -28,7 +28,8 @@ Delivery, never failing a sync and never holding a tick for long (Dagster gives 
 - a tick starts a try only while it fits in `TICK_SECONDS`; what is left waits for the next tick.
 
 The URL is a secret: read from its environment variable when posting (surrounding whitespace, a
-pasted newline, dropped), never logged or shown.
+pasted newline, dropped), never logged or shown, kept out of httpx's own log lines too
+(`quiet_http_logs`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import dagster as dg
 import httpx
 from dagster._core.events import DagsterEventType
 
-from ..engine import environment
+from ..engine import environment, quiet_http_logs
 from .io_managers import DRY_RUN_TAG
 from .sync_spec import SyncSpec
 
@@ -180,7 +181,8 @@ def post(url: str, text: str, *, deadline: float) -> bool:
         if deadline - time.monotonic() < TRY_SECONDS:
             break
         try:
-            response = httpx.post(url, json={"text": text}, timeout=POST_TIMEOUT)
+            with quiet_http_logs():
+                response = httpx.post(url, json={"text": text}, timeout=POST_TIMEOUT)
         except NEVER_SENT as exc:
             last = f"the webhook could not be reached ({type(exc).__name__})"
             continue

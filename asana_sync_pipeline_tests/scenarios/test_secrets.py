@@ -1,6 +1,9 @@
-"""The token and the state's PostgreSQL password never appear in logs, Dagster's event storage,
-metadata, exceptions, DuckDB or PostgreSQL."""
+"""The token, the alert webhook's URL and the state's PostgreSQL password never appear in logs
+(any logger, at DEBUG), Dagster's event storage, metadata, exceptions, DuckDB or PostgreSQL."""
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -9,8 +12,9 @@ from asana_sync_pipeline.definitions import build_definitions, build_resources
 from asana_sync_pipeline.engine.asana.client import AsanaClient
 from asana_sync_pipeline.engine.state import DuckDBStateStore, PostgresStateStore
 from asana_sync_pipeline.lib.resources import AsanaResource
-from asana_sync_pipeline.lib.sync_spec import SyncSpec
+from asana_sync_pipeline.lib.sync_spec import AlertSettings, SyncSpec
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text
+from asana_sync_pipeline_tests.webhook import SECRET_PART, Sync
 
 WRONG_STATE_PASSWORD = "Wr0ng-state-passw0rd"
 REJECTED_TOKEN = "1/1200000000000010:feedfacefeedfacefeedfacefeedface"
@@ -91,3 +95,57 @@ def test_the_state_url_is_bound_by_its_variable_name_and_chooses_postgresql():
     assert isinstance(build_resources({})["sync_state"].store(), DuckDBStateStore)
     store = resource.model_copy(update={"url": url}).store()
     assert isinstance(store, PostgresStateStore) and store.location == "postgresql://sync:***@db.internal:5432/state"
+
+
+class _Everything(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def every_log_record() -> Iterator[list[logging.LogRecord]]:
+    """Every record any logger of this process makes while the block runs, at DEBUG: the root, the
+    HTTP clients' own loggers (set to DEBUG themselves, as a user chasing a problem would), and the
+    loggers that do not pass their records up."""
+    handler = _Everything()
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in ("httpx", "httpcore"))]
+    loggers += [logger for logger in logging.root.manager.loggerDict.values() if isinstance(logger, logging.Logger) and not logger.propagate]
+    levels = [(logger, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger, level in levels:
+            logger.setLevel(level)
+            logger.removeHandler(handler)
+
+
+def _record_text(record: logging.LogRecord) -> str:
+    """Everything a handler could write of a record: its message, its arguments, its extras."""
+    return f"{record.getMessage()} {record.args!r} {vars(record)!r}"
+
+
+def test_no_log_record_at_debug_holds_the_token_or_the_webhook_url(sandbox, webhook, capfd):
+    sandbox.write_model("SELECT 'k' || i AS id, 'Task ' || i AS name FROM range(3) t(i)")
+    sync = Sync(sandbox, AlertSettings())
+    with every_log_record() as records:
+        failed = sync.run(query="SELECT * FROM no_such_model")
+        sync.tick()
+        assert sync.run().success, "a real sync: the connection test, reads and three creates against the emulator"
+        sync.tick()
+    assert not failed.success and len(webhook.texts()) == 2, "two alerts posted: failed, then recovered"
+    assert len(sandbox.tasks()) == 3
+    port = webhook.url.split("/")[2]
+    assert any(record.getMessage().startswith(f"HTTP Request: POST http://{port}/… ") for record in records), "httpx's line, its path hidden"
+    captured = capfd.readouterr()
+    for secret in (TOKEN, webhook.url, SECRET_PART):
+        leaks = [_record_text(record) for record in records if secret in _record_text(record)]
+        assert leaks == [], leaks[:3]
+        assert secret not in captured.out + captured.err
+
