@@ -21,6 +21,7 @@ from asana_sync_pipeline.emulator.observe import Exchange, observing
 from asana_sync_pipeline.engine.asana.budget import BUDGET_DIR_ENV
 from asana_sync_pipeline_tests.emulator.openapi_contract import asana_response_contract  # noqa: F401 (autouse: every emulator answer must match Asana's OpenAPI spec)
 from asana_sync_pipeline_tests.postgres_server import PostgresServer, start_server
+from asana_sync_pipeline_tests.webhook import WEBHOOK_ENV, Webhook
 
 # Token budgets (engine/asana/budget.py) of this test process only: tests in other workers that use the
 # same token against the same fake URL would otherwise share its pace. Subprocesses inherit it.
@@ -206,3 +207,13 @@ def emulator_settings() -> EmulatorSettings:
 def sandbox(tmp_path, monkeypatch, emulator_settings) -> Iterator[Sandbox]:
     with EmulatorServer(emulator_settings) as server:
         yield Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb").bind(monkeypatch)
+
+
+@pytest.fixture
+def webhook(monkeypatch) -> Iterator[Webhook]:
+    """A local alert webhook (fails, hangs and recovers on demand), named by the default sync's variable."""
+    hook = Webhook()
+    monkeypatch.setenv(WEBHOOK_ENV, hook.url)
+    monkeypatch.setenv("DAGSTER_WEBSERVER_URL", "http://dagster.example")
+    yield hook
+    hook.stop()

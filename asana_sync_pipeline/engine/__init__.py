@@ -25,6 +25,7 @@ from .asana.connection import ConnectionInfo
 from .errors import AsanaSyncError, GuardError, ModelQueryRefused, SyncConfigError
 from .fields.rule_selection import NAMED_FIELDS
 from .fields.value_rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
+from .http_logs import quiet_http_logs
 from .log import Log, counted
 from .model.access import model_connection
 from .model.warehouse import check_warehouse_file, count_rows, model_fingerprint, read_model
@@ -95,6 +96,7 @@ __all__ = [
     "open_state_store",
     "plan_sync",
     "positive_int",
+    "quiet_http_logs",
     "read_guards",
     "read_model",
     "requests_for",

@@ -143,11 +143,33 @@ def check_fraction(value: object, setting: str) -> float:
     return number
 
 
+_TOKEN_SHAPE = re.compile(r"\d/\d+(?:/\d+)?:\w{8,}")
+"""An Asana personal access token (`1/<user>:<hex>`, `2/<user>/<app>:<hex>`), anywhere in a value."""
+_UNBROKEN = re.compile(r"\S{20,}")
+"""20 characters or more without a space: a token, a password, a URL with a secret in it."""
+_ASANA_PAGE = re.compile(r"https://app\.asana\.com/[\w/?=&.-]*")
+"""A page of Asana's app (a project's URL pasted whole): never a secret."""
+
+
+def shown(value: object) -> str:
+    """A value refused in configuration, for its error message: as given (quoted) when it cannot be a
+    secret, else what it is without it (messages reach terminals, run logs and Dagster's storage)."""
+    text = str(value)
+    if _TOKEN_SHAPE.search(text):
+        return (
+            f"a value of {len(text)} characters shaped like an access token (not shown). A token goes in the variable "
+            f"the sync reads its token from ({DEFAULT_TOKEN_ENV}, or the one its access_token_env names), never here"
+        )
+    if _UNBROKEN.search(text.strip()) and not _ASANA_PAGE.fullmatch(text.strip()):
+        return f"a value of {len(text)} characters, not only digits (not shown: it could be a secret)"
+    return repr(value)
+
+
 def check_gid(value: str | int | None, setting: str, *, hint: str = "") -> str:
     """A GID given in configuration: digits only (surrounding spaces forgiven)."""
     candidate = str(value if value is not None else "").strip()
     if not GID_PATTERN.match(candidate):
-        raise SyncConfigError(f"{setting} must contain only digits, got {value!r}.{' ' + hint if hint else ''}")
+        raise SyncConfigError(f"{setting} must contain only digits, got {shown(value)}.{' ' + hint if hint else ''}")
     return candidate
 
 
@@ -156,7 +178,7 @@ def check_project_gid(project_gid: str | None) -> str:
     candidate = (project_gid or "").strip()
     if not GID_PATTERN.match(candidate):
         raise SyncConfigError(
-            f"Project GID must contain only digits, got {project_gid!r}. Open the project in Asana and copy "
+            f"Project GID must contain only digits, got {shown(project_gid)}. Open the project in Asana and copy "
             "the number after /0/ in its URL (https://app.asana.com/0/<project GID>/list) into ASANA_PROJECT_GID "
             "(or the sync's project_gid)."
         )

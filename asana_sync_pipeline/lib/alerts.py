@@ -11,16 +11,32 @@ Dagster's instance, oldest first, and works out each run's state from what Dagst
 
 A state other than the last one alerted is posted (JSON with a `text` field: Slack's incoming
 webhook shape) with the sync, the reason, the counts and a link to the run; the first `ok` after
-a problem posts one "recovered". The last state lives in the sensor's cursor, so a restarted
-daemon repeats nothing. A webhook that fails is logged and tried again at the next tick (the
-cursor does not move), never failing a sync. The URL is a secret: read from its environment
-variable when posting, never logged or shown.
+a problem posts one "recovered". The last state alerted lives in the sensor's cursor, so a
+restarted daemon repeats nothing.
+
+Catching up: the first tick (alerts just turned on), and every tick after a post that failed,
+alert the sync's current state alone (its newest run that tells it), if it differs from the last
+state alerted: never the history, nor each change the webhook missed while it was down.
+
+Delivery, never failing a sync and never holding a tick for long (Dagster gives a tick 60 s):
+- answered 2xx: sent;
+- never sent (no connection) or answered with an error: tried once more at once, then at the next
+  tick (catching up, as above);
+- sent, but no answer in time (`POST_TIMEOUT`: the webhook may have received it, as a slow one
+  does): counted as sent once, logged, never repeated (a message posted twice, or four times, is
+  worse than one a slow webhook may have dropped); the next change of state is posted as usual;
+- a tick starts a try only while it fits in `TICK_SECONDS`; what is left waits for the next tick.
+
+The URL is a secret: read from its environment variable when posting (surrounding whitespace, a
+pasted newline, dropped), never logged or shown, kept out of httpx's own log lines too
+(`quiet_http_logs`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +44,7 @@ import dagster as dg
 import httpx
 from dagster._core.events import DagsterEventType
 
-from ..engine import environment
+from ..engine import environment, quiet_http_logs
 from .io_managers import DRY_RUN_TAG
 from .sync_spec import SyncSpec
 
@@ -36,7 +52,18 @@ WEBSERVER_URL_ENV = environment.WEBSERVER_URL.name
 """The Dagster UI's address, for links to runs in messages (e.g. https://dagster.example.com)."""
 OK = "ok"
 CHECKS_THAT_ALERT = {"rejection_rate_below_threshold": "rejections"}
-POST_ATTEMPTS = 3
+POST_ATTEMPTS = 2
+"""Tries of a post that certainly did not arrive (no connection, an error answered), within a tick."""
+POST_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+"""Per try: 3 s to connect, 5 s to send and to read the answer (webhooks answer in well under a second)."""
+NEVER_SENT = (
+    httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.ProxyError
+)  # fmt: skip
+"""What httpx raises before a request left: safe to try again."""
+TRY_SECONDS = 8.0
+"""The longest one try takes (connecting, then waiting for the answer)."""
+TICK_SECONDS = 20.0
+"""The most a tick spends posting (a try starts only if it fits), well under Dagster's 60 s for a tick."""
 
 
 @dataclass(frozen=True)
@@ -121,18 +148,52 @@ def message(spec: SyncSpec, state: RunState, previous: str) -> str:
     return "\n".join(part for part in (head, counts, link) if part)
 
 
-def post(url: str, text: str) -> None:
-    """POST `{"text": ...}`, tried a few times; raises when every attempt failed (without the URL)."""
-    last = ""
+class NotSent(Exception):
+    """The webhook certainly did not take the message (its reason says why, never the URL)."""
+
+
+def webhook_url(env: str) -> str | None:
+    """The webhook's URL from `env`, surrounding whitespace dropped; None when unset or blank.
+    Raises `NotSent` (without the URL) when it is not an http(s) URL."""
+    url = os.environ.get(env, "").strip()
+    if not url:
+        return None
+    try:
+        parsed = httpx.URL(url)
+        valid = parsed.scheme in ("http", "https") and bool(parsed.host)
+    except httpx.InvalidURL:
+        valid = False
+    if not valid or any(character.isspace() for character in url):
+        raise NotSent(
+            f"{env} does not hold an http(s) URL ({len(url)} characters, not shown: a webhook's URL is a secret); "
+            "set it to the address the webhook's service gave, such as https://hooks.slack.com/services/…"
+        )
+    return url
+
+
+def post(url: str, text: str, *, deadline: float) -> bool:
+    """POST `{"text": ...}`: True when the webhook answered 2xx, False when it was sent but no answer
+    came in time (it may have arrived: counted as sent); raises `NotSent` (without the URL) when it
+    certainly did not arrive after `POST_ATTEMPTS` tries, or when too little is left before
+    `deadline` (monotonic) for a whole try: a try is never cut short."""
+    last = "no time was left in this tick"
     for _ in range(POST_ATTEMPTS):
+        if deadline - time.monotonic() < TRY_SECONDS:
+            break
         try:
-            response = httpx.post(url, json={"text": text}, timeout=10)
-            if response.status_code < 300:
-                return
-            last = f"the webhook answered {response.status_code}"
-        except httpx.HTTPError as exc:
+            with quiet_http_logs():
+                response = httpx.post(url, json={"text": text}, timeout=POST_TIMEOUT)
+        except NEVER_SENT as exc:
             last = f"the webhook could not be reached ({type(exc).__name__})"
-    raise RuntimeError(last)
+            continue
+        except httpx.TransportError:
+            return False  # sent, but no answer (a timeout, a dropped connection): it may have arrived
+        except Exception as exc:  # whatever it is, its message could hold the URL
+            raise NotSent(f"the request could not be made ({type(exc).__name__})") from None
+        if response.status_code < 300:
+            return True
+        last = f"the webhook answered {response.status_code}"
+    raise NotSent(last)
 
 
 RUNS_READ = 200
@@ -157,7 +218,7 @@ def runs_the_sync(run: dg.DagsterRun, spec: SyncSpec) -> bool:
 def build_alert_sensor(spec: SyncSpec) -> dg.SensorDefinition:
     assert spec.alerts is not None
     env = spec.alerts.webhook_url_env
-    configured = bool(os.environ.get(env))
+    configured = bool(os.environ.get(env, "").strip())
 
     @dg.sensor(
         name=spec.alert_sensor_name,
@@ -169,11 +230,14 @@ def build_alert_sensor(spec: SyncSpec) -> dg.SensorDefinition:
         ),
     )
     def alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
-        url = os.environ.get(env)
+        try:
+            url = webhook_url(env)
+        except NotSent as exc:
+            return dg.SkipReason(str(exc))
         if not url:
             return dg.SkipReason(f"{env} is not set: no alert is sent")
-        first = not context.cursor
-        cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {"after": 0.0, "state": OK}
+        deadline = time.monotonic() + TICK_SECONDS
+        cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {"after": 0.0, "state": OK, "catch_up": True}
         records = context.instance.get_run_records(
             dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]), limit=RUNS_READ
         )
@@ -181,21 +245,33 @@ def build_alert_sensor(spec: SyncSpec) -> dg.SensorDefinition:
             (record for record in records if (record.end_time or 0.0) > cursor["after"] and runs_the_sync(record.dagster_run, spec)),
             key=lambda r: r.end_time or 0.0,
         )
-        if first:
-            finished = finished[-1:]  # alerts just turned on: the sync's current state, not its history
-        for record in finished:
-            state = run_state(context.instance, record.dagster_run, spec)
-            if state is None:
-                cursor = {"after": record.end_time, "state": cursor["state"]}
-                continue
+        told = [(record, state) for record in finished if (state := run_state(context.instance, record.dagster_run, spec))]
+        if cursor.get("catch_up") or not cursor["after"]:  # (no run read yet: a cursor of an earlier version)
+            told = told[-1:]  # the sync's current state, not its history nor what a failing webhook missed
+        for record, state in told:
             if state.state != cursor["state"]:
+                if deadline - time.monotonic() < TRY_SECONDS:
+                    break  # this tick's time is spent: the rest waits for the next tick, as it is
                 try:
-                    post(url, message(spec, state, cursor["state"]))
-                except RuntimeError as exc:
-                    context.log.warning(f"Alert for sync {spec.name!r} not sent, tried again at the next tick: {exc}")
+                    answered = post(url, message(spec, state, cursor["state"]), deadline=deadline)
+                except NotSent as exc:
+                    context.log.warning(
+                        f"Alert for sync {spec.name!r} not sent ({exc}); tried again at the next tick, with the sync's state then"
+                    )
+                    cursor = {**cursor, "catch_up": True}
                     break
+                if not answered:
+                    context.log.warning(
+                        f"Alert for sync {spec.name!r} sent, but the webhook did not answer within "
+                        f"{POST_TIMEOUT.read:g} s: counted as sent, not repeated"
+                    )
+                    cursor = {"after": record.end_time, "state": state.state}
+                    break  # a slow webhook: the rest waits for the next tick
                 context.log.info(f"Alert for sync {spec.name!r} sent: {state.state}")
             cursor = {"after": record.end_time, "state": state.state}
+        else:
+            if finished:
+                cursor = {"after": max(cursor["after"], finished[-1].end_time or 0.0), "state": cursor["state"]}
         context.update_cursor(json.dumps(cursor))
         return None
 

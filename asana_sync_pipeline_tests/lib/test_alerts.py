@@ -4,86 +4,12 @@ stays so, one "recovered"; posted to a local webhook that records what it receiv
 
 from __future__ import annotations
 
-import json
-import os
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import dagster as dg
-import pytest
 
-from asana_sync_pipeline.definitions import build_resources
 from asana_sync_pipeline.lib.factory import build_sync_definitions
 from asana_sync_pipeline.lib.sync_spec import AlertSettings, SyncSpec
 from asana_sync_pipeline_tests.conftest import failure_text
-
-WEBHOOK_ENV = "ASANA_SYNC_ALERT_WEBHOOK_URL"
-
-
-class Webhook:
-    """A local receiver of alerts; `failing` answers 500 to that many posts first."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        self.failing = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if receiver.failing:
-                    receiver.failing -= 1
-                    self.send_response(500)
-                else:
-                    receiver.received.append(body)
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/T000/B000/secret-part"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def texts(self) -> list[str]:
-        return [message["text"] for message in self.received]
-
-
-@pytest.fixture
-def webhook(monkeypatch) -> Iterator[Webhook]:
-    hook = Webhook()
-    monkeypatch.setenv(WEBHOOK_ENV, hook.url)
-    monkeypatch.setenv("DAGSTER_WEBSERVER_URL", "http://dagster.example")
-    yield hook
-    hook.server.shutdown()
-
-
-class Sync:
-    """The default sync with alerts, its runs and its alert sensor's ticks, on one instance."""
-
-    def __init__(self, sandbox, alerts: AlertSettings):
-        self.sandbox = sandbox
-        self.defs = dg.Definitions.merge(
-            build_sync_definitions(SyncSpec(alerts=alerts)), dg.Definitions(resources=build_resources(os.environ))
-        )
-        self.cursor: str | None = None
-
-    def run(self, query: str | None = None, sync: dict | None = None) -> dg.ExecuteInProcessResult:
-        ops: dict = {"asana_task_payloads": {"config": sync or {}}}
-        if query:
-            ops["warehouse_model"] = {"config": {"query": query}}
-        return self.defs.resolve_job_def("asana_sync_job").execute_in_process(
-            run_config={"ops": ops}, instance=self.sandbox.instance, raise_on_error=False
-        )
-
-    def tick(self) -> None:
-        sensor = self.defs.resolve_sensor_def("asana_sync_alerts")
-        with dg.build_sensor_context(instance=self.sandbox.instance, cursor=self.cursor) as context:
-            result = sensor.evaluate_tick(context)
-        self.cursor = result.cursor
-
+from asana_sync_pipeline_tests.webhook import WEBHOOK_ENV, Sync
 
 MODEL = "SELECT 'k' || i AS id, 'Task ' || i AS name FROM range(10) t(i)"
 
@@ -192,3 +118,103 @@ def test_runs_from_the_asset_graph_alert_and_other_syncs_or_dry_runs_do_not(sand
     assert materialize(ours).success
     sync.tick()
     assert len(webhook.texts()) == 2 and webhook.texts()[1].startswith("Asana sync 'default' recovered (was: failed)")
+
+
+def test_a_first_post_that_fails_never_replays_history_when_the_webhook_recovers(sandbox, webhook):
+    sync = Sync(sandbox, AlertSettings())
+    sandbox.write_model(MODEL)
+    guard = {"query": "SELECT * FROM asana_task_model WHERE false", "sync": {"on_row_removed": "complete"}}
+    assert sync.run().success
+    assert not sync.run(**guard).success
+    assert sync.run().success
+    assert not sync.run(**guard).success, "the history: ok, guard tripped, ok, guard tripped"
+    webhook.failing = 1_000
+    sync.tick()
+    assert webhook.received == [] and webhook.arrived, "alerts turned on while the webhook answers 500"
+    webhook.failing = 0
+    sync.tick()
+    sync.tick()
+    assert len(webhook.texts()) == 1, f"the current state once, never the history: {webhook.texts()}"
+    assert webhook.texts()[0].startswith("Asana sync 'default': guard tripped.")
+
+
+def test_changes_a_failing_webhook_missed_come_to_the_current_state_once(sandbox, webhook):
+    sync = Sync(sandbox, AlertSettings())
+    sandbox.write_model(MODEL)
+    assert sync.run().success
+    sync.tick()
+    webhook.failing = 1_000
+    for query in ("SELECT * FROM no_such_model", None, "SELECT * FROM no_such_model"):
+        sync.run(query=query)
+        sync.tick()
+    assert webhook.received == [] and webhook.arrived, "failed, recovered, failed while the webhook answered 500"
+    webhook.failing = 0
+    sync.tick()
+    sync.tick()
+    assert len(webhook.texts()) == 1, f"the current state once, not each change it missed: {webhook.texts()}"
+    assert webhook.texts()[0].startswith("Asana sync 'default': failed.")
+    assert sync.run().success
+    sync.tick()
+    assert len(webhook.texts()) == 2 and webhook.texts()[1].startswith("Asana sync 'default' recovered (was: failed)")
+
+
+def test_a_webhook_slower_than_the_timeout_gets_one_message_and_the_tick_stays_short(sandbox, webhook):
+    sync = Sync(sandbox, AlertSettings())
+    sandbox.write_model(MODEL)
+    assert not sync.run(query="SELECT * FROM no_such_model").success
+    webhook.hang_seconds = 15  # answers 200, but later than the client waits
+    sync.tick()
+    assert len(webhook.arrived) == 1, "a post whose answer never came is not sent again in the same tick"
+    assert sync.tick_seconds[-1] < 10, f"the tick blocked {sync.tick_seconds[-1]:.1f} s"
+    webhook.hang_seconds = 0
+    sync.tick()
+    sync.tick()
+    assert len(webhook.arrived) == 1, "nor at the next ticks: the channel gets it once"
+    assert webhook.arrived[0]["text"].startswith("Asana sync 'default': failed.")
+    assert sync.run().success
+    sync.tick()
+    assert len(webhook.arrived) == 2 and webhook.texts()[-1].startswith("Asana sync 'default' recovered (was: failed)")
+
+
+def test_a_webhook_that_never_accepts_a_connection_keeps_each_tick_short(sandbox, webhook, monkeypatch):
+    import socket
+
+    sync = Sync(sandbox, AlertSettings())
+    sandbox.write_model(MODEL)
+    assert not sync.run(query="SELECT * FROM no_such_model").success
+    with socket.socket() as silent:  # listens, never accepts: once its backlog is full, connections hang
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(0)
+        monkeypatch.setenv(WEBHOOK_ENV, f"http://127.0.0.1:{silent.getsockname()[1]}/services/T000/B000/x")
+        fillers = []
+        while True:  # fill the backlog until a connection hangs
+            filler = socket.socket()
+            filler.settimeout(0.5)
+            fillers.append(filler)
+            try:
+                filler.connect(silent.getsockname())
+            except TimeoutError:
+                break
+        sync.tick()
+        for filler in fillers:
+            filler.close()
+    assert sync.tick_seconds[-1] < 20, f"the tick blocked {sync.tick_seconds[-1]:.1f} s"
+    monkeypatch.setenv(WEBHOOK_ENV, webhook.url)
+    sync.tick()
+    [alert] = webhook.texts()
+    assert alert.startswith("Asana sync 'default': failed."), "never sent, so sent at the next tick"
+
+
+def test_a_webhook_url_with_a_trailing_newline_is_cleaned_and_a_broken_one_refused_unshown(sandbox, webhook, monkeypatch):
+    sync = Sync(sandbox, AlertSettings())
+    sandbox.write_model(MODEL)
+    assert not sync.run(query="SELECT * FROM no_such_model").success
+    monkeypatch.setenv(WEBHOOK_ENV, f"  {webhook.url}\n")
+    sync.tick()
+    [alert] = webhook.texts()
+    assert alert.startswith("Asana sync 'default': failed.")
+    assert not sync.run(query="SELECT * FROM no_such_model", sync={"sync_mode": "insert"}).success
+    monkeypatch.setenv(WEBHOOK_ENV, "hooks.example/services/T000/B000/XoXo5ecret")
+    result = sync.tick()
+    assert result.skip_message and "XoXo5ecret" not in result.skip_message
+    assert f"{WEBHOOK_ENV} does not hold an http(s) URL" in result.skip_message

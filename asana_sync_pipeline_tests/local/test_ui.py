@@ -175,7 +175,7 @@ def test_materialize_from_the_asset_graph_in_a_real_browser(ui, tmp_path):
 
 
 def test_alerts_under_dagster_dev_one_per_change_of_state(tmp_path):
-    from asana_sync_pipeline_tests.lib.test_alerts import Webhook
+    from asana_sync_pipeline_tests.webhook import Webhook
 
     hook = Webhook()
     (tmp_path / "dagster_home").mkdir()
@@ -204,4 +204,4 @@ def test_alerts_under_dagster_dev_one_per_change_of_state(tmp_path):
                 connection.execute("CREATE TABLE asana_task_model AS SELECT 'k' || i AS id, 'Task ' || i AS name FROM range(5) t(i)")
             run_and_wait_for_alerts(3, 2, settle=True)
             assert hook.texts()[1].startswith("Asana sync 'default' recovered (was: failed)")
-    hook.server.shutdown()
+    hook.stop()

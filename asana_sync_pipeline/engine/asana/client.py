@@ -14,6 +14,8 @@ taken effect, so only idempotent requests are retried on those; a create is
 left to the caller, which reconciles before creating again (exactly once).
 Until a first answer has arrived, a refused connection is not retried: it means
 a wrong URL or a server that is down, and the user should hear so at once.
+
+Its requests log no URL path and no httpcore trace (`http_logs.quiet_http_logs`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from ..errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, api_error_for
+from ..http_logs import quiet_http_logs
 from ..json_text import dumps
 from ..settings import AsanaSettings
 from .budget import BEAT_SECONDS, Membership, Share, TokenBudget, budget_key
@@ -141,7 +144,8 @@ class AsanaClient:
             self._beating.cancel()
         if self._membership is not None:
             await asyncio.to_thread(self._membership.leave)
-        await self._http.aclose()
+        with quiet_http_logs():
+            await self._http.aclose()
 
     # ---- the token's budget, shared with its other clients ------------------
 
@@ -189,7 +193,8 @@ class AsanaClient:
             try:
                 content = None if body is None else dumps(body).encode("utf-8")
                 headers = None if body is None else {"Content-Type": "application/json"}
-                response = await self._http.request(method, path, params=params, content=content, headers=headers)
+                with quiet_http_logs():
+                    response = await self._http.request(method, path, params=params, content=content, headers=headers)
             except _NOT_SENT as exc:
                 raise AsanaTransportError(
                     f"{method} {path}: could not connect to {self.base_url} ({type(exc).__name__})", maybe_processed=False
