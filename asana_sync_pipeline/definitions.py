@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from .engine import AsanaSettings, StateStore, environment, open_state_store, positive_int
 from .lib.factory import build_sync_definitions
-from .lib.io_managers import SyncIOManager
+from .lib.io_managers import SyncIOManager, WarehouseIOManager
 from .lib.paths import project_path
 from .lib.resources import AsanaResource, SyncStateResource
 from .lib.sync_spec import AlertSettings, SyncSpec
@@ -33,7 +33,7 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
             **connection_settings_from(env),
         ),
         "warehouse": DuckDBResource(
-            database=str(project_path(str(environment.WAREHOUSE_PATH.read(env)), environment.WAREHOUSE_PATH.name)),
+            database=warehouse_file(env),
             connection_config={"access_mode": "READ_ONLY"},
         ),
         "sync_state": SyncStateResource(
@@ -41,7 +41,19 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
             url=dg.EnvVar(environment.STATE_URL.name) if environment.STATE_URL.is_set(env) else None,
         ),
         "io_manager": SyncIOManager(),
+        "warehouse_io_manager": WarehouseIOManager(database=outcomes_file(env)),
     }
+
+
+def warehouse_file(env: Mapping[str, str]) -> str:
+    """The warehouse DuckDB file: models are read from it, the outcomes written into it."""
+    return str(project_path(str(environment.WAREHOUSE_PATH.read(env)), environment.WAREHOUSE_PATH.name))
+
+
+def outcomes_file(env: Mapping[str, str]) -> str:
+    """The DuckDB file the outcomes are written into: the warehouse's own, unless ASANA_OUTCOMES_DUCKDB_PATH names another."""
+    given = environment.OUTCOMES_PATH.read(env)
+    return str(project_path(given, environment.OUTCOMES_PATH.name)) if given else warehouse_file(env)
 
 
 def connection_settings_from(env: Mapping[str, str]) -> dict[str, Any]:
@@ -67,7 +79,10 @@ def _state_file(env: Mapping[str, str]) -> str:
 
 def default_sync_spec(env: Mapping[str, str]) -> SyncSpec:
     read_files_in = tuple(folder for folder in (environment.READ_FILES_IN.read(env) or "").split(os.pathsep) if folder.strip())
-    return SyncSpec(schedule=environment.SYNC_CRON.read(env), sensor=True, alerts=AlertSettings(), read_files_in=read_files_in)
+    return SyncSpec(
+        schedule=environment.SYNC_CRON.read(env), sensor=True, alerts=AlertSettings(), read_files_in=read_files_in,
+        outcomes_schedule=environment.OUTCOMES_CRON.read(env),
+    )  # fmt: skip
 
 
 @functools.cache

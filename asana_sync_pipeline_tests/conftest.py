@@ -3,6 +3,7 @@ PostgreSQL server (one per test process), and running the job."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -28,6 +29,26 @@ from asana_sync_pipeline_tests.webhook import WEBHOOK_ENV, Webhook
 os.environ.setdefault(BUDGET_DIR_ENV, tempfile.mkdtemp(prefix="asana-sync-budgets-"))
 
 TOKEN = "1/1200000000000010:4f6d2c0a9b8e7d6c5b4a39281706f5e4"
+"""The sync's token: the fixture's `me` (Sync Bot)."""
+PERSON = "ada"
+"""Who acts in Asana when a test plays the people, unless it names someone else."""
+
+
+def person_token(name: str) -> str:
+    """The token of a person of the fixture (`ada`, `grace`, ...: the part of their email before the @)."""
+    return f"person-{name}-token"
+
+
+def with_people(fixture: dict) -> dict:
+    """The fixture with a token for each user but the sync's own (`me`, else the first), so that tests act
+    in Asana as people, under their own tokens (the emulator then names them in events and stories)."""
+    fixture = json.loads(json.dumps(fixture))
+    users = fixture.get("users") or []
+    me = fixture.get("me") or (users[0]["gid"] if users else None)
+    for user in users:
+        if user["gid"] != me and user.get("email") and not user.get("token"):
+            user["token"] = person_token(user["email"].split("@")[0].lower())
+    return fixture
 TASK_FIELDS = (
     "name,notes,html_notes,due_on,due_at,start_on,completed,assignee.email,tags.name,"
     "custom_fields,resource_subtype,projects,memberships.section,followers.email,parent"
@@ -66,13 +87,15 @@ class Sandbox:
         monkeypatch.delenv("SYNC_STATE_URL", raising=False)
         return self
 
-    def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    def api(self, as_user: str = PERSON) -> httpx.Client:
+        """Asana's API as a person of the fixture (`ada` by default), or as the sync itself (`as_user="sync"`)."""
+        token = TOKEN if as_user == "sync" else person_token(as_user)
+        return httpx.Client(base_url=self.server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
     def tasks(self) -> list[dict]:
-        """Every task of the project, read through the emulator's HTTP API."""
+        """Every task of the project, read through the emulator's HTTP API (as the sync's user: reading is no edit)."""
         found, offset = [], None
-        with self.api() as api:
+        with self.api("sync") as api:
             while True:
                 params = {"limit": 100, "opt_fields": TASK_FIELDS}
                 if offset:
@@ -205,7 +228,8 @@ def emulator_settings() -> EmulatorSettings:
 
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch, emulator_settings) -> Iterator[Sandbox]:
-    with EmulatorServer(emulator_settings) as server:
+    settings = dataclasses.replace(emulator_settings, fixture=with_people(emulator_settings.load_fixture()))
+    with EmulatorServer(settings) as server:
         yield Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb").bind(monkeypatch)
 
 

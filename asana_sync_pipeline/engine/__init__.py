@@ -12,9 +12,10 @@ The stages, in the order a row travels (docs/architecture.md numbers them the sa
 5. `observing`: what people did in Asana since the last run;
 6. `writing`: creates (exactly once), updates, removals, comments;
 7. `state`: which task each row became (`StateStore`, `open_state_store`);
+8. `outcomes`: what became of each task, kept fresh and given back as tables (`outcome_tables`);
 and `runner` runs them in order (`plan_sync`, `run_sync`). Imports point down the layers
 (foundation, `asana`, `model`, `state`, `fields`, `planning`, `observing`, `writing`,
-`runner`), never back up.
+`outcomes`, `runner`), never back up.
 
     plan = plan_sync(read_model(connection, query), settings, store=store, scope=scope, asana=asana)
     info, report = run_sync(plan, asana=asana, scope=scope, store=store, run_id=run_id, log=print)
@@ -22,6 +23,7 @@ and `runner` runs them in order (`plan_sync`, `run_sync`). Imports point down th
 
 from . import environment
 from .asana.connection import ConnectionInfo
+from .duckdb_files import connect as connect_duckdb
 from .errors import AsanaSyncError, GuardError, ModelQueryRefused, SyncConfigError
 from .fields.rule_selection import NAMED_FIELDS
 from .fields.value_rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
@@ -29,6 +31,8 @@ from .http_logs import quiet_http_logs
 from .log import Log, counted
 from .model.access import model_connection
 from .model.warehouse import check_warehouse_file, count_rows, model_fingerprint, read_model
+from .outcomes.frames import OUTCOME_COLUMNS, OutcomeTables, outcome_tables
+from .outcomes.refresh import OutcomeReading
 from .planning import (
     COMPLETE,
     DELETE,
@@ -45,7 +49,7 @@ from .planning import (
     RebuildPreview,
     read_guards,
 )
-from .runner import plan_sync, run_sync, test_connection
+from .runner import plan_sync, refresh_outcomes_now, run_sync, test_connection
 from .settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES, AsanaSettings, FieldPolicy, SyncSettings, check_gid, positive_int
 from .state import DEFAULT_SYNC, StateStore, SyncScope, open_state_store, utc_now
 from .state.postgres_url import PostgresURL
@@ -63,6 +67,7 @@ __all__ = [
     "EMPTY_KEY",
     "NAMED_FIELDS",
     "NAME_REQUIRED",
+    "OUTCOME_COLUMNS",
     "PARENT_KEY",
     "PLAN_FORMAT",
     "REPEATED_KEY",
@@ -77,6 +82,8 @@ __all__ = [
     "Log",
     "ModelQueryRefused",
     "Operation",
+    "OutcomeReading",
+    "OutcomeTables",
     "Plan",
     "Planned",
     "PlannedRow",
@@ -88,17 +95,20 @@ __all__ = [
     "SyncScope",
     "SyncSettings",
     "check_gid",
+    "connect_duckdb",
     "check_warehouse_file",
     "count_rows",
     "counted",
     "model_connection",
     "model_fingerprint",
     "open_state_store",
+    "outcome_tables",
     "plan_sync",
     "positive_int",
     "quiet_http_logs",
     "read_guards",
     "read_model",
+    "refresh_outcomes_now",
     "requests_for",
     "run_sync",
     "test_connection",

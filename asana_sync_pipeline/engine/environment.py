@@ -48,6 +48,11 @@ WAREHOUSE_PATH = Variable(
     "WAREHOUSE_DUCKDB_PATH", "data/warehouse.duckdb",
     "the warehouse DuckDB (models are read from it read-only); relative to the project folder",
 )  # fmt: skip
+OUTCOMES_PATH = Variable(
+    "ASANA_OUTCOMES_DUCKDB_PATH", None,
+    "the DuckDB file the outcomes (`asana_task_outcomes`, `asana_task_history`, `asana_sync_log`) are written into; "
+    "default: the warehouse's own file (`WAREHOUSE_DUCKDB_PATH`); relative to the project folder",
+)  # fmt: skip
 READ_FILES_IN = Variable(
     "ASANA_SYNC_READ_FILES_IN", None,
     "folders (absolute, separated by `:`) whose files the default sync's model query may read; none by default "
@@ -69,6 +74,10 @@ PROJECT_DIR = Variable(
     "default: the checkout",
 )  # fmt: skip
 SYNC_CRON = Variable("ASANA_SYNC_CRON", "0 * * * *", "cron of the default sync's `asana_sync_schedule`")
+OUTCOMES_CRON = Variable(
+    "ASANA_OUTCOMES_CRON", "*/15 * * * *",
+    "cron of the default sync's `asana_outcomes_schedule`, which refreshes what became of its tasks (off until turned on)",
+)  # fmt: skip
 ALERT_WEBHOOK_URL = Variable(
     "ASANA_SYNC_ALERT_WEBHOOK_URL", None,
     "the default sync's alerts go to this webhook (JSON `{\"text\": …}`, Slack's incoming-webhook shape); set, the sensor "
@@ -85,7 +94,7 @@ BUDGET_DIR = Variable(
 )  # fmt: skip
 
 VARIABLES = (
-    ACCESS_TOKEN, PROJECT_GID, BASE_URL, REQUESTS_PER_MINUTE, MAX_CONCURRENT_WRITES, WAREHOUSE_PATH, READ_FILES_IN,
-    STATE_PATH, STATE_URL, PROJECT_DIR, SYNC_CRON, ALERT_WEBHOOK_URL, WEBSERVER_URL, BUDGET_DIR,
+    ACCESS_TOKEN, PROJECT_GID, BASE_URL, REQUESTS_PER_MINUTE, MAX_CONCURRENT_WRITES, WAREHOUSE_PATH, OUTCOMES_PATH, READ_FILES_IN,
+    STATE_PATH, STATE_URL, PROJECT_DIR, SYNC_CRON, OUTCOMES_CRON, ALERT_WEBHOOK_URL, WEBSERVER_URL, BUDGET_DIR,
 )  # fmt: skip
 """In the order docs/configuration.md lists them."""

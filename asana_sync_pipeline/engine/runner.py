@@ -28,6 +28,7 @@ from .asana.client import AsanaClient
 from .asana.connection import AUTHENTICATION_FAILED, ConnectionInfo, check_connection
 from .errors import (
     AsanaAPIError,
+    AsanaError,
     AsanaTransportError,
     AuthenticationError,
     ConnectionCheckError,
@@ -42,6 +43,8 @@ from .observing.matching import match_tasks_to_rows
 from .observing.observe import Observation
 from .observing.people import StateReads, observe_people
 from .observing.task_values import TASK_OPT_FIELDS
+from .outcomes.frames import outcome_layout
+from .outcomes.refresh import OutcomeReading, record_run_outcomes, refresh_outcomes
 from .planning import Operation, Plan, Planned, RebuildPreview, build_plan, refresh_plan, with_written
 from .planning.guards import check_guards
 from .settings import AsanaSettings, SyncSettings
@@ -225,7 +228,16 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     still_differing = people_edits_after(current, failed={key for key, _, _ in report.rejections if key is not None})
     report.unmatched_after_run = len(still_differing)
     report.differing = still_differing
-    await run.in_state(run.store.save_observation, observation.cursor, still_differing)
+    await run.in_state(run.store.save_outcome_layout, {**outcome_layout(current), "me_gid": run.me_gid})
+    try:
+        cursor = await record_run_outcomes(
+            run.client, run.store, run.scope, observation, run.seen, me_gid=run.me_gid, run_id=run.run_id, log=run.log,
+            wrote_any=run.client.writes_sent > 0,
+        )  # fmt: skip
+    except AsanaError as exc:
+        cursor = observation.cursor
+        run.log(f"WARNING: the outcomes could not read what changed during the run ({exc}); the next refresh reads it")
+    await run.in_state(run.store.save_observation, cursor, still_differing)
     return report
 
 
@@ -287,3 +299,28 @@ async def _fresh_state_warnings(run: RunContext, info: ConnectionInfo) -> list[s
         f"already has tasks. If earlier runs synced this model with another state, this run creates them again: "
         f"stop it and point SYNC_STATE_DUCKDB_PATH (or SYNC_STATE_URL) at that state. {advice}"
     ]
+
+
+def refresh_outcomes_now(
+    asana: AsanaSettings,
+    scope: SyncScope,
+    store: StateStore,
+    *,
+    run_id: str,
+    log: Log,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> OutcomeReading:
+    """Read what became of the sync's tasks since the outcomes last did, and record it (never writes to
+    Asana): under the sync's lock (a sync run and a refresh never record at once),
+    `outcomes.refresh.refresh_outcomes`. The token's user is the one the sync's last run recorded."""
+
+    async def read() -> OutcomeReading:
+        async with AsanaClient(asana, on_retry=log, transport=transport, budget=store.token_budget()) as client:
+            with store.exclusive(scope, log):
+                layout = store.outcome_cursor(scope).layout or {}
+                return await refresh_outcomes(client, store, scope, me_gid=layout.get("me_gid"), run_id=run_id, log=log)
+
+    try:
+        return asyncio.run(read())
+    except AuthenticationError:
+        raise ConnectionCheckError(AUTHENTICATION_FAILED.format(source=asana.token_source)) from None

@@ -299,6 +299,13 @@ class SyncSettings(DescribedSettings):
         "A run in which more than this share of the sync's live tasks (and more than 5) would lose their row while "
         "as many new rows appear fails before any write: the primary key changed format.",
     )
+    outcome_fields: dict[str, str] = _setting(
+        None,
+        "Column -> Asana field: more of each task to keep in asana_task_outcomes beside the mapped fields "
+        "(e.g. {seats_now: custom_fields.Seats}).",
+        default_factory=dict,
+    )
+    sync_log_days: int = _setting(90, "How many days of asana_sync_log the sync state keeps.")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sync_mode", SyncMode.parse(self.sync_mode))
@@ -307,6 +314,8 @@ class SyncSettings(DescribedSettings):
             raise SyncConfigError("primary_key must name a column of the model; it is empty")
         object.__setattr__(self, "primary_key", primary_key)
         object.__setattr__(self, "field_mapping", dict(self.field_mapping or {}))
+        object.__setattr__(self, "outcome_fields", _outcome_fields(self.outcome_fields))
+        object.__setattr__(self, "sync_log_days", positive_int(self.sync_log_days, "sync_log_days"))
         if self.sync_key_field is not None and str(self.sync_key_field).strip() == "":
             object.__setattr__(self, "sync_key_field", None)
         if self.sync_key_field is not None:
@@ -454,3 +463,14 @@ class AsanaSettings(DescribedSettings):
             object.__setattr__(self, name, positive_number(getattr(self, name), name))
         if self.reconcile_grace_seconds < 0:
             raise SyncConfigError(f"reconcile_grace_seconds cannot be negative, got {self.reconcile_grace_seconds!r}")
+
+
+def _outcome_fields(given: Any) -> dict[str, str]:
+    """`outcome_fields` checked: each a column name and an Asana field (a task field, or `custom_fields.<name or GID>`)."""
+    found = {}
+    for column, target in dict(given or {}).items():
+        column, target = str(column).strip(), str(target).strip()
+        if not column or not target:
+            raise SyncConfigError(f"outcome_fields maps {column!r} to {target!r}: each needs a column name and an Asana field")
+        found[column] = target
+    return found

@@ -43,6 +43,8 @@ class SyncSettingsFields(BaseModel):
     on_task_deleted: str | None = _sync_setting("on_task_deleted")
     on_asana_edit: str | None = _sync_setting("on_asana_edit")
     max_replaced_fraction: float | None = _sync_setting("max_replaced_fraction")
+    outcome_fields: dict[str, str] | None = _sync_setting("outcome_fields")
+    sync_log_days: int | None = _sync_setting("sync_log_days")
 
     def given_settings(self) -> dict[str, Any]:
         """The settings set explicitly (not None)."""

@@ -4,8 +4,9 @@ import dagster as dg
 
 from .alerts import build_alert_sensor
 from .assets import SyncAssetBodies, build_sync_assets
-from .jobs import build_connection_test_job, build_dry_run_job, build_sync_job
-from .schedules import build_schedule
+from .jobs import build_connection_test_job, build_dry_run_job, build_outcomes_job, build_sync_job
+from .outcomes import build_outcome_assets
+from .schedules import build_outcomes_schedule, build_schedule
 from .sensors import build_sensor
 from .sync_spec import SyncSpec
 
@@ -16,13 +17,16 @@ def build_sync_definitions(spec: SyncSpec, bodies: SyncAssetBodies | None = None
     Resources (`asana`, `warehouse`, `sync_state`) are shared by every sync and bound once, by the
     code location."""
     job = build_sync_job(spec)
+    outcomes_job = build_outcomes_job(spec)
     schedules = [build_schedule(spec, job)] if spec.schedule else []
+    if spec.outcomes_schedule:
+        schedules.append(build_outcomes_schedule(spec, outcomes_job))
     sensors = [build_sensor(spec, job)] if spec.sensor else []
     if spec.alerts is not None:
         sensors.append(build_alert_sensor(spec))
     return dg.Definitions(
-        assets=build_sync_assets(spec, bodies),
-        jobs=[job, build_dry_run_job(spec), build_connection_test_job(spec)],
+        assets=[*build_sync_assets(spec, bodies), build_outcome_assets(spec)],
+        jobs=[job, build_dry_run_job(spec), build_connection_test_job(spec), outcomes_job],
         schedules=schedules,
         sensors=sensors,
     )

@@ -1,4 +1,4 @@
-"""How the model and the plan travel between a sync's steps.
+"""How the model and the plan travel between a sync's steps, and how the outcomes reach the warehouse.
 
 Dagster's filesystem IO manager pickles every output to a file and reads it back in the next
 step: for a million-row model and its plan, seconds of pickling in a run whose steps all run in
@@ -11,10 +11,22 @@ written at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+import pandas as pd
+from dagster._core.definitions.metadata import TableMetadataSet
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
+from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
+
+from ..engine import connect_duckdb
+
+WAREHOUSE_WAIT_SECONDS = 120.0
+"""How long writing the outcomes waits for a process that holds the warehouse file (a dbt build, a
+model read, a notebook) before the step fails, nothing lost: the next materialization writes them."""
 
 DRY_RUN_TAG = "asana_sync/dry_run"
 """Tag of the dry-run jobs' runs: their outputs stay in memory."""
@@ -54,3 +66,82 @@ class SyncIOManager(dg.ConfigurableIOManager):
                     "the sync's job (asana_sync_job)."
                 )
             ) from None
+
+
+class ReplacingPandasTypeHandler(DbTypeHandler[pd.DataFrame]):
+    """A DataFrame stored as a DuckDB table, replaced whole in one statement (readers never see it
+    half written, and a column added or retyped since the last time is taken as it is); an empty
+    frame still makes its table, so that a query joining it finds it."""
+
+    def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any) -> Any:
+        name = f"{table_slice.schema}.{table_slice.table}"
+        connection.register("asana_sync_output", obj)
+        try:
+            connection.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM asana_sync_output")
+        finally:
+            connection.unregister("asana_sync_output")
+        context.add_output_metadata(
+            {
+                **TableMetadataSet(row_count=len(obj), table_name=name),
+                "dataframe_columns": dg.MetadataValue.table_schema(
+                    dg.TableSchema(columns=[dg.TableColumn(name=str(column), type=str(dtype)) for column, dtype in obj.dtypes.items()])
+                ),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection: Any) -> pd.DataFrame:
+        return connection.execute(DuckDbClient.get_select_statement(table_slice)).df()
+
+    @property
+    def supported_types(self) -> list[type]:
+        return [pd.DataFrame]
+
+
+class _WaitingDuckDbClient(DuckDbClient):
+    """dagster-duckdb's client, waiting (bounded, and saying so) for a process that holds the file,
+    and replacing tables in one statement (the handler's) instead of deleting their rows first."""
+
+    @staticmethod
+    def delete_table_slice(context: dg.OutputContext, table_slice: TableSlice, connection: Any) -> None:
+        return None
+
+    @staticmethod
+    @contextmanager
+    def connect(context: Any, _: TableSlice) -> Iterator[Any]:
+        config = context.resource_config
+        connection = connect_duckdb(
+            config["database"], dict(config.get("connection_config") or {}), wait_seconds=WAREHOUSE_WAIT_SECONDS,
+            what="the warehouse", log=context.log.info if getattr(context, "log", None) else None,
+        )  # fmt: skip
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
+class WarehouseIOManager(DuckDBIOManager):
+    """Tables in the warehouse's DuckDB file, from pandas DataFrames: dagster-duckdb's `DuckDBIOManager`
+    with a pandas handler, as dagster-duckdb-pandas' `DuckDBPandasIOManager` is (that package pins pandas
+    below 3; this project runs pandas 3). A table is replaced whole at each materialization; a process
+    holding the file is waited for, up to `WAREHOUSE_WAIT_SECONDS`, saying whom it waits for. Bound as
+    `warehouse_io_manager`; a team on Snowflake, BigQuery or PostgreSQL binds its own IO manager there.
+    The table of asset key `schema/table` is `schema.table`; of an unprefixed key, the asset's `schema`
+    metadata names the schema."""
+
+    @staticmethod
+    def type_handlers() -> Sequence[DbTypeHandler]:
+        return [ReplacingPandasTypeHandler()]
+
+    @staticmethod
+    def default_load_type() -> type | None:
+        return pd.DataFrame
+
+    def create_io_manager(self, context: Any) -> DbIOManager:
+        return DbIOManager(
+            db_client=_WaitingDuckDbClient(),
+            database=self.database,
+            schema=self.schema_,
+            type_handlers=self.type_handlers(),
+            default_load_type=self.default_load_type(),
+            io_manager_name="WarehouseIOManager",
+        )

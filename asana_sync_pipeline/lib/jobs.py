@@ -11,6 +11,8 @@ from .resources import AsanaResource
 from .sync_spec import SyncSpec
 
 SYNC_TAG = "asana_sync/sync"
+OUTCOMES_TAG = "asana_sync/outcomes"
+"""Tag of the outcomes jobs' runs (they write nothing to Asana)."""
 """Tag of every sync job (and so of its runs): the sync's name."""
 
 if TYPE_CHECKING:
@@ -35,11 +37,23 @@ def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
     process lets the next sync write as soon as the previous one is done."""
     return dg.define_asset_job(
         spec.job_name,
-        selection=dg.AssetSelection.assets(*spec.own_asset_keys),
+        selection=dg.AssetSelection.assets(*spec.own_asset_keys, *spec.outcome_asset_keys),
         description=f"Sync {spec.name!r}: read the model, plan each row, and write the tasks to Asana.",
         tags={SYNC_TAG: spec.name},
         executor_def=dg.in_process_executor,
         config=_run_config(spec),
+    )
+
+
+def build_outcomes_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
+    """The outcomes alone: what became of the sync's tasks, read from Asana (never written to) and
+    stored in the warehouse."""
+    return dg.define_asset_job(
+        spec.outcomes_job_name,
+        selection=dg.AssetSelection.assets(*spec.outcome_asset_keys),
+        description=f"What became of sync {spec.name!r}'s tasks, read from Asana (never written to), into the warehouse.",
+        tags={SYNC_TAG: spec.name, OUTCOMES_TAG: "true"},
+        executor_def=dg.in_process_executor,
     )
 
 

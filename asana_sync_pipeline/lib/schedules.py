@@ -16,6 +16,18 @@ if TYPE_CHECKING:
 DEFAULT_CRON = str(environment.SYNC_CRON.default)
 
 
+def build_outcomes_schedule(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.ScheduleDefinition:
+    """The outcomes' refresh on its cron (`outcomes_schedule`), off until turned on."""
+    assert spec.outcomes_schedule, "an outcomes schedule has a cron"
+    return dg.ScheduleDefinition(
+        name=spec.outcomes_schedule_name,
+        job=job,
+        cron_schedule=spec.outcomes_schedule,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Refreshes what became of sync {spec.name!r}'s tasks on the cron {spec.outcomes_schedule!r}; writes nothing to Asana.",
+    )
+
+
 def build_schedule(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=spec.schedule_name,

@@ -18,6 +18,7 @@ import dagster as dg
 from ..engine import DEFAULT_SYNC, DEFAULT_TOKEN_ENV, SyncConfigError, SyncSettings, check_gid, environment
 
 DEFAULT_QUERY = "SELECT * FROM asana_task_model"
+OUTCOME_ROLES = ("asana_task_outcomes", "asana_task_history", "asana_sync_log")
 DEFAULT_GROUP = "asana_sync"
 DEFAULT_WEBHOOK_ENV = environment.ALERT_WEBHOOK_URL.name
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -63,6 +64,8 @@ class SyncSpec:
     alerts: AlertSettings | None = None
     read_files_in: tuple[str, ...] = ()
     """Folders whose files the model query may read (`engine.model.access`); none by default."""
+    outcomes_schedule: str | None = None
+    """Cron of the outcomes' refresh (`asana_outcomes_schedule`); None: no schedule."""
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name or ""):
@@ -143,9 +146,27 @@ class SyncSpec:
         return f"asana_token_{self.access_token_env.lower()}"
 
     @property
+    def outcomes_job_name(self) -> str:
+        return self._prefixed("asana_outcomes_job")
+
+    @property
+    def outcomes_schedule_name(self) -> str:
+        return self._prefixed("asana_outcomes_schedule")
+
+    @property
+    def outcomes_schema(self) -> str:
+        """The warehouse schema of the sync's outcome tables: the default sync's `asana_sync`, else its name."""
+        return DEFAULT_GROUP if self.is_default else self.name
+
+    @property
     def roles(self) -> list[str]:
-        """The sync's own assets, in order (no `warehouse_model` when the model is an upstream asset)."""
+        """The sync's own assets that write, in order (no `warehouse_model` when the model is an upstream asset)."""
         return ["warehouse_model", "asana_task_payloads", "asana_tasks"][1 if self.model_query is None else 0 :]
+
+    @property
+    def outcome_roles(self) -> list[str]:
+        """The sync's outcome assets, below `asana_tasks`."""
+        return list(OUTCOME_ROLES)
 
     def asset_key(self, role: str) -> dg.AssetKey:
         """The key of one of the sync's assets (`N/asana_tasks`)."""
@@ -154,6 +175,10 @@ class SyncSpec:
     @property
     def own_asset_keys(self) -> list[dg.AssetKey]:
         return [self.asset_key(role) for role in self.roles]
+
+    @property
+    def outcome_asset_keys(self) -> list[dg.AssetKey]:
+        return [self.asset_key(role) for role in self.outcome_roles]
 
     def op_name(self, asset: str) -> str:
         """The op of one of the sync's assets, as run config addresses it (`N__asana_task_payloads`)."""

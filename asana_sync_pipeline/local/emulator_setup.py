@@ -62,6 +62,9 @@ def local_environment(server: EmulatorServer, specs: Iterable[SyncSpec], *, ware
         environment.WAREHOUSE_PATH.name: str(warehouse),
         environment.STATE_PATH.name: str(state),
     }
+    if warehouse.resolve() != SAMPLE_WAREHOUSE.resolve():
+        # A warehouse of yours is read, never written: the outcomes go beside the local state instead.
+        env[environment.OUTCOMES_PATH.name] = str(state.parent / "outcomes.duckdb")
     env.update({spec.access_token_env: LOCAL_TOKEN for spec in specs})
     return env
 

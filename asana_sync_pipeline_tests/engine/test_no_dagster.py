@@ -10,7 +10,7 @@ from pathlib import Path
 import asana_sync_pipeline.engine as engine
 
 ENGINE = Path(engine.__file__).parent
-LAYERS = ["", "asana", "model", "state", "fields", "planning", "observing", "writing", "runner"]
+LAYERS = ["", "asana", "model", "state", "fields", "planning", "observing", "writing", "outcomes", "runner"]
 """Bottom to top: "" is the engine's foundation (errors, settings, exact JSON, the log type)."""
 
 

@@ -105,8 +105,8 @@ def test_a_task_gid_is_checked_once_then_remembered(sandbox):
     sandbox.write_model(f"SELECT 'a' AS id, 'Renamed again' AS name, '{mine}' AS task_gid")
     sandbox.reset_stats()
     assert materialization(sandbox.sync(), "asana_tasks")["updated"] == 1
-    # the connection test (2), the project's events (1) and the task the last run wrote, read once to see
-    # whether a person changed it since (1): its project is not checked again
+    # the connection test (2), the project's events (1), and the events after its write, read back at the end of
+    # the run (1): the task the last run wrote is not read again (its answer is kept), nor its project checked
     assert sandbox.stats()["by_method"].get("GET", 0) == 4
 
 

@@ -115,6 +115,10 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
     )
     schedule: str | None = Field(default=None, description="Cron on which to run the sync (off until enabled in the UI).")
     sensor: bool = Field(default=False, description="Run the sync when its model changes (off until enabled in the UI).")
+    outcomes_schedule: str | None = Field(
+        default=None,
+        description="Cron on which to refresh what became of the sync's tasks in the warehouse (off until enabled in the UI).",
+    )
     alerts: Alerts | None = Field(
         default=None,
         description="`{webhook_url_env: NAME}`: post to that webhook once per change of the sync's state, and on recovery.",
@@ -154,6 +158,7 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
             sensor=self.sensor,
             alerts=AlertSettings(self.alerts.webhook_url_env, self.alerts.edits_over) if self.alerts else None,
             read_files_in=tuple(self.model_source.read_files_in or ()),
+            outcomes_schedule=self.outcomes_schedule,
         )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:

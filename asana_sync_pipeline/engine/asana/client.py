@@ -330,12 +330,15 @@ class AsanaClient:
     async def get_task(self, task_gid: str, opt_fields: list[str]) -> dict[str, Any]:
         return await self.request("GET", f"/tasks/{task_gid}", params={"opt_fields": ",".join(opt_fields)})
 
-    async def create_task(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def create_task(self, data: dict[str, Any], opt_fields: list[str] | None = None) -> dict[str, Any]:
         """POST /tasks, never retried once it may have reached Asana (see module doc)."""
-        return await self.request("POST", "/tasks", params={"opt_fields": "gid,permalink_url"}, data=data, idempotent=False)
+        fields = ",".join(opt_fields) if opt_fields else "gid,permalink_url"
+        return await self.request("POST", "/tasks", params={"opt_fields": fields}, data=data, idempotent=False)
 
-    async def update_task(self, task_gid: str, data: dict[str, Any]) -> dict[str, Any]:
-        return await self.request("PUT", f"/tasks/{task_gid}", params={"opt_fields": "gid"}, data=data)
+    async def update_task(self, task_gid: str, data: dict[str, Any], opt_fields: list[str] | None = None) -> dict[str, Any]:
+        """The task as Asana holds it after the update (`opt_fields`, or its GID alone)."""
+        fields = ",".join(opt_fields) if opt_fields else "gid"
+        return await self.request("PUT", f"/tasks/{task_gid}", params={"opt_fields": fields}, data=data)
 
     async def delete_task(self, task_gid: str) -> None:
         await self.request("DELETE", f"/tasks/{task_gid}")

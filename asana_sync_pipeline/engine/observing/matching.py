@@ -88,7 +88,7 @@ def match_tasks_to_rows(plan: Plan, tasks: list[dict[str, Any]], project_gid: st
         outcomes.append(
             Outcome(
                 key, task_gid=task["gid"], payload_hash=row.payload_hash if current else None,
-                written=plan.written_values(row.position) if current else None,
+                written=plan.written_values(row.position) if current else None, action="adopt",
             )
         )
     return Adoptions(outcomes, up_to_date, duplicates)

@@ -24,7 +24,7 @@ from ..asana.client import AsanaClient
 from ..errors import ForbiddenError, NotFoundError, SyncTokenExpired
 from ..log import Log
 from ..state import EventCursor, utc_now
-from .task_values import TASK_OPT_FIELDS, parse_time
+from .task_values import OUTCOME_OPT_FIELDS, parse_time
 
 READ_ONE_BY_ONE = 25
 """Up to this many changed tasks are read one by one; more, through one listing of the project."""
@@ -32,7 +32,8 @@ LISTING_MARGIN = timedelta(seconds=1)
 """Listing the tasks modified since the first event (Asana's clock), less this margin for rounding."""
 LISTING_SKEW = timedelta(minutes=2)
 """Without event times: since the last read by this machine's clock, less this for clock skew."""
-OPT_FIELDS = [*TASK_OPT_FIELDS, "liked", "projects.name"]
+OPT_FIELDS = OUTCOME_OPT_FIELDS
+"""Each task is read with what the outcomes keep of it too: what a run reads, they record."""
 
 
 @dataclass
@@ -51,10 +52,14 @@ class Observation:
     hidden: set[str] = field(default_factory=set)
     """Tasks Asana no longer lets the token read (403): moved where it has no access."""
     unknown: list[dict[str, Any]] = field(default_factory=list)
+    task_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """The events of each task read (GID -> its events, oldest first): who changed what, and when."""
+    own_only: set[str] = field(default_factory=set)
+    """Tasks whose events all came from the token's own user (the sync's writes): not read, nothing of people's."""
 
 
 @dataclass
-class _Events:
+class Events:
     changed: set[str]
     deleted: set[str]
     events: int
@@ -62,12 +67,15 @@ class _Events:
     """None: no valid token (first run, expired, 412)."""
     earliest: datetime | None = None
     """When the first of them happened, by Asana's clock: every changed task was modified since."""
+    by_task: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each task's events (those of comments and attachments under their task), oldest first."""
 
 
-async def _read_events(client: AsanaClient, project_gid: str, cursor: EventCursor | None) -> tuple[_Events, EventCursor]:
+async def read_events(client: AsanaClient, project_gid: str, cursor: EventCursor | None) -> tuple[Events, EventCursor]:
     """Every event since `cursor`, page by page; the cursor to keep for the next run."""
     changed: set[str] = set()
     deleted: set[str] = set()
+    by_task: dict[str, list[dict[str, Any]]] = {}
     count, token = 0, cursor.token if cursor else None
     earliest: datetime | None = None
     while True:
@@ -75,13 +83,17 @@ async def _read_events(client: AsanaClient, project_gid: str, cursor: EventCurso
         try:
             page = await client.events(project_gid, token)
         except SyncTokenExpired as exc:
-            return _Events(set(), set(), 0, None), EventCursor(exc.fresh, read_at)
+            return Events(set(), set(), 0, None), EventCursor(exc.fresh, read_at)
         for event in page.get("data") or []:
             count += 1
             resource = event.get("resource") or {}
+            parent = event.get("parent") or {}
             if resource.get("resource_type") != "task":
+                if parent.get("resource_type") == "task":  # a comment or an attachment: the task changed, no field did
+                    by_task.setdefault(str(parent.get("gid")), []).append(event)
                 continue
             gid = str(resource.get("gid"))
+            by_task.setdefault(gid, []).append(event)
             at = parse_time(event.get("created_at"))
             if at is not None and (earliest is None or at < earliest):
                 earliest = at
@@ -94,7 +106,7 @@ async def _read_events(client: AsanaClient, project_gid: str, cursor: EventCurso
         token = page["sync"]
         if not page.get("has_more"):
             fresh = EventCursor(token, read_at)
-            return _Events(changed, deleted, count, fresh, earliest), fresh
+            return Events(changed, deleted, count, fresh, earliest, by_task), fresh
 
 
 async def _read_tasks(client: AsanaClient, gids: set[str], into: Observation) -> dict[str, dict[str, Any]]:
@@ -127,17 +139,20 @@ async def observe(
     log: Log,
     listed_already: bool = False,
     known: Collection[str] = (),
+    me_gid: str | None = None,
 ) -> Observation:
     """What changed in the project since `cursor`, for the sync's tasks (`ours`: task GID -> row key).
 
     `want_unknown`: also read tasks the state does not know that joined the project (to adopt them by
     their sync key). Without a valid cursor and with tasks to compare, lists the project once (unless
     this run has just listed it: `listed_already`, after rebuilding its state). `known`: tasks the
-    state knows beside `ours` (released, or completed when their row left), never unknown."""
+    state knows beside `ours` (released, or completed when their row left), never unknown. `me_gid`: the
+    token's user; a task of the sync's whose every event that user made changed only by the sync's own
+    writes, and is not read (`own_only`)."""
     known = set(ours) | set(known)
     before = client.requests_sent
-    events, fresh = await _read_events(client, project_gid, cursor)
-    seen = Observation(fresh, events=events.events)
+    events, fresh = await read_events(client, project_gid, cursor)
+    seen = Observation(fresh, events=events.events, task_events=events.by_task)
     if events.cursor is None:
         if ours and not listed_already:
             why = "no sync token yet" if cursor is None else "its sync token expired"
@@ -152,6 +167,9 @@ async def observe(
     seen.gone = events.deleted & set(ours)
     changed = events.changed - seen.gone
     mine = changed & set(ours)
+    if me_gid:
+        seen.own_only = {gid for gid in mine if all(_author(event) == me_gid for event in events.by_task.get(gid, []))}
+        mine -= seen.own_only
     others = changed - known if want_unknown else set()
     if len(mine) + len(others) > READ_ONE_BY_ONE and cursor is not None:
         start = events.earliest - LISTING_MARGIN if events.earliest else cursor.read_at - LISTING_SKEW
@@ -171,6 +189,11 @@ async def observe(
     seen.unknown += [task for gid, task in found.items() if gid not in ours]
     seen.reads = client.requests_sent - before
     return seen
+
+
+def _author(event: Mapping[str, Any]) -> str | None:
+    user = event.get("user")
+    return str(user.get("gid")) if isinstance(user, dict) and user.get("gid") else None
 
 
 def ours_from(synced: pd.DataFrame) -> dict[str, str]:

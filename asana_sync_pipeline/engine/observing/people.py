@@ -70,7 +70,7 @@ async def observe_people(
     cursor = await state.call(state.store.event_cursor)
     observation = await observe(
         client, state.scope.project_gid, ours_from(synced), cursor, want_unknown=want_unknown, log=log,
-        listed_already=listed_already, known=synced["task_gid"].astype(str),
+        listed_already=listed_already, known=synced["task_gid"].astype(str), me_gid=me_gid,
     )  # fmt: skip
     if between is not None:
         plan, synced = await between(observation)

@@ -36,6 +36,13 @@ TASK_OPT_FIELDS = [
     "custom_fields.people_value", "custom_fields.people_value.email",
 ]  # fmt: skip
 """What every read of a task asks for: each field a create or an update may send, with the emails of people."""
+OUTCOME_OPT_FIELDS = [
+    *TASK_OPT_FIELDS, "liked", "projects.name", "permalink_url", "completed_at", "completed_by.email", "completed_by.name",
+    "assignee.name", "tags.name", "followers.name", "memberships.project.name", "memberships.section.name", "parent.name",
+    "num_subtasks", "modified_at", "custom_fields.name", "custom_fields.enum_value.name", "custom_fields.multi_enum_values.name",
+    "custom_fields.people_value.name",
+]  # fmt: skip
+"""What a read for the outcomes asks for beside: names, emails, completion, subtasks and times, in the model's terms."""
 LIST_FIELDS = frozenset({"tags", "followers", "projects"})
 COMPARED = frozenset(
     {
@@ -456,3 +463,91 @@ def appearance_of_task(task: Mapping[str, Any], people: People) -> Appearance:
         if membership.get("section")
     )
     return Appearance(fields, texts, sections)
+
+
+# ---- a task in the model's terms (for the outcomes) ---------------------------------
+
+CAPTURED = (
+    "name", "notes", "completed", "assignee", "section", "due_on", "due_at", "start_on", "start_at", "tags", "followers",
+    "projects", "parent",
+)  # fmt: skip
+"""The fields whose changes the outcomes' history records (and every `custom_fields.<name>` of the task)."""
+
+
+def _person_term(person: Any) -> str | None:
+    if not isinstance(person, dict):
+        return None
+    return person.get("email") or person.get("name") or person.get("gid")
+
+
+def custom_term(custom: Mapping[str, Any]) -> Any:
+    """A custom field's value in the model's terms: text, a number, an option's name, names of
+    several options, a date (or date-time), emails of people; None when empty."""
+    kind = custom.get("resource_subtype")
+    if kind == "text":
+        return custom.get("text_value")
+    if kind == "number":
+        value = custom.get("number_value")
+        return None if value is None else (int(value) if float(value).is_integer() else float(value))
+    if kind == "enum":
+        option = custom.get("enum_value")
+        return (option.get("name") or option.get("gid")) if isinstance(option, dict) else None
+    if kind == "multi_enum":
+        names = sorted(str(option.get("name") or option.get("gid")) for option in custom.get("multi_enum_values") or [])
+        return names or None
+    if kind == "people":
+        emails = sorted(filter(None, (_person_term(person) for person in custom.get("people_value") or [])))
+        return emails or None
+    if kind == "date":
+        date_value = custom.get("date_value") or {}
+        return date_value.get("date_time") or date_value.get("date")
+    return custom.get("display_value")
+
+
+def model_terms(task: Mapping[str, Any], project_gid: str) -> dict[str, Any]:
+    """A task as Asana shows it, field by field, in the model's terms: people by email, sections,
+    tags, projects and options by name, dates as written, instants as ISO text; lists sorted.
+    Custom fields appear as `custom_fields.<name>` (and `custom_fields.<GID>`)."""
+    section = None
+    for membership in task.get("memberships") or []:
+        if gid_of(membership.get("project")) == project_gid:
+            found = membership.get("section") or {}
+            section = found.get("name") or found.get("gid")
+    terms: dict[str, Any] = {
+        "name": task.get("name"),
+        "notes": task.get("notes"),
+        "completed": bool(task.get("completed")),
+        "completed_at": task.get("completed_at"),
+        "completed_by": _person_term(task.get("completed_by")),
+        "assignee": _person_term(task.get("assignee")),
+        "section": section,
+        "due_on": task.get("due_on"),
+        "due_at": task.get("due_at"),
+        "start_on": task.get("start_on"),
+        "start_at": task.get("start_at"),
+        "tags": sorted(str(tag.get("name") or tag.get("gid")) for tag in task.get("tags") or []),
+        "followers": sorted(filter(None, (_person_term(person) for person in task.get("followers") or []))),
+        "projects": sorted(str(project.get("name") or project.get("gid")) for project in task.get("projects") or []),
+        "parent": gid_of(task.get("parent")),
+        "resource_subtype": task.get("resource_subtype"),
+        "approval_status": task.get("approval_status"),
+        "liked": task.get("liked"),
+        "html_notes": task.get("html_notes"),
+    }
+    for custom in task.get("custom_fields") or []:
+        value = custom_term(custom)
+        terms[f"{CUSTOM_FIELD_PREFIX}{custom.get('gid')}"] = value
+        if custom.get("name"):
+            terms[f"{CUSTOM_FIELD_PREFIX}{custom['name']}"] = value
+    return terms
+
+
+def as_text(value: Any) -> str | None:
+    """A value in the model's terms as the history's text: lists joined by ", ", booleans in lower case."""
+    if value is None or value == []:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)

@@ -243,8 +243,21 @@ def build_plan(
         unchecked=unchecked,
         policies=policies,
         renames=renames,
+        key_kind=_key_kind(model[settings.primary_key], exact),
     )
     return _with_lifecycle(plan, synced, position)
+
+
+def _key_kind(column: pd.Series, exact: bool) -> str:
+    """What the model's primary key holds, for the outcomes to give it back the same way: `integer`,
+    `number` (decimals and floats, and integers wider than 64 bits, kept as exact text) or `text`."""
+    if exact:
+        return "number"
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return "integer"
+    if is_numeric_key(column):
+        return "number"
+    return "text"
 
 
 def _removed_as(synced: pd.DataFrame, position: np.ndarray, mark: str) -> np.ndarray:

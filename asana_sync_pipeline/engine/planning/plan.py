@@ -194,6 +194,8 @@ class Plan:
     people: PeopleSeen = field(default_factory=PeopleSeen)
     put_back: dict[int, str | None] = field(default_factory=dict)
     """Row position -> the section to put a task a person moved out back in (None: the project's first)."""
+    key_kind: str = "text"
+    """What the model's primary key holds (`integer`, `number`, `text`): the outcomes give keys back so."""
     labels: dict[str, str] = field(default_factory=dict)
     """GID -> what people call it (an email, a tag's or option's name), from the schema when read: for showing values."""
     plan_format: int = field(default_factory=lambda: PLAN_FORMAT, repr=False)
@@ -406,6 +408,16 @@ class Plan:
         hashes[at] = payload_hash_of_values({name: column[at] for name, column in values.items()}, len(at))
         table = self.table.assign(payload_hash=hashes)
         return replace(self, values=values, table=table, pending={})
+
+    def label(self, canonical: Any) -> Any:
+        """A canonical value as people call it: the GIDs the schema names (options, tags, sections,
+        people) by their names and emails; any other value as it is."""
+        if not isinstance(canonical, str) or not self.labels:
+            return canonical
+        items = canonical.split(",")
+        if not all(item.isdigit() for item in items):
+            return canonical
+        return ",".join(self.labels.get(item, item) for item in items)
 
     def rejection_rows(self, reason: str) -> pd.DataFrame:
         """The planned rejections with this exact reason."""

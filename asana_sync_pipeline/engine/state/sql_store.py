@@ -22,8 +22,11 @@ import pandas as pd
 
 from ..json_text import dumps
 from .store import (
+    COMPLETED,
+    LIVE,
     REJECTION_COLUMNS,
     RELEASED,
+    REMOVED,
     RUN_COUNTS,
     SYNCED_COLUMNS,
     CommentIntent,
@@ -31,6 +34,8 @@ from .store import (
     Intent,
     Outcome,
     OutcomeBatch,
+    OutcomeCursor,
+    Refresh,
     StateStore,
     SyncScope,
     people_edit_rows,
@@ -42,7 +47,10 @@ from .tables import BY_NAME
 SCOPED = "sync_name = ? AND project_gid = ?"
 TIMESTAMP_COLUMNS = ("synced_at", "attempted_at", "rejected_at", "started_at", "finished_at")
 RUN_COLUMNS = BY_NAME["sync_runs"].column_names
-KEYED_TABLES = ("synced_tasks", "create_intents", "comment_intents", "rejections", "people_edits")
+KEYED_TABLES = (
+    "synced_tasks", "create_intents", "comment_intents", "rejections", "people_edits", "task_snapshots", "task_history",
+    "sync_log",
+)  # fmt: skip
 """The tables holding rows by primary key (renamed together)."""
 
 
@@ -70,6 +78,22 @@ class Session(ABC):
 def _hashes(values: Sequence[Any]) -> Any:
     """Unsigned 64-bit hashes read as text, exactly."""
     return pd.array([None if value is None else int(value) for value in values], dtype="UInt64")
+
+
+def _status(outcome: Outcome) -> str:
+    """A task's status (`sync_status` of the outcomes) after an outcome that gives it to a row."""
+    if outcome.task_status:
+        return outcome.task_status
+    if outcome.removed == COMPLETED:
+        return REMOVED
+    return RELEASED if outcome.removed == RELEASED else LIVE
+
+
+def _log_line(outcome: Outcome) -> tuple[Any, ...]:
+    status = "ok" if outcome.reason is None else ("failed" if outcome.failed else "rejected")
+    error = None if outcome.reason is None else (f"{outcome.field}: {outcome.reason}" if outcome.field else outcome.reason)
+    fields = json.dumps(outcome.changes, sort_keys=True, ensure_ascii=False, default=str) if outcome.changes else None
+    return (outcome.primary_key, outcome.task_gid or outcome.about, outcome.action, fields, status, error, outcome.http_status)
 
 
 def _texts(values: Sequence[Any]) -> list[str | None]:
@@ -218,7 +242,9 @@ class SqlStateStore(StateStore, ABC):
                 [scope.sync, scope.project_gid, run_id, *params],
             )
 
-    def start_run(self, scope: SyncScope, run_id: str, keys: list[str], rejections: pd.DataFrame) -> None:
+    def start_run(
+        self, scope: SyncScope, run_id: str, keys: list[str], rejections: pd.DataFrame, *, run_started_at: datetime | None = None
+    ) -> None:
         with self._writing(scope) as session:
             planned, params = session.batch("planned_keys", {"primary_key": ("text", [str(key) for key in keys])})
             session.execute(
@@ -227,11 +253,16 @@ class SqlStateStore(StateStore, ABC):
                 [scope.sync, scope.project_gid, *params],
             )
             if len(rejections):
-                self._insert_rejections(
-                    session, scope, run_id, utc_now(), *(rejections[name].tolist() for name in ("primary_key", "field", "reason"))
-                )
+                now = utc_now()
+                keys_, fields_, reasons = (rejections[name].tolist() for name in ("primary_key", "field", "reason"))
+                self._insert_rejections(session, scope, run_id, now, keys_, fields_, reasons)
+                self._log(
+                    session, scope, run_id, run_started_at, now,
+                    [(key, None, "reject", None, "rejected", f"{field}: {reason}" if field else reason, None)
+                     for key, field, reason in zip(_texts(keys_), _texts(fields_), _texts(reasons))],
+                )  # fmt: skip
 
-    def apply(self, scope: SyncScope, run_id: str, outcomes: list[Outcome]) -> None:
+    def apply(self, scope: SyncScope, run_id: str, outcomes: list[Outcome], *, run_started_at: datetime | None = None) -> None:
         if not outcomes:
             return
         now = utc_now()
@@ -286,6 +317,69 @@ class SqlStateStore(StateStore, ABC):
                     [outcome.primary_key for outcome in rejected], [outcome.field or "" for outcome in rejected],
                     [outcome.reason for outcome in rejected],
                 )  # fmt: skip
+            self._track_tasks(session, scope, run_id, now, outcomes)
+            self._log(session, scope, run_id, run_started_at, now, [_log_line(outcome) for outcome in outcomes if outcome.action])
+
+    def _track_tasks(self, session: Session, scope: SyncScope, run_id: str, now: datetime, outcomes: list[Outcome]) -> None:
+        """What became of each task the outcomes name (`task_snapshots`): a task given to a row, with its
+        status, when first synced and last written; a task gone from the state keeps its row, with its fate."""
+        given = {outcome.task_gid: outcome for outcome in outcomes if outcome.task_gid is not None}
+        if given:
+            table, params = session.batch(
+                "given",
+                {
+                    "task_gid": ("text", list(given)),
+                    "primary_key": ("text", [outcome.primary_key for outcome in given.values()]),
+                    "status": ("text", [_status(outcome) for outcome in given.values()]),
+                    "written_at": ("time", [now if outcome.wrote else None for outcome in given.values()]),
+                },
+            )
+            session.execute(
+                "INSERT INTO task_snapshots (sync_name, project_gid, task_gid, primary_key, status, first_synced_at, "
+                "last_written_at, last_run_id) SELECT ?, ?, given.task_gid, given.primary_key, given.status, ?, given.written_at, "
+                f"CASE WHEN given.written_at IS NULL THEN NULL ELSE ? END FROM {table} "
+                "ON CONFLICT (sync_name, project_gid, task_gid) DO UPDATE SET primary_key = EXCLUDED.primary_key, "
+                "status = EXCLUDED.status, last_written_at = COALESCE(EXCLUDED.last_written_at, task_snapshots.last_written_at), "
+                "last_run_id = COALESCE(EXCLUDED.last_run_id, task_snapshots.last_run_id)",
+                [scope.sync, scope.project_gid, now, run_id, *params],
+            )
+        gone = {outcome.primary_key: outcome.task_status or REMOVED for outcome in outcomes if outcome.forget}
+        if gone:
+            table, params = session.batch("gone", {"primary_key": ("text", list(gone)), "status": ("text", list(gone.values()))})
+            session.execute(
+                f"UPDATE task_snapshots SET status = gone.status FROM {table} WHERE task_snapshots.sync_name = ? "
+                "AND task_snapshots.project_gid = ? AND task_snapshots.primary_key = gone.primary_key "
+                f"AND task_snapshots.status = '{LIVE}'",
+                [*params, scope.sync, scope.project_gid],
+            )
+
+    @staticmethod
+    def _log(
+        session: Session, scope: SyncScope, run_id: str, run_started_at: datetime | None, now: datetime,
+        lines: list[tuple[Any, ...]],
+    ) -> None:  # fmt: skip
+        """Lines of the sync log: (primary key, task GID, action, fields JSON, status, error, HTTP status)."""
+        if not lines:
+            return
+        columns = list(zip(*lines))
+        table, params = session.batch(
+            "log_lines",
+            {
+                "primary_key": ("text", list(columns[0])),
+                "task_gid": ("text", list(columns[1])),
+                "action": ("text", list(columns[2])),
+                "fields": ("text", list(columns[3])),
+                "status": ("text", list(columns[4])),
+                "error": ("text", list(columns[5])),
+                "http_status": ("text", [None if value is None else str(value) for value in columns[6]]),
+            },
+        )
+        session.execute(
+            "INSERT INTO sync_log (sync_name, project_gid, run_id, run_started_at, primary_key, task_gid, action, fields, "
+            "status, error, http_status, logged_at) SELECT ?, ?, ?, ?, log_lines.primary_key, log_lines.task_gid, log_lines.action, "
+            f"log_lines.fields, log_lines.status, log_lines.error, CAST(log_lines.http_status AS BIGINT), ? FROM {table}",
+            [scope.sync, scope.project_gid, run_id, run_started_at or now, now, *params],
+        )
 
     @staticmethod
     def _delete_keys(session: Session, scope: SyncScope, table: str, keys: list[str]) -> None:
@@ -358,3 +452,104 @@ class SqlStateStore(StateStore, ABC):
                 f"INSERT INTO sync_runs (sync_name, project_gid, {', '.join(columns)}) VALUES (?, ?, {', '.join('?' for _ in columns)})",
                 [scope.sync, scope.project_gid, *(summary[name] for name in columns)],
             )
+
+    # ---- what became of each task (the outcomes) ----------------------------------
+
+    def snapshots(self, scope: SyncScope) -> pd.DataFrame:
+        columns = ("task_gid", "primary_key", "status", "task", "read_at", "first_synced_at", "last_written_at", "last_run_id")
+        frame = pd.DataFrame(
+            self._rows(scope, f"SELECT {', '.join(columns)} FROM task_snapshots WHERE {SCOPED} ORDER BY first_synced_at, task_gid"),
+            columns=list(columns), dtype=object,
+        )  # fmt: skip
+        for name in ("read_at", "first_synced_at", "last_written_at"):
+            frame[name] = pd.to_datetime(frame[name], utc=True)
+        return frame
+
+    def save_refresh(self, scope: SyncScope, refresh: Refresh) -> None:
+        where = [scope.sync, scope.project_gid]
+        with self._writing(scope) as session:
+            if refresh.tasks:
+                table, params = session.batch(
+                    "read_tasks",
+                    {
+                        "task_gid": ("text", list(refresh.tasks)),
+                        "task": ("text", [dumps(task, sort_keys=True) for task in refresh.tasks.values()]),
+                    },
+                )
+                session.execute(
+                    f"UPDATE task_snapshots SET task = read_tasks.task, read_at = ? FROM {table} WHERE "
+                    "task_snapshots.sync_name = ? AND task_snapshots.project_gid = ? AND task_snapshots.task_gid = read_tasks.task_gid",
+                    [refresh.read_at, *params, *where],
+                )
+            if refresh.statuses:
+                table, params = session.batch(
+                    "fates", {"task_gid": ("text", list(refresh.statuses)), "status": ("text", list(refresh.statuses.values()))}
+                )
+                session.execute(
+                    f"UPDATE task_snapshots SET status = fates.status FROM {table} WHERE task_snapshots.sync_name = ? "
+                    "AND task_snapshots.project_gid = ? AND task_snapshots.task_gid = fates.task_gid",
+                    [*params, *where],
+                )
+            if refresh.history:
+                names = ("change_id", "primary_key", "task_gid", "field", "old_value", "new_value", "changed_by", "run_id")
+                table, params = session.batch(
+                    "changes",
+                    {
+                        **{name: ("text", [row.get(name) for row in refresh.history]) for name in names},
+                        "changed_at": ("time", [row["changed_at"] for row in refresh.history]),
+                    },
+                )
+                session.execute(
+                    f"INSERT INTO task_history (sync_name, project_gid, {', '.join(names)}, changed_at) "
+                    f"SELECT ?, ?, {', '.join(f'changes.{name}' for name in names)}, changes.changed_at FROM {table} "
+                    "ON CONFLICT (sync_name, project_gid, change_id) DO NOTHING",
+                    [*where, *params],
+                )
+            if refresh.cursor is not None:
+                session.execute(
+                    "INSERT INTO outcome_cursors (sync_name, project_gid, sync_token, read_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (sync_name, project_gid) DO UPDATE SET sync_token = EXCLUDED.sync_token, read_at = EXCLUDED.read_at",
+                    [*where, refresh.cursor.token, refresh.cursor.read_at],
+                )
+
+    def outcome_cursor(self, scope: SyncScope) -> OutcomeCursor:
+        rows = self._rows(scope, f"SELECT sync_token, read_at, layout FROM outcome_cursors WHERE {SCOPED}")
+        if not rows:
+            return OutcomeCursor(None, None, None)
+        token, read_at, layout = rows[0]
+        return OutcomeCursor(token, read_at.astimezone(UTC) if read_at else None, json.loads(layout) if layout else None)
+
+    def save_outcome_layout(self, scope: SyncScope, layout: dict[str, Any]) -> None:
+        with self._writing(scope) as session:
+            session.execute(
+                "INSERT INTO outcome_cursors (sync_name, project_gid, layout) VALUES (?, ?, ?) "
+                "ON CONFLICT (sync_name, project_gid) DO UPDATE SET layout = EXCLUDED.layout",
+                [scope.sync, scope.project_gid, json.dumps(layout, sort_keys=True, ensure_ascii=False)],
+            )
+
+    def history(self, scope: SyncScope) -> pd.DataFrame:
+        columns = ("primary_key", "task_gid", "field", "old_value", "new_value", "changed_by", "changed_at", "run_id")
+        frame = pd.DataFrame(
+            self._rows(scope, f"SELECT {', '.join(columns)} FROM task_history WHERE {SCOPED} ORDER BY changed_at, change_id"),
+            columns=list(columns), dtype=object,
+        )  # fmt: skip
+        frame["changed_at"] = pd.to_datetime(frame["changed_at"], utc=True)
+        return frame
+
+    def sync_log(self, scope: SyncScope, since: datetime) -> pd.DataFrame:
+        columns = ("run_id", "run_started_at", "primary_key", "task_gid", "action", "fields", "status", "error", "http_status", "logged_at")
+        with self._reading(scope) as reading:
+            held = reading is not None
+        rows: list[tuple[Any, ...]] = []
+        if held:
+            with self._writing(scope) as session:
+                session.execute(f"DELETE FROM sync_log WHERE {SCOPED} AND logged_at < ?", [scope.sync, scope.project_gid, since])
+                rows = session.rows(
+                    f"SELECT {', '.join(columns)} FROM sync_log WHERE {SCOPED} ORDER BY logged_at, run_id",
+                    [scope.sync, scope.project_gid],
+                )
+        frame = pd.DataFrame(rows, columns=list(columns), dtype=object).rename(columns={"logged_at": "at"})
+        for name in ("run_started_at", "at"):
+            frame[name] = pd.to_datetime(frame[name], utc=True)
+        frame["http_status"] = frame["http_status"].astype("Int64")
+        return frame

@@ -24,6 +24,11 @@ project, with overlapping primary keys, never touch each other's tasks.
 - people's edits: the synced fields a person changed that the sync left as they set
   them (`on_asana_edit: keep`), saved with the cursor: what still differs from the
   model, and what tells a new edit from one already reported.
+- what became of each task (the outcomes): every task the sync ever gave a row, with its
+  status (`live`, `released`, `removed`, `deleted_in_asana`, `moved_out`) and the task as
+  last read; each change of its fields seen (`task_history`, appended, never twice);
+  every action of every run (`sync_log`, kept `sync_log_days`); and where the outcomes'
+  reading of the project's events stands, with the columns they are laid out in.
 
 The state is a cache of what Asana holds: with `sync_key_field` set it can be
 rebuilt from the project's tasks, so losing it never duplicates a task.
@@ -60,6 +65,12 @@ COMPLETED = "completed"
 RELEASED = "released"
 """`removed` of a task released to people (moved out of the project by hand): never written again."""
 DEFAULT_SYNC = "default"
+LIVE, REMOVED, DELETED_IN_ASANA, MOVED_OUT = "live", "removed", "deleted_in_asana", "moved_out"
+"""What became of a task (`sync_status` of the outcomes), beside `RELEASED`."""
+SYNC_LOG_ACTIONS = (
+    "create", "update", "complete", "delete", "remove_from_project", "release", "recreate", "comment", "adopt", "reject",
+)  # fmt: skip
+WRITE_ACTIONS = frozenset({"create", "update", "complete", "delete", "remove_from_project", "recreate", "comment"})
 
 
 @dataclass(frozen=True)
@@ -119,9 +130,25 @@ class Outcome:
     clear_intent: bool = False
     comment_hash: int | None = None
     written: dict[str, Any] | None = None
+    action: str | None = None
+    """What the run did to the row's task, for the sync log (`create`, `update`, `complete`, ...)."""
+    failed: bool = False
+    """With `reason`: the action failed (no clear answer, 5xx) rather than being refused."""
+    http_status: int | None = None
+    changes: dict[str, dict[str, Any]] | None = None
+    """Of an update: each field's value before and after, for the sync log."""
+    about: str | None = None
+    """The task a forgotten row had (the sync log names it; `task_gid` would record the row anew)."""
+    task_status: str | None = None
+    """What became of the task, when the outcome says more than `removed` does (`deleted_in_asana`, `moved_out`, `removed`)."""
 
     def written_json(self) -> str | None:
         return None if self.written is None else json.dumps(self.written, sort_keys=True, ensure_ascii=False)
+
+    @property
+    def wrote(self) -> bool:
+        """Whether the run wrote to the task (a create, an update, a removal), as opposed to recording it."""
+        return self.action in WRITE_ACTIONS and self.reason is None
 
 
 @dataclass(frozen=True)
@@ -158,6 +185,29 @@ class OutcomeBatch:
                 outcome.primary_key: outcome.comment_hash for outcome in outcomes if outcome.comment_hash is not None
             },
         )
+
+
+@dataclass(frozen=True)
+class OutcomeCursor:
+    """Where the outcomes' reading of the project's events stands (`token` None: never read; the
+    next refresh lists what changed since `read_at`), and the columns they are laid out in."""
+
+    token: str | None
+    read_at: datetime | None
+    layout: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What a reading of Asana found for the outcomes, saved at once: each task as now read (GID ->
+    the task), tasks whose fate changed (GID -> status), the changes of their fields (`task_history`
+    rows, as dicts), and the events cursor to read from next (None: leave it)."""
+
+    tasks: dict[str, dict[str, Any]]
+    statuses: dict[str, str]
+    history: list[dict[str, Any]]
+    cursor: EventCursor | None
+    read_at: datetime
 
 
 def utc_now() -> datetime:
@@ -223,12 +273,16 @@ class StateStore(ABC):
         """Comments whose posting is not known to have succeeded, oldest first."""
 
     @abstractmethod
-    def start_run(self, scope: SyncScope, run_id: str, keys: list[str], rejections: pd.DataFrame) -> None:
-        """Replace the rejections of the rows this run plans with the planning's own."""
+    def start_run(
+        self, scope: SyncScope, run_id: str, keys: list[str], rejections: pd.DataFrame, *, run_started_at: datetime | None = None
+    ) -> None:
+        """Replace the rejections of the rows this run plans with the planning's own (each one a line of
+        the sync log too)."""
 
     @abstractmethod
-    def apply(self, scope: SyncScope, run_id: str, outcomes: list[Outcome]) -> None:
-        """Record a batch of outcomes atomically: GIDs, hashes, settled intents, rejections."""
+    def apply(self, scope: SyncScope, run_id: str, outcomes: list[Outcome], *, run_started_at: datetime | None = None) -> None:
+        """Record a batch of outcomes atomically: GIDs, hashes, settled intents, rejections, what became
+        of each task, and the sync log's line of each outcome that carries an action."""
 
     @abstractmethod
     def written(self, scope: SyncScope, keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -278,3 +332,33 @@ class StateStore(ABC):
     @abstractmethod
     def runs(self, scope: SyncScope) -> pd.DataFrame:
         """The run history of `scope`, oldest first."""
+
+    # ---- what became of each task (the outcomes) ----------------------------------
+
+    @abstractmethod
+    def snapshots(self, scope: SyncScope) -> pd.DataFrame:
+        """Every task the sync ever gave a row: task_gid, primary_key, status, task (JSON as last read,
+        or None), read_at, first_synced_at, last_written_at, last_run_id."""
+
+    @abstractmethod
+    def save_refresh(self, scope: SyncScope, refresh: Refresh) -> None:
+        """Record a reading of Asana for the outcomes at once: the tasks read (for the tasks the sync
+        knows), their statuses, the history rows (a change already recorded is not recorded again)
+        and the outcomes' events cursor."""
+
+    @abstractmethod
+    def outcome_cursor(self, scope: SyncScope) -> OutcomeCursor:
+        """Where the outcomes' reading of events stands, and their layout."""
+
+    @abstractmethod
+    def save_outcome_layout(self, scope: SyncScope, layout: dict[str, Any]) -> None:
+        """The columns the outcomes are laid out in (the primary key's column, the mapped columns),
+        as the sync's last run had them."""
+
+    @abstractmethod
+    def history(self, scope: SyncScope) -> pd.DataFrame:
+        """Every change of a task's field the sync saw, oldest first."""
+
+    @abstractmethod
+    def sync_log(self, scope: SyncScope, since: datetime) -> pd.DataFrame:
+        """Every action of every run since `since`, oldest first; older entries are dropped from the state."""

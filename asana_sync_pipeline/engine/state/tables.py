@@ -21,6 +21,8 @@ KINDS = {
     "hash": ("UBIGINT", "NUMERIC(20, 0) CHECK ({column} >= 0)"),
     "required hash": ("UBIGINT NOT NULL", "NUMERIC(20, 0) NOT NULL CHECK ({column} >= 0)"),
     "time": ("TIMESTAMPTZ NOT NULL", "TIMESTAMPTZ NOT NULL"),
+    "optional time": ("TIMESTAMPTZ", "TIMESTAMPTZ"),
+    "number": ("BIGINT", "BIGINT"),
     "count": ("BIGINT NOT NULL", "BIGINT NOT NULL"),
     "count from 0": ("BIGINT NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
 }
@@ -62,7 +64,7 @@ class Table:
 
 SCOPE = (("sync_name", "required text"), ("project_gid", "required text"))
 SCOPED_KEY = ("sync_name", "project_gid", "primary_key")
-TABLES = (
+SYNC_TABLES = (
     Table(
         "synced_tasks",
         (
@@ -141,4 +143,62 @@ TABLES = (
         primary_key=(*SCOPED_KEY, "field"),
     ),
 )
+OUTCOME_TABLES = (
+    Table(
+        "task_snapshots",
+        (
+            *SCOPE,
+            ("task_gid", "required text"),
+            ("primary_key", "required text"),
+            ("status", "required text"),
+            ("task", "text"),
+            ("read_at", "optional time"),
+            ("first_synced_at", "time"),
+            ("last_written_at", "optional time"),
+            ("last_run_id", "text"),
+        ),
+        primary_key=("sync_name", "project_gid", "task_gid"),
+    ),
+    Table(
+        "task_history",
+        (
+            *SCOPE,
+            ("change_id", "required text"),
+            ("primary_key", "required text"),
+            ("task_gid", "required text"),
+            ("field", "required text"),
+            ("old_value", "text"),
+            ("new_value", "text"),
+            ("changed_by", "text"),
+            ("changed_at", "time"),
+            ("run_id", "text"),
+        ),
+        primary_key=("sync_name", "project_gid", "change_id"),
+    ),
+    Table(
+        "sync_log",
+        (
+            *SCOPE,
+            ("run_id", "required text"),
+            ("run_started_at", "optional time"),
+            ("primary_key", "text"),
+            ("task_gid", "text"),
+            ("action", "required text"),
+            ("fields", "text"),
+            ("status", "required text"),
+            ("error", "text"),
+            ("http_status", "number"),
+            ("logged_at", "time"),
+        ),
+        indexes=(("sync_name", "project_gid", "logged_at"),),
+    ),
+    Table(
+        "outcome_cursors",
+        (*SCOPE, ("sync_token", "text"), ("read_at", "optional time"), ("layout", "text")),
+        primary_key=("sync_name", "project_gid"),
+    ),
+)
+"""What becomes of each task (the outcomes in the warehouse): each task as last read, the changes
+of its fields, every action of every run, and where the outcomes' reading of events stands."""
+TABLES = SYNC_TABLES + OUTCOME_TABLES
 BY_NAME = {table.name: table for table in TABLES}

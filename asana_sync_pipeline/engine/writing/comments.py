@@ -19,7 +19,7 @@ from ..observing.matching import CLOCK_SKEW
 from ..observing.task_values import parse_time, plain_text
 from ..state import CommentIntent, Outcome, utc_now
 from .context import RunContext
-from .failures import field_of, reason_for, unclear_or_refused
+from .failures import failure, field_of, reason_for, unclear_or_refused
 
 STORY_FIELDS = ["text", "resource_subtype", "created_at"]
 
@@ -99,12 +99,13 @@ class CommentWriter:
                     comments.append(DueComment(intent.primary_key, intent.task_gid, intent.text, intent.comment_hash))
         for due in comments:
             self.run.reject(
-                due.key, "comment", "posting the comment got no clear answer; it is checked (never posted twice) on the next run"
-            )
+                due.key, "comment", "posting the comment got no clear answer; it is checked (never posted twice) on the next run",
+                action="comment", failed=True,
+            )  # fmt: skip
 
     def _posted(self, intent: CommentIntent) -> None:
         self.run.report.comments += 1
-        self.run.record(Outcome(intent.primary_key, comment_hash=intent.comment_hash))
+        self.run.record(Outcome(intent.primary_key, comment_hash=intent.comment_hash, about=intent.task_gid, action="comment"))
 
     async def _post(self, intent: CommentIntent) -> bool:
         """Post one comment; True when the outcome is unknown."""
@@ -115,7 +116,7 @@ class CommentWriter:
         except AsanaError as exc:
             if unclear_or_refused(exc):
                 return True
-            self.run.reject(intent.primary_key, field_of(exc) or "comment", reason_for(exc))
+            self.run.reject(intent.primary_key, field_of(exc) or "comment", reason_for(exc), **failure(exc, "comment"))
             return False
         self._posted(intent)
         return False

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from ..asana.client import AsanaClient
 from ..log import Log
 from ..planning import Plan, PlannedRow
-from ..state import Outcome, StateStore, SyncScope
+from ..state import Outcome, StateStore, SyncScope, utc_now
 from .executor import OutcomeRecorder, SyncOptions, WorkerPool
 from .report import SyncReport
 
@@ -36,11 +37,14 @@ class RunContext:
     options: SyncOptions = field(default_factory=SyncOptions)
     report: SyncReport = field(default_factory=SyncReport)
     tasks: dict[str, str] = field(default_factory=dict)
+    started_at: datetime = field(default_factory=utc_now)
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Tasks as Asana answered this run's writes (GID -> the task): what the outcomes record of them."""
     recorder: OutcomeRecorder = field(init=False)
     pool: WorkerPool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.recorder = OutcomeRecorder(self.store, self.scope, self.run_id, self.report)
+        self.recorder = OutcomeRecorder(self.store, self.scope, self.run_id, self.report, self.started_at)
         self.pool = WorkerPool(self.recorder, self.options, self.log)
 
     @property
@@ -49,6 +53,12 @@ class RunContext:
 
     def record(self, outcome: Outcome) -> None:
         self.recorder.record(outcome)
+
+    def saw(self, task: dict[str, Any]) -> None:
+        """Keep a task as a write's answer showed it (the latest of each, by Asana's `modified_at`)."""
+        gid = task.get("gid")
+        if gid and str(task.get("modified_at") or "") >= str((self.seen.get(gid) or {}).get("modified_at") or ""):
+            self.seen[gid] = task
 
     def reject(self, key: str, field_name: str, reason: str, **outcome: Any) -> None:
         """Record one row's rejection for this run (kept with its reason, retried next run)."""

@@ -19,11 +19,11 @@ from typing import Any
 from ..errors import AsanaError
 from ..json_text import dumps
 from ..observing.matching import earliest_attempt, match_intents
-from ..observing.task_values import TASK_OPT_FIELDS
+from ..observing.task_values import OUTCOME_OPT_FIELDS, TASK_OPT_FIELDS
 from ..planning import PlannedRow
 from ..state import Intent, Outcome
 from .context import RowWriter
-from .failures import field_of, reason_for, unclear_or_refused
+from .failures import failure, field_of, reason_for, unclear_or_refused
 
 MAX_LINKED_TASKS = 50
 
@@ -34,6 +34,8 @@ class CreateWriter(RowWriter):
 
     payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
     created_keys: set[str] = field(default_factory=set)
+    recreating: set[str] = field(default_factory=set)
+    """Rows whose task vanished when they were updated, created again (`recreate` in the sync log)."""
 
     def payload(self, row: PlannedRow) -> dict[str, Any]:
         if row.position not in self.payloads:
@@ -69,7 +71,10 @@ class CreateWriter(RowWriter):
             payload_hash = row.payload_hash if same and row is not None else None
             written = self.plan.written_values(row.position) if same and row is not None else None
             self.run.record(
-                Outcome(intent.primary_key, task_gid=gid, payload_hash=payload_hash, written=written, clear_intent=True)
+                Outcome(
+                    intent.primary_key, task_gid=gid, payload_hash=payload_hash, written=written, clear_intent=True,
+                    action="create",
+                )  # fmt: skip
             )
         await self.run.flush()
         return [row for row in creates if row.key not in settled]
@@ -117,14 +122,17 @@ class CreateWriter(RowWriter):
                 self.created(row, gid)
             self.run.pool.done -= len(creates)
         for row in creates:
-                self.run.reject(
+            self.run.reject(
                 row.key,
                 "",
                 f"the create got no clear answer after {self.run.options.create_rounds} attempts; "
                 "it is reconciled (never duplicated) on the next run",
+                action="create",
+                failed=True,
             )
 
     def created(self, row: PlannedRow, gid: str, link: str | None = None) -> None:
+        recreated = row.key in self.plan.people.deleted_keys or row.key in self.recreating
         self.run.tasks[row.key] = gid
         self.created_keys.add(row.key)
         self.run.report.created += 1
@@ -133,7 +141,7 @@ class CreateWriter(RowWriter):
         self.run.record(
             Outcome(
                 row.key, task_gid=gid, payload_hash=row.payload_hash, written=self.plan.written_values(row.position),
-                clear_intent=True,
+                clear_intent=True, action="recreate" if recreated else "create",
             )
         )
 
@@ -142,12 +150,13 @@ class CreateWriter(RowWriter):
 
         A request that certainly never reached Asana, after every retry, stops the run."""
         try:
-            task = await self.run.client.create_task(self.payload(row))
+            task = await self.run.client.create_task(self.payload(row), opt_fields=OUTCOME_OPT_FIELDS)
         except AsanaError as exc:
             if unclear_or_refused(exc):
                 return True
-            self.run.reject(row.key, field_of(exc), reason_for(exc), clear_intent=True)
+            self.run.reject(row.key, field_of(exc), reason_for(exc), clear_intent=True, **failure(exc, "create"))
             return False
+        self.run.saw(task)
         self.created(row, task["gid"], task.get("permalink_url"))
         return False
 
@@ -156,13 +165,15 @@ class CreateWriter(RowWriter):
         for row in rows:
             self.run.log(f"Task {row.task_gid} of row {row.key} no longer exists in Asana; creating it again")
             self.payloads.pop(row.position, None)
+            self.recreating.add(row.key)
             await self.run.in_state(self.run.store.forget_task, row.key)
             await self.run.in_state(self.run.store.record_intents, self.run.run_id, [(row.key, self.payload(row))])
             created_before = self.run.report.created
             if await self.create(row):
                 self.run.reject(
-                    row.key, "", "re-creating the deleted task got no clear answer; reconciled on the next run"
-                )
+                    row.key, "", "re-creating the deleted task got no clear answer; reconciled on the next run",
+                    action="recreate", failed=True,
+                )  # fmt: skip
             if self.run.report.created > created_before:
                 self.run.report.recreated += 1
 

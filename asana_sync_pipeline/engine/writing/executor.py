@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from ..errors import AsanaTransportError, AuthenticationError, StateStoreError
@@ -43,11 +44,12 @@ class SyncOptions:
 class OutcomeRecorder:
     """Collects outcomes and writes them to the state store in batches; counts rejections."""
 
-    def __init__(self, store: StateStore, scope: SyncScope, run_id: str, report: SyncReport):
+    def __init__(self, store: StateStore, scope: SyncScope, run_id: str, report: SyncReport, started_at: datetime | None = None):
         self.store = store
         self.scope = scope
         self.run_id = run_id
         self.report = report
+        self.started_at = started_at
         self.pending: list[Outcome] = []
         self._flushing = asyncio.Lock()
 
@@ -65,7 +67,7 @@ class OutcomeRecorder:
             if not batch:
                 return
             try:
-                await asyncio.to_thread(self.store.apply, self.scope, self.run_id, batch)
+                await asyncio.to_thread(self.store.apply, self.scope, self.run_id, batch, run_started_at=self.started_at)
             except BaseException:
                 self.pending = batch + self.pending
                 raise

@@ -43,3 +43,10 @@ def field_of(exc: AsanaError) -> str:
         if separator and head and " " not in head.strip():
             return head.strip()
     return ""
+
+
+def failure(exc: AsanaError, action: str) -> dict[str, object]:
+    """What the sync log keeps of a write Asana refused or that failed: the action, whether it failed
+    (no clear answer, a server error) rather than being refused, and the HTTP status."""
+    status = exc.status_code if isinstance(exc, AsanaAPIError) else None
+    return {"action": action, "failed": ambiguous(exc), "http_status": status}

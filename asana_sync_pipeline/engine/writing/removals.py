@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 from ..errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError
 from ..planning import COMPLETE, Plan, Removal
-from ..state import COMPLETED, RELEASED, Outcome
+from ..state import COMPLETED, DELETED_IN_ASANA, RELEASED, REMOVED, Outcome
+from ..state import MOVED_OUT as MOVED_OUT_STATUS
 from .context import RunContext
-from .failures import reason_for
+from .failures import failure, reason_for
 
 HELD_DELETE = (
     "not deleted: {count} task(s) of rows still in the model sit beneath its task ({gids}), and Asana would delete "
@@ -100,7 +101,12 @@ class RemovalWriter:
             where = ", ".join(f"{name!r} ({project})" for project, name in seen.projects.items()) or "no project"
             self._case(removal, "released", MOVED_OUT.format(where=where))
             self.run.report.released += 1
-            self.run.record(Outcome(key, task_gid=gid, payload_hash=removal.payload_hash, removed=RELEASED))
+            self.run.record(
+                Outcome(
+                    key, task_gid=gid, payload_hash=removal.payload_hash, removed=RELEASED, action="release",
+                    task_status=MOVED_OUT_STATUS,
+                )  # fmt: skip
+            )
             return
         others = {project: name for project, name in seen.projects.items() if project != self.run.project_gid}
         try:
@@ -112,11 +118,11 @@ class RemovalWriter:
                 where = ", ".join(f"{name!r} ({project})" for project, name in others.items())
                 self._case(removal, "removed_from_project", ALSO_ELSEWHERE.format(where=where))
                 self.run.report.removed_from_project += 1
-                self.run.record(Outcome(key, forget=True))
+                self.run.record(Outcome(key, forget=True, about=gid, action="remove_from_project"))
             elif deletable:
                 await client.delete_task(gid)
                 self.run.report.deleted += 1
-                self.run.record(Outcome(key, forget=True))
+                self.run.record(Outcome(key, forget=True, about=gid, action="delete"))
             else:
                 await self._spare_subtasks(removal, seen)
         except (AuthenticationError, AsanaTransportError):
@@ -124,7 +130,9 @@ class RemovalWriter:
         except NotFoundError:
             self._gone(removal)
         except AsanaError as exc:
-            self.run.reject(key, "", f"could not {removal.action} the task of this removed row: {reason_for(exc)}")
+            self.run.reject(
+                key, "", f"could not {removal.action} the task of this removed row: {reason_for(exc)}", **failure(exc, removal.action)
+            )
 
     async def _spare_subtasks(self, removal: Removal, seen: Seen) -> None:
         """A delete that would take subtasks along: held while rows of the model sit beneath, else completed."""
@@ -140,13 +148,21 @@ class RemovalWriter:
 
     def _completed(self, removal: Removal) -> None:
         self.run.report.completed += 1
-        self.run.record(Outcome(removal.key, task_gid=removal.task_gid, payload_hash=removal.payload_hash, removed=COMPLETED))
+        self.run.record(
+            Outcome(removal.key, task_gid=removal.task_gid, payload_hash=removal.payload_hash, removed=COMPLETED, action="complete")
+        )
 
     def _gone(self, removal: Removal) -> None:
         """A task already gone from Asana is forgotten (and counts as deleted when deleting it was the
         plan: a retried DELETE, or a parent's delete, meets a 404)."""
         self.run.log(f"Task {removal.task_gid} of removed row {removal.key} no longer exists in Asana; forgetting it")
-        if removal.action != COMPLETE:
+        deleting = removal.action != COMPLETE
+        if deleting:
             self.run.report.deleted += 1
-        self.run.record(Outcome(removal.key, forget=True))
+        self.run.record(
+            Outcome(
+                removal.key, forget=True, about=removal.task_gid, action="delete" if deleting else None,
+                task_status=REMOVED if deleting else DELETED_IN_ASANA,
+            )  # fmt: skip
+        )
 

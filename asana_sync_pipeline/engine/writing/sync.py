@@ -14,7 +14,7 @@ import asyncio
 import time
 
 from ..planning import Operation, Plan
-from ..state import RELEASED, Outcome
+from ..state import DELETED_IN_ASANA, MOVED_OUT, RELEASED, Outcome
 from .comments import CommentWriter, DueComment
 from .context import RunContext
 from .creates import CreateWriter
@@ -37,7 +37,7 @@ class TaskSync:
         report.rejected += counts[Operation.REJECT.value]
         report.rejections.extend(plan.rejections.itertuples(index=False, name=None))
         keys = [key for key in plan.keys() if key is not None]
-        await run.in_state(run.store.start_run, run.run_id, keys, plan.rejections)
+        await asyncio.to_thread(run.store.start_run, run.scope, run.run_id, keys, plan.rejections, run_started_at=run.started_at)
         run.tasks.update(plan.task_gids())
 
         creates = CreateWriter(run, plan)
@@ -46,9 +46,10 @@ class TaskSync:
         comments = CommentWriter(run)
 
         for key in plan.people.forget:
-            run.record(Outcome(key, forget=True))
+            run.record(Outcome(key, forget=True, task_status=DELETED_IN_ASANA))
         for release in plan.people.releases:
-            run.record(Outcome(release.key, task_gid=release.task_gid, removed=RELEASED))
+            fate = DELETED_IN_ASANA if release.reason.startswith("deleted") else MOVED_OUT
+            run.record(Outcome(release.key, task_gid=release.task_gid, removed=RELEASED, action="release", task_status=fate))
             run.log(f"Row {release.key}: its task {release.task_gid} was {release.reason}; released, never written again")
         report.released += len(plan.people.releases)
         await run.flush()  # before the writes, whose outcomes for the same rows must come after

@@ -21,11 +21,12 @@ from typing import Any
 
 from ..errors import AsanaError, AsanaTransportError, AuthenticationError, NotFoundError, TaskOutsideProject
 from ..fields.value_rules import TASK_FIELDS
+from ..observing.task_values import OUTCOME_OPT_FIELDS
 from ..planning import FieldChange, PlannedRow
 from ..settings import FieldPolicy, SyncMode
 from ..state import Outcome
 from .context import RowWriter
-from .failures import field_of, reason_for
+from .failures import failure, field_of, reason_for
 from .field_requests import is_empty, opt_fields_for_empty, requests_for
 from .task_changes import TaskAction, create_only_actions, opt_fields_for
 
@@ -73,7 +74,7 @@ class UpdateWriter(RowWriter):
                 action = self._put_back(gid, self.plan.put_back[row.position])
                 await client.post(action.path, action.data)
             if requests.body:
-                await client.update_task(gid, requests.body)
+                self.run.saw(await client.update_task(gid, requests.body, opt_fields=OUTCOME_OPT_FIELDS))
         except (AuthenticationError, AsanaTransportError):
             raise
         except (TaskOutsideProject, AsanaError) as exc:
@@ -81,7 +82,7 @@ class UpdateWriter(RowWriter):
             return
         if not await self._act(row, requests.actions):
             return
-        self._updated(row, bool(requests) or put_back)
+        self._updated(row, bool(requests) or put_back, changes)
 
     def _put_back(self, gid: str, section: str | None) -> TaskAction:
         """A task a person moved out of the project, put back (`on_asana_edit: overwrite`)."""
@@ -107,20 +108,27 @@ class UpdateWriter(RowWriter):
                 raise
             except AsanaError as exc:
                 # The task exists (it was just written or read): a 404 here names the tag, section or parent, not the task.
-                self.run.reject(row.key, field_of(exc) or action.field, reason_for(exc))
+                self.run.reject(row.key, field_of(exc) or action.field, reason_for(exc), **failure(exc, "update"))
                 return False
         return True
 
-    def _updated(self, row: PlannedRow, sent: bool) -> None:
-        """Record the row as synced with its current values; count it updated when something was sent."""
+    def _updated(self, row: PlannedRow, sent: bool, changes: list[FieldChange] | None = None) -> None:
+        """Record the row as synced with its current values; count it updated when something was sent
+        (the sync log keeps each field sent, before and after, when they are known)."""
         if sent:
             self.run.report.updated += 1
             if row.reopen:
                 self.run.report.reopened += 1
         else:
             self.run.report.unchanged += 1
+        logged = {
+            change.field: {"before": self.plan.label(change.before), "after": self.plan.label(change.after)} for change in changes or []
+        }
         self.run.record(
-            Outcome(row.key, task_gid=row.task_gid, payload_hash=row.payload_hash, written=self.plan.written_values(row.position))
+            Outcome(
+                row.key, task_gid=row.task_gid, payload_hash=row.payload_hash, written=self.plan.written_values(row.position),
+                action="update" if sent else None, changes=logged or None,
+            )  # fmt: skip
         )
 
     async def update_in_full(self, row: PlannedRow) -> None:
@@ -140,7 +148,7 @@ class UpdateWriter(RowWriter):
                 action = self._put_back(gid, self.plan.put_back[row.position])
                 await client.post(action.path, action.data)
             if body:
-                await client.update_task(gid, body)
+                self.run.saw(await client.update_task(gid, body, opt_fields=OUTCOME_OPT_FIELDS))
             current = await client.get_task(gid, opt_fields_for(create_only)) if create_only else {}
         except (AuthenticationError, AsanaTransportError):
             raise
@@ -176,16 +184,18 @@ class UpdateWriter(RowWriter):
     def _refused(self, row: PlannedRow, exc: TaskOutsideProject | AsanaError) -> None:
         """A row whose update Asana refused, or whose task is elsewhere or gone: rejected (or recreated)."""
         if isinstance(exc, TaskOutsideProject):
-            self.run.reject(row.key, "task_gid", str(exc))
+            self.run.reject(row.key, "task_gid", str(exc), action="update")
         elif isinstance(exc, NotFoundError):
             self._task_missing(row, exc)
         else:
-            self.run.reject(row.key, field_of(exc), reason_for(exc))
+            self.run.reject(row.key, field_of(exc), reason_for(exc), **failure(exc, "update"))
 
     def _task_missing(self, row: PlannedRow, exc: NotFoundError) -> None:
         """A 404: a task this sync made is created again (upsert), one the model addressed is rejected."""
         if row.gid_from_column or self.plan.settings.sync_mode is not SyncMode.UPSERT:
             where = "the model's task_gid" if row.gid_from_column else "the task this row was synced to"
-            self.run.reject(row.key, "task_gid", f"{where} ({row.task_gid}) was not found in Asana: {exc.reason}")
+            self.run.reject(
+                row.key, "task_gid", f"{where} ({row.task_gid}) was not found in Asana: {exc.reason}", **failure(exc, "update")
+            )
             return
         self.vanished.append(row)

@@ -16,6 +16,7 @@ import pytest
 from asana_sync_pipeline.engine.errors import StateStoreError
 from asana_sync_pipeline.engine.state import RUN_COUNTS, Outcome, PostgresStateStore, SyncScope, open_state_store, utc_now
 from asana_sync_pipeline.engine.state.postgres_store import lock_key
+from asana_sync_pipeline.engine.state.tables import TABLES
 
 SCOPE = SyncScope("default", "100")
 HOLD_THE_LOCK = """
@@ -39,7 +40,7 @@ def test_reading_an_empty_database_creates_nothing(postgres_url):
     assert store.rejections(SCOPE).empty and store.runs(SCOPE).empty
     assert table_names(postgres_url) == set()
     store.apply(SCOPE, "r", [Outcome("a", task_gid="1", payload_hash=1)])
-    assert table_names(postgres_url) == {"synced_tasks", "create_intents", "comment_intents", "rejections", "sync_runs", "event_cursors", "people_edits"}
+    assert table_names(postgres_url) == {table.name for table in TABLES}
 
 
 def test_the_url_chooses_postgresql_and_its_password_shows_nowhere(postgres_server, postgres_url):

@@ -82,11 +82,11 @@ def test_a_state_that_stops_accepting_writes_stops_the_writes_to_asana(tmp_path)
 
         batches = 0
 
-        def apply(self, scope, run_id, outcomes):
+        def apply(self, scope, run_id, outcomes, **kwargs):
             LosesItsLock.batches += 1
             if LosesItsLock.batches > 1:
                 raise StateStoreError("Lost the connection to the sync state while this run held its lock")
-            super().apply(scope, run_id, outcomes)
+            super().apply(scope, run_id, outcomes, **kwargs)
 
     options = SyncOptions(flush_every_seconds=0.05, flush_every_rows=500)
     with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=20)) as server:

@@ -1,0 +1,175 @@
+"""What became of the work, back in the warehouse: people complete, reassign, move, reschedule and
+delete the sync's tasks under their own tokens, and the three tables say so, joined to the model's
+rows, with who and when; a refresh reads as little as the issue promises."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import pytest
+
+from asana_sync_pipeline_tests.conftest import TOKEN, failure_text
+
+ADA, GRACE, ALAN = "1200000000000011", "1200000000000012", "1200000000000013"
+IN_PROGRESS = "1200000000000402"
+MODEL = """
+SELECT * FROM (VALUES
+    (1, 'Call Acme', 'ada@acme.example', DATE '2026-12-10', 'Red'),
+    (2, 'Call Globex', 'grace@acme.example', DATE '2026-12-11', 'Yellow'),
+    (3, 'Call Initech', 'ada@acme.example', DATE '2026-12-12', 'Green'),
+    (4, 'Call Umbrella', 'grace@acme.example', DATE '2026-12-13', 'Red'),
+    (5, 'Call Hooli', 'ada@acme.example', DATE '2026-12-14', 'Yellow'),
+    (6, 'Call Stark', 'grace@acme.example', DATE '2026-12-15', 'Green')
+) AS t(account_id, name, owner, due_on, health)
+"""
+SETTINGS = {"primary_key": "account_id", "field_mapping": {"owner": "assignee", "health": "custom_fields.Health"}}
+
+
+def warehouse(sandbox, sql: str) -> list[tuple]:
+    with duckdb.connect(str(sandbox.warehouse), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def outcomes_job(sandbox) -> dg.ExecuteInProcessResult:
+    from asana_sync_pipeline.definitions import build_definitions
+
+    job = build_definitions().resolve_job_def("asana_outcomes_job")
+    return job.execute_in_process(instance=sandbox.instance, raise_on_error=False)
+
+
+def outcome_metadata(result: dg.ExecuteInProcessResult, asset: str = "asana_task_outcomes") -> dict:
+    """The metadata of an outcome asset's materialization (all three come from the one `asana_outcomes` step)."""
+    for event in result.get_asset_materialization_events():
+        materialized = event.step_materialization_data.materialization
+        if materialized.asset_key.path[-1] == asset:
+            return {name: value.value for name, value in materialized.metadata.items()}
+    raise AssertionError(f"no materialization of {asset}")
+
+
+def gids(sandbox) -> dict[int, str]:
+    return {int(row["primary_key"]): row["task_gid"] for row in sandbox.state_rows("synced_tasks")}
+
+
+@pytest.fixture
+def synced(sandbox):
+    sandbox.write_model(MODEL)
+    result = sandbox.sync(SETTINGS)
+    assert result.success, failure_text(result)
+    return result
+
+
+def test_a_sync_run_writes_the_three_tables_joined_to_the_models_rows(sandbox, synced):
+    rows = warehouse(
+        sandbox,
+        "SELECT m.account_id, o.task_gid, o.sync_status, o.assignee, o.owner, o.health, o.due_on, o.completed, o.last_run_id "
+        "FROM asana_task_model m JOIN asana_sync.asana_task_outcomes o USING (account_id) ORDER BY m.account_id",
+    )
+    assert [row[0] for row in rows] == [1, 2, 3, 4, 5, 6], "the join on the model's own key covers every row"
+    first = rows[0]
+    assert first[1] == gids(sandbox)[1] and first[2] == "live"
+    assert first[3] == "ada@acme.example" and first[4] == "ada@acme.example", "the mapped column in the model's terms"
+    assert first[5] == "Red" and str(first[6]) == "2026-12-10" and first[7] is False and first[8] == synced.run_id
+    log = warehouse(sandbox, "SELECT account_id, action, status FROM asana_sync.asana_sync_log ORDER BY account_id")
+    assert log == [(key, "create", "ok") for key in range(1, 7)]
+    assert warehouse(sandbox, "SELECT count(*) FROM asana_sync.asana_task_history") == [(0,)]
+
+
+def test_what_people_do_lands_in_the_tables_with_who_and_when(sandbox, synced):
+    tasks = gids(sandbox)
+    with sandbox.api("ada") as ada:
+        ada.put(f"/tasks/{tasks[1]}", json={"data": {"completed": True}}).raise_for_status()
+        ada.delete(f"/tasks/{tasks[5]}").raise_for_status()
+    with sandbox.api("grace") as grace:
+        grace.put(f"/tasks/{tasks[2]}", json={"data": {"assignee": ALAN}}).raise_for_status()
+        grace.post(f"/sections/{IN_PROGRESS}/addTask", json={"data": {"task": tasks[3]}}).raise_for_status()
+    with sandbox.api("katherine") as katherine:
+        katherine.put(f"/tasks/{tasks[4]}", json={"data": {"due_on": "2027-01-15"}}).raise_for_status()
+
+    sandbox.reset_stats()
+    refreshed = outcomes_job(sandbox)
+    assert refreshed.success, failure_text(refreshed)
+    spent = sandbox.stats()
+    assert spent["write_requests"] == 0, "the outcomes never write to Asana"
+    meta = outcome_metadata(refreshed)
+    assert meta["requests"] <= 2 + 1, meta  # the events, then the changed tasks in one page
+
+    outcomes = {
+        row[0]: row[1:]
+        for row in warehouse(
+            sandbox,
+            "SELECT account_id, sync_status, completed, completed_by, assignee, section, due_on, completed_at IS NOT NULL, "
+            "edits_in_asana FROM asana_sync.asana_task_outcomes",
+        )
+    }
+    assert outcomes[1][:3] == ("live", True, "ada@acme.example") and outcomes[1][6] is True
+    assert outcomes[2][3] == "alan@acme.example"
+    assert outcomes[3][4] == "In progress"
+    assert str(outcomes[4][5]) == "2027-01-15"
+    assert outcomes[5][0] == "deleted_in_asana", "a task deleted by hand stays, with its status"
+    assert outcomes[2][7] == 1, "a reassignment is a change to a synced field"
+
+    history = warehouse(
+        sandbox,
+        "SELECT account_id, field, old_value, new_value, changed_by, changed_at IS NOT NULL FROM asana_sync.asana_task_history "
+        "ORDER BY account_id, field",
+    )
+    assert (1, "completed", "false", "true", "ada@acme.example", True) in history
+    assert (2, "assignee", "grace@acme.example", "alan@acme.example", "grace@acme.example", True) in history
+    assert (3, "section", "To triage", "In progress", "grace@acme.example", True) in history
+    assert (4, "due_on", "2026-12-13", "2027-01-15", "katherine@acme.example", True) in history
+
+    # Nothing new: one request (the events), and no history row twice.
+    sandbox.reset_stats()
+    again = outcomes_job(sandbox)
+    assert again.success, failure_text(again)
+    assert outcome_metadata(again)["requests"] == 1
+    assert warehouse(sandbox, "SELECT count(*) FROM asana_sync.asana_task_history") == [(len(history),)]
+
+
+def test_the_next_sync_run_refreshes_the_tables_from_what_it_read_and_wrote(sandbox, synced):
+    tasks = gids(sandbox)
+    with sandbox.api("ada") as ada:
+        ada.put(f"/tasks/{tasks[6]}", json={"data": {"completed": True}}).raise_for_status()
+    sandbox.write_model(MODEL.replace("'Call Globex'", "'Call Globex today'"))
+    result = sandbox.sync(SETTINGS)
+    assert result.success, failure_text(result)
+    outcomes = dict(warehouse(sandbox, "SELECT account_id, name || '|' || completed FROM asana_sync.asana_task_outcomes"))
+    assert outcomes[2] == "Call Globex today|false" and outcomes[6] == "Call Stark|true"
+    history = warehouse(sandbox, "SELECT account_id, field, changed_by FROM asana_sync.asana_task_history ORDER BY account_id")
+    assert (2, "name", "sync") in history and (6, "completed", "ada@acme.example") in history
+    updates = warehouse(sandbox, f"SELECT account_id, action, fields FROM asana_sync.asana_sync_log WHERE run_id = '{result.run_id}'")
+    assert updates == [(2, "update", '{"name": {"after": "Call Globex today", "before": "Call Globex"}}')]
+
+
+def test_the_dry_run_writes_none_of_the_three(sandbox):
+    sandbox.write_model(MODEL)
+    result = sandbox.sync(SETTINGS, dry=True)
+    assert result.success, failure_text(result)
+    tables = warehouse(sandbox, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'asana_sync'")
+    assert tables == []
+
+
+def test_a_yaml_syncs_tables_are_in_its_own_schema(sandbox, tmp_path, monkeypatch):
+    from asana_sync_pipeline_tests.components.asana_sync.test_component import load, project_with, run
+
+    sandbox.write_model(MODEL)
+    yaml = (
+        "type: asana_sync_pipeline.AsanaSyncComponent\nattributes:\n  name: churn\n  model:\n    query: SELECT * FROM asana_task_model\n"
+        f"  project_gid: '{sandbox.project_gid}'\n  primary_key: account_id\n  field_mapping: {{owner: assignee}}\n"
+        "  outcome_fields: {health_now: custom_fields.Health}\n  outcomes_schedule: '*/5 * * * *'\n"
+    )
+    defs = load(project_with(tmp_path, {"churn": yaml}, monkeypatch))
+    assert defs.get_repository_def().get_schedule_def("churn_asana_outcomes_schedule").cron_schedule == "*/5 * * * *"
+    result = run(defs, "churn_asana_sync_job")
+    assert result.success, failure_text(result)
+    rows = warehouse(sandbox, "SELECT account_id, health_now FROM churn.asana_task_outcomes ORDER BY account_id")
+    assert rows[0] == (1, None), "Health is not sent by this sync: nothing in Asana yet"
+    assert len(rows) == 6
+    refreshed = run(defs, "churn_asana_outcomes_job")
+    assert refreshed.success, failure_text(refreshed)
+
+
+def test_the_token_never_reaches_the_tables(sandbox, synced):
+    for table in ("asana_task_outcomes", "asana_task_history", "asana_sync_log"):
+        dump = str(warehouse(sandbox, f"SELECT * FROM asana_sync.{table}"))
+        assert TOKEN not in dump
