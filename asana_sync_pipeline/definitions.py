@@ -14,6 +14,7 @@ from dagster.components.core.component_tree import ComponentTree
 from dagster_duckdb import DuckDBResource
 
 from .engine import AsanaSettings, StateStore, environment, open_state_store, positive_int
+from .lib.executor import sync_executor
 from .lib.factory import build_sync_definitions
 from .lib.io_managers import SyncIOManager, WarehouseIOManager
 from .lib.paths import project_path
@@ -106,7 +107,7 @@ def build_definitions(env: Mapping[str, str] | None = None, *, include_defs_fold
     parts = [build_sync_definitions(default_sync_spec(env))]
     if include_defs_folder:
         parts.append(syncs_in_defs_folder())
-    return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources(env), executor=dg.in_process_executor))
+    return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources(env), executor=sync_executor))
 
 
 @dg.definitions

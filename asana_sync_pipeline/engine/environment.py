@@ -89,8 +89,9 @@ WEBSERVER_URL = Variable(
 )
 BUDGET_DIR = Variable(
     "ASANA_SYNC_BUDGET_DIR", None,
-    "where syncs on this machine share a token's limits when the state is not in PostgreSQL; default: the system's "
-    "temporary folder ([deploying.md](deploying.md#one-token-one-budget))",
+    "where syncs on this machine share a token's limits when the state is not in PostgreSQL: a folder only this user "
+    "can write (one another user owns or may write in is refused); default: `asana-sync-<uid>` in the system's "
+    "temporary folder, made 0700 ([deploying.md](deploying.md#one-token-one-budget))",
 )  # fmt: skip
 
 VARIABLES = (

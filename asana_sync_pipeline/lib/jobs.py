@@ -6,6 +6,7 @@ import dagster as dg
 
 from ..engine import AsanaSyncError, test_connection
 from .config import default_run_config
+from .executor import sync_executor
 from .io_managers import DRY_RUN_TAG
 from .resources import AsanaResource
 from .sync_spec import SyncSpec
@@ -34,13 +35,14 @@ def build_sync_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
 
     In process: the three steps run one after the other anyway, and a step process
     costs seconds to start; waiting for the token's pool (`SyncSpec.pool`) in an already running
-    process lets the next sync write as soon as the previous one is done."""
+    process lets the next sync write as soon as the previous one is done (`executor.sync_executor`:
+    a wait that a dead run cannot block)."""
     return dg.define_asset_job(
         spec.job_name,
         selection=dg.AssetSelection.assets(*spec.own_asset_keys, *spec.outcome_asset_keys),
         description=f"Sync {spec.name!r}: read the model, plan each row, and write the tasks to Asana.",
         tags={SYNC_TAG: spec.name},
-        executor_def=dg.in_process_executor,
+        executor_def=sync_executor,
         config=_run_config(spec),
     )
 
@@ -67,7 +69,7 @@ def build_dry_run_job(spec: SyncSpec) -> "UnresolvedAssetJobDefinition":
         selection=selection,
         description=f"Dry run of sync {spec.name!r}: what asana_tasks would do, field by field; writes nothing.",
         tags={SYNC_TAG: spec.name, DRY_RUN_TAG: "true"},
-        executor_def=dg.in_process_executor,
+        executor_def=sync_executor,
         config=_run_config(spec),
     )
 

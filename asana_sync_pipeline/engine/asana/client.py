@@ -6,7 +6,10 @@ more than `requests_per_minute` requests, and separate caps on writes and reads
 in flight, mirroring Asana's own concurrency limits. A 429 pauses every request
 of the client until its `Retry-After` has passed. With a `budget`, the token's
 limits are shared with its other clients, in other processes and machines: this
-one paces itself at its share, and a 429 pauses them all (see `budget`).
+one paces itself at its share, and a 429 pauses them all (see `budget`). A pause
+of seconds that another client asked for is said (`on_retry`), one longer than
+any 429 asks for is ignored and said, and a budget that cannot be read is said
+once, the client pacing alone meanwhile: it never waits on its budget silently.
 
 Retries (tenacity): a 429, or a request that certainly never left (connection
 refused), is always retried. A 5xx, a timeout or a dropped connection may have
@@ -30,11 +33,14 @@ import httpx
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
-from ..errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, api_error_for
+from ..errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, SyncConfigError, api_error_for
 from ..http_logs import quiet_http_logs
 from ..json_text import dumps
 from ..settings import AsanaSettings
-from .budget import BEAT_SECONDS, Membership, Share, TokenBudget, budget_key
+from .budget import BEAT_SECONDS, MAX_PAUSE_SECONDS, Membership, Share, TokenBudget, budget_key
+
+LONG_PAUSE_SECONDS = 2.0
+"""A pause of the token at least this long, asked for by another client, is said in the log."""
 
 PAGE_SIZE = 100
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -90,7 +96,8 @@ class AsanaClient:
             default and limit is declared there, once).
         transport: replaces httpx's network transport (a proxy, or a test's
             `httpx.MockTransport`).
-        on_retry: called with one line each time a request is retried, saying why.
+        on_retry: called with one line each time a request is retried, saying why, and
+            whenever the client waits on its token's budget for long (or cannot read it).
         budget: where clients of the same token in other processes and machines meet; the
             client then paces itself at its share of the token's limits (see `budget`).
 
@@ -123,6 +130,8 @@ class AsanaClient:
         self._beating: asyncio.Task[None] | None = None
         self._pause_to_share = 0.0
         self._beat_now = asyncio.Event()
+        self._budget_pause_told = 0.0
+        self._budget_unreadable = False
         self.share = Share(1, 0.0)
         """The token's clients (this one included) at the last beat."""
         self._backoff = wait_exponential_jitter(initial=0.5, max=settings.max_backoff_seconds)
@@ -133,21 +142,52 @@ class AsanaClient:
 
     async def __aenter__(self) -> AsanaClient:
         if self._budget is not None:
+            for note in self._budget.notes:
+                self._say(note)
             key = budget_key(self.base_url, self.settings.access_token)
-            self._membership = await asyncio.to_thread(self._budget.join, key)
-            await self._apply(await asyncio.to_thread(self._membership.beat))
-            self._beating = asyncio.create_task(self._beat())
+            try:
+                self._membership = await asyncio.to_thread(self._budget.join, key)
+                await self._apply(await asyncio.to_thread(self._membership.beat))
+            except SyncConfigError:
+                raise
+            except Exception as exc:
+                self._unreadable(exc)
+            if self._membership is not None:
+                self._beating = asyncio.create_task(self._beat())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self._beating is not None:
             self._beating.cancel()
         if self._membership is not None:
-            await asyncio.to_thread(self._membership.leave)
+            try:
+                await asyncio.to_thread(self._membership.leave)
+            except Exception as exc:
+                self._say(
+                    f"Could not leave the token's budget, {self._budget_place()}: {type(exc).__name__}: {exc}; "
+                    "the other clients stop counting this one within seconds"
+                )
         with quiet_http_logs():
             await self._http.aclose()
 
     # ---- the token's budget, shared with its other clients ------------------
+
+    def _say(self, line: str) -> None:
+        if self._on_retry:
+            self._on_retry(line)
+
+    def _budget_place(self) -> str:
+        return self._budget.where if self._budget is not None else "-"
+
+    def _unreadable(self, exc: Exception) -> None:
+        """Said once until the budget can be read again: meanwhile the client keeps its last share."""
+        if not self._budget_unreadable:
+            self._budget_unreadable = True
+            self._say(
+                f"The token's budget, {self._budget_place()}, cannot be read ({type(exc).__name__}: {exc}); this client "
+                f"paces alone at its last share ({self.share.of(100):.0f}% of the token's limits) until it can, and tries "
+                "again every second"
+            )
 
     async def _beat(self) -> None:
         """Every second (at once after a 429): tell the budget this client is here, take its share."""
@@ -160,18 +200,43 @@ class AsanaClient:
             self._beat_now.clear()
             pause, self._pause_to_share = self._pause_to_share, 0.0
             try:
-                await self._apply(await asyncio.to_thread(self._membership.beat, pause))
-            except Exception:  # the budget unreachable for a moment: keep the last share, try again
+                share = await asyncio.to_thread(self._membership.beat, pause)
+            except Exception as exc:  # the budget unreachable for a moment: keep the last share, try again
                 self._pause_to_share = max(self._pause_to_share, pause)
+                self._unreadable(exc)
+                continue
+            if self._budget_unreadable:
+                self._budget_unreadable = False
+                self._say(f"The token's budget, {self._budget_place()}, can be read again")
+            await self._apply(share)
 
     async def _apply(self, share: Share) -> None:
         settings = self.settings
+        if share.repaired:
+            self._say(
+                f"The token's budget, {self._budget_place()}, held {share.repaired} forged or broken rows (a beat dated "
+                "far ahead, a pause longer than any 429 asks for, a value that is not a number): removed, not waited on"
+            )
         if share.members != self.share.members:
             retune(self._limiter, share.of(settings.requests_per_minute))
             await self._writes.resize(max(1, int(share.of(settings.max_concurrent_writes))))
             await self._reads.resize(max(1, int(share.of(settings.max_concurrent_reads))))
-        if share.paused_for > 0:
-            self._paused_until = max(self._paused_until, time.monotonic() + share.paused_for)
+        paused_for = share.paused_for
+        if paused_for > MAX_PAUSE_SECONDS:
+            self._say(
+                f"Ignored a pause of {paused_for:,.0f} s read from the token's budget ({self._budget_place()}): no 429 asks "
+                f"for more than {MAX_PAUSE_SECONDS:,.0f} s"
+            )
+            paused_for = 0.0
+        if paused_for > 0:
+            until = time.monotonic() + paused_for
+            if paused_for >= LONG_PAUSE_SECONDS and until > max(self._paused_until, self._budget_pause_told) + 1:
+                self._say(
+                    f"Another client of this token got a 429 (rate limit) from Asana: every request waits {paused_for:.0f} s, "
+                    f"then resumes ({share.members} clients share the token through its budget, {self._budget_place()})"
+                )
+                self._budget_pause_told = until
+            self._paused_until = max(self._paused_until, until)
         self.share = share
 
     def __repr__(self) -> str:

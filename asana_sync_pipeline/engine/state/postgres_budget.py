@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from ..asana.budget import MEMBER_TIMEOUT_SECONDS, Membership, Share, TokenBudget, member_name
+from ..asana.budget import CLOCK_SLACK_SECONDS, MAX_PAUSE_SECONDS, MEMBER_TIMEOUT_SECONDS, Membership, Share, TokenBudget, member_name
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS asana_token_members (key TEXT NOT NULL, member TEXT NOT NULL, "
@@ -18,6 +18,8 @@ SCHEMA = (
 
 
 class PostgresBudget(TokenBudget):
+    where = "the sync state's PostgreSQL database (table asana_token_members)"
+
     def __init__(self, connect: Callable[[], psycopg.Connection]):
         """`connect`: a new connection to the state's database (the store's)."""
         self._connect = connect
@@ -36,6 +38,15 @@ class _PostgresMembership(Membership):
 
     def beat(self, pause_for: float = 0.0) -> Share:
         with self._lock, self._db.transaction():
+            repaired = self._db.execute(
+                "DELETE FROM asana_token_members WHERE key = %s AND seen > now() + make_interval(secs => %s)",
+                [self.key, CLOCK_SLACK_SECONDS],
+            ).rowcount
+            repaired += self._db.execute(
+                "UPDATE asana_token_members SET paused_until = 'epoch' WHERE key = %s "
+                "AND paused_until > now() + make_interval(secs => %s)",
+                [self.key, MAX_PAUSE_SECONDS],
+            ).rowcount
             self._db.execute(
                 "DELETE FROM asana_token_members WHERE key = %s AND seen < now() - make_interval(secs => %s)",
                 [self.key, MEMBER_TIMEOUT_SECONDS],
@@ -44,14 +55,14 @@ class _PostgresMembership(Membership):
                 "INSERT INTO asana_token_members (key, member, seen, paused_until) "
                 "VALUES (%s, %s, now(), now() + make_interval(secs => %s)) ON CONFLICT (key, member) DO UPDATE SET "
                 "seen = excluded.seen, paused_until = greatest(asana_token_members.paused_until, excluded.paused_until)",
-                [self.key, self.member, max(pause_for, 0.0)],
+                [self.key, self.member, min(max(pause_for, 0.0), MAX_PAUSE_SECONDS)],
             )
             row = self._db.execute(
                 "SELECT count(*), extract(epoch FROM max(paused_until) - now()) FROM asana_token_members WHERE key = %s",
                 [self.key],
             ).fetchone()
         members, paused_for = row if row else (1, 0)
-        return Share(int(members), max(0.0, float(paused_for or 0.0)))
+        return Share(int(members), max(0.0, float(paused_for or 0.0)), max(repaired, 0))
 
     def leave(self) -> None:
         with self._lock:
