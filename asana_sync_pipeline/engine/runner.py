@@ -205,7 +205,8 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     )  # fmt: skip
     # Creates an interrupted run left unsettled made tasks the state does not know yet: the writes match
     # them to their rows first, so tasks unknown before the writes are judged after them.
-    interrupted = not plan.settings.sync_key_field and bool(await run.in_state(run.store.open_intents))
+    judged = not plan.settings.sync_key_field and (synced.empty or (observation.listed and bool(observation.unknown)))
+    interrupted = judged and bool(await run.in_state(run.store.open_intents))
     unknown_before_writes: list[dict[str, Any]] = []
     if observation.unknown and plan.settings.sync_key_field:
         adopted = await _adopt_unknown(run, plan, synced, observation.unknown)
