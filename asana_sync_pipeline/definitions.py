@@ -27,19 +27,18 @@ DEFS_ROOT = Path(__file__).parent
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
     """The resources every sync shares. A secret bound here is read through `dg.EnvVar`
     when the run needs it; a variable unset at load is read then too (see AsanaResource)."""
+    warehouse = warehouse_file(env)
     return {
         "asana": AsanaResource(
             access_token=dg.EnvVar(environment.ACCESS_TOKEN.name) if environment.ACCESS_TOKEN.is_set(env) else None,
             project_gid=dg.EnvVar(environment.PROJECT_GID.name) if environment.PROJECT_GID.is_set(env) else None,
             **connection_settings_from(env),
         ),
-        "warehouse": DuckDBResource(
-            database=warehouse_file(env),
-            connection_config={"access_mode": "READ_ONLY"},
-        ),
+        "warehouse": DuckDBResource(database=warehouse, connection_config={"access_mode": "READ_ONLY"}),
         "sync_state": SyncStateResource(
             database=_state_file(env),
             url=dg.EnvVar(environment.STATE_URL.name) if environment.STATE_URL.is_set(env) else None,
+            warehouse=warehouse,
         ),
         "io_manager": SyncIOManager(),
         "warehouse_io_manager": WarehouseIOManager(database=outcomes_file(env)),
@@ -69,7 +68,7 @@ def connection_settings_from(env: Mapping[str, str]) -> dict[str, Any]:
 
 def state_store_from(env: Mapping[str, str]) -> StateStore:
     """The sync state the environment names, opened outside a Dagster run (the command line)."""
-    return open_state_store(url=environment.STATE_URL.read(env), database=_state_file(env))
+    return open_state_store(url=environment.STATE_URL.read(env), database=_state_file(env), warehouse=warehouse_file(env))
 
 
 def _state_file(env: Mapping[str, str]) -> str:

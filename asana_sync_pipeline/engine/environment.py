@@ -60,7 +60,8 @@ READ_FILES_IN = Variable(
 )  # fmt: skip
 STATE_PATH = Variable(
     "SYNC_STATE_DUCKDB_PATH", "data/sync_state.duckdb",
-    "the sync state (task GIDs, intents, rejections, run history) when `SYNC_STATE_URL` is unset; relative to the project folder",
+    "the sync state (task GIDs, intents, rejections, run history) when `SYNC_STATE_URL` is unset: a file of its own, never "
+    "the warehouse or another program's database (refused); relative to the project folder",
 )  # fmt: skip
 STATE_URL = Variable(
     "SYNC_STATE_URL", None,

@@ -195,20 +195,26 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     rebuilt = synced.empty and bool(plan.settings.sync_key_field)
     if rebuilt:
         synced, warnings = await rebuild_state(run, plan)
+    interrupted = False
+    unknown_before_writes: list[dict[str, Any]] = []
 
     async def adopt_and_refresh(observation: Observation) -> tuple[Plan, pd.DataFrame]:
         """Tasks carrying the keys of rows the state does not know adopted, then the plan against the
-        state as it is under the lock (rows another run synced since planning are not created twice)."""
+        state as it is under the lock (rows another run synced since planning are not created twice).
+        Creates an interrupted run left unsettled made tasks the state does not know yet: the writes
+        match them to their rows first, so tasks unknown before the writes are judged after them."""
+        nonlocal interrupted, unknown_before_writes
         current_synced = synced
+        judged = not plan.settings.sync_key_field and (synced.empty or (observation.listed and bool(observation.unknown)))
+        interrupted = judged and bool(await run.in_state(run.store.open_intents))
         if observation.unknown and plan.settings.sync_key_field:
             if await _adopt_unknown(run, plan, synced, observation.unknown):
                 current_synced = await run.in_state(run.store.synced)
         elif observation.listed and observation.unknown:
-            warnings.append(
-                f"Tasks of project {info.project_name!r} this sync's state does not know: {len(observation.unknown):,}. "
-                "If the state was restored from an older copy, rows synced since will be created again: with "
-                "sync_key_field set, such tasks are recognised by their key and adopted instead."
-            )
+            if interrupted:
+                unknown_before_writes = observation.unknown
+            else:
+                warnings.append(_unknown_tasks_warning(info, len(observation.unknown)))
         current = refresh_plan(plan, current_synced)
         return with_written(current, await run.in_state(run.store.written, current.update_keys())), current_synced
 
@@ -218,13 +224,21 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     )  # fmt: skip
     check_guards(current)
     if synced.empty and not plan.settings.sync_key_field and current.counts()[Operation.CREATE.value]:
-        warnings += await _fresh_state_warnings(run, info)
+        if interrupted:
+            unknown_before_writes = await run.client.first_page_of_tasks(info.project_gid)
+        else:
+            warnings += await _fresh_state_warnings(run, info)
     for warning in warnings:
         run.log(f"WARNING: {warning}")
     if current.pending:
         current = await _with_pending_created(run, current, info.workspace_gid)
     report = await TaskSync(run).run_plan(current)
     report.warnings.extend(warnings)
+    if unknown_before_writes:
+        after = await _still_unknown_after_an_interruption(run, info, unknown_before_writes, fresh=synced.empty)
+        for warning in after:
+            run.log(f"WARNING: {warning}")
+        report.warnings.extend(after)
     still_differing = people_edits_after(current, failed={key for key, _, _ in report.rejections if key is not None})
     report.unmatched_after_run = len(still_differing)
     report.differing = still_differing
@@ -239,6 +253,39 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         run.log(f"WARNING: the outcomes could not read what changed during the run ({exc}); the next refresh reads it")
     await run.in_state(run.store.save_observation, cursor, still_differing)
     return report
+
+
+def _unknown_tasks_warning(info: ConnectionInfo, count: int) -> str:
+    return (
+        f"Tasks of project {info.project_name!r} this sync's state does not know: {count:,}. "
+        "If the state was restored from an older copy, rows synced since will be created again: with "
+        "sync_key_field set, such tasks are recognised by their key and adopted instead."
+    )
+
+
+async def _still_unknown_after_an_interruption(
+    run: RunContext, info: ConnectionInfo, unknown: list[dict[str, Any]], *, fresh: bool
+) -> list[str]:
+    """The warnings about tasks the state did not know before the writes (`unknown`), once the creates an
+    interrupted run left unsettled were matched to the tasks they made: only tasks still unknown count
+    (made by people, or with another or older state); none is said when all were that run's."""
+    known = await run.in_state(run.store.task_gids)
+    left = [task for task in unknown if str(task.get("gid")) not in known]
+    if not left:
+        return []
+    matched = f"the {counted(run.report.adopted, 'task')} an interrupted run created, matched to their rows"
+    if fresh:
+        return [
+            f"The sync state ({run.store.location}) held no task for this sync, and project {info.project_name!r} "
+            f"holds tasks besides {matched}: if earlier runs synced this model with another state, their rows were "
+            "created again by this run; point SYNC_STATE_DUCKDB_PATH (or SYNC_STATE_URL) at that state. With "
+            "sync_key_field set, such tasks are recognised by their key and never duplicated."
+        ]
+    return [
+        f"Tasks of project {info.project_name!r} this sync's state does not know: {len(left):,}, besides {matched}: "
+        "made by people, or by this sync with an older copy of the state (then this run created their rows again). "
+        "With sync_key_field set, such tasks are recognised by their key and adopted instead."
+    ]
 
 
 async def _adopt_unknown(run: RunContext, plan: Plan, synced: pd.DataFrame, tasks: list[dict[str, Any]]) -> int:

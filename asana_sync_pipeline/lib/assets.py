@@ -305,7 +305,7 @@ def _run_assets(context: dg.AssetExecutionContext) -> set[dg.AssetKey]:
 
 def _plan_checks(plan: Plan, asset_key: dg.AssetKey) -> Iterator[dg.AssetCheckResult]:
     """The plan's view of the model: keys that cannot identify a row, new rows without a name."""
-    empty = len(plan.rejection_rows(EMPTY_KEY))
+    empty = int(plan.rejections["reason"].astype(str).str.startswith(EMPTY_KEY).sum())
     repeated = plan.rejection_rows(REPEATED_KEY)["primary_key"]
     keys_fine = empty == 0 and repeated.empty
     yield dg.AssetCheckResult(

@@ -38,12 +38,21 @@ def markdown_table(frame: pd.DataFrame, limit: int = TABLE_ROWS, *, total: int |
     rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
 
     def cell(value: object) -> str:
+        if _missing(value):
+            return ""  # NULL (a row without a key, a value not given): an empty cell, never "None" or "nan"
         return str(value).replace("|", "\\|").replace("\n", " ")[:CELL_CHARACTERS]
 
     body = ["| " + " | ".join(cell(value) for value in row) + " |" for row in shown.itertuples(index=False)]
     total = len(frame) if total is None else total
     more = [f"\n_{total - len(shown):,} more not shown_"] if total > len(shown) else []
     return "\n".join([header, rule, *body, *more])
+
+
+def _missing(value: object) -> bool:
+    """Whether a table's cell holds no value: None, NaN, NaT or pd.NA."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, (float, np.floating)) and bool(np.isnan(value))
 
 
 def payload_preview(plan: Plan, project_gid: str) -> str:

@@ -125,6 +125,8 @@ class SyncStateResource(DuckDBResource):
         database: the DuckDB state file (the code location binds SYNC_STATE_DUCKDB_PATH, by default
             data/sync_state.duckdb).
         url: postgresql://user:password@host:port/database; when set, the state lives there.
+        warehouse: the warehouse's DuckDB file (the code location binds WAREHOUSE_DUCKDB_PATH): the state
+            refuses to be it.
         connection_config: DuckDB connection options."""
 
     url: str | None = Field(
@@ -133,7 +135,12 @@ class SyncStateResource(DuckDBResource):
         description="postgresql://user:password@host:port/database; bind with dg.EnvVar('SYNC_STATE_URL'). "
         "When set, the state lives there and `database` is not used.",
     )
+    warehouse: str | None = Field(
+        default=None, description="The warehouse's DuckDB file: the state is never written into it (refused, naming both)."
+    )
 
     def store(self, log: Log | None = None) -> StateStore:
         """The store (`log`: told at once when another process holds the DuckDB file)."""
-        return open_state_store(url=self.url, database=self.database, connection_config=self.connection_config, log=log)
+        return open_state_store(
+            url=self.url, database=self.database, connection_config=self.connection_config, log=log, warehouse=self.warehouse
+        )

@@ -188,3 +188,54 @@ def test_sigkills_with_repeated_names_leave_every_row_on_its_own_task(tmp_path):
         output, _ = final.communicate(timeout=120)
         assert final.returncode == 0, output
         assert_each_row_on_exactly_one_task(sandbox, rows)
+
+
+def _recorded_tasks(sandbox: Sandbox) -> int:
+    """Tasks the state has recorded, read while another process writes it (between its connections)."""
+    import duckdb
+
+    while True:
+        try:
+            with duckdb.connect(str(sandbox.state), read_only=True) as connection:
+                row = connection.execute("SELECT count(*) FROM synced_tasks").fetchone()
+                return int(row[0]) if row else 0
+        except duckdb.Error:
+            time.sleep(0.01)
+
+
+@pytest.mark.parametrize("killed", ["before_any_outcome", "after_some_outcomes", "beside_a_task_made_by_hand"])
+def test_after_a_run_killed_mid_write_the_next_says_it_matched_its_creates_not_that_the_state_is_old(tmp_path, killed):
+    rows = 80
+    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=15)) as server:
+        sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
+        sandbox.write_model(rows_sql(rows))
+        by_hand = killed == "beside_a_task_made_by_hand"
+        if by_hand:
+            with sandbox.api() as person:
+                person.post("/tasks", json={"data": {"name": "Made by hand", "projects": [sandbox.project_gid]}}).raise_for_status()
+        process = _sync_process(sandbox)
+        _wait_for_writes(sandbox, process, 3 + by_hand)
+        if killed == "after_some_outcomes":
+            while process.poll() is None and (not sandbox.state.exists() or _recorded_tasks(sandbox) == 0):
+                time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        recorded = len(sandbox.state_rows("synced_tasks"))
+        assert (recorded > 0) == (killed == "after_some_outcomes") and recorded + by_hand < server.task_count() < rows
+        made = server.task_count() - recorded - by_hand
+        final = _sync_process(sandbox)
+        output, _ = final.communicate(timeout=180)
+        assert final.returncode == 0, output
+        assert f"Reconciling {rows - recorded:,} creates left unsettled by an earlier run" in output, output
+        assert "older copy" not in output, output
+        if by_hand:
+            warning = (
+                f"holds tasks besides the {made} tasks an interrupted run created, matched to their rows: if earlier runs "
+                "synced this model with another state"
+            )
+            assert warning in output and output.count("WARNING") == 1, output
+            tasks = sandbox.tasks()
+            assert len(tasks) == rows + 1 and len({task["name"] for task in tasks}) == rows + 1
+        else:
+            assert "WARNING" not in output, output
+            assert_exactly_once(sandbox, rows)

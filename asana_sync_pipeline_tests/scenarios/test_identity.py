@@ -9,8 +9,10 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 from asana_sync_pipeline.lib.paths import PROJECT_ROOT
-from asana_sync_pipeline_tests.conftest import failure_text, materialization
+from asana_sync_pipeline_tests.conftest import failure_text, materialization, writes_seen
 
 OTHER_PROJECT = "1200000000000110"
 
@@ -120,3 +122,49 @@ def test_keys_and_numbers_wider_than_a_float_stay_exact(sandbox):
     assert materialization(result, "asana_tasks")["created"] == 2
     assert sorted(task["name"] for task in sandbox.tasks()) == ["12345678901234567890.1234567890", "98765432109876543210.5000000000"]
     assert sorted(row["primary_key"] for row in sandbox.state_rows("synced_tasks")) == ["9007199254740992", "9007199254740993"]
+
+
+SYNC_KEY_FIELD = "1200000000000301"
+
+
+def test_a_key_longer_than_a_text_field_holds_is_rejected_at_planning_with_a_sync_key(sandbox):
+    long_key = "k" * 1025
+    sandbox.write_model(f"SELECT 'short' AS id, 'Short' AS name UNION ALL SELECT '{long_key}', 'Long' UNION ALL SELECT '{'j' * 1024}', 'Longest kept'")
+    settings = {"sync_key_field": SYNC_KEY_FIELD}
+    dry = sandbox.sync(settings, dry=True)
+    planned = materialization(dry, "asana_task_payloads")
+    assert (planned["to_create"], planned["rejected"]) == (2, 1), planned["rejections"]
+    reason = "the primary key is 1,025 characters long; sync_key_field writes it into a text custom field, which holds at most 1,024"
+    assert reason in planned["rejections"], planned["rejections"]
+    with writes_seen() as writes:
+        result = sandbox.sync(settings)
+    assert result.success, failure_text(result)
+    found = materialization(result, "asana_tasks")
+    assert (found["created"], found["rejected"]) == (2, 1) and reason in found["rejections"], found
+    assert [method for method, path, _ in writes if path == "/tasks"] == ["POST", "POST"]
+    assert sorted(task["name"] for task in sandbox.tasks()) == ["Longest kept", "Short"]
+
+
+@pytest.mark.parametrize(
+    "others",
+    [
+        "VALUES ('a', 'A'), ('d', 'D1'), ('d', 'D2')",
+        "SELECT 'd' || (i % 3), 'Repeated' FROM range(30) t(i) UNION ALL SELECT 'a', 'A'",  # keys read as categoricals
+    ],
+    ids=["distinct_keys", "repeated_keys"],
+)
+def test_a_null_or_blank_key_is_shown_empty_and_said_which_never_nan(sandbox, others):
+    sandbox.write_model(
+        f"SELECT * FROM ({others} UNION ALL VALUES (NULL, 'Null key'), ('   ', 'Blank key'), ('', 'Empty key')) t(id, name)"
+    )
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    for asset in ("asana_task_payloads", "asana_tasks"):
+        table = materialization(result, asset)["rejections"]
+        rows = table.splitlines()[2:]
+        assert "| d0 | id | the primary key appears more than once in the model |" in rows or "| d | id | the primary key appears more than once in the model |" in rows, table
+        assert "|  | id | the primary key is empty (NULL) |" in rows, table
+        assert "|  | id | the primary key is empty (blank text '   ') |" in rows, table
+        assert "|  | id | the primary key is empty (blank text '') |" in rows, table
+        assert "nan" not in table and "None" not in table, table
+    assert [task["name"] for task in sandbox.tasks()] == ["A"]

@@ -460,6 +460,35 @@ def test_dates_beyond_the_calendar_reject_their_row_and_the_others_sync(sandbox)
     assert [(task["name"], task["due_on"]) for task in sandbox.tasks()] == [("Fine", "2026-12-31")]
 
 
+def test_one_timestamp_beyond_the_calendar_rejects_its_row_not_its_column(sandbox):
+    """A TIMESTAMP or TIMESTAMPTZ column holding one value past 9999: only that row is rejected; the
+    others keep their dates, as they would without it."""
+    sandbox.write_model(
+        "SELECT * FROM (VALUES "
+        "('a', 'First', TIMESTAMP '2026-01-04', NULL), "
+        "('b', 'Second', TIMESTAMP '2026-02-01', NULL), "
+        "('c', 'Timed', NULL, TIMESTAMPTZ '2026-01-05 09:30:00+00'), "
+        "('d', 'No date', NULL, NULL), "
+        "('far', 'Year 10000', TIMESTAMP '9999-12-31' + INTERVAL 1 DAY, NULL), "
+        "('late', 'Late instant', NULL, TIMESTAMPTZ '9999-12-31 23:00:00+00' + INTERVAL 2 HOUR)"
+        ") AS t(id, name, due_on, due_at)"
+    )
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    found = materialization(result, "asana_tasks")
+    rejections = found["rejections"]
+    assert (found["created"], found["rejected"]) == (4, 2), rejections
+    assert "10000-01-01 00:00:00 is outside the dates Asana takes (years 1 to 9999)" in rejections, rejections
+    assert "10000-01-01 01:00:00" in rejections and "2026-" not in rejections, rejections
+    tasks = {task["name"]: (task["due_on"], task["due_at"]) for task in sandbox.tasks()}
+    assert tasks == {
+        "First": ("2026-01-04", None),
+        "Second": ("2026-02-01", None),
+        "Timed": ("2026-01-05", "2026-01-05T09:30:00.000Z"),
+        "No date": (None, None),
+    }
+
+
 @LOCAL_DATA
 def test_a_new_sync_is_tried_locally_in_one_command_with_a_fixture_and_a_warehouse(tmp_path):
     import json

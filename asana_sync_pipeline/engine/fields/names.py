@@ -36,6 +36,8 @@ from .value_rules import (
 )
 
 Rule = Callable[[Any], Any]
+TEXT_FIELD_LIMIT = 1024
+"""The most characters a text custom field holds."""
 PENDING_PREFIX = "new:"
 """Canonical entry of a tag or section that the run will create (followed by its name)."""
 UNCHECKED_PREFIX = "name:"
@@ -181,8 +183,8 @@ def custom_value(spec: CustomField, value: Any, schema: ProjectSchema) -> str:
     kind = spec.subtype
     if kind == "text":
         text = as_text(value)
-        if len(text) > 1024:
-            raise FieldValueError(f"{spec.name}: text fields hold at most 1,024 characters, got {len(text):,}")
+        if len(text) > TEXT_FIELD_LIMIT:
+            raise FieldValueError(f"{spec.name}: text fields hold at most {TEXT_FIELD_LIMIT:,} characters, got {len(text):,}")
         return text
     if kind == "number":
         return str(_number(value, spec))

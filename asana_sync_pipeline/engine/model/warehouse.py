@@ -9,9 +9,9 @@ distinct value without touching a Python string per row. Mostly distinct text
 Numbers wider than a float stay exact: pandas would turn HUGEINT, UHUGEINT and
 DECIMAL columns into float64 (2^53 and 2^53 + 1 become one key; a DECIMAL(38,10)
 name becomes 1.2345678901234567e+19), so they arrive as their exact text.
-(BIGINT and UBIGINT already arrive as exact 64-bit integers.) A date or time column
-holding a value Python cannot (infinity, the year 10000) arrives as text too: the
-field rules reject those rows, and only those.
+(BIGINT and UBIGINT already arrive as exact 64-bit integers.) A date or time value
+Python cannot hold (infinity, the year 10000) arrives as its text, its column's other
+values as dates and times: the field rules reject those rows, and only those.
 """
 
 from __future__ import annotations
@@ -129,8 +129,13 @@ def _read(connection: duckdb.DuckDBPyConnection, model_query: str, created: list
     text_columns = [name for name, kind in zip(table.columns, table.types) if kind == "VARCHAR"]
     as_text = [name for name, kind in zip(table.columns, table.types) if _wider_than_float(str(kind))]
     temporal = [name for name, kind in zip(table.columns, table.types) if _temporal(str(kind))]
-    as_text += _beyond_calendar_columns(connection, source, temporal)
+    beyond = _beyond_calendar_columns(connection, source, temporal)
     replacements = [f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}" for name in as_text]
+    beyond_text = []
+    for name in beyond:
+        column = quote_identifier(name)
+        replacements.append(f"CASE WHEN {_within_calendar(column)} THEN {column} END AS {column}")
+        beyond_text.append(f"CASE WHEN NOT ({_within_calendar(column)}) THEN CAST({column} AS VARCHAR) END")
     for position, name in enumerate(_repeated_text_columns(connection, source, text_columns)):
         type_name = f"asana_sync_values_{position}"
         column = quote_identifier(name)
@@ -139,7 +144,9 @@ def _read(connection: duckdb.DuckDBPyConnection, model_query: str, created: list
         connection.execute(f"CREATE OR REPLACE TEMP TYPE {type_name} AS ENUM (SELECT DISTINCT {column} COLLATE c FROM {source})")
         replacements.append(f"CAST({column} AS {type_name}) AS {column}")
     select = f"SELECT * REPLACE ({', '.join(replacements)})" if replacements else "SELECT *"
-    model = connection.execute(f"{select} FROM {source}").df()
+    model = connection.execute(f"{select} FROM {source}").df() if not beyond else _with_beyond_calendar(
+        connection.execute(f"{select}, {', '.join(beyond_text)} FROM {source}").df(), beyond
+    )
     model.attrs[EXACT_NUMBERS] = [name for name, kind in zip(table.columns, table.types) if _wider_than_float(str(kind))]
     return model
 
@@ -220,17 +227,33 @@ def _temporal(kind: str) -> bool:
     return kind == "DATE" or kind.startswith("TIMESTAMP")
 
 
+def _within_calendar(column: str) -> str:
+    """SQL: the (quoted) date or time column's value is one Python can hold (NULL for NULL)."""
+    return f"(isfinite({column}) AND year({column}) BETWEEN 1 AND 9999)"
+
+
 def _beyond_calendar_columns(connection: duckdb.DuckDBPyConnection, source: str, names: list[str]) -> list[str]:
-    """The date and time columns holding a value Python cannot (infinity, a year past 9999 or before 1):
-    read as text, so that each such value rejects its row with a reason instead of failing the read."""
+    """The date and time columns holding a value Python cannot (infinity, a year past 9999 or before 1).
+    Such a value is read as its text, and only it: each rejects its row with a reason instead of failing
+    the read, and the column's other values stay dates and times (`_with_beyond_calendar`)."""
     if not names:
         return []
-    counts = ", ".join(
-        f"count(*) FILTER (WHERE NOT isfinite({column}) OR year({column}) NOT BETWEEN 1 AND 9999)"
-        for column in map(quote_identifier, names)
-    )
+    counts = ", ".join(f"count(*) FILTER (WHERE NOT {_within_calendar(column)})" for column in map(quote_identifier, names))
     found = one_row(connection, f"SELECT {counts} FROM {source}")
     return [name for name, count in zip(names, found) if count]
+
+
+def _with_beyond_calendar(model: pd.DataFrame, beyond: list[str]) -> pd.DataFrame:
+    """The model read with `beyond`'s values past the calendar as NULL, followed by one text column per
+    such column holding those values alone: each column of `beyond` becomes Python objects, its dates and
+    times as they are and the values past the calendar as their text (the text columns are dropped)."""
+    width = model.shape[1] - len(beyond)
+    texts = model.iloc[:, width:]
+    model = model.iloc[:, :width].copy()
+    for position, name in enumerate(beyond):
+        text = texts.iloc[:, position]
+        model[name] = model[name].astype(object).where(text.isna(), text)
+    return model
 
 
 def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, source: str, names: list[str]) -> list[str]:

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..fields.mapping import ColumnMapping, resolve_mapping
-from ..fields.names import PENDING_PREFIX, UNCHECKED_PREFIX
+from ..fields.names import PENDING_PREFIX, TEXT_FIELD_LIMIT, UNCHECKED_PREFIX
 from ..fields.rule_selection import FieldRules, check_custom_field_columns, may_hold_names
 from ..fields.schema import ProjectSchema
-from ..fields.value_rules import COMMENT, PARENT_KEY, NormalizedColumn, normalize_column, task_gid
+from ..fields.value_rules import COMMENT, PARENT_KEY, NormalizedColumn, normalize_column, object_values, show, task_gid
 from ..model.warehouse import EXACT_NUMBERS
 from ..settings import SyncSettings
 from ..state import COMPLETED, REJECTION_FIELDS, RELEASED, empty_synced
@@ -31,6 +31,11 @@ from .lifecycle import comment_hashes, live_tasks, parent_levels, removals
 from .plan import Operation, Plan, operation_column
 
 EMPTY_KEY = "the primary key is empty"
+"""The start of the reason of a row without a key; it goes on to say which: `(NULL)`, `(blank text '  ')`."""
+KEY_TOO_LONG = (
+    "the primary key is {length:,} characters long; sync_key_field writes it into a text custom field, which holds "
+    "at most {limit:,}: use a shorter key"
+)
 REPEATED_KEY = "the primary key appears more than once in the model"
 NAME_REQUIRED = "name is required to create a task"
 NO_TASK_TO_UPDATE = "no task to update: the row has no task_gid and no task was synced for this primary key"
@@ -157,8 +162,10 @@ def build_plan(
         task_gids = np.where(gid_from_column, gid_column.values, state_gids)
         rejected.append((gid_column.invalid(), "task_gid", gid_column))
     rejected.extend(_cross_field_errors(normalized, size))
-    rejected.append((missing_key, settings.primary_key, EMPTY_KEY))
+    rejected.append((missing_key, settings.primary_key, _empty_key_reasons(model[settings.primary_key], missing_key)))
     rejected.append((duplicated & ~missing_key, settings.primary_key, REPEATED_KEY))
+    if settings.sync_key_field:
+        rejected.append(_too_long_for_the_sync_key(keys, settings.primary_key))
     has_task = pd.notna(task_gids)
     released = _removed_as(synced, position, RELEASED) & ~gid_from_column
     if released.any():
@@ -260,6 +267,29 @@ def _key_kind(column: pd.Series, exact: bool) -> str:
     return "text"
 
 
+def _empty_key_reasons(column: pd.Series, missing: np.ndarray) -> np.ndarray | str:
+    """Why each row without a key has none: its key is NULL, or text with nothing but spaces (shown)."""
+    if not missing.any():
+        return EMPTY_KEY
+    reasons = np.full(len(missing), None, dtype=object)
+    at = np.flatnonzero(missing)
+    reasons[at] = [
+        f"{EMPTY_KEY} (blank text {show(value)})" if isinstance(value, str) else f"{EMPTY_KEY} (NULL)"
+        for value in object_values(column.iloc[at])
+    ]
+    return reasons
+
+
+def _too_long_for_the_sync_key(keys: np.ndarray, primary_key: str) -> tuple[np.ndarray, str, np.ndarray]:
+    """Rows whose key a text custom field cannot hold (the sync key field receives each row's key):
+    Asana would refuse their writes, so they are rejected here, before any request."""
+    lengths = np.fromiter((len(key) if isinstance(key, str) else 0 for key in keys), dtype=np.int64, count=len(keys))
+    too_long = lengths > TEXT_FIELD_LIMIT
+    reasons = np.full(len(keys), None, dtype=object)
+    reasons[too_long] = [KEY_TOO_LONG.format(length=length, limit=TEXT_FIELD_LIMIT) for length in lengths[too_long]]
+    return too_long, primary_key, reasons
+
+
 def _removed_as(synced: pd.DataFrame, position: np.ndarray, mark: str) -> np.ndarray:
     """True where the state marks the row's task `removed` as `mark` (False: no mark, or no state)."""
     if "removed" not in synced:
@@ -339,7 +369,14 @@ def _rejection_table(rejected: list[tuple[np.ndarray, str, Any]], keys: np.ndarr
             reasons = reason.reasons_at(rows)
         else:
             reasons = reason[rows] if isinstance(reason, np.ndarray) else np.full(len(rows), reason, dtype=object)
-        parts.append(pd.DataFrame({"primary_key": keys[rows], "field": field_name, "reason": reasons}, index=rows))
+        # object columns: a missing key stays None (a text column would make it NaN, shown as "nan")
+        parts.append(
+            pd.DataFrame(
+                {"primary_key": pd.Series(keys[rows], dtype=object, index=rows), "field": field_name,
+                 "reason": pd.Series(reasons, dtype=object, index=rows)},
+                index=rows,
+            )
+        )  # fmt: skip
     if not parts:
         return pd.DataFrame(columns=list(REJECTION_FIELDS), index=pd.Index([], dtype=np.int64))
     table = pd.concat(parts).sort_index(kind="stable")

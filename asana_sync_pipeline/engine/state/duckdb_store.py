@@ -27,6 +27,7 @@ from ..asana.budget import SqliteBudget, TokenBudget
 from ..duckdb_files import FileLockedTooLong, connect, is_duckdb_file
 from ..errors import StateStoreError
 from ..log import Log
+from .duckdb_checks import check_is_state, refuse_the_warehouse, said_when_unwritable, unwritable
 from .sql_store import Session, SqlStateStore
 from .store import (
     DEFAULT_SYNC,
@@ -44,11 +45,15 @@ SYNC_LOCK_WAIT_SECONDS = 6 * 3600.0
 class DuckDBStateStore(SqlStateStore):
     """All reads and writes of the sync state in one DuckDB file; one short connection per call."""
 
-    def __init__(self, database: str, connection_config: dict[str, Any] | None = None, *, log: Log | None = None):
+    def __init__(
+        self, database: str, connection_config: dict[str, Any] | None = None, *, log: Log | None = None, warehouse: str | None = None
+    ):
         self.database = str(database)
         self.connection_config = dict(connection_config or {})
         self.log = log
         """Told at once when another process holds the file (and the store waits for it)."""
+        self.warehouse = warehouse
+        """The warehouse file, which the state refuses to be."""
         self._schema_ready = False
         self._in_use = threading.Lock()
 
@@ -60,6 +65,7 @@ class DuckDBStateStore(SqlStateStore):
         return self.database == ":memory:" or Path(self.database).exists()
 
     def _check_file(self) -> None:
+        refuse_the_warehouse(self.database, self.warehouse)
         path = Path(self.database)
         if self.database == ":memory:" or not path.exists():
             return
@@ -89,35 +95,41 @@ class DuckDBStateStore(SqlStateStore):
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self._check_file()
-        if self.database != ":memory:":
-            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self.database != ":memory:":
+                Path(self.database).parent.mkdir(parents=True, exist_ok=True)
             connection = connect(self.database, self.connection_config, wait_seconds=LOCK_WAIT_SECONDS, what="the sync state", log=self.log)
         except FileLockedTooLong as exc:
             raise StateStoreError(str(exc)) from None
-        except duckdb.Error as exc:
-            raise StateStoreError(self._unusable(str(exc))) from None
+        except (OSError, duckdb.Error) as exc:
+            raise (unwritable(self.database, exc, opening=True) or StateStoreError(self._unusable(str(exc)))) from None
         try:
             if not self._schema_ready:
-                _migrate(connection)
-                connection.execute(SCHEMA)
+                check_is_state(connection, self.database, may_lack_sync_name=OLDEST_TABLES)
+                with said_when_unwritable(self.database, opening=True):
+                    _migrate(connection)
+                    connection.execute(SCHEMA)
                 self._schema_ready = True
-            yield connection
+            with said_when_unwritable(self.database, opening=False):
+                yield connection
         finally:
-            connection.close()
+            with said_when_unwritable(self.database, opening=False):
+                connection.close()
 
     @contextmanager
     def exclusive(self, scope: SyncScope, log: Log) -> Iterator[None]:
         if self.database == ":memory:":
             yield
             return
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        self._check_file()
         lock = FileLock(f"{self.database}.{_slug(scope.sync)}.{scope.project_gid}.lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            log(f"Another run of {scope} holds its lock on {self.database}; waiting for it to finish")
-            lock.acquire(timeout=SYNC_LOCK_WAIT_SECONDS)
+        with said_when_unwritable(self.database, opening=True):
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                log(f"Another run of {scope} holds its lock on {self.database}; waiting for it to finish")
+                lock.acquire(timeout=SYNC_LOCK_WAIT_SECONDS)
         try:
             yield
         finally:

@@ -11,10 +11,16 @@ from .store import StateStore
 
 
 def open_state_store(
-    *, url: str | None, database: str, connection_config: dict[str, Any] | None = None, log: Log | None = None
+    *,
+    url: str | None,
+    database: str,
+    connection_config: dict[str, Any] | None = None,
+    log: Log | None = None,
+    warehouse: str | None = None,
 ) -> StateStore:
     """The PostgreSQL store for `url` (a postgresql:// URL) when given, else the DuckDB file `database`
-    (`log` hears when another process holds that file and the store waits for it)."""
+    (`log` hears when another process holds that file and the store waits for it; `warehouse`, the
+    warehouse's file, is refused as the state)."""
     if url and url.strip():
         return PostgresStateStore(url)
-    return DuckDBStateStore(database, connection_config, log=log)
+    return DuckDBStateStore(database, connection_config, log=log, warehouse=warehouse)
