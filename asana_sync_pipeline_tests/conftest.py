@@ -159,6 +159,11 @@ class Sandbox:
         )
 
 
+def people(settings: EmulatorSettings) -> EmulatorSettings:
+    """`settings` with a token for each person of its fixture (`with_people`): for a test that starts its own emulator."""
+    return dataclasses.replace(settings, fixture=with_people(settings.load_fixture()))
+
+
 @contextmanager
 def exchanges_seen() -> Iterator[list[Exchange]]:
     """Every request the emulators of this process answer while the block runs (batched actions
@@ -228,8 +233,7 @@ def emulator_settings() -> EmulatorSettings:
 
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch, emulator_settings) -> Iterator[Sandbox]:
-    settings = dataclasses.replace(emulator_settings, fixture=with_people(emulator_settings.load_fixture()))
-    with EmulatorServer(settings) as server:
+    with EmulatorServer(people(emulator_settings)) as server:
         yield Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb").bind(monkeypatch)
 
 

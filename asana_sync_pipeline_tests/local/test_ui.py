@@ -104,7 +104,7 @@ def test_code_location_lineage_and_two_syncs_launched_side_by_side_through_graph
     [repository] = ui.graphql(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
     assert repository["location"]["name"] == "asana_sync_pipeline"
     assert {"asana_sync_job", "asana_connection_test", "data_checks_asana_sync_job"} <= {job["name"] for job in repository["jobs"]}
-    assert sorted(schedule["name"] for schedule in repository["schedules"]) == ["asana_sync_schedule", "data_checks_asana_sync_schedule"]
+    assert sorted(schedule["name"] for schedule in repository["schedules"]) == ["asana_outcomes_schedule", "asana_sync_schedule", "data_checks_asana_sync_schedule"]
     assert sorted(sensor["name"] for sensor in repository["sensors"]) == ["asana_sync_alerts", "data_checks_model_sensor", "warehouse_model_sensor"]
     nodes = {"/".join(node["assetKey"]["path"]): node for node in repository["assetNodes"]}
     assert {name: ["/".join(key["path"]) for key in node["dependencyKeys"]] for name, node in nodes.items()} == {
@@ -114,6 +114,7 @@ def test_code_location_lineage_and_two_syncs_launched_side_by_side_through_graph
         "data_checks/warehouse_model": [],
         "data_checks/asana_task_payloads": ["data_checks/warehouse_model"],
         "data_checks/asana_tasks": ["data_checks/asana_task_payloads"],
+        **{f"{prefix}{role}": [f"{prefix}asana_tasks"] for prefix in ("", "data_checks/") for role in ("asana_task_outcomes", "asana_task_history", "asana_sync_log")},
     }
     checks = {(name, check["name"]) for name, node in nodes.items() for check in node["assetChecksOrError"]["checks"]}
     assert {check for _, check in checks} == {"primary_key_unique_and_not_null", "names_present_for_new_rows", "removals_within_limit", "clears_within_limit", "replacements_within_limit", "rejection_rate_below_threshold", "asana_matches_model"}
@@ -141,7 +142,7 @@ def _show_lineage(page) -> None:
     for group in ("asana_sync", "data_checks"):
         page.get_by_text(group, exact=True).filter(visible=True).last.dblclick()
         page.wait_for_timeout(500)
-    page.get_by_text("asana_task_payloads", exact=True).first.wait_for(timeout=30_000)
+    page.get_by_text("asana_tasks", exact=True).first.wait_for(timeout=30_000)
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Chromium is installed by `make test`")

@@ -82,7 +82,7 @@ def test_two_syncs_in_one_file_get_their_own_names(sandbox, tmp_path, monkeypatc
     defs = load(project_with(tmp_path, {"syncs": TWO_SYNCS.format(project=sandbox.project_gid)}, monkeypatch))
     repository = defs.get_repository_def()
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
-    assert keys == {f"{sync}/{asset}" for sync in ("churn", "renewals") for asset in ("warehouse_model", "asana_task_payloads", "asana_tasks")}
+    assert keys == {f"{sync}/{asset}" for sync in ("churn", "renewals") for asset in ("warehouse_model", "asana_task_payloads", "asana_tasks", "asana_task_outcomes", "asana_task_history", "asana_sync_log")}
     assert {spec.group_name for spec in defs.resolve_all_asset_specs()} == {"churn", "renewals"}
     jobs = {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")}
     assert {"churn_asana_sync_job", "renewals_asana_sync_job", "churn_asana_connection_test"} <= jobs
