@@ -176,7 +176,7 @@ attributes:
     ("attributes", "message"),
     [
         ("name: Bad-Name\n  model: {query: SELECT 1}\n  project_gid: '1'", "must start with a lowercase letter"),
-        ("name: x\n  model: {query: SELECT 1, asset: a/b}\n  project_gid: '1'", "exactly one of `query` or `asset`"),
+        ("name: x\n  model: {query: SELECT 1, asset: a/b}\n  project_gid: '1'", "exactly one of `query`, `asset` or `table`"),
         ("name: x\n  model: {query: SELECT 1}\n  project_gid: 'abc'", "project_gid must contain only digits"),
         ("name: x\n  model: {query: SELECT 1}\n  project_gid: '1'\n  access_token: '0/abc'", "access_token"),
         ("name: x\n  model: {query: SELECT 1}\n  project_gid: '1'\n  sync_mode: mirror", "supported modes: insert, update, upsert"),
@@ -258,7 +258,8 @@ def test_a_project_gid_read_from_an_unset_variable_is_named_at_load(tmp_path, mo
 def test_the_code_location_holds_the_default_sync_and_the_sample_yaml_sync():
     repository = build_definitions({}).get_repository_def()
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
-    assert {"warehouse_model", "asana_tasks", "data_checks/warehouse_model", "data_checks/asana_tasks"} <= keys
+    assert {"warehouse_model", "asana_tasks", "failed_data_checks", "data_checks/asana_tasks"} <= keys
+    assert "data_checks/warehouse_model" not in keys, "data_checks takes the dbt model failed_data_checks as its model"
 
 
 def test_a_token_pasted_into_yaml_is_refused_without_being_shown(tmp_path, monkeypatch):
