@@ -67,6 +67,7 @@ class SyncIOManager(dg.ConfigurableIOManager):
         if table is not None:
             return TableModel(table=table, asset=key.to_user_string())
         graph = context.step_context.job_def.asset_layer.asset_graph
+        graph = getattr(graph, "source_asset_graph", graph)  # the code location's, not the job's alone
         if latest is None and (not graph.has(key) or not graph.get(key).is_materializable):
             defined = [known for known in graph.get_all_asset_keys() if graph.get(known).is_materializable]
             raise dg.Failure(description=missing_asset(sync, key, defined))

@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {key: value for key, value in os.environ.items() if key != environment.STATE_URL.name}
         env.update(local_environment(server, sync_specs().values(), warehouse=warehouse, state=fresh_local_state()))
         env["DAGSTER_HOME"] = str(PROJECT_ROOT / "dagster_home")
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # the dbt dagster-dbt runs
         print(f"Asana emulator: {server.base_url}; models read {warehouse}", flush=True)
         print(f"Dagster UI: http://{args.host}:{args.port} (Ctrl-C stops it and the emulator)", flush=True)
         process = subprocess.Popen(
