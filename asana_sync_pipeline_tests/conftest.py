@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,9 @@ from asana_sync_pipeline_tests.webhook import WEBHOOK_ENV, Webhook
 # Token budgets (engine/asana/budget.py) of this test process only: tests in other workers that use the
 # same token against the same fake URL would otherwise share its pace. Subprocesses inherit it.
 os.environ.setdefault(BUDGET_DIR_ENV, tempfile.mkdtemp(prefix="asana-sync-budgets-"))
+
+# dagster-dbt runs the `dbt` on PATH: this environment's, as `make dev` and an activated environment find it.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 TOKEN = "1/1200000000000010:4f6d2c0a9b8e7d6c5b4a39281706f5e4"
 """The sync's token: the fixture's `me` (Sync Bot)."""

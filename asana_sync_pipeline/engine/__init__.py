@@ -30,7 +30,16 @@ from .fields.value_rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
 from .http_logs import quiet_http_logs
 from .log import Log, counted
 from .model.access import model_connection
-from .model.warehouse import check_warehouse_file, count_rows, model_fingerprint, read_model
+from .model.warehouse import (
+    check_warehouse_file,
+    count_rows,
+    model_fingerprint,
+    read_model,
+    resolve_table,
+    table_parts,
+    table_query,
+    tables_read,
+)
 from .outcomes.frames import OUTCOME_COLUMNS, OutcomeTables, outcome_tables
 from .outcomes.refresh import OutcomeReading
 from .planning import (
@@ -110,7 +119,11 @@ __all__ = [
     "read_model",
     "refresh_outcomes_now",
     "requests_for",
+    "resolve_table",
     "run_sync",
+    "table_parts",
+    "table_query",
+    "tables_read",
     "test_connection",
     "utc_now",
 ]

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..engine import environment
 from ..lib.paths import PROJECT_ROOT
 from .emulator_setup import fresh_local_state, local_emulator, local_environment, local_warehouse
+from .sample_warehouse import WAREHOUSE_ENV
 
 DG = str(Path(sys.executable).parent / "dg")
 STOP_SECONDS = 60.0
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..engine import SyncConfigError
 
     try:
-        warehouse, _ = local_warehouse(args.warehouse)
+        warehouse, sample = local_warehouse(args.warehouse)
         emulator = local_emulator(args.fixture, port=args.emulator_port)
     except SyncConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         env = {key: value for key, value in os.environ.items() if key != environment.STATE_URL.name}
         env.update(local_environment(server, sync_specs().values(), warehouse=warehouse, state=fresh_local_state()))
         env["DAGSTER_HOME"] = str(PROJECT_ROOT / "dagster_home")
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # the dbt dagster-dbt runs
+        if sample:  # the sample's dbt models, materialized in the UI, rebuild the warehouse the syncs read
+            env[WAREHOUSE_ENV] = str(warehouse)
         print(f"Asana emulator: {server.base_url}; models read {warehouse}", flush=True)
         print(f"Dagster UI: http://{args.host}:{args.port} (Ctrl-C stops it and the emulator)", flush=True)
         process = subprocess.Popen(

@@ -1,0 +1,1 @@
+"""The project's Dagster components (`dg list components` offers them)."""

@@ -1,0 +1,119 @@
+"""The sync engine: warehouse rows in, Asana tasks out, exactly once; no Dagster.
+
+This module is the engine's face: what the Dagster layer, the command line and any other
+orchestrator need, in one `__all__`. They import from here, never from the stages below
+(a test holds them to it), so the stages can change shape without touching them.
+
+The stages, in the order a row travels (docs/architecture.md numbers them the same way):
+1. `model`: read the warehouse's model (`read_model`, on `model_connection`);
+2. `fields`: map columns to Asana fields, check each value, resolve names;
+3. `planning`: one operation per row, the guards (`read_guards`);
+4. `asana`: the HTTP client, paced and retried;
+5. `observing`: what people did in Asana since the last run;
+6. `writing`: creates (exactly once), updates, removals, comments;
+7. `state`: which task each row became (`StateStore`, `open_state_store`);
+and `runner` runs them in order (`plan_sync`, `run_sync`). Imports point down the layers
+(foundation, `asana`, `model`, `state`, `fields`, `planning`, `observing`, `writing`,
+`runner`), never back up.
+
+    plan = plan_sync(read_model(connection, query), settings, store=store, scope=scope, asana=asana)
+    info, report = run_sync(plan, asana=asana, scope=scope, store=store, run_id=run_id, log=print)
+"""
+
+from . import environment
+from .asana.connection import ConnectionInfo
+from .errors import AsanaSyncError, GuardError, ModelQueryRefused, SyncConfigError
+from .fields.rule_selection import NAMED_FIELDS
+from .fields.value_rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
+from .http_logs import quiet_http_logs
+from .log import Log, counted
+from .model.access import model_connection
+from .model.warehouse import (
+    check_warehouse_file,
+    count_rows,
+    model_fingerprint,
+    read_model,
+    resolve_table,
+    table_parts,
+    table_query,
+    tables_read,
+)
+from .planning import (
+    COMPLETE,
+    DELETE,
+    EMPTY_KEY,
+    NAME_REQUIRED,
+    PLAN_FORMAT,
+    REPEATED_KEY,
+    Guard,
+    GuardReading,
+    Operation,
+    Plan,
+    Planned,
+    PlannedRow,
+    RebuildPreview,
+    read_guards,
+)
+from .runner import plan_sync, run_sync, test_connection
+from .settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES, AsanaSettings, FieldPolicy, SyncSettings, check_gid, positive_int
+from .state import DEFAULT_SYNC, StateStore, SyncScope, open_state_store, utc_now
+from .state.postgres_url import PostgresURL
+from .writing.field_requests import requests_for
+from .writing.report import SyncReport
+
+__all__ = [
+    "environment",
+    "COMPLETE",
+    "CUSTOM_FIELD_PREFIX",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_SYNC",
+    "DEFAULT_TOKEN_ENV",
+    "DELETE",
+    "EMPTY_KEY",
+    "NAMED_FIELDS",
+    "NAME_REQUIRED",
+    "PARENT_KEY",
+    "PLAN_FORMAT",
+    "REPEATED_KEY",
+    "SYNC_MODES",
+    "AsanaSettings",
+    "AsanaSyncError",
+    "ConnectionInfo",
+    "FieldPolicy",
+    "Guard",
+    "GuardError",
+    "GuardReading",
+    "Log",
+    "ModelQueryRefused",
+    "Operation",
+    "Plan",
+    "Planned",
+    "PlannedRow",
+    "RebuildPreview",
+    "PostgresURL",
+    "StateStore",
+    "SyncConfigError",
+    "SyncReport",
+    "SyncScope",
+    "SyncSettings",
+    "check_gid",
+    "check_warehouse_file",
+    "count_rows",
+    "counted",
+    "model_connection",
+    "model_fingerprint",
+    "open_state_store",
+    "plan_sync",
+    "positive_int",
+    "quiet_http_logs",
+    "read_guards",
+    "read_model",
+    "requests_for",
+    "resolve_table",
+    "run_sync",
+    "table_parts",
+    "table_query",
+    "tables_read",
+    "test_connection",
+    "utc_now",
+]

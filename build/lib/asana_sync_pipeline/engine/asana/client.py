@@ -1,0 +1,373 @@
+"""A thin asynchronous Asana client: pacing under the rate limit, bounded
+concurrency, retries, and precise exceptions (see `errors`).
+
+Pacing: a leaky bucket (aiolimiter) sized so that no 60-second window carries
+more than `requests_per_minute` requests, and separate caps on writes and reads
+in flight, mirroring Asana's own concurrency limits. A 429 pauses every request
+of the client until its `Retry-After` has passed. With a `budget`, the token's
+limits are shared with its other clients, in other processes and machines: this
+one paces itself at its share, and a 429 pauses them all (see `budget`).
+
+Retries (tenacity): a 429, or a request that certainly never left (connection
+refused), is always retried. A 5xx, a timeout or a dropped connection may have
+taken effect, so only idempotent requests are retried on those; a create is
+left to the caller, which reconciles before creating again (exactly once).
+Until a first answer has arrived, a refused connection is not retried: it means
+a wrong URL or a server that is down, and the user should hear so at once.
+
+Its requests log no URL path and no httpcore trace (`http_logs.quiet_http_logs`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+
+from ..errors import AsanaAPIError, AsanaError, AsanaTransportError, RateLimitError, ServerError, api_error_for
+from ..http_logs import quiet_http_logs
+from ..json_text import dumps
+from ..settings import AsanaSettings
+from .budget import BEAT_SECONDS, Membership, Share, TokenBudget, budget_key
+
+PAGE_SIZE = 100
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class Slots:
+    """At most `limit` holders at once; the limit may change while some wait (a token's share)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+        self._changed = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.held < self.limit)
+            self.held += 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        async with self._changed:
+            self.held -= 1
+            self._changed.notify_all()
+
+    async def resize(self, limit: int) -> None:
+        async with self._changed:
+            self.limit = limit
+            self._changed.notify_all()
+
+
+def limiter_for(requests_per_minute: float) -> AsyncLimiter:
+    """A leaky bucket whose burst plus steady rate stays within any 60-second window."""
+    burst = max(1.0, requests_per_minute / 60.0)
+    steady_per_second = max(requests_per_minute - burst, 1.0) / 60.0
+    return AsyncLimiter(burst, burst / steady_per_second)
+
+
+def retune(limiter: AsyncLimiter, requests_per_minute: float) -> None:
+    """Change `limiter`'s pace in place (its waiters keep their turn) with its bucket full: a new
+    share starts without a burst, since the other clients of the token were sending a moment ago.
+    (aiolimiter has no public setter; its three attributes are what `__init__` sets.)"""
+    fresh = limiter_for(requests_per_minute)
+    limiter.max_rate, limiter.time_period = fresh.max_rate, fresh.time_period
+    limiter._rate_per_sec = fresh.max_rate / fresh.time_period
+    limiter._level = fresh.max_rate
+    limiter._last_check = asyncio.get_running_loop().time()
+
+
+class AsanaClient:
+    """Asana's REST API over one pooled httpx connection set; use as `async with`.
+
+    Parameters:
+        settings: the token, the API root and the pace (`AsanaSettings`: every
+            default and limit is declared there, once).
+        transport: replaces httpx's network transport (a proxy, or a test's
+            `httpx.MockTransport`).
+        on_retry: called with one line each time a request is retried, saying why.
+        budget: where clients of the same token in other processes and machines meet; the
+            client then paces itself at its share of the token's limits (see `budget`).
+
+    `requests_sent` and `writes_sent` count what went out (retries included)."""
+
+    def __init__(
+        self,
+        settings: AsanaSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_retry: Callable[[str], None] | None = None,
+        budget: TokenBudget | None = None,
+    ):
+        self.settings = settings
+        self.base_url = settings.base_url.rstrip("/")
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {settings.access_token}", "Accept": "application/json"},
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            limits=httpx.Limits(max_connections=settings.max_concurrent_writes + settings.max_concurrent_reads),
+            transport=transport,
+        )
+        self._limiter = limiter_for(settings.requests_per_minute)
+        self._writes = Slots(settings.max_concurrent_writes)
+        self._reads = Slots(settings.max_concurrent_reads)
+        self._paused_until = 0.0
+        self._pause_told = 0.0
+        self._budget = budget
+        self._membership: Membership | None = None
+        self._beating: asyncio.Task[None] | None = None
+        self._pause_to_share = 0.0
+        self._beat_now = asyncio.Event()
+        self.share = Share(1, 0.0)
+        """The token's clients (this one included) at the last beat."""
+        self._backoff = wait_exponential_jitter(initial=0.5, max=settings.max_backoff_seconds)
+        self._on_retry = on_retry
+        self._answered = False
+        self.requests_sent = 0
+        self.writes_sent = 0
+
+    async def __aenter__(self) -> AsanaClient:
+        if self._budget is not None:
+            key = budget_key(self.base_url, self.settings.access_token)
+            self._membership = await asyncio.to_thread(self._budget.join, key)
+            await self._apply(await asyncio.to_thread(self._membership.beat))
+            self._beating = asyncio.create_task(self._beat())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._beating is not None:
+            self._beating.cancel()
+        if self._membership is not None:
+            await asyncio.to_thread(self._membership.leave)
+        with quiet_http_logs():
+            await self._http.aclose()
+
+    # ---- the token's budget, shared with its other clients ------------------
+
+    async def _beat(self) -> None:
+        """Every second (at once after a 429): tell the budget this client is here, take its share."""
+        assert self._membership is not None
+        while True:
+            try:
+                await asyncio.wait_for(self._beat_now.wait(), BEAT_SECONDS)
+            except TimeoutError:
+                pass
+            self._beat_now.clear()
+            pause, self._pause_to_share = self._pause_to_share, 0.0
+            try:
+                await self._apply(await asyncio.to_thread(self._membership.beat, pause))
+            except Exception:  # the budget unreachable for a moment: keep the last share, try again
+                self._pause_to_share = max(self._pause_to_share, pause)
+
+    async def _apply(self, share: Share) -> None:
+        settings = self.settings
+        if share.members != self.share.members:
+            retune(self._limiter, share.of(settings.requests_per_minute))
+            await self._writes.resize(max(1, int(share.of(settings.max_concurrent_writes))))
+            await self._reads.resize(max(1, int(share.of(settings.max_concurrent_reads))))
+        if share.paused_for > 0:
+            self._paused_until = max(self._paused_until, time.monotonic() + share.paused_for)
+        self.share = share
+
+    def __repr__(self) -> str:
+        return f"AsanaClient(base_url={self.base_url!r})"
+
+    # ---- transport ------------------------------------------------------
+
+    async def _send_once(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any, unwrap: bool
+    ) -> Any:
+        while (pause := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(pause)
+        slots = self._reads if method == "GET" else self._writes
+        async with slots:
+            await self._limiter.acquire()
+            self.requests_sent += 1
+            if method != "GET":
+                self.writes_sent += 1
+            try:
+                content = None if body is None else dumps(body).encode("utf-8")
+                headers = None if body is None else {"Content-Type": "application/json"}
+                with quiet_http_logs():
+                    response = await self._http.request(method, path, params=params, content=content, headers=headers)
+            except _NOT_SENT as exc:
+                raise AsanaTransportError(
+                    f"{method} {path}: could not connect to {self.base_url} ({type(exc).__name__})", maybe_processed=False
+                ) from None
+            except httpx.LocalProtocolError as exc:
+                raise AsanaTransportError(
+                    f"{method} {path}: the request could not be sent ({type(exc).__name__}: {_safe(exc)})",
+                    maybe_processed=False,
+                ) from None
+            except httpx.TimeoutException as exc:
+                raise AsanaTransportError(f"{method} {path}: no answer in time ({type(exc).__name__})", maybe_processed=True) from None
+            except httpx.TransportError as exc:
+                raise AsanaTransportError(f"{method} {path}: connection lost ({type(exc).__name__})", maybe_processed=True) from None
+        self._answered = True
+        if response.status_code < 400:
+            payload = response.json() if response.content else {}
+            return payload.get("data") if unwrap else payload
+        raise self._error(response, method, path)
+
+    def _error(self, response: httpx.Response, method: str, path: str) -> AsanaAPIError:
+        messages: list[str] = []
+        phrase = fresh = None
+        try:
+            body = response.json()
+            for error in body.get("errors", []):
+                messages.append(str(error.get("message", "")))
+                phrase = phrase or error.get("phrase")
+            fresh = body.get("sync") if isinstance(body.get("sync"), str) else None
+        except (ValueError, AttributeError):
+            messages = [response.reason_phrase or ""]
+        retry_after = None
+        if response.status_code == 429:
+            try:
+                retry_after = float(response.headers.get("Retry-After", "1"))
+            except ValueError:
+                retry_after = 1.0
+            self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+            if self._membership is not None:
+                self._pause_to_share = max(self._pause_to_share, retry_after)
+                self._beat_now.set()
+        return api_error_for(
+            response.status_code, messages, method=method, path=path, phrase=phrase, retry_after=retry_after,
+            fresh_token=fresh,
+        )  # fmt: skip
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Asana's Retry-After for a 429 (plus jitter, so waiting requests do not return as a herd);
+        exponential backoff with jitter otherwise."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitError):
+            return exc.retry_after + random.uniform(0, 1.0)
+        return self._backoff(state)
+
+    def _stop(self, state: RetryCallState) -> bool:
+        """A 429 means "not yet", not "failed": it gets a larger budget than errors do."""
+        exc = state.outcome.exception() if state.outcome else None
+        limit = self.settings.max_rate_limited_attempts if isinstance(exc, RateLimitError) else self.settings.max_attempts
+        return state.attempt_number >= limit
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        data: Any = None,
+        idempotent: bool = True,
+        unwrap: bool = True,
+    ) -> Any:
+        """One API call with Asana's `data` wrapping, paced and retried.
+
+        Returns the response's `data`, or the whole body with `unwrap=False` (list
+        pages keep `next_page` beside `data`)."""
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, RateLimitError):
+                return True
+            if isinstance(exc, AsanaTransportError):
+                if not exc.maybe_processed and not self._answered:
+                    return False
+                return idempotent or not exc.maybe_processed
+            return idempotent and isinstance(exc, ServerError)
+
+        def before_sleep(state: RetryCallState) -> None:
+            if not self._on_retry or state.outcome is None:
+                return
+            exc = state.outcome.exception()
+            if isinstance(exc, RateLimitError):
+                if self._paused_until > self._pause_told:  # one line per pause, not one per waiting request
+                    self._pause_told = self._paused_until
+                    self._on_retry(f"Asana answered 429 (rate limit): every request waits {exc.retry_after:g} s, then resumes")
+                return
+            self._on_retry(f"retrying {method} {path} after: {exc}")
+
+        body = None if data is None else {"data": data}
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(retryable),
+            wait=self._wait,
+            stop=self._stop,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_once(method, path, params, body, unwrap)
+        raise AsanaError("unreachable")  # pragma: no cover
+
+    async def paginate(self, path: str, params: dict[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every record of a list endpoint, following `next_page` offsets."""
+        query = {**(params or {}), "limit": PAGE_SIZE}
+        while True:
+            response = await self.request("GET", path, params=query, unwrap=False)
+            for record in response.get("data", []):
+                yield record
+            next_page = response.get("next_page")
+            if not next_page:
+                return
+            query = {**query, "offset": next_page["offset"]}
+
+    # ---- endpoints --------------------------------------------------------
+
+    async def get_me(self) -> dict[str, Any]:
+        return await self.request("GET", "/users/me", params={"opt_fields": "name,email,workspaces"})
+
+    async def get_project(self, project_gid: str) -> dict[str, Any]:
+        return await self.request(
+            "GET", f"/projects/{project_gid}", params={"opt_fields": "name,workspace,permalink_url"}
+        )
+
+    def custom_field_settings(self, project_gid: str, opt_fields: list[str]) -> AsyncIterator[dict[str, Any]]:
+        return self.paginate(f"/projects/{project_gid}/custom_field_settings", {"opt_fields": ",".join(opt_fields)})
+
+    async def get_task(self, task_gid: str, opt_fields: list[str]) -> dict[str, Any]:
+        return await self.request("GET", f"/tasks/{task_gid}", params={"opt_fields": ",".join(opt_fields)})
+
+    async def create_task(self, data: dict[str, Any]) -> dict[str, Any]:
+        """POST /tasks, never retried once it may have reached Asana (see module doc)."""
+        return await self.request("POST", "/tasks", params={"opt_fields": "gid,permalink_url"}, data=data, idempotent=False)
+
+    async def update_task(self, task_gid: str, data: dict[str, Any]) -> dict[str, Any]:
+        return await self.request("PUT", f"/tasks/{task_gid}", params={"opt_fields": "gid"}, data=data)
+
+    async def delete_task(self, task_gid: str) -> None:
+        await self.request("DELETE", f"/tasks/{task_gid}")
+
+    async def post(self, path: str, data: dict[str, Any]) -> Any:
+        """An idempotent action such as `/tasks/{gid}/addTag` or `/sections/{gid}/addTask`."""
+        return await self.request("POST", path, params={"opt_fields": "gid"}, data=data)
+
+    async def events(self, resource: str, sync: str | None) -> dict[str, Any]:
+        """One call of the events API: `{data, sync, has_more}`; `SyncTokenExpired` (412) carries a
+        fresh token when `sync` is missing or too old."""
+        params = {"resource": resource, **({"sync": sync} if sync else {})}
+        result: dict[str, Any] = await self.request("GET", "/events", params=params, unwrap=False)
+        return result
+
+    async def first_page_of_tasks(self, project_gid: str) -> list[dict[str, Any]]:
+        """At most one task of the project: enough to tell whether it holds any."""
+        page = await self.request("GET", f"/projects/{project_gid}/tasks", params={"limit": 1}, unwrap=False)
+        return page.get("data") or []
+
+    def project_tasks(
+        self, project_gid: str, *, modified_since: str | None = None, opt_fields: list[str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        params: dict[str, Any] = {"project": project_gid}
+        if modified_since:
+            params["modified_since"] = modified_since
+        if opt_fields:
+            params["opt_fields"] = ",".join(opt_fields)
+        return self.paginate("/tasks", params)
+
+
+def _safe(exc: Exception) -> str:
+    """An httpx message without header values (they could hold the token)."""
+    text = str(exc)
+    return "an invalid header value" if "header" in text.lower() else text

@@ -1,0 +1,297 @@
+"""What people did, turned into the plan, as `on_task_deleted` and `on_asana_edit` say: pure.
+
+- A task deleted in Asana: `recreate` plans its row as a create (and the rows beneath it by
+  `parent_key`, whose tasks Asana deleted with it, created under the new one, parents first);
+  `release` forgets the task and rejects the row, saying how to clear the release.
+- A task moved out of the project: released (`keep`), or put back (`overwrite`); one moved where
+  the token cannot read it (403): released.
+- A synced field a person changed: left as the person set it and reported (`keep`, until the
+  model's value changes), or the model's value sent again, that field alone (`overwrite`); with
+  `overwrite` a completion the row does not say (it has no `completed`) is undone too, and what a
+  run could not send again (its row rejected, a write refused) is sent on a later run.
+- A row rejected this run still has its task's deletion or move recorded (released, or its
+  mapping forgotten so that it gets a task once valid): the events are read only once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..fields.value_rules import CUSTOM_FIELD_PREFIX
+from ..planning import Edit, FieldChange, Operation, PeopleSeen, Plan, Release, operation_column
+from ..planning.changes import NOT_CLEARED
+from ..settings import EditPolicy, FieldPolicy, TaskDeletedPolicy
+from .observe import Observation
+from .task_values import COMPARED, LIST_FIELDS, Context, differs, is_in_project, present, shown
+
+DELETED = "its task {gid} was deleted in Asana and on_task_deleted is release: the sync no longer writes this row"
+MOVED_OUT = "its task {gid} was moved out of the project by a person ({where}): released, never written again"
+NOT_CREATED = "its task {gid} was deleted in Asana and sync_mode {mode} does not create tasks"
+HIDDEN = (
+    "its task {gid} can no longer be read (403): a person moved it where this token has no access; released, "
+    "never written again"
+)
+MOVED_OUT_MARK = "moved_out"
+"""In the people's edits the state keeps: a task moved out that `overwrite` has yet to put back."""
+
+
+def _descendants(plan: Plan, keys: set[str]) -> set[str]:
+    """Rows beneath `keys` by `parent_key`, at any depth."""
+    parents = plan.parent_keys()
+    if parents is None or not keys:
+        return set()
+    row_keys = plan.table["primary_key"].to_numpy(dtype=object)
+    found, frontier = set(), set(keys)
+    while frontier:
+        below = {str(key) for key, parent in zip(row_keys, parents) if parent in frontier and key not in found}
+        found |= below
+        frontier = below
+    return found
+
+
+def subtasks_to_confirm(plan: Plan, observation: Observation) -> set[str]:
+    """Tasks of the rows beneath a deleted task (by `parent_key`) that the observation says nothing
+    of: Asana deleted them with their parent unless a person moved them first; read them to know."""
+    gids = dict(zip(plan.table["primary_key"].astype(str), plan.table["task_gid"]))
+    deleted = {key for key, gid in gids.items() if gid in observation.gone}
+    below = (gids.get(key) for key in _descendants(plan, deleted))
+    return {gid for gid in below if isinstance(gid, str) and gid not in observation.tasks and gid not in observation.gone}
+
+
+def _owned(field_name: str) -> bool:
+    return field_name in COMPARED or field_name.startswith(CUSTOM_FIELD_PREFIX)
+
+
+def _models(plan: Plan, field_name: str) -> bool:
+    """Whether the model keeps owning `field_name` once its task exists (not `on_create`, `if_empty`)."""
+    return plan.policies.get(field_name) not in (FieldPolicy.ON_CREATE, FieldPolicy.IF_EMPTY)
+
+
+def _seen(field_name: str, written: Any, task: Mapping[str, Any], ctx: Context) -> Any:
+    """What identifies a person's edit of `field_name`, kept to tell it from a later one: Asana's value,
+    or for a list the items the sync wrote that are gone (items people add to it are no edit)."""
+    if field_name in LIST_FIELDS:
+        kept_items = set(present(field_name, written, task, ctx))
+        return {"removed": sorted(item for item in str(written or "").split(",") if item and item not in kept_items)}
+    return shown(field_name, task, ctx)
+
+
+def _stored(value: Any) -> Any:
+    """`value` as the state keeps it (JSON), so that a value read back compares equal."""
+    return json.loads(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def with_observation(
+    plan: Plan,
+    observation: Observation,
+    written: Mapping[str, Mapping[str, Any]],
+    ctx: Context,
+    kept: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Plan:
+    """The plan once what people did is taken into account (`plan.people` says what was seen).
+
+    `written`: the values the sync last wrote to the rows of the tasks seen; `kept`: the edits
+    earlier runs saw and left in place (key -> field -> Asana's value), reported again only when
+    the person changes the field again."""
+    kept = kept or {}
+    ctx.people.learn(observation.tasks.values())
+    settings = plan.settings
+    table = plan.table
+    keys = table["primary_key"].to_numpy(dtype=object)
+    gids = table["task_gid"].to_numpy(dtype=object)
+    known = table["gid_known"].to_numpy(dtype=bool).copy()
+    operations = plan.operation_codes()
+    task_gids = gids.copy()
+    sends = table["sends"].to_numpy(dtype=bool).copy()
+    position_of = {str(gid): index for index, gid in enumerate(gids) if known[index] and isinstance(gid, str)}
+    changes = {position: list(found) for position, found in plan.changes.items()}
+    rejections = [plan.rejections]
+    edits: list[Edit] = []
+    releases: list[Release] = []
+    put_back: dict[int, str | None] = {}
+    drifted_values: dict[str, dict[str, Any]] = {}
+    differing: dict[str, dict[str, Any]] = {}
+
+    def reject(position: int, field_name: str, reason: str) -> None:
+        operations[position] = Operation.REJECT.code
+        rejections.append(pd.DataFrame({"primary_key": [keys[position]], "field": [field_name], "reason": [reason]}))
+
+    forget: list[str] = []
+    deleted_keys = sorted(str(keys[position_of[gid]]) for gid in observation.gone if gid in position_of)
+    for key in deleted_keys:
+        position = int(np.flatnonzero(keys == key)[0])
+        gid = str(gids[position])
+        rejected = operations[position] == Operation.REJECT.code
+        if settings.on_task_deleted is TaskDeletedPolicy.RELEASE:
+            releases.append(Release(key, gid, "deleted in Asana"))
+            if not rejected:
+                reject(position, "task_gid", DELETED.format(gid=gid))
+            continue
+        forget.append(key)
+        if rejected:
+            continue
+        if not settings.sync_mode.creates:
+            reject(position, "task_gid", NOT_CREATED.format(gid=gid, mode=settings.sync_mode.value))
+        else:
+            operations[position] = Operation.CREATE.code
+            task_gids[position] = None
+            known[position] = False
+            sends[position] = False
+            changes.pop(position, None)
+
+    def send(position: int, resend: list[FieldChange]) -> None:
+        current = {change.field: change for change in changes.get(position, [])}
+        for change in resend:
+            current.setdefault(change.field, change)
+        changes[position] = list(current.values())
+        operations[position] = Operation.UPDATE.code
+        sends[position] = True
+
+    overwrite = settings.on_asana_edit is EditPolicy.OVERWRITE
+    moved = 0
+    for gid in sorted(observation.hidden):
+        found = position_of.get(gid)
+        if found is not None:
+            moved += 1
+            key = str(keys[found])
+            releases.append(Release(key, gid, "moved where this token has no access"))
+            if operations[found] != Operation.REJECT.code:
+                reject(found, "task_gid", HIDDEN.format(gid=gid))
+    for gid, task in observation.tasks.items():
+        found = position_of.get(gid)
+        if found is None:
+            continue
+        position = found
+        key = str(keys[position])
+        rejected = operations[position] == Operation.REJECT.code
+        recorded = written.get(key) or {}
+        if not is_in_project(task, ctx):
+            moved += 1
+            where = ", ".join(f"{project.get('name')!r}" for project in task.get("projects") or []) or "no project"
+            if not overwrite:
+                releases.append(Release(key, gid, f"moved out of the project ({where})"))
+                if not rejected:
+                    reject(position, "task_gid", MOVED_OUT.format(gid=gid, where=where))
+                continue
+            drifted_values[key] = {MOVED_OUT_MARK: where}
+            if rejected:
+                differing[key] = dict(drifted_values[key])
+                continue
+            put_back[position] = recorded.get("section")
+        drifted = [name for name, value in recorded.items() if _owned(name) and differs(name, value, task, ctx)]
+        now = {name: _stored(_seen(name, recorded[name], task, ctx)) for name in drifted}
+        seen_before = kept.get(key) or {}
+        for name in drifted:
+            if name not in seen_before or seen_before[name] != now[name]:
+                edits.append(Edit(key, gid, name, recorded[name], shown(name, task, ctx)))
+        drifted_values[key] = {**drifted_values.get(key, {}), **now}
+        if rejected:
+            differing[key] = {name: value for name, value in now.items() if _models(plan, name)}
+            continue
+        if overwrite:
+            resend = _resends(plan, position, drifted, task, ctx)
+            if "completed" not in recorded and task.get("completed") and not bool(table["reopen"].iat[position]):
+                resend.append(FieldChange("completed", True, False))
+            if resend or position in put_back:
+                send(position, resend)
+        sent = {change.field for change in changes.get(position, [])} if sends[position] else set()
+        differing[key] = {name: value for name, value in now.items() if name not in sent and _models(plan, name)}
+    if overwrite:
+        for key, fields in kept.items():
+            at = np.flatnonzero(keys == key)
+            position = int(at[0]) if len(at) else -1
+            if position < 0 or key in differing or key in deleted_keys or operations[position] == Operation.REJECT.code:
+                continue
+            recorded = written.get(key) or {}
+            if MOVED_OUT_MARK in fields:
+                put_back[position] = recorded.get("section")
+            resend = _resends_kept(plan, position, fields, recorded)
+            if resend or position in put_back:
+                send(position, resend)
+    table = table.assign(operation=operation_column(operations), task_gid=task_gids, gid_known=known, sends=sends)
+    joined = pd.concat(rejections, ignore_index=True) if len(rejections) > 1 else plan.rejections
+    people = PeopleSeen(
+        edits, releases, deleted_keys, len(deleted_keys), moved, observation.reads, observation.events,
+        observation.listed, len(observation.unknown), read=True,
+        kept_before={key: dict(found) for key, found in kept.items()}, drifted=drifted_values, differing=differing,
+        forget=forget,
+    )  # fmt: skip
+    return replace(plan, table=table, changes=changes, rejections=joined, people=people, put_back=put_back)
+
+
+def _resends(plan: Plan, position: int, drifted: list[str], task: Mapping[str, Any], ctx: Context) -> list[FieldChange]:
+    """The model's value of each drifted field, to send again (lists: only the items gone)."""
+    now = plan.written_values(position)
+    resend = []
+    for name in drifted:
+        if plan.policies.get(name) in (FieldPolicy.ON_CREATE, FieldPolicy.IF_EMPTY):
+            continue
+        after = now.get(name)
+        if after is None and name in NOT_CLEARED:
+            continue
+        if name in LIST_FIELDS:
+            kept = present(name, after, task, ctx)
+            resend.append(FieldChange(name, ",".join(kept) or None, after))
+        else:
+            resend.append(FieldChange(name, shown(name, task, ctx), after))
+    return resend
+
+
+def _resends_kept(plan: Plan, position: int, fields: Mapping[str, Any], recorded: Mapping[str, Any]) -> list[FieldChange]:
+    """The model's value of each field an earlier run could not send again (`overwrite`), from what
+    the state kept of it (the task was not read this run: nothing changed it since)."""
+    now = plan.written_values(position)
+    resend = []
+    for name, seen_value in fields.items():
+        if name == MOVED_OUT_MARK or name not in recorded or not _models(plan, name):
+            continue
+        after = now.get(name)
+        if after is None and name in NOT_CLEARED:
+            continue
+        if name in LIST_FIELDS:
+            gone = set((seen_value or {}).get("removed") or [])
+            still = [item for item in str(recorded[name] or "").split(",") if item and item not in gone]
+            resend.append(FieldChange(name, ",".join(still) or None, after))
+        else:
+            resend.append(FieldChange(name, seen_value, after))
+    return resend
+
+
+def people_edits_after(plan: Plan, failed: set[str]) -> dict[str, dict[str, Any]]:
+    """The edits people made that still differ from the model once `plan` ran (key -> field ->
+    Asana's value), to keep in the state: what earlier runs saw, replaced by what this run saw
+    of the tasks it read, less the fields this run sent (`failed`: keys whose writes failed keep
+    all they had), the rows that left the model, and the tasks deleted or released."""
+    people = plan.people
+    table = plan.table
+    keys = table["primary_key"].to_numpy(dtype=object)
+    updates = plan.mask(Operation.UPDATE)
+    sends = table["sends"].to_numpy(dtype=bool)
+    gone = set(people.deleted_keys) | {release.key for release in people.releases}
+    after: dict[str, dict[str, Any]] = {}
+    for position, key in enumerate(keys):
+        key = str(key)
+        if key in gone:
+            continue
+        if key in failed:
+            found = {**(people.kept_before.get(key) or {}), **people.drifted.get(key, {})}
+            found = {name: value for name, value in found.items() if name == MOVED_OUT_MARK or _models(plan, name)}
+        elif key in people.differing:
+            found = dict(people.differing[key])
+        else:
+            found = dict(people.kept_before.get(key) or {})
+            if position in plan.put_back:
+                found.pop(MOVED_OUT_MARK, None)
+            if found and updates[position] and sends[position]:
+                changed = plan.changes.get(position)
+                sent = {change.field for change in changed or []}
+                found = {} if changed is None else {name: value for name, value in found.items() if name not in sent}
+        if found:
+            after[key] = found
+    return after

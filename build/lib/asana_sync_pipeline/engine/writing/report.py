@@ -1,0 +1,75 @@
+"""What a run did: counts for the run's metadata, the state's run history and the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..state import RUN_COUNTS as COUNTS
+
+
+@dataclass
+class SyncReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    adopted: int = 0
+    recreated: int = 0
+    completed: int = 0
+    deleted: int = 0
+    reopened: int = 0
+    comments: int = 0
+    released: int = 0
+    """Tasks released to people: moved out of the project by hand (never written again)."""
+    removed_from_project: int = 0
+    """Tasks of removed rows that are also in another project: taken out of this one instead of deleted."""
+    edited_in_asana: int = 0
+    """Tasks with a synced field a person changed since the last run."""
+    deleted_in_asana: int = 0
+    """Tasks of rows still in the model that a person deleted."""
+    moved_out_of_project: int = 0
+    """Tasks of rows still in the model that a person moved out of the project."""
+    asana_reads: int = 0
+    """Reads spent seeing what people did (events, the tasks that changed, or one listing)."""
+    unmatched_after_run: int = 0
+    """Tasks whose synced fields still differ from the model after the run (kept edits, failed resends)."""
+    differing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Of those: primary key -> field -> what Asana shows (as the state keeps it)."""
+    rebuilt: int = 0
+    """Tasks adopted by their sync key when the run found no state (see `rebuild`); not in the run history."""
+    requests: int = 0
+    write_requests: int = 0
+    seconds: float = 0.0
+    created_tasks: list[tuple[str, str | None]] = field(default_factory=list)
+    """(GID, Asana's permalink_url) of the first tasks created, for links."""
+    rejections: list[tuple[str | None, str, str]] = field(default_factory=list)
+    removal_cases: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(primary key, task GID, case, reason) of each removal that spared people's work."""
+    asana_edits: list[tuple[str, str, str, Any, Any]] = field(default_factory=list)
+    """(primary key, task GID, field, the model's value, Asana's value) of each edit people made."""
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTS}
+
+    def summary(self) -> str:
+        removals = f", {self.completed:,} completed, {self.deleted:,} deleted" if self.completed or self.deleted else ""
+        if self.released or self.removed_from_project:
+            removals += f", {self.released:,} released, {self.removed_from_project:,} removed from the project"
+        comments = f", {self.comments:,} comments" if self.comments else ""
+        return (
+            f"{self.created:,} created, {self.updated:,} updated, {self.unchanged:,} unchanged, "
+            f"{self.rejected:,} rejected{removals}{comments} in {self.seconds:,.1f} s"
+        )
+
+    def run_row(self, *, run_id: str, sync_mode: str, started_at: datetime, finished_at: datetime) -> dict[str, Any]:
+        """The line this run adds to the state's run history."""
+        return {
+            "run_id": run_id,
+            "sync_mode": sync_mode,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            **self.counts(),
+        }
