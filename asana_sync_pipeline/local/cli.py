@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
+from pathlib import Path
 
 import dagster as dg
+import httpx
 from dagster._utils.error import SerializableErrorInfo
 from pydantic import ValidationError
 
 from ..engine import SYNC_MODES, AsanaSyncError, PostgresURL, SyncConfigError, environment
 from ..lib.sync_spec import DEFAULT_SYNC, SyncSpec
 from .cli_log import one_line_console
-from .emulator_setup import apply_to_process, fresh_local_state, local_emulator, local_environment, local_warehouse
+from .emulator_setup import DEMO_PERSON, apply_to_process, fresh_local_state, local_emulator, local_environment, local_warehouse
 
 SAMPLE_SYNCS = (DEFAULT_SYNC, "data_checks")
 DEMO_SECOND_QUERY = (
@@ -208,7 +211,8 @@ def _run_locally(
 ) -> bool:
     """Against the bundled emulator: the demo, or syncs of your own with --fixture and --warehouse;
     `left_out` names the syncs not run."""
-    emulator = local_emulator(fixture)  # a broken fixture fails here, before any file is touched
+    person = secrets.token_urlsafe(24)
+    emulator = local_emulator(fixture, person_token=person)  # a broken fixture fails here, before any file is touched
     model, sample = local_warehouse(warehouse)
     state = fresh_local_state()
     if sample:
@@ -221,7 +225,9 @@ def _run_locally(
         if left_out:
             print(left_out)
         ok = _run_all(chosen, jobs, query, sync_mode, label=": first run, every valid row becomes a task")
-        if ok and sample and query is None and DEFAULT_SYNC in chosen:
+        demo = ok and sample and query is None and DEFAULT_SYNC in chosen and fixture is None
+        if demo:
+            _a_person_completes_a_task(server.base_url, server.project_gid, person)
             ok = _run_once(
                 f"Sync {DEFAULT_SYNC!r}: second run, five accounts marked done in the warehouse",
                 specs[DEFAULT_SYNC],
@@ -230,8 +236,35 @@ def _run_locally(
                 sync_mode,
                 list_rejections=False,
             )
+            if ok:
+                _print_follow_up_figure(model)
         print(f"\nThe emulator now holds {server.task_count()} tasks; sync state in {state}")
     return ok
+
+
+def _a_person_completes_a_task(base_url: str, project_gid: str, token: str) -> None:
+    """The demo's person completes one open task in "Asana" (the emulator), under her own token, as a
+    colleague would between two runs: the outcomes then say who did it."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as person:
+        tasks = person.get(f"/projects/{project_gid}/tasks", params={"opt_fields": "name,completed", "limit": 100}).json()["data"]
+        task = next((task for task in tasks if not task.get("completed")), None)
+        if task is None:
+            return
+        person.put(f"/tasks/{task['gid']}", json={"data": {"completed": True}}).raise_for_status()
+    print(f"\nIn Asana, Ada Lovelace ({DEMO_PERSON}) completes {task['name']!r} by hand")
+
+
+def _print_follow_up_figure(warehouse: Path) -> None:
+    """The sample's figure, built by dbt on the default sync's outcomes in the warehouse."""
+    from .sample_warehouse import FIGURE_MODEL, build_follow_up_figure
+
+    figure = build_follow_up_figure(warehouse)
+    share = float(str(figure.get("share") or 0.0))
+    print(
+        f"\n== What became of the work ({FIGURE_MODEL}, from asana_sync.asana_task_outcomes) ==\n"
+        f"{figure.get('followed_up_within_7_days')} of {figure.get('accounts')} churn-risk accounts followed up within 7 "
+        f"days ({share:.0%}); {figure.get('completed_by_people')} completed by a person in Asana"
+    )
 
 
 def _clear_releases(names: list[str], keys: list[str]) -> int:

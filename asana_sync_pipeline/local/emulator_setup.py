@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..emulator import EmulatorServer, EmulatorSettings
 from ..emulator.fixture import FixtureError
+from ..emulator.settings import default_fixture
 from ..engine import DEFAULT_TOKEN_ENV, SyncConfigError, check_warehouse_file, environment
 from ..lib.paths import DATA_DIR, project_path
 from ..lib.sync_spec import SyncSpec
@@ -24,9 +25,20 @@ LOCAL_DIR = DATA_DIR / "demo"
 SAMPLE_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
 
 
-def local_emulator(fixture: str | Path | None, port: int = 0) -> EmulatorServer:
-    """The local emulator (not started): its workspace a fixture file of yours, or the bundled one."""
-    settings = EmulatorSettings(token=LOCAL_TOKEN, fixture=project_path(fixture, "the fixture") if fixture else None)
+DEMO_PERSON = "ada@acme.example"
+"""The person of the bundled workspace who completes a task in the demo, under a token of her own."""
+
+
+def local_emulator(fixture: str | Path | None, port: int = 0, *, person_token: str | None = None) -> EmulatorServer:
+    """The local emulator (not started): its workspace a fixture file of yours, or the bundled one, where
+    `person_token` (a fresh secret, for this process alone) lets `DEMO_PERSON` act in it."""
+    chosen: str | Path | dict | None = project_path(fixture, "the fixture") if fixture else None
+    if chosen is None and person_token:
+        chosen = default_fixture()
+        for user in chosen["users"]:
+            if user["email"] == DEMO_PERSON:
+                user["token"] = person_token
+    settings = EmulatorSettings(token=LOCAL_TOKEN, fixture=chosen)
     try:
         return EmulatorServer(settings, port=port)
     except FixtureError as exc:

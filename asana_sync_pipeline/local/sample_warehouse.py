@@ -42,6 +42,9 @@ OFFLINE = {
 }
 """dbt's environment here: nothing leaves the machine."""
 SOURCES = ("dbt_project.yml", "profiles.yml", "models", "seeds")
+OUTCOMES_TAG = "outcomes"
+"""The models built on the syncs' outcomes (`churn_follow_up_rate`): built after a sync, never with the warehouse."""
+FIGURE_MODEL = "churn_follow_up_rate"
 DBT_TIMEOUT_SECONDS = 600
 
 
@@ -92,7 +95,7 @@ def build_sample_warehouse(
     try:
         building.mkdir()
         run_dbt(
-            ["build", "--target-path", str(building / "target"), "--log-path", str(building / "logs")],
+            ["build", "--exclude", f"tag:{OUTCOMES_TAG}", "--target-path", str(building / "target"), "--log-path", str(building / "logs")],
             data_dir,
             {WAREHOUSE_ENV: str(partial)},
         )
@@ -134,3 +137,23 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def build_follow_up_figure(database_path: str | os.PathLike[str], *, data_dir: Path = DATA_DIR) -> dict[str, object]:
+    """Build the sample's figure on the default sync's outcomes (`dbt build --select churn_follow_up_rate`)
+    in the warehouse at `database_path`, and return its one row."""
+    target = Path(database_path).absolute()
+    logs = target.parent / f".{target.name}.figure"
+    try:
+        run_dbt(
+            ["build", "--select", FIGURE_MODEL, "--target-path", str(logs / "target"), "--log-path", str(logs / "logs")],
+            data_dir,
+            {WAREHOUSE_ENV: str(target)},
+        )
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+    with duckdb.connect(str(target), read_only=True) as connection:
+        found = connection.execute(f"SELECT * FROM main.{FIGURE_MODEL}")
+        names = [column[0] for column in found.description]
+        row = found.fetchone()
+    return dict(zip(names, row or ()))

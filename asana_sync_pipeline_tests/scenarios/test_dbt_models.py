@@ -261,7 +261,8 @@ def test_an_asset_no_definition_holds_is_refused_when_the_code_location_loads(tm
         check_model_upstreams(defs, syncs)
     assert str(raised.value) == (
         "sync 'broken': no definition in this code location holds the asset churn_risks its model names. Did you mean "
-        "churn_risk? Assets defined: broken/asana_task_payloads, broken/asana_tasks, churn_risk"
+        "churn_risk? Assets defined: broken/asana_sync_log, broken/asana_task_history, broken/asana_task_outcomes, "
+        "broken/asana_task_payloads, broken/asana_tasks, churn_risk"
     )
     # This checkout's code location runs that check as it loads; in any project, Dagster itself refuses to
     # build the sync's job, naming the key and the closest keys that exist.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,10 +28,16 @@ TOOLS = {"dg": "dagster_dg_cli.cli", "dagster": "dagster.cli"}
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """This package as a wheel, built offline from the checkout."""
+    """This package as a wheel, built offline from a copy of the checkout: setuptools writes a `build/`
+    folder beside the sources, and two builds of one folder (parallel test workers) trip on each other."""
     out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(PROJECT_ROOT / name, source / name)
+    shutil.copytree(PROJECT_ROOT / "asana_sync_pipeline", source / "asana_sync_pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.duckdb*"))  # fmt: skip
     built = subprocess.run(
-        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(out), str(PROJECT_ROOT)],
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(out), str(source)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert built.returncode == 0, built.stdout + built.stderr
@@ -142,7 +149,7 @@ def test_a_sync_scaffolded_in_a_teams_own_project_loads_and_runs_there(environme
     defined = dg(environment, root, "list", "defs", "--json", env=env)
     assert defined.returncode == 0, defined.stderr
     resources = {entry["name"] for entry in json.loads(defined.stdout)["resources"]}
-    assert resources == {"asana", "warehouse", "sync_state", "asana_sync_io_manager"}, "the component brings what its assets use"
+    assert resources == {"asana", "warehouse", "sync_state", "asana_sync_io_manager", "warehouse_io_manager"}, "the component brings what its assets use"
 
     (root / "state").mkdir()
     launched = dg(environment, root, "launch", "--job", "churn_asana_sync_job", env=env)

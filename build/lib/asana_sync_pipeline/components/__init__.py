@@ -1,1 +1,0 @@
-"""The project's Dagster components (`dg list components` offers them)."""
