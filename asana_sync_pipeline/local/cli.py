@@ -237,12 +237,20 @@ def _run_locally(
 def _clear_releases(names: list[str], keys: list[str]) -> int:
     """Forget released tasks in the state of the chosen syncs (no request to Asana)."""
     from ..definitions import state_store_from, sync_specs
+    from ..lib.paths import project_path
     from ..lib.resources import AsanaResource
 
     specs = sync_specs()
     unknown = sorted(set(names) - set(specs))
     if unknown:
         raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(specs)}")
+    if not environment.STATE_URL.is_set(os.environ):
+        path = project_path(str(environment.STATE_PATH.read(os.environ)), environment.STATE_PATH.name)
+        if not path.is_file():
+            raise SyncConfigError(
+                f"the sync state {path} does not exist, so no release was forgotten; point "
+                f"{environment.STATE_PATH.name} (or {environment.STATE_URL.name}) at the state your runs use"
+            )
     asana, store = AsanaResource(), state_store_from(os.environ)
     for name in names or list(specs):
         scope = asana.scope_for(specs[name])
