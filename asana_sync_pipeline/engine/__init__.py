@@ -26,6 +26,7 @@ from .errors import AsanaSyncError, GuardError, ModelQueryRefused, SyncConfigErr
 from .fields.rule_selection import NAMED_FIELDS
 from .fields.value_rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
 from .http_logs import quiet_http_logs
+from .json_text import dumps as json_text
 from .log import Log, counted
 from .model.access import model_connection
 from .model.warehouse import check_warehouse_file, count_rows, model_fingerprint, read_model
@@ -91,6 +92,7 @@ __all__ = [
     "check_warehouse_file",
     "count_rows",
     "counted",
+    "json_text",
     "model_connection",
     "model_fingerprint",
     "open_state_store",
