@@ -68,6 +68,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/three_syncs.py
 	$(BIN)/python benchmarks/one_token.py
+	$(BIN)/python benchmarks/two_machines.py
 	$(BIN)/python benchmarks/exactly_once.py
 	$(BIN)/python benchmarks/state_stores.py
 
