@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..engine import environment
 from ..lib.paths import PROJECT_ROOT
-from .emulator import KEPT_DIR, KeptWorkspace
+from .emulator import KEPT_DIR, KeptWorkspace, ServedElsewhere
 from .emulator_setup import local_asana, local_environment, local_warehouse
 
 DG = str(Path(sys.executable).parent / "dg")
@@ -93,12 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             env.update(local_environment(server, sync_specs().values(), warehouse=warehouse, state=state, keep_tokens=args.keep_tokens))
             env["DAGSTER_HOME"] = str(PROJECT_ROOT / "dagster_home")
             print(f"{where}; models read {warehouse}", flush=True)
-            print(f"Dagster UI: http://{args.host}:{args.port} (Ctrl-C stops it and the emulator)", flush=True)
+            elsewhere = isinstance(server, ServedElsewhere)
+            stops = "it (make emulator's emulator goes on)" if elsewhere else "it and the emulator"
+            print(f"Dagster UI: http://{args.host}:{args.port} (Ctrl-C stops {stops})", flush=True)
             code = _serve_ui(args, env, stopping)
     except SyncConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
-    print("Stopped the Dagster UI and the emulator", flush=True)
+    print("Stopped the Dagster UI" if elsewhere else "Stopped the Dagster UI and the emulator", flush=True)
     return 0 if stopping.is_set() else code
 
 

@@ -109,9 +109,11 @@ class KeptWorkspace:
             deadline = time.monotonic() + 10
             while True:  # its address is written once it listens
                 handle.seek(0)
-                text = handle.read()
-                if text.strip():
-                    found = json.loads(text)
+                try:
+                    found = json.loads(handle.read() or "null")
+                except ValueError:
+                    found = None  # being written
+                if isinstance(found, dict):
                     return ServedElsewhere(found["url"], found["project_gid"], found.get("fixture", ""))
                 if time.monotonic() > deadline:
                     raise SyncConfigError(f"an emulator holds {self.lock_file} but does not say where it listens")
@@ -186,9 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         with kept.serve(args.fixture, port=args.port, host=args.host, fresh=args.fresh) as (server, how):
             print(describe(server, kept, how, serving=True), flush=True)
             stopping.wait()
-    except (SyncConfigError, OSError) as exc:
+    except SyncConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"Configuration error: cannot serve on {args.host}:{args.port} ({exc.strerror or exc})", file=sys.stderr)
+        return 1
     print(f"Stopped the emulator; its workspace is saved in {kept.data_file}", flush=True)
     return 0
 
