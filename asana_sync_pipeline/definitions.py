@@ -55,17 +55,21 @@ def default_sync_spec(env: Mapping[str, str], upstream: dg.Definitions | None = 
 def syncs_in_defs_folder() -> dg.Definitions:
     """The syncs declared in YAML under defs/ and the sample's dbt project, read once per process
     (the dbt project's manifest made first when it is missing or stale)."""
+    from .components.asana_sync.load_errors import load_yaml_syncs
     from .local.sample_warehouse import prepare_sample_project
 
     prepare_sample_project()
-    return dg.load_from_defs_folder(path_within_project=DEFS_ROOT)
+    return load_yaml_syncs(DEFS_ROOT)  # a mistake in a defs.yaml: its one line first, not Dagster's trace
 
 
 def sync_specs(env: Mapping[str, str] | None = None) -> dict[str, SyncSpec]:
     """Every sync's spec by name: the default one, then those declared in defs/."""
     from .components.asana_sync.component import AsanaSyncComponent
+    from .components.asana_sync.load_errors import first_line_first
 
-    declared = ComponentTree.for_project(path_within_project=DEFS_ROOT).get_all_components(AsanaSyncComponent)
+    declared = first_line_first(
+        lambda: ComponentTree.for_project(path_within_project=DEFS_ROOT).get_all_components(AsanaSyncComponent)
+    )
     specs = [default_sync_spec(os.environ if env is None else env), *(component.spec() for component in declared)]
     return {spec.name: spec for spec in specs}
 

@@ -28,6 +28,7 @@ from .errors import AsanaSyncError, GuardError, ModelQueryRefused, SyncConfigErr
 from .fields.rule_selection import NAMED_FIELDS
 from .fields.value_rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
 from .http_logs import quiet_http_logs
+from .json_text import dumps as json_text
 from .log import Log, counted
 from .model.access import model_connection
 from .model.warehouse import (
@@ -108,6 +109,7 @@ __all__ = [
     "check_warehouse_file",
     "count_rows",
     "counted",
+    "json_text",
     "model_connection",
     "model_fingerprint",
     "open_state_store",

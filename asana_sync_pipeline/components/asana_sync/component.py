@@ -39,6 +39,7 @@ from ...lib.bindings import default_sync_resources
 from ...lib.config import SyncSettingsFields
 from ...lib.factory import build_sync_definitions
 from ...lib.sync_spec import DEFAULT_GROUP, DEFAULT_SYNC, AlertSettings, SyncSpec
+from .load_errors import unknown_attributes
 from .scaffolder import AsanaSyncScaffolder
 
 RESERVED_NAMES = {
@@ -270,12 +271,7 @@ def _refusing_unknown_attributes(derived: type[BaseModel]) -> type[BaseModel]:
             if isinstance(data, dict):
                 unknown = sorted(str(name) for name in set(data) - set(cls.model_fields))
                 if unknown:
-                    hint = " A token never goes in YAML: name the variable holding it with access_token_env." if any(
-                        "token" in name.lower() for name in unknown
-                    ) else ""
-                    raise AsanaSyncError(
-                        f"unknown attribute(s) {', '.join(unknown)}; attributes are: {', '.join(cls.model_fields)}.{hint}"
-                    )
+                    raise AsanaSyncError(unknown_attributes(data, unknown, list(cls.model_fields)))
             return data
 
     return AsanaSyncAttributes
