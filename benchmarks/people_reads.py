@@ -7,7 +7,7 @@ its report.
 For each size, a project of that many synced tasks, then runs of the sync with nothing changed in
 the model: right after the run that wrote every task (its own writes come back as events, and are
 read to be compared), unchanged, after 1% of the tasks were edited by hand (notes, through the
-API), after one hand edit, and with the sync token expired (the fallback: one listing). The
+API, by Ada under her own token: edits under the sync's own token are its own), after one hand edit, and with the sync token expired (the fallback: one listing). The
 emulator runs in this process (no latency, a high rate limit): reads, not the pace, are measured.
 Goals: an unchanged project costs about one read; the fallback one listing (size / 100 pages).
 """
@@ -26,6 +26,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings  # noqa: E402
+from asana_sync_pipeline.emulator.settings import default_fixture  # noqa: E402
 from asana_sync_pipeline.engine.model.warehouse import read_model  # noqa: E402
 from asana_sync_pipeline.engine.runner import plan_sync, run_sync  # noqa: E402
 from asana_sync_pipeline.engine.settings import AsanaSettings, SyncSettings  # noqa: E402
@@ -33,6 +34,16 @@ from asana_sync_pipeline.engine.state import DuckDBStateStore, SyncScope  # noqa
 from asana_sync_pipeline.engine.writing.report import SyncReport  # noqa: E402
 
 TOKEN = "0/people-reads"
+PERSON = "person-ada-reads"
+
+
+def fixture() -> dict:
+    """The bundled workspace, where Ada has a token of her own."""
+    found = default_fixture()
+    for user in found["users"]:
+        if user["email"] == "ada@acme.example":
+            user["token"] = PERSON
+    return found
 MODEL = "SELECT 'acct-' || i AS id, 'Follow up with account ' || i AS name, 'notes ' || i AS notes FROM range({rows}) t(i)"
 
 
@@ -58,7 +69,7 @@ class Project:
 
     def edit_by_hand(self, count: int, start: int = 0) -> None:
         """A person changes the notes of `count` tasks spread over the project (from the `start`th)."""
-        with httpx.Client(base_url=self.server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as person:
+        with httpx.Client(base_url=self.server.base_url, headers={"Authorization": f"Bearer {PERSON}"}) as person:
             gids, offset = [], None
             while True:
                 params = {"project": self.server.project_gid, "limit": 100, **({"offset": offset} if offset else {})}
@@ -77,7 +88,7 @@ class Project:
 
 def measure(rows: int) -> list[str]:
     lines = []
-    with tempfile.TemporaryDirectory() as name, EmulatorServer(EmulatorSettings(token=TOKEN)) as server:
+    with tempfile.TemporaryDirectory() as name, EmulatorServer(EmulatorSettings(token=TOKEN, fixture=fixture())) as server:
         project = Project(server, Path(name), rows)
         report, seconds = project.sync()
         print(f"  {rows:,} tasks created in {seconds:.0f} s", flush=True)
