@@ -392,7 +392,7 @@ def test_a_fixture_runs_every_sync_against_the_emulator_even_with_tokens_set(thr
     fixture = tmp_path / "workspace.json"
     fixture.write_text(__import__("json").dumps(default_fixture()))
     assert cli.main(["--fixture", str(fixture)]) == 0
-    assert ran == ["default", "data_checks", "launches", "default"]
+    assert ran == ["default", "data_checks", "launches"], "with a fixture of your own, no person of the demo edits it"
     assert os.environ["MARKETING_TOKEN"] == "emulator-token", "every sync's token variable points at the emulator"
     assert "(your fixture; nothing leaves this machine)" in capsys.readouterr().out
 
