@@ -87,7 +87,7 @@ def _field_requests(plan: Plan, row: PlannedRow, changes: list, project_gid: str
     parts += [f"POST {action.path}: `{json_text(action.data)}`" for action in made.actions]
     guarded = [change.field for change in changes if change.policy is FieldPolicy.IF_EMPTY]
     if guarded:
-        parts.append(f"({', '.join(guarded)} only if empty in Asana: if_empty)")
+        parts.append(f"({', '.join(guarded)}: if_empty, sent while Asana shows nothing or the sync's own value there)")
     return "; then ".join(parts) if parts else "nothing to send"
 
 
