@@ -38,14 +38,14 @@ from .fields.mapping import resolve_mapping
 from .fields.rule_selection import schema_needs
 from .fields.schema import read_schema
 from .log import Log, counted
-from .observing.apply import people_edits_after
+from .observing.apply import differing_from_model, people_edits_after
 from .observing.matching import match_tasks_to_rows
 from .observing.observe import Observation
 from .observing.people import StateReads, observe_people
 from .observing.task_values import TASK_OPT_FIELDS
 from .outcomes.frames import outcome_layout
 from .outcomes.refresh import OutcomeReading, record_run_outcomes, refresh_outcomes
-from .planning import Operation, Plan, Planned, RebuildPreview, build_plan, refresh_plan, with_written
+from .planning import Plan, Planned, RebuildPreview, build_plan, refresh_plan, with_written
 from .planning.guards import check_guards
 from .settings import AsanaSettings, SyncSettings
 from .state import SYNCED_COLUMNS, StateStore, SyncScope, utc_now
@@ -93,8 +93,7 @@ def plan_sync(
         transport: replaces httpx's network transport (a proxy, or a test's)."""
     needs = schema_needs(model, resolve_mapping([str(column) for column in model.columns], settings))
     synced = store.synced(scope)
-    rebuild_ahead = synced.empty and bool(settings.sync_key_field)
-    if asana is None or (not needs and not see_people) or (not needs and synced.empty and not rebuild_ahead):
+    if asana is None or (not needs and not see_people):
         plan = build_plan(model, settings, synced)
         return Planned.unobserved(with_written(plan, store.written(scope, plan.update_keys())))
 
@@ -107,7 +106,7 @@ def plan_sync(
             plan = with_written(plan, store.written(scope, plan.update_keys()))
             if synced.empty and see_people and plan.settings.sync_key_field:
                 return await _previewing_rebuild(client, plan, scope, info.user_gid)
-            if synced.empty or not see_people:
+            if not see_people:
                 return Planned.unobserved(plan)
             seen, _ = await observe_people(
                 client, plan, synced, StateReads.direct(store, scope), me_gid=info.user_gid, log=lambda _: None
@@ -205,16 +204,13 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         match them to their rows first, so tasks unknown before the writes are judged after them."""
         nonlocal interrupted, unknown_before_writes
         current_synced = synced
-        judged = not plan.settings.sync_key_field and (synced.empty or (observation.listed and bool(observation.unknown)))
+        judged = not plan.settings.sync_key_field and bool(observation.unknown)
         interrupted = judged and bool(await run.in_state(run.store.open_intents))
         if observation.unknown and plan.settings.sync_key_field:
             if await _adopt_unknown(run, plan, synced, observation.unknown):
                 current_synced = await run.in_state(run.store.synced)
-        elif observation.listed and observation.unknown:
-            if interrupted:
-                unknown_before_writes = observation.unknown
-            else:
-                warnings.append(_unknown_tasks_warning(info, len(observation.unknown)))
+        elif interrupted:
+            unknown_before_writes = observation.unknown
         current = refresh_plan(plan, current_synced)
         return with_written(current, await run.in_state(run.store.written, current.update_keys())), current_synced
 
@@ -223,11 +219,9 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         want_unknown=bool(plan.settings.sync_key_field), listed_already=rebuilt, between=adopt_and_refresh,
     )  # fmt: skip
     check_guards(current)
-    if synced.empty and not plan.settings.sync_key_field and current.counts()[Operation.CREATE.value]:
-        if interrupted:
-            unknown_before_writes = await run.client.first_page_of_tasks(info.project_gid)
-        else:
-            warnings += await _fresh_state_warnings(run, info)
+    unknown = current.people.unknown_own
+    if unknown and not interrupted:
+        warnings.append(_fresh_state_warning(run, info, unknown) if synced.empty else _unknown_tasks_warning(info, unknown))
     for warning in warnings:
         run.log(f"WARNING: {warning}")
     if current.pending:
@@ -239,9 +233,9 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         for warning in after:
             run.log(f"WARNING: {warning}")
         report.warnings.extend(after)
-    still_differing = people_edits_after(current, failed={key for key, _, _ in report.rejections if key is not None})
-    report.unmatched_after_run = len(still_differing)
-    report.differing = still_differing
+    people_edits = people_edits_after(current, failed={key for key, _, _ in report.rejections if key is not None})
+    report.differing = differing_from_model(current, people_edits)
+    report.unmatched_after_run = len(report.differing)
     await run.in_state(run.store.save_outcome_layout, {**outcome_layout(current), "me_gid": run.me_gid})
     try:
         cursor = await record_run_outcomes(
@@ -251,15 +245,27 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     except AsanaError as exc:
         cursor = observation.cursor
         run.log(f"WARNING: the outcomes could not read what changed during the run ({exc}); the next refresh reads it")
-    await run.in_state(run.store.save_observation, cursor, still_differing)
+    await run.in_state(run.store.save_observation, cursor, people_edits)
     return report
 
 
 def _unknown_tasks_warning(info: ConnectionInfo, count: int) -> str:
     return (
-        f"Tasks of project {info.project_name!r} this sync's state does not know: {count:,}. "
-        "If the state was restored from an older copy, rows synced since will be created again: with "
-        "sync_key_field set, such tasks are recognised by their key and adopted instead."
+        f"Tasks of project {info.project_name!r} this sync's state does not know: {count:,}. They were created by this "
+        "sync's user and are named like rows this run creates: if the state was restored from an older copy, this run "
+        "creates their rows again. With sync_key_field set, such tasks are recognised by their key and adopted instead."
+    )
+
+
+def _fresh_state_warning(run: RunContext, info: ConnectionInfo, count: int) -> str:
+    """A state with nothing for this sync, in a project that already holds tasks this sync may have made
+    (its user's, named like its rows), and no sync key to recognise them by: duplicates are possible."""
+    return (
+        f"The sync state ({run.store.location}) holds no task for this sync, but project {info.project_name!r} "
+        f"already has tasks this sync may have made: {count:,} created by its user and named like rows this run "
+        "creates. If earlier runs synced this model with another state, this run creates them again: point "
+        "SYNC_STATE_DUCKDB_PATH (or SYNC_STATE_URL) at that state. With sync_key_field set, such tasks are "
+        "recognised by their key and never duplicated."
     )
 
 
@@ -333,19 +339,6 @@ async def _with_pending_created(run: RunContext, plan: Plan, workspace_gid: str)
             "or set create_missing_tags / create_missing_sections to false to reject those rows instead"
         ) from None
     return plan.with_created(created)
-
-
-async def _fresh_state_warnings(run: RunContext, info: ConnectionInfo) -> list[str]:
-    """A state with nothing for this sync, in a project that already holds tasks, and no sync key to
-    recognise them by: duplicates are possible. (With a sync key, the rebuild has just adopted them.)"""
-    if not await run.client.first_page_of_tasks(info.project_gid):
-        return []
-    advice = "With sync_key_field set, such tasks are recognised by their key and never duplicated."
-    return [
-        f"The sync state ({run.store.location}) holds no task for this sync, but project {info.project_name!r} "
-        f"already has tasks. If earlier runs synced this model with another state, this run creates them again: "
-        f"stop it and point SYNC_STATE_DUCKDB_PATH (or SYNC_STATE_URL) at that state. {advice}"
-    ]
 
 
 def refresh_outcomes_now(

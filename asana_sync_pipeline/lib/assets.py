@@ -57,6 +57,8 @@ REJECTION_RATE_CHECK = "rejection_rate_below_threshold"
 MATCHES_MODEL_CHECK = "asana_matches_model"
 
 
+COUNTED_BEFORE_ASANA = "before reading what people did in Asana: asana_tasks reads it under its lock and plans again"
+"""What the sync job's payloads say of their counts: the run that writes reads Asana itself, under its lock."""
 STALE_PLAN = (
     "The plan this step read was stored by another version of asana-sync-pipeline (a run re-executed after an "
     "upgrade reads the plan its first attempt stored), so nothing was written. Plan again: run the sync's job, or "
@@ -208,12 +210,20 @@ def build_sync_assets(spec: SyncSpec, bodies: SyncAssetBodies | None = None) -> 
         for note in notes:
             context.log.info(note)
         counts = plan.counts()
+        before_asana = writes_next and not plan.people.read
         context.log.info(
             f"Planned {counted(len(plan), 'row')}: {counts[Operation.CREATE]:,} to create, {counts[Operation.UPDATE]:,} to update, "
             f"{counts[Operation.UNCHANGED]:,} unchanged, {counts[Operation.REJECT]:,} rejected"
+            + (f" ({COUNTED_BEFORE_ASANA})" if before_asana else "")
         )
         # What people did is shown, not handed on: asana_tasks reads it again under its lock.
-        yield dg.Output(planned.plan, metadata=plan_metadata(plan, scope.project_gid, notes, counts, rebuild=planned.rebuild))
+        metadata = plan_metadata(plan, scope.project_gid, notes, counts, rebuild=planned.rebuild)
+        if before_asana:
+            metadata["counts_note"] = dg.MetadataValue.md(
+                f"_Counted {COUNTED_BEFORE_ASANA}: it may create or update more than these (a task a person deleted is "
+                "created again; an edit is sent back under on_asana_edit: overwrite), and its own metadata says what it did._"
+            )
+        yield dg.Output(planned.plan, metadata=metadata)
         yield from _plan_checks(plan, payloads_key)
 
     if spec.model_table is not None:

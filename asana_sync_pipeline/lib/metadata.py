@@ -15,6 +15,7 @@ from ..engine import (
     NAMED_FIELDS,
     PARENT_KEY,
     ConnectionInfo,
+    Edit,
     FieldPolicy,
     Operation,
     Plan,
@@ -86,7 +87,7 @@ def _field_requests(plan: Plan, row: PlannedRow, changes: list, project_gid: str
     parts += [f"POST {action.path}: `{json_text(action.data)}`" for action in made.actions]
     guarded = [change.field for change in changes if change.policy is FieldPolicy.IF_EMPTY]
     if guarded:
-        parts.append(f"({', '.join(guarded)} only if empty in Asana: if_empty)")
+        parts.append(f"({', '.join(guarded)}: if_empty, sent while Asana shows nothing or the sync's own value there)")
     return "; then ".join(parts) if parts else "nothing to send"
 
 
@@ -162,7 +163,7 @@ def field_changes_table(plan: Plan, limit: int = TABLE_ROWS) -> tuple[pd.DataFra
         total += len(changes)
         for change in changes:
             if len(lines) < limit:
-                before = _readable(plan, change.field, change.before, "—")
+                before = _readable(plan, change.field, change.shown_before, "—")
                 after = _readable(plan, change.field, change.after, "(cleared)")
                 lines.append((keys[position], gids[position], _field_name(plan, change.field), before, after))
     return pd.DataFrame(lines, columns=["primary_key", "task_gid", "field", "before", "after"]), total
@@ -173,19 +174,20 @@ def task_url(project_gid: str, task_gid: str) -> str:
     return f"https://app.asana.com/0/{project_gid}/{task_gid}"
 
 
-def task_link(project_gid: str, task_gid: str) -> str:
-    return f"[{task_gid}]({task_url(project_gid, task_gid)})"
+def task_link(project_gid: str, task_gid: str, link: str | None = None) -> str:
+    """A task as a link: to the address Asana gave it (`permalink_url`), else to app.asana.com's."""
+    return f"[{task_gid}]({link or task_url(project_gid, task_gid)})"
 
 
-def edits_table(edits: list[tuple[str, str, str, Any, Any]], project_gid: str) -> str:
-    """What people changed: the task (a link), the field, the model's value and Asana's."""
-    frame = pd.DataFrame(
-        [
-            (key, task_link(project_gid, gid), field, _shown(model, "—"), _shown(asana, "(empty)"))
-            for key, gid, field, model, asana in edits
-        ],
-        columns=["primary_key", "task", "field", "model value", "Asana value"],
-    )
+def edits_table(edits: list[Edit], project_gid: str) -> str:
+    """What people changed: the task (a link), the field, the model's value and Asana's (as people read
+    them: names of fields, options, tags and sections, people by email), and what the run did with it."""
+    rows = []
+    for edit in edits:
+        field, model, asana = edit.shown or (edit.field, edit.model_value, edit.asana_value)
+        link = task_link(project_gid, edit.task_gid, edit.link)
+        rows.append((edit.key, link, field, _shown(model, "—"), _shown(asana, "(empty)"), edit.outcome))
+    frame = pd.DataFrame(rows, columns=["primary_key", "task", "field", "model value", "Asana value", "this run"])
     return markdown_table(frame)
 
 
@@ -207,7 +209,7 @@ def people_metadata(plan: Plan, project_gid: str) -> dict[str, Any]:
             "just before it writes (a dry run reads it here when the token is set); schema_reads counts the reads of the "
             "project's fields and names, which is another thing"
         }
-    edits = [(edit.key, edit.task_gid, edit.field, edit.model_value, edit.asana_value) for edit in people.edits]
+    edits = people.edits
     return {
         "edited_in_asana": len({edit.key for edit in people.edits}),
         "deleted_in_asana": people.deleted,

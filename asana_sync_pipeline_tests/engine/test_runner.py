@@ -32,8 +32,8 @@ def asana_failing_after(creates_before_failure: int, failure):
             if request.url.params.get("sync") == CURRENT:
                 return httpx.Response(200, json={"data": [], "sync": CURRENT, "has_more": False})
             return httpx.Response(412, json={"errors": [{"message": "Sync token invalid or too old."}], "sync": CURRENT})
-        if path.endswith(f"/projects/{PROJECT}/tasks"):
-            return httpx.Response(200, json={"data": [], "next_page": None})
+        if path.endswith(f"/projects/{PROJECT}/tasks") or (request.method == "GET" and path.endswith("/tasks")):
+            return httpx.Response(200, json={"data": [], "next_page": None})  # the project holds no task yet
         if path.endswith(f"/projects/{PROJECT}"):
             return httpx.Response(200, json={"data": {"gid": PROJECT, "name": "P", "workspace": {"gid": "9"}}})
         if request.method == "POST" and len(created) < creates_before_failure:

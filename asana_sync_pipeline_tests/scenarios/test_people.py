@@ -168,7 +168,7 @@ def test_overwrite_sends_each_drifted_field_alone_and_undoes_a_completion(sandbo
         colleague.put(f"/tasks/{names['Task 0']}", json={"data": {"notes": "a person's notes"}}).raise_for_status()
         colleague.put(f"/tasks/{names['Task 2']}", json={"data": {"completed": True}}).raise_for_status()
     with writes_seen() as writes:
-        found = synced(sandbox, overwrite, edited_in_asana=1, updated=2, unchanged=1)
+        found = synced(sandbox, overwrite, edited_in_asana=2, updated=2, unchanged=1)
     assert sorted(writes, key=str) == sorted(
         [("PUT", f"/tasks/{names['Task 0']}", {"notes": "model notes"}), ("PUT", f"/tasks/{names['Task 2']}", {"completed": False})],
         key=str,

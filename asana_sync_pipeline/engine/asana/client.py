@@ -484,11 +484,6 @@ class AsanaClient:
         result: dict[str, Any] = await self.request("GET", "/events", params=params, unwrap=False)
         return result
 
-    async def first_page_of_tasks(self, project_gid: str) -> list[dict[str, Any]]:
-        """At most one task of the project: enough to tell whether it holds any."""
-        page = await self.request("GET", f"/projects/{project_gid}/tasks", params={"limit": 1}, unwrap=False)
-        return page.get("data") or []
-
     def project_tasks(
         self, project_gid: str, *, modified_since: str | None = None, opt_fields: list[str] | None = None
     ) -> AsyncIterator[dict[str, Any]]:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..planning import Operation, Plan, PlannedRow, api_payload
+from ..planning import SYNC_KEY, Operation, Plan, PlannedRow, api_payload
 from ..state import Intent, Outcome
-from .task_values import Appearance, People, appearance_of_payload, appearance_of_task, parse_time, sync_key_of
+from .task_values import Appearance, People, appearance_of_payload, appearance_of_task, gid_of, parse_time, sync_key_of
 
 CLOCK_SKEW = timedelta(minutes=2)
 
@@ -46,23 +46,28 @@ class Adoptions:
     outcomes: list[Outcome]
     up_to_date: int
     duplicates: int
+    by_content: int = 0
+    """Of the outcomes: tasks without a key that show their row exactly (the key is written into them)."""
 
 
 def _oldest_first(task: dict[str, Any]) -> tuple[str, int]:
     return (task.get("created_at") or "", int(task["gid"]) if str(task["gid"]).isdigit() else 0)
 
 
-def _shows_row(task: dict[str, Any], plan: Plan, row: PlannedRow, project_gid: str, people: People) -> bool:
-    payload = api_payload(
-        plan.payload_fields(row.position), project_gid=project_gid, sync_key_field=plan.settings.sync_key_field, for_update=False
-    )
+def _shows_row(
+    task: dict[str, Any], plan: Plan, row: PlannedRow, project_gid: str, people: People, *, with_key: bool = True
+) -> bool:
+    sync_key_field = plan.settings.sync_key_field if with_key else None
+    payload = api_payload(plan.payload_fields(row.position), project_gid=project_gid, sync_key_field=sync_key_field, for_update=False)
     if not set(payload) <= COMPARED_FIELDS:
         return False
     return appearance_of_task(task, people).shows(appearance_of_payload(payload, people))
 
 
 def match_tasks_to_rows(plan: Plan, tasks: list[dict[str, Any]], project_gid: str, me_gid: str | None) -> Adoptions:
-    """Pair each row without a task of its own with the oldest listed task carrying its key."""
+    """Pair each row without a task of its own with the oldest listed task carrying its key; then each
+    row still without one with a task of the sync's user that carries no key and shows exactly what the
+    row would send (made before `sync_key_field` was set): adopted, its key to be written into it."""
     sync_key_field = plan.settings.sync_key_field or ""
     by_key: dict[str, list[PlannedRow]] = {}
     for row in plan.rows():
@@ -71,8 +76,11 @@ def match_tasks_to_rows(plan: Plan, tasks: list[dict[str, Any]], project_gid: st
     people = People(me_gid, tasks)
     adopted: dict[str, dict[str, Any]] = {}
     duplicates = 0
+    keyless = []
     for task in sorted(tasks, key=_oldest_first):
         key = sync_key_of(task, sync_key_field)
+        if not key and me_gid and gid_of(task.get("created_by")) == me_gid:
+            keyless.append(task)
         if key is None or key not in by_key:
             continue
         if key in adopted:
@@ -91,7 +99,33 @@ def match_tasks_to_rows(plan: Plan, tasks: list[dict[str, Any]], project_gid: st
                 written=plan.written_values(row.position) if current else None, action="adopt",
             )
         )
-    return Adoptions(outcomes, up_to_date, duplicates)
+    by_content = _by_content(plan, keyless, [rows[0] for key, rows in by_key.items() if key not in adopted], project_gid, people)
+    for row, task in by_content:
+        written = plan.written_values(row.position)
+        written.pop(SYNC_KEY, None)  # the task lacks its key: the row's update writes it
+        outcomes.append(Outcome(row.key, task_gid=task["gid"], written=written, action="adopt"))
+    return Adoptions(outcomes, up_to_date, duplicates, len(by_content))
+
+
+def _by_content(
+    plan: Plan, tasks: list[dict[str, Any]], rows: list[PlannedRow], project_gid: str, people: People
+) -> list[tuple[PlannedRow, dict[str, Any]]]:
+    """Rows paired with the oldest task (of `tasks`) showing exactly what each would send, one to one."""
+    rows = [row for row in rows if row.operation is Operation.CREATE]
+    if not tasks or not rows:
+        return []
+    by_name: dict[str, list[PlannedRow]] = defaultdict(list)
+    names = plan.values.get("name")
+    for row in rows:
+        by_name[str(names[row.position]).strip() if names is not None else ""].append(row)
+    pairs, taken = [], set()
+    for task in tasks:
+        for row in by_name.get((task.get("name") or "").strip(), []):
+            if row.key not in taken and _shows_row(task, plan, row, project_gid, people, with_key=False):
+                pairs.append((row, task))
+                taken.add(row.key)
+                break
+    return pairs
 
 
 def _created_at(task: Mapping[str, Any]) -> datetime | None:

@@ -122,9 +122,21 @@ async def _read_tasks(client: AsanaClient, gids: set[str], into: Observation) ->
     return found
 
 
-async def confirm(client: AsanaClient, observation: Observation, gids: set[str]) -> None:
-    """Read `gids` (subtasks of a deleted task) into `observation`: found, gone or hidden."""
+async def confirm(
+    client: AsanaClient, observation: Observation, gids: set[str], *, ours: int = 0, project_gid: str | None = None
+) -> None:
+    """Read `gids` into `observation` (subtasks of a deleted task, tasks whose `if_empty` fields an update
+    would write): found, gone or hidden. One by one when few, else in one listing of the project when
+    that costs fewer reads (`ours`: about how many tasks it holds)."""
+    gids = gids - set(observation.tasks)
+    if not gids:
+        return
     before = client.requests_sent
+    if project_gid is not None and len(gids) > max(READ_ONE_BY_ONE, ours // 100):
+        async for task in client.project_tasks(project_gid, opt_fields=OPT_FIELDS):
+            if task["gid"] in gids:
+                observation.tasks[task["gid"]] = task
+        gids = gids - set(observation.tasks)
     observation.tasks.update(await _read_tasks(client, gids, observation))
     observation.reads += client.requests_sent - before
 
@@ -140,23 +152,33 @@ async def observe(
     listed_already: bool = False,
     known: Collection[str] = (),
     me_gid: str | None = None,
+    known_until: datetime | None = None,
+    judge_unknown: bool = False,
 ) -> Observation:
     """What changed in the project since `cursor`, for the sync's tasks (`ours`: task GID -> row key).
 
     `want_unknown`: also read tasks the state does not know that joined the project (to adopt them by
-    their sync key). Without a valid cursor and with tasks to compare, lists the project once (unless
-    this run has just listed it: `listed_already`, after rebuilding its state). `known`: tasks the
-    state knows beside `ours` (released, or completed when their row left), never unknown. `me_gid`: the
-    token's user; a task of the sync's whose every event that user made changed only by the sync's own
-    writes, and is not read (`own_only`)."""
+    their sync key). `judge_unknown` (no sync key): read those the token's user added to the project, and
+    list the project even for a state that knows no task, to count the tasks a lost or older state does
+    not know. Without a valid cursor and with tasks to compare, lists the project once (unless this run
+    has just listed it: `listed_already`, after rebuilding its state). `known`: tasks the state (or
+    another sync's in this project) knows beside `ours` (released, or completed when their row left),
+    never unknown. `me_gid`: the token's user; a task of the sync's whose every event that user made
+    before `known_until` (the end of the last run the state recorded) changed only by the sync's own
+    writes the state holds, and is not read (`own_only`); a later one is a write the state does not
+    know (an older copy of the state restored), and is read."""
     known = set(ours) | set(known)
     before = client.requests_sent
     events, fresh = await read_events(client, project_gid, cursor)
     seen = Observation(fresh, events=events.events, task_events=events.by_task)
     if events.cursor is None:
-        if ours and not listed_already:
+        if (ours or judge_unknown) and not listed_already:
             why = "no sync token yet" if cursor is None else "its sync token expired"
-            log(f"Reading every task of the project once ({why}) to see what people changed since the last run")
+            purpose = (
+                "to see what people changed since the last run" if ours
+                else "to find tasks this sync made that its state does not know (no sync_key_field to recognise them by)"
+            )  # fmt: skip
+            log(f"Reading every task of the project once ({why}) {purpose}")
             seen.listed = True
             listed = {task["gid"]: task async for task in client.project_tasks(project_gid, opt_fields=OPT_FIELDS)}
             seen.tasks = {gid: task for gid, task in listed.items() if gid in ours}
@@ -167,10 +189,12 @@ async def observe(
     seen.gone = events.deleted & set(ours)
     changed = events.changed - seen.gone
     mine = changed & set(ours)
-    if me_gid:
-        seen.own_only = {gid for gid in mine if all(_author(event) == me_gid for event in events.by_task.get(gid, []))}
+    if me_gid and known_until is not None:
+        seen.own_only = {gid for gid in mine if _known_writes(events.by_task.get(gid, []), me_gid, known_until)}
         mine -= seen.own_only
     others = changed - known if want_unknown else set()
+    if judge_unknown and me_gid and not want_unknown:
+        others = {gid for gid in changed - known if _added_by(events.by_task.get(gid, []), me_gid, project_gid)}
     if len(mine) + len(others) > READ_ONE_BY_ONE and cursor is not None:
         start = events.earliest - LISTING_MARGIN if events.earliest else cursor.read_at - LISTING_SKEW
         since = start.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -194,6 +218,25 @@ async def observe(
 def _author(event: Mapping[str, Any]) -> str | None:
     user = event.get("user")
     return str(user.get("gid")) if isinstance(user, dict) and user.get("gid") else None
+
+
+def _known_writes(events: list[dict[str, Any]], me_gid: str, known_until: datetime) -> bool:
+    """Whether every one of a task's events is a write of the sync's that the state holds: made by the
+    token's user, by the end of the last run the state recorded (an event without a time is not known)."""
+    for event in events:
+        at = parse_time(event.get("created_at"))
+        if _author(event) != me_gid or at is None or at > known_until:
+            return False
+    return True
+
+
+def _added_by(events: list[dict[str, Any]], me_gid: str, project_gid: str) -> bool:
+    """Whether the token's user added the task to the project (created it there) among `events`."""
+    return any(
+        event.get("action") == "added" and _author(event) == me_gid
+        and str((event.get("parent") or {}).get("gid")) == project_gid
+        for event in events
+    )  # fmt: skip
 
 
 def ours_from(synced: pd.DataFrame) -> dict[str, str]:

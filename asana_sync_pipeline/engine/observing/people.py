@@ -18,7 +18,7 @@ from ..asana.client import AsanaClient
 from ..log import Log
 from ..planning import Plan
 from ..state import StateStore, SyncScope
-from .apply import subtasks_to_confirm, with_observation
+from .apply import if_empty_to_read, subtasks_to_confirm, with_observation
 from .observe import Observation, confirm, observe, ours_from
 from .task_values import Context, People
 
@@ -66,19 +66,31 @@ async def observe_people(
 
     `synced`: the state's rows for the sync; `want_unknown`: also read tasks the state does not know
     (to adopt them by their sync key); `listed_already`: this run has just listed the project (a
-    rebuild); `between`: the run's step after reading and before taking in (see the module doc)."""
+    rebuild); `between`: the run's step after reading and before taking in (see the module doc).
+    Without a sync key, the tasks of the project no state knows that the sync's user made are read
+    too, to tell whether the state lost the sync's tasks (the lost-state guard). The tasks of updates
+    that would write an `if_empty` field are read when the events did not bring them, to know whether a
+    person set a value there."""
     cursor = await state.call(state.store.event_cursor)
+    known_until = await state.call(state.store.last_finished_at)
+    others = await state.call(state.store.project_task_gids)
+    judge_unknown = not plan.settings.sync_key_field
     observation = await observe(
         client, state.scope.project_gid, ours_from(synced), cursor, want_unknown=want_unknown, log=log,
-        listed_already=listed_already, known=synced["task_gid"].astype(str), me_gid=me_gid,
+        listed_already=listed_already, known={*synced["task_gid"].astype(str), *others}, me_gid=me_gid,
+        known_until=known_until, judge_unknown=judge_unknown,
     )  # fmt: skip
     if between is not None:
         plan, synced = await between(observation)
-    await confirm(client, observation, subtasks_to_confirm(plan, observation))
     ours = ours_from(synced)
+    await confirm(client, observation, subtasks_to_confirm(plan, observation), ours=len(ours), project_gid=state.scope.project_gid)
+    await confirm(client, observation, if_empty_to_read(plan, observation), ours=len(ours), project_gid=state.scope.project_gid)
     keys = [ours[gid] for gid in observation.tasks if gid in ours]
     written = await state.call(state.store.written, keys) if keys else {}
     kept = await state.call(state.store.people_edits)
+    creating = []
+    if judge_unknown and observation.unknown:
+        creating = [intent.primary_key for intent in await state.call(state.store.open_intents)]
     people = People(me_gid, observation.tasks.values())
     ctx = Context(state.scope.project_gid, people, plan.kinds, plan.settings.sync_key_field, task_of_key(synced))
-    return with_observation(plan, observation, written, ctx, kept), observation
+    return with_observation(plan, observation, written, ctx, kept, creating=creating), observation

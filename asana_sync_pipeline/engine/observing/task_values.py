@@ -33,9 +33,10 @@ TASK_OPT_FIELDS = [
     "projects", "memberships.project", "memberships.section", "created_at", "custom_fields.gid",
     "custom_fields.resource_subtype", "custom_fields.text_value", "custom_fields.number_value",
     "custom_fields.enum_value", "custom_fields.multi_enum_values", "custom_fields.date_value",
-    "custom_fields.people_value", "custom_fields.people_value.email",
+    "custom_fields.people_value", "custom_fields.people_value.email", "created_by",
 ]  # fmt: skip
-"""What every read of a task asks for: each field a create or an update may send, with the emails of people."""
+"""What every read of a task asks for: each field a create or an update may send, with the emails of people,
+and who created it (a task no state knows may be the sync's, made with a state since lost)."""
 OUTCOME_OPT_FIELDS = [
     *TASK_OPT_FIELDS, "liked", "projects.name", "permalink_url", "completed_at", "completed_by.email", "completed_by.name",
     "assignee.name", "tags.name", "followers.name", "memberships.project.name", "memberships.section.name", "parent.name",
@@ -356,6 +357,66 @@ def differs(field_name: str, written: Any, task: Mapping[str, Any], ctx: Context
             if (kind := ctx.kinds.get(gid)) is not None
         )
     return of_task(field_name, task, ctx) != of_written(field_name, written, ctx)
+
+
+def is_empty_in(field_name: str, task: Mapping[str, Any], ctx: Context) -> bool:
+    """Whether the task shows `field_name` empty (no text, no date, nobody, no item, no custom value)."""
+    return of_task(field_name, task, ctx) in (None, "", frozenset())
+
+
+def comparable(field_name: str, value: Any, ctx: Context) -> bool:
+    """Whether a value of `field_name` can be compared with a task (a custom field of known type, a
+    parent row that has its task)."""
+    if field_name.startswith(CUSTOM_FIELD_PREFIX):
+        return field_name[len(CUSTOM_FIELD_PREFIX) :] in ctx.kinds
+    if field_name == PARENT_KEY:
+        return not value or value in ctx.task_of_key
+    if field_name == "custom_fields":
+        return value is not None and all(gid in ctx.kinds for gid in json.loads(value))
+    return True
+
+
+def shows(field_name: str, value: Any, task: Mapping[str, Any], ctx: Context) -> bool:
+    """Whether the task shows exactly `value` (None: the field empty), the way the sync would write it;
+    False when that cannot be known. A list shows its items and no other."""
+    if value is None:
+        return field_name != "custom_fields" and is_empty_in(field_name, task, ctx)
+    if not comparable(field_name, value, ctx):
+        return False
+    if field_name in LIST_FIELDS:
+        ctx.people.learn((task,))
+        return of_task(field_name, task, ctx) == of_written(field_name, value, ctx)
+    return not differs(field_name, value, task, ctx)
+
+
+def task_labels(task: Mapping[str, Any]) -> dict[str, str]:
+    """GID -> what people call it, of what a task read with names shows: its custom fields, their options
+    and people, tags, sections, projects, its assignee and followers (people by email)."""
+    found: dict[str, str] = {}
+
+    def person(user: Any) -> None:
+        if isinstance(user, dict) and user.get("gid") and (user.get("email") or user.get("name")):
+            found[str(user["gid"])] = str(user.get("email") or user.get("name"))
+
+    def named(item: Any) -> None:
+        if isinstance(item, dict) and item.get("gid") and item.get("name"):
+            found[str(item["gid"])] = str(item["name"])
+
+    for custom in task.get("custom_fields") or []:
+        named(custom)
+        named(custom.get("enum_value"))
+        for option in custom.get("multi_enum_values") or []:
+            named(option)
+        for user in custom.get("people_value") or []:
+            person(user)
+    for item in [*(task.get("tags") or []), *(task.get("projects") or [])]:
+        named(item)
+    for membership in task.get("memberships") or []:
+        named(membership.get("section"))
+    person(task.get("assignee"))
+    for user in task.get("followers") or []:
+        person(user)
+    return found
 
 
 def shown(field_name: str, task: Mapping[str, Any], ctx: Context) -> Any:

@@ -7,6 +7,8 @@ from .guards import Guard, GuardReading, GuardTrip, check_guards, guard_trips, r
 from .plan import (
     COMPLETE,
     DELETE,
+    KEPT,
+    OVERWRITTEN,
     PLAN_FORMAT,
     Edit,
     Operation,
@@ -23,6 +25,8 @@ from .plan import (
 __all__ = [
     "COMPLETE",
     "DELETE",
+    "KEPT",
+    "OVERWRITTEN",
     "PLAN_FORMAT",
     "EMPTY_KEY",
     "NAME_REQUIRED",

@@ -24,7 +24,7 @@ from ..model.warehouse import EXACT_NUMBERS
 from ..settings import SyncSettings
 from ..state import COMPLETED, REJECTION_FIELDS, RELEASED, empty_synced
 from .bodies import SYNC_KEY
-from .changes import check_policies, field_changes
+from .changes import changes_and_held, check_policies
 from .hashing import payload_hash
 from .keys import is_numeric_key, lookup, match_keys, positions_in, primary_key_column, renamed_number_keys, same_hash
 from .lifecycle import comment_hashes, live_tasks, parent_levels, removals
@@ -344,17 +344,19 @@ def with_written(plan: Plan, written: Mapping[str, Mapping[str, Any]]) -> Plan:
     chosen = np.flatnonzero(plan.mask(Operation.UPDATE) & table["gid_known"].to_numpy(dtype=bool))
     keys = table["primary_key"].to_numpy(dtype=object)[chosen]
     columns = {name: column[chosen] for name, column in plan.values.items() if name != COMMENT}
-    changes = {}
+    changes, held = {}, {}
     for index, (position, key) in enumerate(zip(chosen, keys)):
         recorded = written.get(key)
         if recorded is not None:
             now = {name: value for name, column in columns.items() if (value := column[index]) is not None}
-            changes[int(position)] = field_changes(recorded, now, plan.policies)
+            changes[int(position)], kept = changes_and_held(recorded, now, plan.policies)
+            if kept:
+                held[int(position)] = kept
     sends = plan.mask(Operation.UPDATE)
     reopen = table["reopen"].to_numpy(dtype=bool)
     for at, found in changes.items():
         sends[at] = bool(found) or bool(reopen[at])
-    return replace(plan, changes=changes, table=table.assign(sends=sends))
+    return replace(plan, changes=changes, held=held, table=table.assign(sends=sends))
 
 
 def _rejection_table(rejected: list[tuple[np.ndarray, str, Any]], keys: np.ndarray, size: int) -> pd.DataFrame:

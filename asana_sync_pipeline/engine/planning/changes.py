@@ -36,10 +36,18 @@ class FieldChange:
     before: Any
     after: Any
     policy: FieldPolicy = FieldPolicy.SYNC
+    seen: bool = False
+    """True when this run read the task and it no longer shows `before`: `in_asana` is what it shows."""
+    in_asana: Any = None
 
     @property
     def clears(self) -> bool:
         return self.after is None
+
+    @property
+    def shown_before(self) -> Any:
+        """What the task holds before the change, as far as the run knows: what it read, else what the sync wrote."""
+        return self.in_asana if self.seen else self.before
 
 
 def check_policies(policies: Mapping[str, FieldPolicy]) -> None:
@@ -62,7 +70,16 @@ def check_policies(policies: Mapping[str, FieldPolicy]) -> None:
 def field_changes(before: Mapping[str, Any], after: Mapping[str, Any], policies: Mapping[str, FieldPolicy]) -> list[FieldChange]:
     """The changes an update sends, in a stable order: fields whose value differs, each as its
     policy allows (`on_create`: never; `skip_nulls`: never cleared). The comment is not a field."""
-    changes = []
+    return changes_and_held(before, after, policies)[0]
+
+
+def changes_and_held(
+    before: Mapping[str, Any], after: Mapping[str, Any], policies: Mapping[str, FieldPolicy]
+) -> tuple[list[FieldChange], dict[str, Any]]:
+    """`field_changes`, and the fields whose model value changed but is not sent (`on_create`, a NULL
+    that `skip_nulls` or the field's nature does not clear): field -> the value the sync last wrote
+    there (None: none), which is what the state keeps recording for it, since Asana still holds it."""
+    changes, held = [], {}
     for name in sorted(set(before) | set(after)):
         if name == COMMENT:
             continue
@@ -70,11 +87,10 @@ def field_changes(before: Mapping[str, Any], after: Mapping[str, Any], policies:
         if old == new:
             continue
         policy = policies.get(name, FieldPolicy.SYNC)
-        if policy is FieldPolicy.ON_CREATE:
-            continue
-        if new is None and (policy is FieldPolicy.SKIP_NULLS or name in NOT_CLEARED):
+        if policy is FieldPolicy.ON_CREATE or (new is None and (policy is FieldPolicy.SKIP_NULLS or name in NOT_CLEARED)):
+            held[name] = old
             continue
         if name == PARENT_KEY and (old or "") == (new or ""):
             continue
         changes.append(FieldChange(name, old, new, policy))
-    return changes
+    return changes, held

@@ -3,7 +3,9 @@ saying how much, with examples, and naming the setting that allows it.
 
 - `max_removed_fraction`: completing or deleting the tasks of rows that left the model;
 - `max_cleared_fraction`: clearing one field (a column dropped or turned NULL upstream);
-- `max_replaced_fraction`: rows leaving while as many new rows appear (the key changed format).
+- `max_replaced_fraction`: rows leaving while as many new rows appear (the key changed format); and,
+  without a sync key, the sync's tasks in the project that its state does not know (a lost or older
+  state) while their rows would be created again.
 
 Each counts against the sync's live tasks, and never trips for 5 tasks or fewer. `read_guards`
 is every guard's reading of a plan (what the asset checks show); `check_guards` raises the trips
@@ -124,6 +126,31 @@ def replaced_trip(plan: Plan) -> GuardTrip | None:
     )  # fmt: skip
 
 
+def lost_tasks_trip(plan: Plan) -> GuardTrip | None:
+    """Without a sync key, a state that lost the sync's tasks (deleted, or an older copy restored) would
+    create their rows again: the project's tasks no state knows that the sync's user made and that are
+    named like rows to create, against the sync's tasks as Asana holds them (those the state knows and these)."""
+    if plan.settings.sync_key_field:
+        return None
+    count = plan.people.unknown_own
+    of, limit = plan.tracked_tasks + count, plan.settings.max_replaced_fraction
+    if not _trips(count, of, limit):
+        return None
+    known = f"knows {plan.tracked_tasks:,} of the sync's tasks" if plan.tracked_tasks else "knows none of the sync's tasks"
+    return GuardTrip(
+        Guard.REPLACED, count, of, limit,
+        f"The sync state {known}, but the project holds {count:,} tasks created by this sync's user that no sync's "
+        f"state knows, named like rows this run would create ({count / of:.0%} of the sync's tasks, more than "
+        f"max_replaced_fraction ({limit:.0%}) allows): the state was lost or an older copy restored, and without "
+        "sync_key_field this run would create those rows again; nothing was written. Point SYNC_STATE_DUCKDB_PATH "
+        "(or SYNC_STATE_URL) at the state earlier runs used if it still exists. Otherwise: set sync_key_field (a "
+        "text custom field of the project) and run again, so the state is rebuilt from Asana (it adopts the tasks that "
+        "carry their row's key, and those that show their row exactly, then writes the key into them); or, if these "
+        "tasks are not this sync's or their rows should get new tasks, run once with max_replaced_fraction raised "
+        "(1.0).",
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class GuardReading:
     """One guard's view of a plan: how many tasks it counts, of how many, its limit, its trips
@@ -150,6 +177,7 @@ def read_guards(plan: Plan) -> list[GuardReading]:
     settings = plan.settings
     removal = removal_trip(plan)
     replaced = replaced_trip(plan)
+    lost = lost_tasks_trip(plan)
     counts = cleared_counts(plan)
     most_cleared = max(counts, key=lambda name: counts[name]) if counts else None
     return [
@@ -158,8 +186,9 @@ def read_guards(plan: Plan) -> list[GuardReading]:
             {"on_row_removed": settings.on_row_removed.value},
         ),
         GuardReading(
-            Guard.REPLACED, min(len(plan.gone), len(plan.new_keys())), plan.tracked_tasks, settings.max_replaced_fraction,
-            [replaced] if replaced else [], {"rows_gone": len(plan.gone), "rows_new": len(plan.new_keys())},
+            Guard.REPLACED, *((lost.count, lost.of) if lost else (min(len(plan.gone), len(plan.new_keys())), plan.tracked_tasks)),
+            settings.max_replaced_fraction, [trip for trip in (replaced, lost) if trip],
+            {"rows_gone": len(plan.gone), "rows_new": len(plan.new_keys()), "unknown_tasks_of_the_sync": plan.people.unknown_own},
         ),
         GuardReading(
             Guard.CLEARED, counts.get(most_cleared, 0) if most_cleared else 0, plan.tracked_tasks,

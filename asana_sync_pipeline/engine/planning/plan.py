@@ -81,15 +81,27 @@ class Removal:
     action: str
 
 
+KEPT, OVERWRITTEN = "kept", "overwritten"
+"""What a run does with a person's edit (`Edit.outcome`)."""
+
+
 @dataclass(frozen=True)
 class Edit:
-    """A synced field a person changed in Asana: the task, the field, the model's value and Asana's."""
+    """A synced field a person changed in Asana: the task, the field, the model's value (now) and
+    Asana's, and what the run does with it: `kept` (left as the person set it) or `overwritten` (the
+    model's value sent over it: `on_asana_edit: overwrite`, or the model changed that field too)."""
 
     key: str
     task_gid: str
     field: str
     model_value: Any
     asana_value: Any
+    outcome: str = KEPT
+    link: str | None = None
+    """The task's address in Asana (its `permalink_url`, as the run read it)."""
+    shown: tuple[str, str | None, str | None] | None = None
+    """The field, the model's value and Asana's as people read them: custom fields, options, tags and
+    sections by name, people by email (None: as they are)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,9 @@ class PeopleSeen:
     events: int = 0
     listed: bool = False
     unknown: int = 0
+    unknown_own: int = 0
+    """Tasks of the project that could be this sync's and no state knows: created by its user, named like
+    a row this run creates (the lost-state guard counts them, when no sync key tells whose they are)."""
     read: bool = False
     """False: Asana was not read (a dry run without a token, or a plan made by code)."""
     kept_before: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -140,11 +155,11 @@ class PeopleSeen:
 
 
 COMPLETE, DELETE = "complete", "delete"
-PLAN_FORMAT = 3
+PLAN_FORMAT = 4
 """The shape of a plan as it is stored between steps; raised when it changes (2: a categorical `operation`
-and the `hashed` column; 3: no plan inside the plan, see `Planned`). Re-executing a failed run reads the
-plan its first attempt stored, perhaps before an upgrade: a plan of another shape is refused by name
-instead of failing on a missing column."""
+and the `hashed` column; 3: no plan inside the plan, see `Planned`; 4: `held`, the fields an update does
+not send). Re-executing a failed run reads the plan its first attempt stored, perhaps before an upgrade:
+a plan of another shape is refused by name instead of failing on a missing column."""
 ROW_COLUMNS = (
     "primary_key", "operation", "task_gid", "gid_from_column", "gid_known", "payload_hash", "level", "reopen",
     "comment_hash", "comment_due",
@@ -188,6 +203,10 @@ class Plan:
     live_tasks: int = 0
     policies: dict[str, FieldPolicy] = field(default_factory=dict)
     changes: dict[int, list[FieldChange]] = field(default_factory=dict)
+    held: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Per update: the fields whose model value changed but is not sent (`on_create`, `if_empty` over a
+    person's value, a NULL that does not clear) -> the value the sync last wrote there (None: none). The
+    state goes on recording that value for them: it is what Asana holds of the sync's."""
     gone: list[str] = field(default_factory=list)
     tracked_tasks: int = 0
     renames: dict[str, str] = field(default_factory=dict)
@@ -356,6 +375,17 @@ class Plan:
         """What the state records of a row once it syncs: its canonical field values (not its comment)."""
         fields = self.payload_fields(position)
         fields.pop(COMMENT, None)
+        return fields
+
+    def recorded_values(self, position: int) -> dict[str, Any]:
+        """What the state records of a row once its update succeeds: what the sync wrote, field by field.
+        The model's values, except the fields not sent (`held`), which keep what the sync wrote before."""
+        fields = self.written_values(position)
+        for name, value in self.held.get(position, {}).items():
+            if value is None:
+                fields.pop(name, None)
+            else:
+                fields[name] = value
         return fields
 
     def comment(self, position: int) -> str | None:

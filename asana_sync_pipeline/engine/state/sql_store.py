@@ -138,6 +138,14 @@ class SqlStateStore(StateStore, ABC):
     def task_gids(self, scope: SyncScope) -> set[str]:
         return {row[0] for row in self._rows(scope, f"SELECT task_gid FROM synced_tasks WHERE {SCOPED}")}
 
+    def project_task_gids(self, scope: SyncScope) -> set[str]:
+        rows = self._rows(scope, "SELECT task_gid FROM synced_tasks WHERE sync_name <> ? AND project_gid = ?")
+        return {row[0] for row in rows}
+
+    def last_finished_at(self, scope: SyncScope) -> datetime | None:
+        rows = self._rows(scope, f"SELECT max(finished_at) FROM sync_runs WHERE {SCOPED}")
+        return rows[0][0].astimezone(UTC) if rows and rows[0][0] is not None else None
+
     def open_intents(self, scope: SyncScope) -> list[Intent]:
         rows = self._rows(
             scope,

@@ -257,6 +257,16 @@ class StateStore(ABC):
         """Every task GID the sync knows, to tell its own tasks from new ones."""
 
     @abstractmethod
+    def project_task_gids(self, scope: SyncScope) -> set[str]:
+        """The tasks of the scope's project that other syncs of this store know: never this sync's to count
+        or adopt."""
+
+    @abstractmethod
+    def last_finished_at(self, scope: SyncScope) -> datetime | None:
+        """When the last run the state recorded for `scope` finished (None: none): its writes, and every
+        write before, are in the state."""
+
+    @abstractmethod
     def open_intents(self, scope: SyncScope) -> list[Intent]:
         """Creates whose outcome is not settled, oldest first."""
 

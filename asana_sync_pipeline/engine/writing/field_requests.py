@@ -20,11 +20,6 @@ from .task_changes import TaskAction
 
 CLEARED_AS = {"notes": "", "html_notes": "<body></body>"}
 """How Asana clears a text (a null is refused there); every other clearable field takes null."""
-EMPTY_READ = {
-    "notes": "notes", "html_notes": "html_notes", "due_on": "due_on", "due_at": "due_at", "start_on": "start_on",
-    "start_at": "start_at", "assignee": "assignee", "tags": "tags", "followers": "followers",
-}  # fmt: skip
-"""opt_fields to read to know whether a field is empty in Asana (`if_empty`)."""
 
 
 @dataclass
@@ -109,27 +104,3 @@ def requests_for(
     if custom:
         made.body["custom_fields"] = custom
     return made
-
-
-def opt_fields_for_empty(changes: list[FieldChange]) -> list[str]:
-    """What to read of a task to know whether the `if_empty` fields among `changes` are empty there."""
-    wanted: list[str] = []
-    for change in changes:
-        if change.field.startswith(CUSTOM_FIELD_PREFIX) or change.field == "custom_fields":
-            wanted += ["custom_fields.gid", "custom_fields.display_value"]
-        elif change.field in EMPTY_READ:
-            wanted.append(EMPTY_READ[change.field])
-    return list(dict.fromkeys(wanted))
-
-
-def is_empty(task: Mapping[str, Any], change: FieldChange) -> bool:
-    """Whether `change`'s field is empty in the task as Asana shows it."""
-    name = change.field
-    if name.startswith(CUSTOM_FIELD_PREFIX):
-        gid = name[len(CUSTOM_FIELD_PREFIX) :]
-        shown = [custom for custom in task.get("custom_fields") or [] if custom.get("gid") == gid]
-        return not shown or shown[0].get("display_value") in (None, "")
-    if name == "html_notes":
-        return (task.get("html_notes") or "").replace(" ", "") in ("", "<body></body>")
-    value = task.get(EMPTY_READ.get(name, name))
-    return value in (None, "", [])

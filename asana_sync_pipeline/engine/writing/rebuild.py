@@ -9,7 +9,9 @@ is a row's primary key, before anything is created; then it syncs normally.
 An adopted task that already shows what the row would send (compared the way Asana
 shows it, as reconciliation does) is recorded with the row's payload hash, so the
 row is unchanged and costs nothing; any other is recorded without one, so the row
-updates it. A row whose `task_gid` column names its task keeps that task. When
+updates it. A task of the sync's user that carries no key (made before `sync_key_field`
+was set, with a state since lost) is adopted when it shows exactly what a row without a
+task would send, and that row's update writes the key into it. A row whose `task_gid` column names its task keeps that task. When
 several tasks carry one key (duplicates made before), the oldest is adopted and the
 others are left alone, and counted in the log.
 """
@@ -68,6 +70,11 @@ async def rebuild_state(run: RunContext, plan: Plan) -> tuple[pd.DataFrame, list
     duplicates = (
         f"; {adoptions.duplicates:,} more tasks carry a key already adopted and were left alone" if adoptions.duplicates else ""
     )
+    if adoptions.by_content:
+        duplicates += (
+            f"; {adoptions.by_content:,} of them carried no key (made before sync_key_field was set) and show their row "
+            "exactly: their key is written into them"
+        )
     run.log(
         f"Rebuilt the sync state from Asana: {counted(adopted, 'task')} adopted by their key ({adoptions.up_to_date:,} already "
         f"show their row, {adopted - adoptions.up_to_date:,} to update) out of {len(tasks):,} listed in {reads:,} "

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..log import counted
-from ..planning import Operation, Plan
+from ..planning import KEPT, Edit, Operation, Plan
 from ..settings import EditPolicy, TaskDeletedPolicy
 from ..state import RUN_COUNTS as COUNTS
 
@@ -50,8 +50,8 @@ class SyncReport:
     rejections: list[tuple[str | None, str, str]] = field(default_factory=list)
     removal_cases: list[tuple[str, str, str, str]] = field(default_factory=list)
     """(primary key, task GID, case, reason) of each removal that spared people's work."""
-    asana_edits: list[tuple[str, str, str, Any, Any]] = field(default_factory=list)
-    """(primary key, task GID, field, the model's value, Asana's value) of each edit people made."""
+    asana_edits: list[Edit] = field(default_factory=list)
+    """Each edit people made: the task, the field, the model's value and Asana's, and whether it was kept or overwritten."""
     warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -106,7 +106,7 @@ def people_lines(plan: Plan) -> list[str]:
         fields: dict[str, int] = {}
         for edit in people.edits:
             fields[edit.field] = fields.get(edit.field, 0) + 1
-        kept = sum(1 for edit in people.edits if edit.field in people.differing.get(edit.key, {}))
+        kept = sum(1 for edit in people.edits if edit.outcome == KEPT)
         overwritten = len(people.edits) - kept
         shown = ", ".join(f"{name} on {count:,}" for name, count in sorted(fields.items()))
         policy = f"on_asana_edit: {settings.on_asana_edit.value}"

@@ -89,7 +89,7 @@ class TaskSync:
         report.moved_out_of_project = people.moved_out
         report.recreated += sum(1 for key in people.deleted_keys if key in created)
         report.asana_reads = people.reads
-        report.asana_edits = [(edit.key, edit.task_gid, edit.field, edit.model_value, edit.asana_value) for edit in people.edits]
+        report.asana_edits = list(people.edits)
 
     def _comments_due(self, plan: Plan, already: dict[str, int]) -> list[DueComment]:
         """Each changed comment whose row has a task and was not rejected in this run."""

@@ -1,7 +1,9 @@
 """Updates, field by field: an update sends only what the model changed since the row's last
 sync (`planning.changes`), as one PUT and the actions for list items and placements
 (`field_requests`), so what people did in Asana to the other fields stays. A field whose
-policy is `if_empty` is read first, and written only while it is empty there.
+policy is `if_empty` comes here only when Asana shows it empty or holding the sync's own value
+(`observing.people` read it); the state records what was sent, and for the fields not sent what
+the sync wrote before (`Plan.recorded_values`).
 
 A row synced before fields were recorded is updated in full once (a PUT with every field,
 then the create-only fields brought to the model's values through their endpoints), and
@@ -23,11 +25,11 @@ from ..errors import AsanaError, AsanaTransportError, AuthenticationError, NotFo
 from ..fields.value_rules import TASK_FIELDS
 from ..observing.task_values import OUTCOME_OPT_FIELDS
 from ..planning import FieldChange, PlannedRow
-from ..settings import FieldPolicy, SyncMode
+from ..settings import SyncMode
 from ..state import Outcome
 from .context import RowWriter
 from .failures import failure, field_of, reason_for
-from .field_requests import is_empty, opt_fields_for_empty, requests_for
+from .field_requests import requests_for
 from .task_changes import TaskAction, create_only_actions, opt_fields_for
 
 MAX_PARENT_LEVELS = 5
@@ -62,7 +64,6 @@ class UpdateWriter(RowWriter):
         try:
             if self._needs_project_check(row):
                 await self._check_in_project(gid)
-            changes = await self._where_empty(gid, changes)
             requests = requests_for(
                 gid, changes, project_gid=self.run.project_gid, kinds=self.plan.kinds,
                 sync_key_field=self.plan.settings.sync_key_field, parents=self.run.tasks,
@@ -89,15 +90,6 @@ class UpdateWriter(RowWriter):
         self.run.log(f"Putting task {gid} back in project {self.run.project_gid} (on_asana_edit is overwrite)")
         data = {"project": self.run.project_gid, **({"section": section} if section else {})}
         return TaskAction(f"/tasks/{gid}/addProject", data)
-
-    async def _where_empty(self, gid: str, changes: list[FieldChange]) -> list[FieldChange]:
-        """The changes without those `if_empty` keeps: a field people filled in Asana (one read, only
-        for a row whose `if_empty` field changed in the model)."""
-        guarded = [change for change in changes if change.policy is FieldPolicy.IF_EMPTY]
-        if not guarded:
-            return changes
-        task = await self.run.client.get_task(gid, opt_fields_for_empty(guarded))
-        return [change for change in changes if change.policy is not FieldPolicy.IF_EMPTY or is_empty(task, change)]
 
     async def _act(self, row: PlannedRow, actions: list[TaskAction]) -> bool:
         """Send the actions in order; False, and the row rejected, at the first Asana refuses."""
@@ -126,7 +118,7 @@ class UpdateWriter(RowWriter):
         }
         self.run.record(
             Outcome(
-                row.key, task_gid=row.task_gid, payload_hash=row.payload_hash, written=self.plan.written_values(row.position),
+                row.key, task_gid=row.task_gid, payload_hash=row.payload_hash, written=self.plan.recorded_values(row.position),
                 action="update" if sent else None, changes=logged or None,
             )  # fmt: skip
         )

@@ -10,7 +10,7 @@ from asana_sync_pipeline.engine.observing.apply import people_edits_after, subta
 from asana_sync_pipeline.engine.observing.observe import Observation
 from asana_sync_pipeline.engine.observing.task_values import Context, People
 from asana_sync_pipeline.engine.planning import Operation, build_plan, with_written
-from asana_sync_pipeline.engine.settings import SyncSettings
+from asana_sync_pipeline.engine.settings import FieldPolicy, SyncSettings
 from asana_sync_pipeline.engine.state import DuckDBStateStore, EventCursor, Outcome, SyncScope
 
 PROJECT = "100"
@@ -164,3 +164,24 @@ def test_the_edits_kept_after_a_run_drop_what_it_sent_and_what_left(planned):
     sent = with_observation(plan, seen(), written, CTX, kept=before)
     assert people_edits_after(sent, failed=set()) == {"other": {"notes": "by hand"}}, "the model's new notes replaced c1's edit"
     assert people_edits_after(sent, failed={"c1"}) == {"other": {"notes": "by hand"}, "c1": {"notes": "earlier"}}
+
+
+def test_what_a_policy_kept_from_asana_stays_recorded_as_what_the_sync_wrote(planned):
+    policies = {"notes": FieldPolicy.ON_CREATE}
+    plan, _ = planned(SyncSettings(field_policies=policies), MODEL.assign(notes=["n-p", "n-c1", "n-c2", "a new brief"]))
+    position = list(plan.table["primary_key"]).index("other")
+    assert operations(plan)["other"] == "update" and plan.changes[position] == []
+    assert plan.recorded_values(position)["notes"] == "n-other", "the model's new brief was never sent: not recorded as written"
+
+
+def test_a_task_read_decides_if_empty_and_what_it_already_shows_is_not_sent(planned):
+    model = MODEL.assign(notes=["n-p", "new c1", "new c2", "new other"])
+    plan, written = planned(SyncSettings(field_policies={"notes": FieldPolicy.IF_EMPTY}), model)
+    tasks = [task("c1", notes="a person's"), task("c2", notes=""), task("other", notes="new other")]
+    after = with_observation(plan, seen(tasks), written, CTX)
+    position = {key: index for index, key in enumerate(after.table["primary_key"])}
+    assert after.changes[position["c1"]] == [] and after.held[position["c1"]] == {"notes": "n-c1"}, "a person's value holds"
+    assert [(c.field, c.after, c.shown_before) for c in after.changes[position["c2"]]] == [("notes", "new c2", "")], "emptied: filled"
+    assert after.changes[position["other"]] == [], "Asana already shows it: nothing to send"
+    assert after.counts()["update"] == 1, "c2 alone: p is unchanged in the model, other already shows the new notes"
+    assert [(edit.key, edit.outcome) for edit in after.people.edits] == [("c1", "kept"), ("c2", "overwritten")]
