@@ -40,6 +40,7 @@ from ..engine import (
     read_model,
     run_sync,
 )
+from .beyond_metadata import plan_extras_metadata, run_extras_metadata
 from .config import ModelQueryConfig, SyncConfig
 from .metadata import PREVIEW_ROWS, differing_table, markdown_table, plan_metadata, sync_metadata
 from .resources import AsanaResource, SyncStateResource
@@ -115,7 +116,8 @@ class SyncAssetBodies:
         )  # fmt: skip
         context.log.info(f"Synced to {info.project_name!r}: {report.summary()}")
         return dg.MaterializeResult(
-            metadata=sync_metadata(report, info, time.monotonic() - started), check_results=_run_checks(plan, report, spec)
+            metadata={**sync_metadata(report, info, time.monotonic() - started), **run_extras_metadata(report)},
+            check_results=_run_checks(plan, report, spec),
         )
 
 
@@ -196,7 +198,8 @@ def build_sync_assets(spec: SyncSpec, bodies: SyncAssetBodies | None = None) -> 
             f"{counts[Operation.UNCHANGED]:,} unchanged, {counts[Operation.REJECT]:,} rejected"
         )
         # What people did is shown, not handed on: asana_tasks reads it again under its lock.
-        yield dg.Output(planned.plan, metadata=plan_metadata(plan, scope.project_gid, notes, counts, rebuild=planned.rebuild))
+        metadata = {**plan_metadata(plan, scope.project_gid, notes, counts, rebuild=planned.rebuild), **plan_extras_metadata(plan)}
+        yield dg.Output(planned.plan, metadata=metadata)
         yield from _plan_checks(plan, payloads_key)
 
     assets.append(asana_task_payloads)
