@@ -266,7 +266,7 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         elif observation.listed and observation.unknown:
             if interrupted:
                 unknown_before_writes = observation.unknown
-            else:
+            elif not plan.settings.adopt_existing:  # with it, the writes adopt those that match a row
                 warnings.append(_unknown_tasks_warning(info, len(observation.unknown)))
         current = refresh_plan(plan, current_synced)
         return with_written(current, await run.in_state(run.store.written, current.update_keys())), current_synced
@@ -279,7 +279,7 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
     if synced.empty and not plan.settings.sync_key_field and current.counts()[Operation.CREATE.value]:
         if interrupted:
             unknown_before_writes = await run.client.first_page_of_tasks(info.project_gid)
-        else:
+        elif not plan.settings.adopt_existing:
             warnings += await _fresh_state_warnings(run, info)
     for warning in warnings:
         run.log(f"WARNING: {warning}")

@@ -18,12 +18,15 @@ ESCALATION = "1200000000000902"
 QBR_PREP = "1200000000000903"
 SYNC_KEY_FIELD = "1200000000000301"
 HEALTH, RED, GREEN = "1200000000000303", "1200000000000313", "1200000000000311"
+ACCOUNT_ID = "1200000000000309"
 PLAYBOOK_STEPS = ["Call the champion", "Review product usage", "Agree on a success plan"]
 
 
 def templates_fixture() -> dict:
     """The bundled fixture with the team's templates: two of the sync's project, one of another."""
     data = default_fixture()
+    data["custom_fields"].append({"gid": ACCOUNT_ID, "name": "Account ID", "resource_subtype": "text"})
+    data["project"]["custom_fields"].append(ACCOUNT_ID)
     data["task_templates"] = [
         {
             "gid": PLAYBOOK, "name": "Churn playbook", "project": PROJECT, "notes": "Work through the churn playbook.",

@@ -347,6 +347,7 @@ def row_keys(value: Any) -> str:
 
 _URL_SEPARATOR = re.compile(r"\s+|,(?=\s*https?://)")
 """Links in one text cell: separated by spaces or line breaks, or by a comma before the next link."""
+_LINK_START = re.compile(r"https?://", re.IGNORECASE)
 
 
 def _link(item: Any) -> tuple[str, str]:
@@ -373,6 +374,8 @@ def attachment_links(value: Any) -> str:
     once (the first name given), in order. A link without a name is named by its URL."""
     if isinstance(value, dict) or (isinstance(value, str) and value.strip().startswith("{")):
         items: list[Any] = [json_value(value, dict, "a {url, name} object")]
+    elif isinstance(value, str) and not value.strip().startswith("[") and len(_LINK_START.findall(value)) < 2:
+        items = [value]
     else:
         items = _cell_items(value, separator=_URL_SEPARATOR)
     links: dict[str, str] = {}

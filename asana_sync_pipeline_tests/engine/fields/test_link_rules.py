@@ -45,6 +45,7 @@ def test_depends_on_refuses_what_cannot_be_a_key():
         ("https://a.example/1 https://b.example/2", [["https://a.example/1", "https://a.example/1"], ["https://b.example/2", "https://b.example/2"]]),
         ("https://a.example/1,https://b.example/q?x=1,2", [["https://a.example/1", "https://a.example/1"], ["https://b.example/q?x=1,2", "https://b.example/q?x=1,2"]]),
         ('{"url": "https://a.example/c", "name": "Contract"}', [["https://a.example/c", "Contract"]]),
+        ('["https://a.example/c"]', [["https://a.example/c", "https://a.example/c"]]),
         ([{"url": "https://a.example/c", "name": "Contract"}, "https://a.example/c"], [["https://a.example/c", "Contract"]]),
         ('[{"url": "https://a.example/d", "name": " Dashboard "}, "http://b.example"]', [["https://a.example/d", "Dashboard"], ["http://b.example", "http://b.example"]]),
     ],
@@ -58,6 +59,7 @@ def test_attachments_take_links_or_url_and_name_objects(cell, links):
     [
         ("ftp://files.example/x", r"is not an http\(s\) link"),
         ("dashboard", r"is not an http\(s\) link"),
+        ("the dashboard", r"'the dashboard' is not an http\(s\) link"),
         ('{"url": "https://a.example", "title": "x"}', "not title"),
         ([{"name": "no link"}], "needs a url"),
     ],
