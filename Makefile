@@ -62,6 +62,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/one_token.py
 	$(BIN)/python benchmarks/exactly_once.py
 	$(BIN)/python benchmarks/state_stores.py
+	$(BIN)/python benchmarks/beyond_one_task.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache data/*.duckdb data/demo dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -74,7 +74,12 @@ class TemplateCreates:
 
     @property
     def estimate(self) -> float:
-        """How long a job takes, as seen in this run (the longest of the last ones)."""
+        """How long a job takes, as seen in this run: the shortest of the last ones (each is seen a poll late)."""
+        return min(self.durations[-20:], default=FIRST_ESTIMATE_SECONDS)
+
+    @property
+    def longest(self) -> float:
+        """The longest job seen lately: how long to wait before looking for what a lost one made."""
         return max(self.durations[-20:], default=FIRST_ESTIMATE_SECONDS)
 
     # ---- one row ---------------------------------------------------------------------
@@ -83,7 +88,6 @@ class TemplateCreates:
         """Instantiate the template for the row and wait for its task: (task GID, unclear). None and
         False: refused (the row is rejected); None and True: the outcome is unknown (reconcile)."""
         async with self.slots:
-            started = time.monotonic()
             try:
                 job = await self.run.client.instantiate_template(self.template.gid, self.name_of(row))
             except AsanaError as exc:
@@ -91,14 +95,17 @@ class TemplateCreates:
                     return None, True
                 self.run.reject(row.key, field_of(exc) or "task_template", _refused(exc), clear_intent=True, **failure(exc, "create"))
                 return None, False
+            answered = time.monotonic()
             self.jobs += 1
-            await self.run.in_state(self.run.store.note_job, row.key, job["gid"])
+            noting = asyncio.ensure_future(self.run.in_state(self.run.store.note_job, row.key, job["gid"]))
             try:
                 status, task_gid = await self.wait_for(job)
             except AsanaError:
                 return None, True
+            finally:
+                await noting  # kept beside the intent before anything else is done with its task
         if status == "succeeded" and task_gid:
-            self.durations.append(time.monotonic() - started)
+            self.durations.append(time.monotonic() - answered)
             return task_gid, False
         if status in RUNNING:
             return None, True
@@ -112,7 +119,7 @@ class TemplateCreates:
         """Poll a job until it ends (or `job_timeout_seconds` pass): its last status, and its task."""
         deadline = time.monotonic() + self.run.options.job_timeout_seconds
         status, task = job.get("status") or "not_started", job.get("new_task")
-        wait = max(0.05, self.estimate * 0.75)
+        wait = max(0.05, 0.8 * self.estimate)  # a little early, so that the estimate learns shorter jobs too
         while status in RUNNING and time.monotonic() < deadline:
             await asyncio.sleep(wait)
             wait = min(max(0.05, self.estimate / 4), 2.0)
@@ -149,7 +156,7 @@ class TemplateCreates:
                     continue
             unknown.append(intent)
         if unknown:
-            settle_seconds = max(self.run.options.reconcile_grace_seconds, 3 * self.estimate)
+            settle_seconds = max(self.run.options.reconcile_grace_seconds, 3 * self.longest)
             latest = max(intent.attempted_at for intent in unknown) + timedelta(seconds=settle_seconds)
             pause = (latest - utc_now()).total_seconds() if not lost else settle_seconds
             if pause > 0:
