@@ -102,7 +102,7 @@ def plan_sync(
     if asana is None or not beyond and ((not needs and not see_people) or (not needs and synced.empty and not rebuild_ahead)):
         plan = build_plan(model, settings, synced)
         planned = Planned.unobserved(with_written(plan, store.written(scope, plan.update_keys())))
-        return _with_link_preview(planned, store, scope)
+        return _with_link_preview(planned, store, scope) if see_people else planned
 
     async def read_and_plan() -> Planned:
         async with AsanaClient(asana, transport=transport) as client:
@@ -120,8 +120,9 @@ def plan_sync(
                     client, plan, synced, StateReads.direct(store, scope), me_gid=info.user_gid, log=lambda _: None
                 )
                 planned = Planned(plan, seen)
-            if see_people:
-                planned = replace(planned, preview=await _previewing_adoptions(client, planned.preview, store, scope))
+            if not see_people:
+                return planned
+            planned = replace(planned, preview=await _previewing_adoptions(client, planned.preview, store, scope))
             return _with_link_preview(planned, store, scope)
 
     return asyncio.run(read_and_plan())

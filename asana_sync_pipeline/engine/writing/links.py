@@ -22,7 +22,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import AsanaError, NotFoundError
+from ..errors import AsanaError, InvalidRequestError, NotFoundError
 from ..fields.value_rules import ATTACHMENTS, DEPENDS_ON
 from ..observing.matching import CLOCK_SKEW
 from ..observing.task_values import parse_time
@@ -93,8 +93,8 @@ class LinkWriter:
             if item.remove_dependencies:
                 try:
                     await client.post(f"/tasks/{task}/removeDependencies", {"dependencies": item.remove_dependencies})
-                except NotFoundError:
-                    pass
+                except (NotFoundError, InvalidRequestError):
+                    pass  # a task Asana no longer knows (deleted): the link went with it
                 self.dropped += [(item.key, DEPENDENCY, gid) for gid in item.remove_dependencies]
                 changes["depends_on"] = {"removed": item.remove_dependencies}
             if item.add_dependencies:

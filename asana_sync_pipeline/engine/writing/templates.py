@@ -119,10 +119,10 @@ class TemplateCreates:
         """Poll a job until it ends (or `job_timeout_seconds` pass): its last status, and its task."""
         deadline = time.monotonic() + self.run.options.job_timeout_seconds
         status, task = job.get("status") or "not_started", job.get("new_task")
-        wait = max(0.05, 0.8 * self.estimate)  # a little early, so that the estimate learns shorter jobs too
+        wait = max(0.05, 0.85 * self.estimate)  # a little early, so that the estimate learns shorter jobs too
         while status in RUNNING and time.monotonic() < deadline:
             await asyncio.sleep(wait)
-            wait = min(max(0.05, self.estimate / 4), 2.0)
+            wait = min(max(0.05, self.estimate / 8), 2.0)  # then finely: a slot is worth more than a poll
             self.polls += 1
             try:
                 job = await self.run.client.get_job(job["gid"])
