@@ -29,10 +29,16 @@ postgres:
 ## A local workspace and warehouse of your own for `make run` / `make dev`: FIXTURE=workspace.json
 ## (docs/emulator.md) and WAREHOUSE=path/to.duckdb (read, never written); unset, the bundled ones.
 LOCAL_FILES = $(if $(FIXTURE),--fixture $(FIXTURE)) $(if $(WAREHOUSE),--warehouse $(WAREHOUSE))
+## The local loop that remembers (docs/running.md): KEEP=1 syncs into the kept workspace, the one `make emulator` serves
+## (else served for the run), and keeps the sync state beside it, in data/local/ (KEEP=folder: another folder); FRESH=1
+## starts both afresh. KEEP_TOKENS=1 leaves a token variable already set as it is (to try a wrong token against the
+## emulator); the others get the emulator's token, emulator-token.
+KEEP_DIR = $(if $(filter-out 1 yes true,$(KEEP)),$(KEEP))
+LOCAL_LOOP = $(if $(KEEP),--keep $(KEEP_DIR)) $(if $(FRESH),--fresh) $(if $(KEEP_TOKENS),--keep-tokens)
 
 ## Every sync once: against the bundled Asana emulator when no sync's token is set (or FIXTURE is), else against Asana.
 run: $(STAMP)
-	$(BIN)/python -m asana_sync_pipeline $(LOCAL_FILES)
+	$(BIN)/python -m asana_sync_pipeline $(LOCAL_FILES) $(LOCAL_LOOP)
 
 ## Lint (ruff: errors, bugs, import order) and types (mypy), as configured in pyproject.toml.
 lint: $(STAMP)
@@ -46,11 +52,13 @@ test: lint browser postgres
 ## The Dagster UI (dg dev) on http://127.0.0.1:$(UI_PORT), every sync pointed at the bundled emulator; Ctrl-C or
 ## SIGTERM stops both (no terminal needed).
 dev: $(STAMP)
-	$(BIN)/python -m asana_sync_pipeline.local.dev --port $(UI_PORT) --emulator-port $(EMULATOR_PORT) $(LOCAL_FILES)
+	$(BIN)/python -m asana_sync_pipeline.local.dev --port $(UI_PORT) --emulator-port $(EMULATOR_PORT) $(LOCAL_FILES) $(LOCAL_LOOP)
 
-## The emulator alone, on http://127.0.0.1:$(EMULATOR_PORT)/api/1.0 (token: emulator-token).
+## The local emulator alone, on http://127.0.0.1:$(EMULATOR_PORT)/api/1.0 (token: emulator-token) until Ctrl-C: the workspace
+## of FIXTURE (or the bundled one), kept in data/local/ (or KEEP=folder) and reloaded at the next start; FRESH=1 starts it
+## (and the sync state kept beside it) afresh. `make run KEEP=1` and `make dev KEEP=1` sync into it.
 emulator: $(STAMP)
-	$(BIN)/python -m asana_sync_pipeline.emulator --port $(EMULATOR_PORT) --token emulator-token
+	$(BIN)/python -m asana_sync_pipeline.local.emulator --port $(EMULATOR_PORT) $(if $(FIXTURE),--fixture $(FIXTURE)) $(if $(KEEP_DIR),--dir $(KEEP_DIR)) $(if $(FRESH),--fresh)
 
 ## Speed, memory and exactly-once figures (several minutes; see docs/performance.md).
 benchmarks: $(STAMP)
@@ -60,9 +68,10 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/three_syncs.py
 	$(BIN)/python benchmarks/one_token.py
+	$(BIN)/python benchmarks/two_machines.py
 	$(BIN)/python benchmarks/exactly_once.py
 	$(BIN)/python benchmarks/state_stores.py
 	$(BIN)/python benchmarks/beyond_one_task.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache data/*.duckdb data/demo dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs
+	rm -rf $(VENV) .pytest_cache data/*.duckdb data/demo data/local dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

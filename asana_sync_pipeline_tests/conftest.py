@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,9 @@ from asana_sync_pipeline_tests.webhook import WEBHOOK_ENV, Webhook
 # Token budgets (engine/asana/budget.py) of this test process only: tests in other workers that use the
 # same token against the same fake URL would otherwise share its pace. Subprocesses inherit it.
 os.environ.setdefault(BUDGET_DIR_ENV, tempfile.mkdtemp(prefix="asana-sync-budgets-"))
+
+# dagster-dbt runs the `dbt` on PATH: this environment's, as `make dev` and an activated environment find it.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 TOKEN = "1/1200000000000010:4f6d2c0a9b8e7d6c5b4a39281706f5e4"
 """The sync's token: the fixture's `me` (Sync Bot)."""
@@ -159,6 +163,11 @@ class Sandbox:
         )
 
 
+def people(settings: EmulatorSettings) -> EmulatorSettings:
+    """`settings` with a token for each person of its fixture (`with_people`): for a test that starts its own emulator."""
+    return dataclasses.replace(settings, fixture=with_people(settings.load_fixture()))
+
+
 @contextmanager
 def exchanges_seen() -> Iterator[list[Exchange]]:
     """Every request the emulators of this process answer while the block runs (batched actions
@@ -228,8 +237,7 @@ def emulator_settings() -> EmulatorSettings:
 
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch, emulator_settings) -> Iterator[Sandbox]:
-    settings = dataclasses.replace(emulator_settings, fixture=with_people(emulator_settings.load_fixture()))
-    with EmulatorServer(settings) as server:
+    with EmulatorServer(people(emulator_settings)) as server:
         yield Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb").bind(monkeypatch)
 
 

@@ -53,6 +53,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--project-gid", default=None, help="GID of the fixture's project (default: the fixture's)")
     parser.add_argument("--fixture", default=None, help="JSON file shaped like the bundled default_fixture.json")
+    parser.add_argument(
+        "--data-file", default=None,
+        help="keep the workspace in this JSON file: loaded at start when it exists (made from the same fixture), "
+             "saved as it changes and at exit",
+    )  # fmt: skip
     parser.add_argument("--latency-ms", type=float, default=0, help="delay added to every admitted API request")
     parser.add_argument("--rate-limit-per-minute", type=int, default=None, help="sliding 60-s window (default: none)")
     parser.add_argument("--max-concurrent-writes", type=int, default=15, help="writes in flight before 429")
@@ -121,7 +126,15 @@ def main(argv: list[str] | None = None) -> None:
     shown_host = f"[{host}]" if ":" in host else host
     app.state.emulator.served_at(f"http://{shown_host}:{port}")
     print(f"Asana emulator listening on http://{shown_host}:{port}/api/1.0 (project {app.state.emulator.project_gid})", flush=True)
-    uvicorn_server(app).run(sockets=[listener])
+    data_file = app.state.data_file
+    if data_file is not None:
+        data_file.start()
+        print(f"Its workspace is kept in {data_file.path} (saved as it changes and at exit)", flush=True)
+    try:
+        uvicorn_server(app).run(sockets=[listener])
+    finally:
+        if data_file is not None:
+            data_file.stop()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from .auth import Tokens
 from .batch import run_batch
+from .data_file import DataFile, MarkChanges, check_same_origin, read_data_file, restore
 from .errors import ApiError, error_body
 from .faults import TRANSPORT_SCOPE_KEY, phrase
 from .fixture import FixtureError
@@ -502,10 +503,19 @@ def create_app(settings: EmulatorSettings | None = None, observers: tuple[Observ
 
     `observers` see every answer under /api/1.0 (see `observe`), including those of the limits."""
     settings = settings or EmulatorSettings()
+    saved = read_data_file(settings.data_file) if settings.data_file is not None else None
+    if saved is not None:
+        given = settings.load_fixture() if settings.fixture is not None else None
+        check_same_origin(str(settings.data_file), saved, given, settings.project_gid)
+        fixture, project_gid = saved["fixture"], saved["project_gid"]
+    else:
+        fixture, project_gid = settings.load_fixture(), settings.project_gid
     store = AsanaStore(
-        settings.load_fixture(), settings.project_gid, settings.events_token_ttl_seconds,
-        settings.job_seconds, settings.max_concurrent_jobs,
+        fixture, project_gid, settings.events_token_ttl_seconds, settings.job_seconds, settings.max_concurrent_jobs,
     )  # fmt: skip
+    if saved is not None:
+        restore(store, saved)
+    data_file = DataFile(settings.data_file, store, fixture, store.project_gid) if settings.data_file is not None else None
     if store.user_tokens.get(settings.token, store.me) != store.me:
         raise FixtureError("fixture: a user's token is the --token, which is the token of me")
     tokens = Tokens(settings.token, store.me, store.user_tokens)
@@ -521,6 +531,7 @@ def create_app(settings: EmulatorSettings | None = None, observers: tuple[Observ
     app = EmulatorApp(
         routes=[*build_routes(store), *outside_routes(store, stats, tokens)],
         middleware=[
+            *([Middleware(MarkChanges, data_file=data_file)] if data_file is not None else []),
             Middleware(ResponseTap, observers=tuple(observers)),
             Middleware(Gate, settings=settings, stats=stats, tokens=tokens),
         ],
@@ -529,5 +540,8 @@ def create_app(settings: EmulatorSettings | None = None, observers: tuple[Observ
     app.state.emulator = store
     app.state.stats = stats
     app.state.settings = settings
+    app.state.data_file = data_file
+    """The file the workspace is kept in (`--data-file`), or None: whoever serves the app starts and
+    stops it (`EmulatorServer`, the command line)."""
     return app
 

@@ -116,6 +116,8 @@ class EmulatorServer:
                 raise RuntimeError("the Asana emulator did not start")
             time.sleep(0.005)
         self.state.served_at(self.url)
+        if self.app.state.data_file is not None:
+            self.app.state.data_file.start()
         return self
 
     def stop(self) -> None:
@@ -125,6 +127,8 @@ class EmulatorServer:
             self._thread.join(timeout=5)
         if self._socket is not None:
             self._socket.close()
+        if self._server is not None and self.app.state.data_file is not None:
+            self.app.state.data_file.stop()  # saved once more, after the last request
         self._server = self._thread = self._socket = None
 
     def __enter__(self) -> EmulatorServer:

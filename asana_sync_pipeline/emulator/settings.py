@@ -50,6 +50,9 @@ class EmulatorSettings:
     max_concurrent_jobs: int = 5
     """Template instantiation jobs of one user running at once before a 429 (Asana: about 5)."""
     fixture: str | Path | dict[str, Any] | None = field(default=None, repr=False)
+    data_file: str | Path | None = None
+    """Keep the workspace in this JSON file: loaded at start when it exists (then the fixture is the
+    one saved in it), saved as it changes and when the emulator stops (see `data_file`)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.fault_kinds, str):

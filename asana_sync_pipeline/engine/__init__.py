@@ -28,9 +28,19 @@ from .errors import AsanaSyncError, GuardError, ModelQueryRefused, SyncConfigErr
 from .fields.rule_selection import NAMED_FIELDS
 from .fields.value_rules import CUSTOM_FIELD_PREFIX, PARENT_KEY
 from .http_logs import quiet_http_logs
+from .json_text import dumps as json_text
 from .log import Log, counted
 from .model.access import model_connection
-from .model.warehouse import check_warehouse_file, count_rows, model_fingerprint, read_model
+from .model.warehouse import (
+    check_warehouse_file,
+    count_rows,
+    model_fingerprint,
+    read_model,
+    resolve_table,
+    table_parts,
+    table_query,
+    tables_read,
+)
 from .outcomes.frames import OUTCOME_COLUMNS, OutcomeTables, outcome_tables
 from .outcomes.refresh import OutcomeReading
 from .planning import (
@@ -101,6 +111,7 @@ __all__ = [
     "count_rows",
     "counted",
     "extras_of",
+    "json_text",
     "model_connection",
     "model_fingerprint",
     "open_state_store",
@@ -112,7 +123,11 @@ __all__ = [
     "read_model",
     "refresh_outcomes_now",
     "requests_for",
+    "resolve_table",
     "run_sync",
+    "table_parts",
+    "table_query",
+    "tables_read",
     "test_connection",
     "utc_now",
 ]

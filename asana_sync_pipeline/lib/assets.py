@@ -38,13 +38,16 @@ from ..engine import (
     model_connection,
     read_guards,
     read_model,
+    resolve_table,
     run_sync,
 )
 from .beyond_metadata import plan_extras_metadata, run_extras_metadata
 from .config import ModelQueryConfig, SyncConfig
+from .io_managers import SYNC_IO_MANAGER
 from .metadata import PREVIEW_ROWS, differing_table, markdown_table, plan_metadata, sync_metadata
 from .resources import AsanaResource, SyncStateResource
 from .sync_spec import SyncSpec
+from .upstream import MODEL_OF, TableModel
 
 PRIMARY_KEY_CHECK = "primary_key_unique_and_not_null"
 NAMES_CHECK = "names_present_for_new_rows"
@@ -87,6 +90,16 @@ class SyncAssetBodies:
             warehouse.database, read_files_in=spec.read_files_in, config=warehouse.connection_config, log=context.log.info
         ) as connection:
             return read_model(connection, query)
+
+    def read_table(
+        self, context: dg.AssetExecutionContext, spec: SyncSpec, table: str, warehouse: DuckDBResource
+    ) -> pd.DataFrame:
+        """The model when it is a table of the warehouse (`model: {table: …}`, or the table an upstream
+        asset materializes, a dbt model say): read whole, on the same connection as a query
+        (`engine.model.access`); a table that does not exist fails, naming those that do."""
+        check_warehouse_file(warehouse.database)
+        with model_connection(warehouse.database, config=warehouse.connection_config, log=context.log.info) as connection:
+            return read_model(connection, f"SELECT * FROM {resolve_table(connection, table)}")
 
     def plan(
         self,
@@ -131,7 +144,8 @@ def build_sync_assets(spec: SyncSpec, bodies: SyncAssetBodies | None = None) -> 
     if spec.model_query is not None:
         default_query = spec.model_query
 
-        @dg.asset(key=model_key, group_name=spec.group_name, kinds={"duckdb"}, description=(
+        @dg.asset(key=model_key, group_name=spec.group_name, kinds={"duckdb"}, deps=spec.upstream_keys,
+                  io_manager_key=SYNC_IO_MANAGER, description=(
             "The warehouse model to sync: one row per task, read with the configured query "
             "(repeated text as categoricals)."
         ))
@@ -157,22 +171,25 @@ def build_sync_assets(spec: SyncSpec, bodies: SyncAssetBodies | None = None) -> 
 
         assets.append(warehouse_model)
 
-    @dg.asset(
+    payloads_attributes: dict[str, Any] = dict(
         key=payloads_key,
-        ins={"model": dg.AssetIn(key=model_key)},
         group_name=spec.group_name,
         kinds={"python"},
         description="Validated, normalized task payloads and the operation planned for each row; writes nothing.",
         check_specs=[dg.AssetCheckSpec(name, asset=payloads_key, description=text) for name, text in PLAN_CHECKS.items()],
+        io_manager_key=SYNC_IO_MANAGER,
     )
-    def asana_task_payloads(
+
+    def plan_step(
         context: dg.AssetExecutionContext,
         config: SyncConfig,
-        model: pd.DataFrame,
+        model: Any,
         asana: AsanaResource,
         sync_state: SyncStateResource,
+        warehouse: DuckDBResource,
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         try:
+            model = _model_frame(context, spec, model, warehouse, bodies)
             settings = spec.sync_settings(config.given_settings())
             scope = asana.scope_for(spec)
             online = asana.token_for(spec) is not None
@@ -202,6 +219,37 @@ def build_sync_assets(spec: SyncSpec, bodies: SyncAssetBodies | None = None) -> 
         yield dg.Output(planned.plan, metadata=metadata)
         yield from _plan_checks(plan, payloads_key)
 
+    if spec.model_table is not None:
+        table = TableModel(table=spec.model_table, asset="")
+
+        @dg.asset(deps=spec.upstream_keys, **payloads_attributes)
+        def asana_task_payloads(
+            context: dg.AssetExecutionContext,
+            config: SyncConfig,
+            asana: AsanaResource,
+            sync_state: SyncStateResource,
+            warehouse: DuckDBResource,
+        ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+            yield from plan_step(context, config, table, asana, sync_state, warehouse)
+
+    else:
+        model_in = (
+            dg.AssetIn(key=model_key, input_manager_key=SYNC_IO_MANAGER, metadata={MODEL_OF: spec.name})
+            if spec.model_asset_key
+            else dg.AssetIn(key=model_key)
+        )
+
+        @dg.asset(ins={"model": model_in}, **payloads_attributes)
+        def asana_task_payloads(  # one of two bodies, by the model's kind
+            context: dg.AssetExecutionContext,
+            config: SyncConfig,
+            model: Any,
+            asana: AsanaResource,
+            sync_state: SyncStateResource,
+            warehouse: DuckDBResource,
+        ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+            yield from plan_step(context, config, model, asana, sync_state, warehouse)
+
     assets.append(asana_task_payloads)
 
     @dg.asset(
@@ -210,6 +258,7 @@ def build_sync_assets(spec: SyncSpec, bodies: SyncAssetBodies | None = None) -> 
         group_name=spec.group_name,
         kinds={"asana"},
         pool=spec.pool,
+        io_manager_key=SYNC_IO_MANAGER,
         description="Tasks in Asana: creates and updates the plan's rows, records task GIDs in the sync state.",
         check_specs=[dg.AssetCheckSpec(name, asset=tasks_key, description=text) for name, text in RUN_CHECKS.items()],
     )
@@ -298,6 +347,27 @@ def _run_checks(plan: Plan, report: Any, spec: SyncSpec) -> list[dg.AssetCheckRe
         },
     )
     return [rejections, matches]
+
+
+def _model_frame(
+    context: dg.AssetExecutionContext, spec: SyncSpec, model: Any, warehouse: DuckDBResource, bodies: SyncAssetBodies
+) -> pd.DataFrame:
+    """The model's rows: as given, or read from the table the model is (a `TableModel`)."""
+    if isinstance(model, TableModel):
+        source = f"the table {model.table}" + (f" of asset {model.asset}" if model.asset else "")
+        try:
+            return bodies.read_table(context, spec, model.table, warehouse)
+        except SyncConfigError as exc:
+            raise SyncConfigError(f"sync {spec.name!r}: its model is {source}: {exc}") from None
+        except duckdb.Error as exc:
+            raise SyncConfigError(f"sync {spec.name!r}: reading its model, {source}, failed: {str(exc).splitlines()[0]}") from None
+    if not isinstance(model, pd.DataFrame):
+        raise SyncConfigError(
+            f"sync {spec.name!r}: its model, {spec.model_label}, holds a {type(model).__name__}, not a table or a pandas "
+            f"DataFrame: give the asset dagster/table_name metadata, or name its table (model: {{table: schema.name, "
+            f"deps: [{spec.model_asset}]}})"
+        )
+    return model
 
 
 def _run_assets(context: dg.AssetExecutionContext) -> set[dg.AssetKey]:

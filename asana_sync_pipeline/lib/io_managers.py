@@ -7,6 +7,13 @@ object itself when it runs in the same process, and writes the file as Dagster d
 asset materialized on its own later (`asana_tasks` after a dry run) still finds its input;
 except in a dry run (`asana_dry_run_job`), whose plan is shown, never handed on, so nothing is
 written at all.
+
+It is bound as `asana_sync_io_manager`, the key of every sync's own outputs, so that a project's
+own `io_manager` (S3, a database) never stores a sync's plan. It also loads the model of a sync
+whose model is an upstream asset (`model: {asset: key}`): a `TableModel` when that asset names the
+table it materializes (`dagster/table_name`, in its definition or its latest materialization: dbt,
+Sling, dlt, DuckDB IO managers), which the sync then reads from the warehouse; else the value the
+asset returned, as Dagster's default IO manager or this one stored it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 
 from ..engine import connect_duckdb
+from .upstream import MODEL_OF, TableModel, missing_asset, table_name_in
 
 WAREHOUSE_WAIT_SECONDS = 120.0
 """How long writing the outcomes waits for a process that holds the warehouse file (a dbt build, a
@@ -30,6 +38,10 @@ model read, a notebook) before the step fails, nothing lost: the next materializ
 
 DRY_RUN_TAG = "asana_sync/dry_run"
 """Tag of the dry-run jobs' runs: their outputs stay in memory."""
+SYNC_IO_MANAGER = "asana_sync_io_manager"
+"""The resource key of a sync's own outputs (and of the model input of a sync on an upstream asset)."""
+WAREHOUSE_IO_MANAGER = "warehouse_io_manager"
+"""The resource key of the outcomes' IO manager: the warehouse, or whatever a team binds there."""
 
 _in_process: dict[tuple[str, tuple[str, ...]], Any] = {}
 """(run id, asset key) -> the output, for the steps of that run still to come in this process."""
@@ -52,6 +64,40 @@ class SyncIOManager(dg.ConfigurableIOManager):
             self._files(context.step_context.instance).handle_output(context, obj)
 
     def load_input(self, context: dg.InputContext) -> Any:
+        sync = (context.definition_metadata or {}).get(MODEL_OF)
+        if sync is not None:
+            return self._load_model(context, str(sync))
+        return self._load(context)
+
+    def _load_model(self, context: dg.InputContext, sync: str) -> Any:
+        """The model of `sync`, an upstream asset: the table it materializes, or its value."""
+        key = context.asset_key
+        upstream = context.upstream_output
+        table = table_name_in(upstream.definition_metadata if upstream else None)
+        latest = context.instance.get_latest_materialization_event(key)
+        if table is None and latest is not None and latest.asset_materialization is not None:
+            table = table_name_in(latest.asset_materialization.metadata)
+        if table is not None:
+            return TableModel(table=table, asset=key.to_user_string())
+        graph = context.step_context.job_def.asset_layer.asset_graph
+        graph = getattr(graph, "source_asset_graph", graph)  # the code location's, not the job's alone
+        if latest is None and (not graph.has(key) or not graph.get(key).is_materializable):
+            defined = [known for known in graph.get_all_asset_keys() if graph.get(known).is_materializable]
+            raise dg.Failure(description=missing_asset(sync, key, defined))
+        try:
+            return self._load(context, quiet=True)
+        except FileNotFoundError:
+            never = "it has never been materialized" if latest is None else "no value of it is stored where this sync reads values"
+            raise dg.Failure(
+                description=(
+                    f"sync {sync!r}: nothing to read from its model asset {key.to_user_string()}: {never}. A sync reads the table "
+                    "an asset materializes when the asset names it (metadata dagster/table_name, as dbt, Sling and dlt assets "
+                    "do), or the DataFrame it returns when Dagster's default IO manager stores it. Materialize the asset, or "
+                    f"name its table: model: {{table: schema.name, deps: [{key.to_user_string()}]}}."
+                )
+            ) from None
+
+    def _load(self, context: dg.InputContext, quiet: bool = False) -> Any:
         upstream = context.upstream_output
         key = (upstream.run_id if upstream else "", tuple(context.asset_key.path))
         if key in _in_process:
@@ -59,6 +105,8 @@ class SyncIOManager(dg.ConfigurableIOManager):
         try:
             return self._files(context.instance).load_input(context)
         except FileNotFoundError:
+            if quiet:
+                raise
             raise dg.Failure(
                 description=(
                     f"No stored {context.asset_key.to_user_string()} to read: a dry run (asana_dry_run_job) keeps its "

@@ -21,6 +21,7 @@ from ..engine import (
     PlannedRow,
     RebuildPreview,
     SyncReport,
+    json_text,
     requests_for,
 )
 
@@ -63,7 +64,7 @@ def payload_preview(plan: Plan, project_gid: str) -> str:
         if changes is None:
             payload = plan.request_body(row, project_gid, for_update=row.operation is Operation.UPDATE)
             target = "POST /tasks" if row.operation is Operation.CREATE else f"PUT /tasks/{row.task_gid}"
-            lines.append(f"- `{row.key}` → {target}: `{payload}`")
+            lines.append(f"- `{row.key}` → {target}: `{json_text(payload)}`")
         else:
             lines.append(f"- `{row.key}` → {_field_requests(plan, row, changes, project_gid)}")
     return "\n".join(lines) or "_no task to create or update (removals and comments are listed apart)_"
@@ -81,8 +82,8 @@ def _field_requests(plan: Plan, row: PlannedRow, changes: list, project_gid: str
     made = requests_for(
         gid, changes, project_gid=project_gid, kinds=plan.kinds, sync_key_field=plan.settings.sync_key_field, parents=parents
     )
-    parts = [f"PUT /tasks/{gid}: `{made.body}`"] if made.body else []
-    parts += [f"POST {action.path}: `{action.data}`" for action in made.actions]
+    parts = [f"PUT /tasks/{gid}: `{json_text(made.body)}`"] if made.body else []
+    parts += [f"POST {action.path}: `{json_text(action.data)}`" for action in made.actions]
     guarded = [change.field for change in changes if change.policy is FieldPolicy.IF_EMPTY]
     if guarded:
         parts.append(f"({', '.join(guarded)} only if empty in Asana: if_empty)")
@@ -125,7 +126,15 @@ REFERRING_KINDS = ("enum", "multi_enum", "people")
 
 
 def _shown(value: Any, empty: str) -> str:
-    return empty if value is None else str(value)
+    """A value as the UI shows it: text as it is, anything else as JSON (numbers with every digit)."""
+    if value is None:
+        return empty
+    if isinstance(value, str):
+        return value
+    try:
+        return json_text(value)
+    except TypeError:
+        return str(value)
 
 
 def _field_name(plan: Plan, field: str) -> str:
@@ -140,7 +149,7 @@ def _readable(plan: Plan, field: str, value: Any, empty: str) -> str:
         return empty
     kind = plan.kinds.get(field.removeprefix(CUSTOM_FIELD_PREFIX)) if field.startswith(CUSTOM_FIELD_PREFIX) else None
     if field not in REFERRING_FIELDS and kind not in REFERRING_KINDS:
-        return str(value)
+        return _shown(value, empty)
     return ", ".join(plan.labels.get(entry, entry) for entry in str(value).split(","))
 
 
@@ -193,7 +202,11 @@ def people_metadata(plan: Plan, project_gid: str) -> dict[str, Any]:
     """What people did in Asana since the last run, as the dry run sees it."""
     people = plan.people
     if not people.read:
-        return {"asana_read": False}
+        return {
+            "people_changes": "not read by this step: asana_tasks reads what people changed in Asana under its lock, "
+            "just before it writes (a dry run reads it here when the token is set); schema_reads counts the reads of the "
+            "project's fields and names, which is another thing"
+        }
     edits = [(edit.key, edit.task_gid, edit.field, edit.model_value, edit.asana_value) for edit in people.edits]
     return {
         "edited_in_asana": len({edit.key for edit in people.edits}),

@@ -19,10 +19,10 @@ import dagster as dg
 
 from ..engine import AsanaSyncError, counted, outcome_tables, refresh_outcomes_now
 from .assets import failure
+from .io_managers import WAREHOUSE_IO_MANAGER
 from .resources import AsanaResource, SyncStateResource
 from .sync_spec import SyncSpec
 
-IO_MANAGER_KEY = "warehouse_io_manager"
 DESCRIPTIONS = {
     "asana_task_outcomes": (
         "What became of each task the sync made: one row per row key, with Asana's current values in the model's "
@@ -46,7 +46,7 @@ def build_outcome_assets(spec: SyncSpec) -> dg.AssetsDefinition:
         outs={
             key.to_python_identifier(): dg.AssetOut(
                 key=key, group_name=spec.group_name, kinds={"duckdb", "asana"}, description=DESCRIPTIONS[role],
-                metadata={"schema": spec.outcomes_schema}, io_manager_key=IO_MANAGER_KEY,
+                metadata={"schema": spec.outcomes_schema}, io_manager_key=WAREHOUSE_IO_MANAGER,
             )  # fmt: skip
             for role, key in keys.items()
         },

@@ -19,11 +19,14 @@ PROJECT_ROOT = CHECKOUT or Path(os.environ.get(PROJECT_DIR_ENV) or Path.cwd()).r
 DATA_DIR = PROJECT_ROOT / "data"
 
 
-def project_path(path: str | Path, setting: str = "the path") -> Path:
-    """`path` as given when absolute, else inside the project folder."""
+def project_path(path: str | Path, setting: str = "the path", root: Path | None = None) -> Path:
+    """`path` as given when absolute, else inside the project folder (`root`: a Dagster project's own
+    folder, where `AsanaSyncComponent` is used outside this checkout; ASANA_SYNC_PROJECT_DIR wins)."""
     candidate = Path(path).expanduser()
     if candidate.is_absolute():
         return candidate
+    if root is not None and CHECKOUT is None and not os.environ.get(PROJECT_DIR_ENV):
+        return root / candidate
     if CHECKOUT is None and not os.environ.get(PROJECT_DIR_ENV):
         raise SyncConfigError(
             f"{setting} is relative ({path}) and this installation has no project folder to read it against: "

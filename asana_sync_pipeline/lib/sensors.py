@@ -9,7 +9,8 @@ run key is (sequence, fingerprint): the same state never launches twice in a
 row, while a model that returns to an earlier state (A -> B -> A) runs again.
 
 For a model that is an upstream asset, the sensor launches the sync when that
-asset is materialized.
+asset is materialized. A model that is a table (`model: {table: …}`) is read as
+`SELECT *` of it, like a query.
 """
 
 import json
@@ -20,7 +21,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from ..engine import AsanaSyncError, ModelQueryRefused, model_connection, model_fingerprint
+from ..engine import AsanaSyncError, ModelQueryRefused, model_connection, model_fingerprint, resolve_table
 from .sync_spec import SyncSpec
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ def build_sensor(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.Sens
         return upstream_model_sensor
 
     query = spec.model_query
-    assert query is not None, "a sync's model is a query or an upstream asset"
+    table = spec.model_table
+    assert query is not None or table is not None, "a sync's model is a query, an upstream asset or a table"
 
     @dg.sensor(
         name=spec.sensor_name,
@@ -64,7 +66,7 @@ def build_sensor(spec: SyncSpec, job: "UnresolvedAssetJobDefinition") -> dg.Sens
             return dg.SkipReason("The warehouse file has not changed")
         try:
             with model_connection(warehouse.database, read_files_in=spec.read_files_in, config=warehouse.connection_config) as connection:
-                fingerprint = model_fingerprint(connection, query)
+                fingerprint = model_fingerprint(connection, query or f"SELECT * FROM {resolve_table(connection, str(table))}")
         except ModelQueryRefused as exc:
             return dg.SkipReason(f"The model query was refused (fix it, then the sensor reads it again): {exc}")
         except (duckdb.Error, AsanaSyncError) as exc:

@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from ..engine import DEFAULT_SYNC, DEFAULT_TOKEN_ENV, SyncConfigError, SyncSettings, check_gid, environment
+from ..engine import DEFAULT_SYNC, DEFAULT_TOKEN_ENV, SyncConfigError, SyncSettings, check_gid, environment, table_parts
 
 DEFAULT_QUERY = "SELECT * FROM asana_task_model"
 OUTCOME_ROLES = ("asana_task_outcomes", "asana_task_history", "asana_sync_log")
@@ -48,13 +48,17 @@ class AlertSettings:
 class SyncSpec:
     """One sync: where its rows come from, where its tasks go, its settings and automation.
 
-    `project_gid=None` (the default sync) means the `asana` resource's project;
-    `model_asset` names an upstream asset (`a/b`) whose value is the model, instead
-    of `model_query` run against the warehouse."""
+    `project_gid=None` (the default sync) means the `asana` resource's project. The model is one of
+    `model_query` (run against the warehouse by the sync's own `warehouse_model`), `model_asset` (an
+    upstream asset, `a/b`: the table it materializes, read from the warehouse, or the DataFrame it
+    returns) or `model_table` (a table of the warehouse, `schema.name`); `model_deps` are the assets a
+    query or a table is built by, upstream of the sync in lineage."""
 
     name: str = DEFAULT_SYNC
     model_query: str | None = DEFAULT_QUERY
     model_asset: str | None = None
+    model_table: str | None = None
+    model_deps: tuple[str, ...] = ()
     project_gid: str | None = None
     access_token_env: str = DEFAULT_TOKEN_ENV
     settings: dict[str, Any] = field(default_factory=dict)
@@ -73,8 +77,14 @@ class SyncSpec:
                 f"sync name {self.name!r} must start with a lowercase letter and hold only lowercase letters, "
                 "digits and underscores (it prefixes asset keys, job and schedule names)"
             )
-        if (self.model_query is None) == (self.model_asset is None):
-            raise SyncConfigError(f"sync {self.name!r}: give the model either as a query or as an upstream asset, not both")
+        if sum(given is not None for given in (self.model_query, self.model_asset, self.model_table)) != 1:
+            raise SyncConfigError(f"sync {self.name!r}: give the model as one of a query, an upstream asset or a table")
+        if self.model_asset is not None and self.model_deps:
+            raise SyncConfigError(
+                f"sync {self.name!r}: deps go with a query or a table; an upstream asset is the model's only upstream"
+            )
+        if self.model_table is not None:
+            table_parts(self.model_table)
         if self.model_query is not None and not self.model_query.strip():
             raise SyncConfigError(f"sync {self.name!r}: the model query is empty")
         if self.project_gid is not None:
@@ -90,7 +100,9 @@ class SyncSpec:
                 "the token itself never goes in YAML"
             )
         if self.read_files_in and self.model_query is None:
-            raise SyncConfigError(f"sync {self.name!r}: read_files_in applies to a model query; this sync's model is an asset")
+            raise SyncConfigError(
+                f"sync {self.name!r}: read_files_in applies to a model query; this sync's model is an asset or a table"
+            )
         self.sync_settings()
 
     @property
@@ -160,7 +172,7 @@ class SyncSpec:
 
     @property
     def roles(self) -> list[str]:
-        """The sync's own assets that write, in order (no `warehouse_model` when the model is an upstream asset)."""
+        """The sync's own assets, in order (`warehouse_model` only when the model is a query)."""
         return ["warehouse_model", "asana_task_payloads", "asana_tasks"][1 if self.model_query is None else 0 :]
 
     @property
@@ -186,4 +198,21 @@ class SyncSpec:
 
     @property
     def model_asset_key(self) -> list[str] | None:
-        return [part for part in self.model_asset.split("/") if part] if self.model_asset else None
+        return asset_key_path(self.model_asset) if self.model_asset else None
+
+    @property
+    def upstream_keys(self) -> list[dg.AssetKey]:
+        """The assets directly above the sync's first own asset: the model asset, or the model's deps."""
+        return [dg.AssetKey(asset_key_path(key)) for key in ([self.model_asset] if self.model_asset else self.model_deps)]
+
+    @property
+    def model_label(self) -> str:
+        """The model as the sync's messages name it."""
+        if self.model_asset:
+            return f"asset {self.model_asset}"
+        return f"table {self.model_table}" if self.model_table else "query"
+
+
+def asset_key_path(key: str) -> list[str]:
+    """An asset key as YAML gives it (`marts/churn_risk`) in its parts."""
+    return [part for part in key.split("/") if part]

@@ -14,7 +14,9 @@ accounts marked done, to show that a second run updates only what changed. With
 --fixture FILE (the emulator's workspace: docs/emulator.md) and --warehouse FILE
 (read, never written) it tries syncs of your own, every one unless --sync says.
 The local state lives in data/demo/ (never in SYNC_STATE_URL's database) and starts
-fresh each time.
+fresh each time. With --keep, the emulator's workspace and the state are kept between
+runs, in data/local/ (`make emulator` serves that workspace; see `local.emulator`).
+--keep-tokens leaves a token variable already set as it is (to try a wrong token).
 --sync chooses syncs; --sync-mode and --query apply to the chosen ones.
 """
 
@@ -22,18 +24,35 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
+import httpx
 from dagster._utils.error import SerializableErrorInfo
 from pydantic import ValidationError
 
 from ..engine import SYNC_MODES, AsanaSyncError, PostgresURL, SyncConfigError, environment
 from ..lib.sync_spec import DEFAULT_SYNC, SyncSpec
 from .cli_log import one_line_console
-from .emulator_setup import apply_to_process, fresh_local_state, local_emulator, local_environment, local_warehouse
+from .emulator import KEPT_DIR, KeptWorkspace
+from .emulator_setup import DEMO_PERSON, apply_to_process, local_asana, local_environment, local_warehouse
 
 SAMPLE_SYNCS = (DEFAULT_SYNC, "data_checks")
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """How a local run treats the emulator and the state: kept in a folder (`keep`) or fresh, and
+    whether the tokens set in the environment are kept (`keep_tokens`)."""
+
+    keep: str | None = None
+    fresh: bool = False
+    keep_tokens: bool = False
+
+
 DEMO_SECOND_QUERY = (
     "SELECT * REPLACE (CASE WHEN id IN (SELECT id FROM asana_task_model WHERE completed IS NOT TRUE "
     "AND task_gid IS NULL ORDER BY id LIMIT 5) THEN true ELSE completed END AS completed) FROM asana_task_model"
@@ -204,24 +223,26 @@ def _run_with_tokens(
 
 def _run_locally(
     specs: dict[str, SyncSpec], chosen: list[str], left_out: str, query: str | None, sync_mode: str | None,
-    fixture: str | None, warehouse: str | None,
+    fixture: str | None, warehouse: str | None, local: LocalOptions,
 ) -> bool:
     """Against the bundled emulator: the demo, or syncs of your own with --fixture and --warehouse;
-    `left_out` names the syncs not run."""
-    emulator = local_emulator(fixture)  # a broken fixture fails here, before any file is touched
+    `left_out` names the syncs not run. With --keep, against the kept workspace, keeping the state."""
+    kept = KeptWorkspace(local.keep) if local.keep is not None else None
+    person = secrets.token_urlsafe(24)
+    # A broken fixture fails here, before any file is touched.
+    asana = local_asana(fixture, keep=kept, fresh=local.fresh, person_token=person)
     model, sample = local_warehouse(warehouse)
-    state = fresh_local_state()
     if sample:
         print(f"Sample warehouse: {model}")
-    with emulator as server:
-        where = "your fixture" if fixture else "the bundled fixture"
-        print(f"Asana emulator: {server.base_url} ({where}; nothing leaves this machine)")
-        apply_to_process(local_environment(server, specs.values(), warehouse=model, state=state))
+    with asana as (server, state, where):
+        print(where)
+        apply_to_process(local_environment(server, specs.values(), warehouse=model, state=state, keep_tokens=local.keep_tokens))
         jobs = sync_jobs()  # bound to the emulator
         if left_out:
             print(left_out)
-        ok = _run_all(chosen, jobs, query, sync_mode, label=": first run, every valid row becomes a task")
-        if ok and sample and query is None and DEFAULT_SYNC in chosen:
+        ok = _run_all(chosen, jobs, query, sync_mode, label="" if kept else ": first run, every valid row becomes a task")
+        if ok and sample and kept is None and query is None and DEFAULT_SYNC in chosen and fixture is None:
+            _a_person_completes_a_task(server.base_url, server.project_gid, person)
             ok = _run_once(
                 f"Sync {DEFAULT_SYNC!r}: second run, five accounts marked done in the warehouse",
                 specs[DEFAULT_SYNC],
@@ -230,19 +251,56 @@ def _run_locally(
                 sync_mode,
                 list_rejections=False,
             )
+            if ok:
+                _print_follow_up_figure(model)
         print(f"\nThe emulator now holds {server.task_count()} tasks; sync state in {state}")
+        if kept:
+            print("Both are kept: change tasks in the emulator, or the model, then run again with KEEP=1 (--keep)")
     return ok
+
+
+def _a_person_completes_a_task(base_url: str, project_gid: str, token: str) -> None:
+    """The demo's person completes one open task in "Asana" (the emulator), under her own token, as a
+    colleague would between two runs: the outcomes then say who did it."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as person:
+        tasks = person.get(f"/projects/{project_gid}/tasks", params={"opt_fields": "name,completed", "limit": 100}).json()["data"]
+        task = next((task for task in tasks if not task.get("completed")), None)
+        if task is None:
+            return
+        person.put(f"/tasks/{task['gid']}", json={"data": {"completed": True}}).raise_for_status()
+    print(f"\nIn Asana, Ada Lovelace ({DEMO_PERSON}) completes {task['name']!r} by hand")
+
+
+def _print_follow_up_figure(warehouse: Path) -> None:
+    """The sample's figure, built by dbt on the default sync's outcomes in the warehouse."""
+    from .sample_warehouse import FIGURE_MODEL, build_follow_up_figure
+
+    figure = build_follow_up_figure(warehouse)
+    share = float(str(figure.get("share") or 0.0))
+    print(
+        f"\n== What became of the work ({FIGURE_MODEL}, from asana_sync.asana_task_outcomes) ==\n"
+        f"{figure.get('followed_up_within_7_days')} of {figure.get('accounts')} churn-risk accounts followed up within 7 "
+        f"days ({share:.0%}); {figure.get('completed_by_people')} completed by a person in Asana"
+    )
 
 
 def _clear_releases(names: list[str], keys: list[str]) -> int:
     """Forget released tasks in the state of the chosen syncs (no request to Asana)."""
     from ..definitions import state_store_from, sync_specs
+    from ..lib.paths import project_path
     from ..lib.resources import AsanaResource
 
     specs = sync_specs()
     unknown = sorted(set(names) - set(specs))
     if unknown:
         raise SyncConfigError(f"no sync named {', '.join(unknown)}; the syncs are: {', '.join(specs)}")
+    if not environment.STATE_URL.is_set(os.environ):
+        path = project_path(str(environment.STATE_PATH.read(os.environ)), environment.STATE_PATH.name)
+        if not path.is_file():
+            raise SyncConfigError(
+                f"the sync state {path} does not exist, so no release was forgotten; point "
+                f"{environment.STATE_PATH.name} (or {environment.STATE_URL.name}) at the state your runs use"
+            )
     asana, store = AsanaResource(), state_store_from(os.environ)
     for name in names or list(specs):
         scope = asana.scope_for(specs[name])
@@ -278,7 +336,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warehouse", default=None, help="the DuckDB warehouse the models read (default: WAREHOUSE_DUCKDB_PATH; locally, the sample)"
     )
+    parser.add_argument(
+        "--keep",
+        nargs="?",
+        const=str(KEPT_DIR),
+        default=None,
+        metavar="DIR",
+        help="run against the local emulator's kept workspace (the one `make emulator` serves, else served for this "
+        "run), even when tokens are set, keeping it and the sync state between runs, in DIR (default: data/local/)",
+    )
+    parser.add_argument("--fresh", action="store_true", help="with --keep: start the kept workspace and its state afresh")
+    parser.add_argument(
+        "--keep-tokens",
+        action="store_true",
+        help="locally, leave a sync's token variable as it is when set (to try a wrong token against the emulator); "
+        "the unset ones get the emulator's",
+    )
     args = parser.parse_args(argv)
+    if args.fresh and args.keep is None:
+        args.keep = str(KEPT_DIR)
+    options = LocalOptions(args.keep, args.fresh, args.keep_tokens)
     try:
         if args.clear_releases is not None:
             return _clear_releases(args.sync, args.clear_releases)
@@ -286,12 +363,12 @@ def main(argv: list[str] | None = None) -> int:
 
         specs = sync_specs()  # as the environment is now; the runs read them again once it is set
         have, missing = _with_tokens(specs, args.sync)
-        local = args.fixture is not None or not have
+        local = args.fixture is not None or args.keep is not None or not have
         only, left_out = _local_choice(specs, args.fixture, args.warehouse) if local else (have, "")
         chosen = _choose(specs, args.sync, only, args.query)  # before a warehouse is built or an emulator started
         if local:
             ok = _run_locally(
-                specs, chosen, "" if args.sync else left_out, args.query, args.sync_mode, args.fixture, args.warehouse
+                specs, chosen, "" if args.sync else left_out, args.query, args.sync_mode, args.fixture, args.warehouse, options
             )
         else:
             ok = _run_with_tokens(specs, chosen, [] if args.sync else missing, args.query, args.sync_mode, args.warehouse)

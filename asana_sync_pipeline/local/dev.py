@@ -2,11 +2,15 @@
 sync pointed at the bundled Asana emulator, so that nothing leaves this machine.
 
     python -m asana_sync_pipeline.local.dev [--fixture FILE] [--warehouse FILE] [--port 3000] [--emulator-port 8765]
+        [--keep [DIR]] [--fresh] [--keep-tokens]
 
 The emulator holds the bundled workspace, or your fixture (docs/emulator.md); the models read the
 sample warehouse (built fresh), or your DuckDB file (read, never written); the state lives in
-data/demo/ and starts fresh. Ctrl-C, or SIGTERM from a script or a service manager, stops the UI,
-its daemon and the emulator together: no terminal is needed, and nothing is left running.
+data/demo/ and starts fresh. With --keep, the emulator is the kept workspace (`make emulator`'s,
+or served from data/local/ while the UI runs) and the state is kept beside it. Every sync's token
+variable gets the emulator's token (`emulator-token`), or with --keep-tokens only those unset, so
+that a wrong token can be tried. Ctrl-C, or SIGTERM from a script or a service manager, stops the
+UI, its daemon and the emulator together: no terminal is needed, and nothing is left running.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from pathlib import Path
 
 from ..engine import environment
 from ..lib.paths import PROJECT_ROOT
-from .emulator_setup import fresh_local_state, local_emulator, local_environment, local_warehouse
+from .emulator import KEPT_DIR, KeptWorkspace, ServedElsewhere
+from .emulator_setup import local_asana, local_environment, local_warehouse
+from .sample_warehouse import WAREHOUSE_ENV
 
 DG = str(Path(sys.executable).parent / "dg")
 STOP_SECONDS = 60.0
@@ -61,33 +67,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000, help="the Dagster UI's port")
     parser.add_argument("--emulator-port", type=int, default=8765, help="the emulator's port (0: any free one)")
+    parser.add_argument(
+        "--keep", nargs="?", const=str(KEPT_DIR), default=None, metavar="DIR",
+        help="the kept workspace (make emulator's, or served from DIR while the UI runs) and its state, kept between runs",
+    )  # fmt: skip
+    parser.add_argument("--fresh", action="store_true", help="with --keep: start the kept workspace and its state afresh")
+    parser.add_argument(
+        "--keep-tokens", action="store_true",
+        help="leave a sync's token variable as it is when set (to try a wrong one); the unset ones get the emulator's",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     from ..definitions import sync_specs
     from ..engine import SyncConfigError
 
+    if args.fresh and args.keep is None:
+        args.keep = str(KEPT_DIR)
     try:
-        warehouse, _ = local_warehouse(args.warehouse)
-        emulator = local_emulator(args.fixture, port=args.emulator_port)
+        warehouse, sample = local_warehouse(args.warehouse)
+        kept = KeptWorkspace(args.keep) if args.keep is not None else None
+        emulator = local_asana(args.fixture, keep=kept, fresh=args.fresh, port=args.emulator_port)
+        stopping = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: stopping.set())
+        with emulator as (server, state, where):
+            env = {key: value for key, value in os.environ.items() if key != environment.STATE_URL.name}
+            env.update(local_environment(server, sync_specs().values(), warehouse=warehouse, state=state, keep_tokens=args.keep_tokens))
+            env["DAGSTER_HOME"] = str(PROJECT_ROOT / "dagster_home")
+            env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # the dbt dagster-dbt runs
+            if sample:  # the sample's dbt models, materialized in the UI, rebuild the warehouse the syncs read
+                env[WAREHOUSE_ENV] = str(warehouse)
+            print(f"{where}; models read {warehouse}", flush=True)
+            elsewhere = isinstance(server, ServedElsewhere)
+            stops = "it (make emulator's emulator goes on)" if elsewhere else "it and the emulator"
+            print(f"Dagster UI: http://{args.host}:{args.port} (Ctrl-C stops {stops})", flush=True)
+            code = _serve_ui(args, env, stopping)
     except SyncConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stopping.set())
-    with emulator as server:
-        env = {key: value for key, value in os.environ.items() if key != environment.STATE_URL.name}
-        env.update(local_environment(server, sync_specs().values(), warehouse=warehouse, state=fresh_local_state()))
-        env["DAGSTER_HOME"] = str(PROJECT_ROOT / "dagster_home")
-        print(f"Asana emulator: {server.base_url}; models read {warehouse}", flush=True)
-        print(f"Dagster UI: http://{args.host}:{args.port} (Ctrl-C stops it and the emulator)", flush=True)
-        process = subprocess.Popen(
-            [DG, "dev", "--host", args.host, "--port", str(args.port)], cwd=PROJECT_ROOT, env=env, start_new_session=True
-        )
-        while not stopping.is_set() and process.poll() is None:
-            stopping.wait(0.5)
-        code = _stop(process)
-    print("Stopped the Dagster UI and the emulator", flush=True)
+    print("Stopped the Dagster UI" if elsewhere else "Stopped the Dagster UI and the emulator", flush=True)
     return 0 if stopping.is_set() else code
+
+
+def _serve_ui(args: argparse.Namespace, env: dict[str, str], stopping: threading.Event) -> int:
+    """`dg dev` in its own process group, until it stops or we are asked to stop."""
+    process = subprocess.Popen(
+        [DG, "dev", "--host", args.host, "--port", str(args.port)], cwd=PROJECT_ROOT, env=env, start_new_session=True
+    )
+    while not stopping.is_set() and process.poll() is None:
+        stopping.wait(0.5)
+    return _stop(process)
 
 
 if __name__ == "__main__":

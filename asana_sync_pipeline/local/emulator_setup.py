@@ -4,29 +4,45 @@ environment that points every sync at it. Shared by the command line's local run
 (`python -m asana_sync_pipeline.local.dev`, `make dev`).
 
 Nothing here leaves the machine: each sync's token variable receives the emulator's
-token in the environment handed to the runs, and the state lives under data/demo/.
+token in the environment handed to the runs (unless `keep_tokens`: then a token already set
+stays, and the emulator refuses a wrong one as Asana would), and the state lives under
+data/demo/ (fresh each time), or with `--keep` beside the kept workspace (`local.emulator`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from ..emulator import EmulatorServer, EmulatorSettings
 from ..emulator.fixture import FixtureError
+from ..emulator.settings import default_fixture
 from ..engine import DEFAULT_TOKEN_ENV, SyncConfigError, check_warehouse_file, environment
 from ..lib.paths import DATA_DIR, project_path
 from ..lib.sync_spec import SyncSpec
+from .emulator import LOCAL_TOKEN, KeptWorkspace, LocalAsana, describe, given_fixture
 
-LOCAL_TOKEN = "emulator-token"
 LOCAL_DIR = DATA_DIR / "demo"
 SAMPLE_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
 
 
-def local_emulator(fixture: str | Path | None, port: int = 0) -> EmulatorServer:
-    """The local emulator (not started): its workspace a fixture file of yours, or the bundled one."""
-    settings = EmulatorSettings(token=LOCAL_TOKEN, fixture=project_path(fixture, "the fixture") if fixture else None)
+DEMO_PERSON = "ada@acme.example"
+"""The person of the bundled workspace who completes a task in the demo, under a token of her own."""
+
+
+def local_emulator(fixture: str | Path | None, port: int = 0, *, person_token: str | None = None) -> EmulatorServer:
+    """The local emulator (not started): its workspace a fixture file of yours, or the bundled one, where
+    `person_token` (a fresh secret, for this process alone) lets `DEMO_PERSON` act in it."""
+    chosen: str | Path | dict | None = project_path(fixture, "the fixture") if fixture else None
+    if chosen is None and person_token:
+        chosen = default_fixture()
+        for user in chosen["users"]:
+            if user["email"] == DEMO_PERSON:
+                user["token"] = person_token
+    settings = EmulatorSettings(token=LOCAL_TOKEN, fixture=chosen)
     try:
         return EmulatorServer(settings, port=port)
     except FixtureError as exc:
@@ -53,10 +69,49 @@ def fresh_local_state() -> Path:
     return state
 
 
-def local_environment(server: EmulatorServer, specs: Iterable[SyncSpec], *, warehouse: Path, state: Path) -> dict[str, str]:
-    """The variables that point every sync of `specs` at `server`, `warehouse` and `state`."""
+def local_asana(
+    fixture: str | None, *, keep: KeptWorkspace | None = None, fresh: bool = False, port: int = 0, person_token: str | None = None
+) -> AbstractContextManager[tuple[LocalAsana, Path, str]]:
+    """The emulator local runs sync into, the state they keep, and the line saying so, for as long
+    as the block runs. Without `keep`: an emulator of its own, from the fixture, and a fresh state.
+    With it: the kept workspace, served by `make emulator` or, when none runs, by this process,
+    and the state beside it. A broken fixture is refused here, before anything starts. `person_token`:
+    see `local_emulator` (a fresh emulator only)."""
+    if keep is None:
+        return _fresh_local(local_emulator(fixture, port=port, person_token=person_token), fixture)
+    if fixture is not None:
+        given_fixture(fixture)
+    return _kept_local(keep, fixture, fresh, port)
+
+
+@contextlib.contextmanager
+def _fresh_local(emulator: EmulatorServer, fixture: str | None) -> Iterator[tuple[LocalAsana, Path, str]]:
+    state = fresh_local_state()
+    with emulator as server:
+        where = "your fixture" if fixture else "the bundled fixture"
+        yield server, state, f"Asana emulator: {server.base_url}, token {LOCAL_TOKEN} ({where}; nothing leaves this machine)"
+
+
+@contextlib.contextmanager
+def _kept_local(kept: KeptWorkspace, fixture: str | None, fresh: bool, port: int) -> Iterator[tuple[LocalAsana, Path, str]]:
+    served = kept.served_elsewhere()
+    if served is not None:
+        if fresh:
+            raise SyncConfigError(f"an emulator serves {kept.directory} (make emulator): start it afresh there (FRESH=1)")
+        kept.fixture_check(served, fixture)
+        yield served, kept.state, describe(served, kept, "served by make emulator")
+        return
+    with kept.serve(fixture, port=port, fresh=fresh) as (server, how):
+        yield server, kept.state, describe(server, kept, f"{how}; served while this runs")
+
+
+def local_environment(
+    server: LocalAsana, specs: Iterable[SyncSpec], *, warehouse: Path, state: Path, keep_tokens: bool = False,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, str]:
+    """The variables that point every sync of `specs` at `server`, `warehouse` and `state`; with
+    `keep_tokens`, a token variable already set in `environ` keeps its value (to try a wrong one)."""
     env = {
-        DEFAULT_TOKEN_ENV: LOCAL_TOKEN,
         environment.BASE_URL.name: server.base_url,
         environment.PROJECT_GID.name: server.project_gid,
         environment.WAREHOUSE_PATH.name: str(warehouse),
@@ -65,7 +120,9 @@ def local_environment(server: EmulatorServer, specs: Iterable[SyncSpec], *, ware
     if warehouse.resolve() != SAMPLE_WAREHOUSE.resolve():
         # A warehouse of yours is read, never written: the outcomes go beside the local state instead.
         env[environment.OUTCOMES_PATH.name] = str(state.parent / "outcomes.duckdb")
-    env.update({spec.access_token_env: LOCAL_TOKEN for spec in specs})
+    for variable in (DEFAULT_TOKEN_ENV, *(spec.access_token_env for spec in specs)):
+        if not (keep_tokens and environ.get(variable)):
+            env[variable] = LOCAL_TOKEN
     return env
 
 

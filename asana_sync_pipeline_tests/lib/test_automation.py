@@ -133,7 +133,7 @@ def test_names_check_counts_only_rows_that_would_create_a_task(sandbox):
 def test_definitions_load_with_every_piece():
     defs = build_definitions({}, include_defs_folder=False)
     repository = defs.get_repository_def()
-    assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == {"warehouse_model", "asana_task_payloads", "asana_tasks"}
-    assert set(repository.schedule_defs and [s.name for s in repository.schedule_defs]) == {"asana_sync_schedule"}
+    assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == {"warehouse_model", "asana_task_payloads", "asana_tasks", "asana_task_outcomes", "asana_task_history", "asana_sync_log"}
+    assert set(repository.schedule_defs and [s.name for s in repository.schedule_defs]) == {"asana_sync_schedule", "asana_outcomes_schedule"}
     assert {sensor.name for sensor in repository.sensor_defs} == {"warehouse_model_sensor", "asana_sync_alerts"}
-    assert {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")} == {"asana_sync_job", "asana_dry_run_job", "asana_connection_test"}
+    assert {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")} == {"asana_sync_job", "asana_dry_run_job", "asana_connection_test", "asana_outcomes_job"}

@@ -49,5 +49,6 @@ def test_a_sync_jobs_launchpad_opens_with_the_syncs_own_settings():
     shown = repository.get_job("data_checks_asana_sync_job").run_config  # the default run config the Launchpad opens with
     payloads = shown["ops"]["data_checks__asana_task_payloads"]["config"]
     assert payloads["primary_key"] == "check_id" and payloads["sync_key_field"] == "1200000000000301"
-    assert shown["ops"]["data_checks__warehouse_model"]["config"]["query"] == "SELECT * FROM failed_data_checks"
+    assert "data_checks__warehouse_model" not in shown["ops"], "data_checks reads the dbt model failed_data_checks: no query"
+    assert repository.get_job("asana_sync_job").run_config["ops"]["warehouse_model"]["config"]["query"] == "SELECT * FROM asana_task_model"
     assert ModelQueryConfig().query is None

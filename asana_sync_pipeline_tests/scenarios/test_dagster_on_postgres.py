@@ -20,7 +20,7 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline_tests.conftest import TOKEN
+from asana_sync_pipeline_tests.conftest import TOKEN, people
 from asana_sync_pipeline_tests.dagster_dev import dagster_dev
 from asana_sync_pipeline_tests.postgres_server import SUPERUSER
 
@@ -92,7 +92,7 @@ def test_queued_runs_of_two_syncs_on_an_instance_in_postgresql_write_one_at_a_ti
     instance_database, state_database = postgres_server.new_database(), postgres_server.new_database()
     (tmp_path / "two_syncs.py").write_text(DEFINITIONS.format(projects=PROJECTS))
     log = tmp_path / "dagster_dev.log"
-    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=10)) as emulator:
+    with EmulatorServer(people(EmulatorSettings(token=TOKEN, latency_ms=10))) as emulator:
         warehouse = tmp_path / "warehouse.duckdb"
         with duckdb.connect(str(warehouse)) as connection:
             for name in PROJECTS:

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, failure_text, materialization
+from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, failure_text, materialization, people
 
 
 def rows_sql(count: int) -> str:
@@ -82,7 +82,7 @@ def _wait_for_writes(sandbox: Sandbox, process: subprocess.Popen, at_least: int)
 
 def test_overlapping_runs_neither_duplicate_nor_crash(tmp_path):
     rows = 200
-    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=10)) as server:
+    with EmulatorServer(people(EmulatorSettings(token=TOKEN, latency_ms=10))) as server:
         sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
         sandbox.write_model(rows_sql(rows))
         first, second = _sync_process(sandbox), _sync_process(sandbox)
@@ -100,7 +100,7 @@ def test_timeouts_and_dropped_answers_are_reconciled_exactly_by_the_sync_key(tmp
     settings = EmulatorSettings(
         token=TOKEN, fault_rate=0.2, fault_kinds=("reset_after", "error_500"), slow_rate=0.1, slow_seconds=1.5, seed=11
     )
-    with EmulatorServer(settings) as server:
+    with EmulatorServer(people(settings)) as server:
         sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
         sandbox.bind(monkeypatch)
         sandbox.write_model(
@@ -153,7 +153,7 @@ def assert_each_row_on_exactly_one_task(sandbox: Sandbox, count: int) -> None:
 def test_repeated_names_under_faults_leave_every_row_on_its_own_task_without_a_sync_key(tmp_path, monkeypatch, seed):
     rows = 200
     settings = EmulatorSettings(token=TOKEN, fault_rate=0.3, fault_kinds=("reset_after", "error_503"), seed=seed)
-    with EmulatorServer(settings) as server:
+    with EmulatorServer(people(settings)) as server:
         sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
         sandbox.bind(monkeypatch)
         sandbox.write_model(repeated_names_sql(rows))
@@ -172,7 +172,7 @@ def test_repeated_names_under_faults_leave_every_row_on_its_own_task_without_a_s
 def test_sigkills_with_repeated_names_leave_every_row_on_its_own_task(tmp_path):
     rows = 240
     chooser = random.Random(11)
-    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=15)) as server:
+    with EmulatorServer(people(EmulatorSettings(token=TOKEN, latency_ms=15))) as server:
         sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
         sandbox.write_model(repeated_names_sql(rows))
         kills = 0
@@ -206,7 +206,7 @@ def _recorded_tasks(sandbox: Sandbox) -> int:
 @pytest.mark.parametrize("killed", ["before_any_outcome", "after_some_outcomes", "beside_a_task_made_by_hand"])
 def test_after_a_run_killed_mid_write_the_next_says_it_matched_its_creates_not_that_the_state_is_old(tmp_path, killed):
     rows = 80
-    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=15)) as server:
+    with EmulatorServer(people(EmulatorSettings(token=TOKEN, latency_ms=15))) as server:
         sandbox = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
         sandbox.write_model(rows_sql(rows))
         by_hand = killed == "beside_a_task_made_by_hand"

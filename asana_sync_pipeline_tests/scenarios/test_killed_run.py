@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox
+from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, people
 
 pytestmark = pytest.mark.xdist_group("dagster_processes")
 
@@ -108,7 +108,7 @@ def test_a_run_killed_holding_the_pool_slot_blocks_no_later_run(tmp_path):
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute(f"CREATE TABLE asana_task_model AS SELECT 'row-' || i AS id, 'Task ' || i AS name FROM range({ROWS}) t(i)")
     runs: list[Run] = []
-    with EmulatorServer(EmulatorSettings(token=TOKEN)) as server, dg.DagsterInstance.from_config(str(home)) as instance:
+    with EmulatorServer(people(EmulatorSettings(token=TOKEN))) as server, dg.DagsterInstance.from_config(str(home)) as instance:
         env = {
             **{key: value for key, value in os.environ.items() if key != "SYNC_STATE_URL"},
             "DAGSTER_HOME": str(home),

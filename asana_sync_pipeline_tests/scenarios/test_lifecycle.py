@@ -6,7 +6,7 @@ from __future__ import annotations
 import asana
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, failure_text, materialization
+from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, failure_text, materialization, people
 
 
 def rows_sql(keys) -> str:
@@ -183,7 +183,7 @@ def test_a_changed_comment_is_posted_once_and_an_unchanged_one_never(sandbox):
 
 def test_comments_land_exactly_once_under_lost_answers(tmp_path, monkeypatch):
     settings = EmulatorSettings(token=TOKEN, fault_rate=0.3, fault_kinds=("reset_after", "error_503"), seed=5)
-    with EmulatorServer(settings) as server:
+    with EmulatorServer(people(settings)) as server:
         box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
         box.bind(monkeypatch)
         resources = {"asana": {"config": {"access_token": {"env": "ASANA_ACCESS_TOKEN"}, "project_gid": {"env": "ASANA_PROJECT_GID"},
@@ -261,7 +261,7 @@ def test_switching_from_complete_to_delete_counts_completed_tasks_in_the_guard(s
 
 def test_deletes_are_counted_once_each_under_lost_answers(tmp_path, monkeypatch):
     settings = EmulatorSettings(token=TOKEN, fault_rate=0.5, fault_kinds=("reset_after",), seed=3)
-    with EmulatorServer(settings) as server:
+    with EmulatorServer(people(settings)) as server:
         box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb").bind(monkeypatch)
         resources = {"asana": {"config": {"access_token": {"env": "ASANA_ACCESS_TOKEN"}, "project_gid": {"env": "ASANA_PROJECT_GID"},
                                           "base_url": server.base_url, "reconcile_grace_seconds": 0.05}}}

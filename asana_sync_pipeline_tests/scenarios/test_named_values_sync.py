@@ -10,7 +10,7 @@ import asana
 import pytest
 
 from asana_sync_pipeline.emulator import EmulatorSettings
-from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
+from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization, people
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "named_workspace.json"
 OR, ARGENT, BRONZE = "1300000000000311", "1300000000000312", "1300000000000313"
@@ -169,7 +169,7 @@ def test_missing_tags_are_created_once_even_when_answers_are_lost(tmp_path, monk
     from asana_sync_pipeline_tests.conftest import Sandbox
 
     settings = EmulatorSettings(token=TOKEN, fixture=FIXTURE, fault_rate=0.5, fault_kinds=("reset_after",), seed=3)
-    with EmulatorServer(settings) as server:
+    with EmulatorServer(people(settings)) as server:
         box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb")
         box.bind(monkeypatch)
         box.write_model("SELECT 'k' || i AS id, 'Tâche ' || i AS name, 'tag-' || (i % 3) AS tags FROM range(12) t(i)")

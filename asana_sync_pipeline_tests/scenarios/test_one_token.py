@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline_tests.conftest import TOKEN
+from asana_sync_pipeline_tests.conftest import TOKEN, people
 
 PROJECTS = ("1200000000000100", "1200000000000110", "1200000000000120")
 LIMIT = 600
@@ -48,7 +48,7 @@ def run_syncs_at_once(server: EmulatorServer, tmp_path, count: int, rows: int) -
 @pytest.mark.parametrize(("count", "rows"), [(2, 110), (3, 70)])
 def test_processes_on_one_token_share_its_rate_limit(tmp_path, count, rows):
     settings = EmulatorSettings(token=TOKEN, rate_limit_per_minute=LIMIT, rate_window_seconds=6, latency_ms=20)
-    with EmulatorServer(settings) as server:
+    with EmulatorServer(people(settings)) as server:
         done = run_syncs_at_once(server, tmp_path, count, rows)
         stats = server.stats.snapshot()
     for result in done:

@@ -173,3 +173,99 @@ def test_the_token_never_reaches_the_tables(sandbox, synced):
     for table in ("asana_task_outcomes", "asana_task_history", "asana_sync_log"):
         dump = str(warehouse(sandbox, f"SELECT * FROM asana_sync.{table}"))
         assert TOKEN not in dump
+
+
+def test_an_expired_events_token_costs_one_listing_not_a_crawl(sandbox, synced):
+    import httpx
+
+    tasks = gids(sandbox)
+    with sandbox.api("ada") as ada:
+        ada.put(f"/tasks/{tasks[3]}", json={"data": {"completed": True}}).raise_for_status()
+    httpx.post(f"{sandbox.server.url}/_emulator/expire_sync_tokens").raise_for_status()
+    refreshed = outcomes_job(sandbox)
+    assert refreshed.success, failure_text(refreshed)
+    assert outcome_metadata(refreshed)["requests"] == 2, "the 412, then one page of the tasks modified since the last reading"
+    history = warehouse(sandbox, "SELECT account_id, field, new_value, changed_by FROM asana_sync.asana_task_history")
+    assert history == [(3, "completed", "true", "ada@acme.example")], "without events, who completed it is completed_by"
+    again = outcomes_job(sandbox)
+    assert outcome_metadata(again)["requests"] == 1, "the fresh token of the 412 is kept"
+
+
+def test_a_refresh_killed_half_way_loses_no_change_and_records_none_twice(sandbox, synced, monkeypatch):
+    from asana_sync_pipeline.engine.state import duckdb_store
+
+    tasks = gids(sandbox)
+    with sandbox.api("grace") as grace:
+        grace.put(f"/tasks/{tasks[2]}", json={"data": {"assignee": ALAN}}).raise_for_status()
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the machine went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(duckdb_store.DuckDBStateStore, "save_refresh", crash)
+        killed = outcomes_job(sandbox)
+    assert not killed.success and "the machine went away" in failure_text(killed)
+    assert sandbox.state_rows("task_history") == []
+    for _ in range(2):
+        assert outcomes_job(sandbox).success
+    history = warehouse(sandbox, "SELECT account_id, field, changed_by FROM asana_sync.asana_task_history")
+    assert history == [(2, "assignee", "grace@acme.example")]
+
+
+HOLD_THE_SYNC_LOCK = """
+import sys, time
+from asana_sync_pipeline.engine.state import DuckDBStateStore, SyncScope
+store = DuckDBStateStore(sys.argv[1])
+with store.exclusive(SyncScope("default", sys.argv[2]), print):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def test_a_refresh_waits_for_a_sync_run_of_the_same_sync(sandbox, synced):
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_SYNC_LOCK, str(sandbox.state), sandbox.project_gid, "3"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        refreshed = outcomes_job(sandbox)
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert refreshed.success, failure_text(refreshed)
+    logs = "\n".join(str(record.user_message) for record in sandbox.instance.all_logs(refreshed.run_id))
+    assert "holds its lock" in logs and waited >= 1.0
+
+
+HOLD_THE_WAREHOUSE = """
+import sys, time, duckdb
+connection = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_warehouse_held_by_another_process_is_waited_for_then_said_and_nothing_is_lost(sandbox, synced, monkeypatch):
+    import subprocess
+    import sys
+
+    from asana_sync_pipeline.lib import io_managers
+
+    monkeypatch.setattr(io_managers, "WAREHOUSE_WAIT_SECONDS", 1.0)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_WAREHOUSE, str(sandbox.warehouse), "60"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        blocked = outcomes_job(sandbox)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not blocked.success
+    text = failure_text(blocked)
+    assert "The warehouse at" in text and "stayed locked by another process (PID" in text and "nothing was lost" in text, text
+    assert outcomes_job(sandbox).success
+    assert len(warehouse(sandbox, "SELECT * FROM asana_sync.asana_task_outcomes")) == 6

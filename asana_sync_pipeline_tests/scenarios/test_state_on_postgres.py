@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox
+from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, people
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 300
@@ -43,7 +43,7 @@ def machine(folder: Path, server: EmulatorServer, state_url: str) -> subprocess.
 
 def test_three_runs_from_separate_homes_sharing_only_postgresql_create_every_task_once(tmp_path, postgres_server):
     database = postgres_server.new_database()
-    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=20)) as server:
+    with EmulatorServer(people(EmulatorSettings(token=TOKEN, latency_ms=20))) as server:
         processes = [machine(tmp_path / name, server, postgres_server.url(database)) for name in ("one", "two", "three")]
         outputs = [process.communicate(timeout=240)[0] for process in processes]
         assert [process.returncode for process in processes] == [0, 0, 0], outputs

@@ -223,7 +223,7 @@ def test_the_dry_run_job_shows_each_fields_before_and_after(sandbox):
     planned = materialization(dry_run(sandbox), "asana_task_payloads")
     gid = sandbox.tasks()[0]["gid"]
     assert planned["to_update"] == 1 and planned["field_changes"] == 2
-    assert planned["planned_payloads"] == f"- `a` → PUT /tasks/{gid}: `{{'due_on': '2027-01-15', 'notes': 'second'}}`"
+    assert planned["planned_payloads"] == f'- `a` → PUT /tasks/{gid}: `{{"due_on":"2027-01-15","notes":"second"}}`'
     assert f"| a | {gid} | notes | first | second |" in planned["planned_changes"]
     assert f"| a | {gid} | due_on | 2026-12-31 | 2027-01-15 |" in planned["planned_changes"]
     assert [task["notes"] for task in sandbox.tasks()] == ["first"]
@@ -241,7 +241,7 @@ def test_the_dry_run_shows_people_tags_and_options_by_name(sandbox):
     assert f"| a | {gid} | assignee | ada@acme.example | grace@acme.example |" in table
     assert f"| a | {gid} | tags | churn-risk | churn-risk, renewal |" in table
     assert f"| a | {gid} | custom_fields.Health | Green | Red |" in table
-    assert "POST /tasks/" + gid + "/addTag: `{'tag': '1200000000000204'}`" in planned["planned_payloads"]
+    assert "POST /tasks/" + gid + '/addTag: `{"tag":"1200000000000204"}`' in planned["planned_payloads"]
 
 
 def test_the_dry_run_announces_a_rebuild_and_counts_after_it(sandbox, tmp_path):

@@ -15,7 +15,7 @@ import duckdb
 import httpx
 import pytest
 
-from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization
+from asana_sync_pipeline_tests.conftest import TOKEN, failure_text, materialization, people
 from asana_sync_pipeline_tests.dagster_dev import free_port, wait_for_ui
 
 MODEL = "SELECT 'a' AS id, 'Task A' AS name UNION ALL SELECT 'b', 'Task B'"
@@ -412,7 +412,7 @@ def test_asana_lost_mid_run_fails_with_the_documented_message_and_the_next_run_f
     from asana_sync_pipeline_tests.conftest import Sandbox
 
     rows = 200
-    with EmulatorServer(EmulatorSettings(token=TOKEN, latency_ms=20)) as server:
+    with EmulatorServer(people(EmulatorSettings(token=TOKEN, latency_ms=20))) as server:
         box = Sandbox(server=server, warehouse=tmp_path / "warehouse.duckdb", state=tmp_path / "state.duckdb").bind(monkeypatch)
         box.write_model(f"SELECT 'k' || i AS id, 'Task ' || i AS name FROM range({rows}) t(i)")
         resources = {"asana": {"config": {"access_token": {"env": "ASANA_ACCESS_TOKEN"}, "project_gid": {"env": "ASANA_PROJECT_GID"},

@@ -10,10 +10,14 @@
       schedule: "*/30 * * * *"
 
 The attributes are the sync's name, its model (`query` against the `warehouse`
-DuckDB, or `asset`, an upstream Dagster asset holding a DataFrame), its project,
+DuckDB; `asset`, an upstream Dagster asset: the table it materializes, a dbt model say, or the
+DataFrame it returns; or `table`, a table of the warehouse, with the assets that build it as
+`deps`), its project,
 the environment variable holding its token, every sync setting of
 `asana_task_payloads` under the same name, and its automation. Each instance
-goes through the same factory as the default sync.
+goes through the same factory as the default sync, and binds the resources the sync uses
+(`asana`, `warehouse`, `sync_state`, `asana_sync_io_manager`, from the environment), so that it
+loads and runs in any Dagster project where this package is installed.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from ...engine import DEFAULT_TOKEN_ENV, AsanaSyncError, SyncConfigError
 from ...lib.assets import SyncAssetBodies
+from ...lib.bindings import default_sync_resources
 from ...lib.config import SyncSettingsFields
 from ...lib.factory import build_sync_definitions
 from ...lib.sync_spec import DEFAULT_GROUP, DEFAULT_SYNC, AlertSettings, SyncSpec
+from .load_errors import unknown_attributes
 from .scaffolder import AsanaSyncScaffolder
 
 RESERVED_NAMES = {
@@ -44,11 +50,22 @@ RESERVED_NAMES = {
 
 
 class ModelSource(dg.Model):
-    """Where a sync's rows come from: exactly one of `query` or `asset`."""
+    """Where a sync's rows come from: exactly one of `query`, `asset` or `table`."""
 
     query: str | None = Field(default=None, description="SQL run against the warehouse DuckDB; one row per task.")
     asset: str | None = Field(
-        default=None, description="Key of an upstream asset whose value is a pandas DataFrame, e.g. `marts/churn_risk`."
+        default=None,
+        description=(
+            "Key of an upstream asset, e.g. `marts/churn_risk`: the table it materializes (a dbt model, a Sling or dlt "
+            "table, an asset with dagster/table_name metadata), read from the warehouse, or the pandas DataFrame it returns."
+        ),
+    )
+    table: str | None = Field(
+        default=None, description="A table of the warehouse DuckDB, `schema.name` (or `name`), read whole; one row per task."
+    )
+    deps: list[str] | None = Field(
+        default=None,
+        description="Keys of the assets that build the query's or the table's data: upstream of the sync in lineage.",
     )
     read_files_in: list[str] | None = Field(
         default=None,
@@ -60,8 +77,8 @@ class ModelSource(dg.Model):
 
     @model_validator(mode="after")
     def exactly_one(self) -> ModelSource:
-        if (self.query is None) == (self.asset is None):
-            raise ValueError("model needs exactly one of `query` or `asset`")
+        if sum(given is not None for given in (self.query, self.asset, self.table)) != 1:
+            raise ValueError("model needs exactly one of `query`, `asset` or `table`")
         return self
 
 
@@ -85,7 +102,8 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
 
     Attributes (YAML):
         name: lowercase letters, digits and underscores; prefixes the sync's assets, job and schedule.
-        model: `{query: SQL}` against the `warehouse` DuckDB, or `{asset: key/path}`, an upstream asset.
+        model: `{query: SQL}` against the `warehouse` DuckDB, `{asset: key/path}`, an upstream asset (the
+            table it materializes, or the DataFrame it returns), or `{table: schema.name, deps: [key/path]}`.
         project_gid: the Asana project receiving the tasks.
         access_token_env: the environment variable holding the token (never the token).
         schedule, sensor: the sync's automation, off until enabled in the UI.
@@ -103,7 +121,11 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
     name: str = Field(description="Lowercase letters, digits and underscores; prefixes the sync's assets, job and schedule.")
     model_source: Annotated[
         ModelSource,
-        dg.Resolver(_as_given, model_field_name="model", description="`{query: SQL}` or `{asset: key/path}`."),
+        dg.Resolver(
+            _as_given,
+            model_field_name="model",
+            description="`{query: SQL}`, `{asset: key/path}` or `{table: schema.name, deps: [key/path]}`.",
+        ),
     ]
     """YAML `model` (a field of that name would shadow `Resolvable.model`)."""
     project_gid: str | None = Field(
@@ -151,6 +173,8 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
             name=self.name,
             model_query=self.model_source.query,
             model_asset=self.model_source.asset,
+            model_table=self.model_source.table,
+            model_deps=tuple(self.model_source.deps or ()),
             project_gid=str(self.project_gid),
             access_token_env=self.access_token_env,
             settings=self.given_settings(),
@@ -168,7 +192,9 @@ class AsanaSyncComponent(dg.Component, dg.Resolvable, dg.Model, SyncSettingsFiel
         except AsanaSyncError as exc:
             raise AsanaSyncError(f"{context.path}: {exc}") from None
         self._path = context.path
-        return build_sync_definitions(spec, bodies=self)
+        return dg.Definitions.merge(
+            build_sync_definitions(spec, bodies=self), dg.Definitions(resources=default_sync_resources(context.project_root))
+        )
 
     def get_asset_spec(self, asset_spec: dg.AssetSpec, role: str) -> dg.AssetSpec:
         """One of the sync's assets with the YAML's `translation`; its key stays, since the sync's
@@ -245,12 +271,7 @@ def _refusing_unknown_attributes(derived: type[BaseModel]) -> type[BaseModel]:
             if isinstance(data, dict):
                 unknown = sorted(str(name) for name in set(data) - set(cls.model_fields))
                 if unknown:
-                    hint = " A token never goes in YAML: name the variable holding it with access_token_env." if any(
-                        "token" in name.lower() for name in unknown
-                    ) else ""
-                    raise AsanaSyncError(
-                        f"unknown attribute(s) {', '.join(unknown)}; attributes are: {', '.join(cls.model_fields)}.{hint}"
-                    )
+                    raise AsanaSyncError(unknown_attributes(data, unknown, list(cls.model_fields)))
             return data
 
     return AsanaSyncAttributes

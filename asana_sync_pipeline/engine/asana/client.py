@@ -11,6 +11,14 @@ of seconds that another client asked for is said (`on_retry`), one longer than
 any 429 asks for is ignored and said, and a budget that cannot be read is said
 once, the client pacing alone meanwhile: it never waits on its budget silently.
 
+A client that keeps getting 429s (clients of one token that do not share a budget:
+two machines each with its own DuckDB state) backs off beyond `Retry-After`: each
+new run of 429s (one on a request sent after the last pause began) pauses longer,
+by a random extra that doubles each time (up to `max_backoff_seconds`), and halves
+the client's pace (down to an eighth), which creeps back once no 429 has come for
+a while. Uncoordinated clients thus fall out of step and under the limit together,
+instead of returning as a herd into a window their own rejected requests keep full.
+
 Retries (tenacity): a 429, or a request that certainly never left (connection
 refused), is always retried. A 5xx, a timeout or a dropped connection may have
 taken effect, so only idempotent requests are retried on those; a create is
@@ -43,6 +51,12 @@ LONG_PAUSE_SECONDS = 2.0
 """A pause of the token at least this long, asked for by another client, is said in the log."""
 
 PAGE_SIZE = 100
+SLOWEST = 1 / 8
+"""The lowest fraction of its pace a client that keeps getting 429s slows to."""
+RECOVERY_SECONDS = 5.0
+"""Without a 429 for this long, a slowed client takes back an eighth of its pace (again each time)."""
+STREAK_SECONDS = 60.0
+"""A 429 after this long without one starts afresh (Asana counts its limit over a minute)."""
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -135,6 +149,14 @@ class AsanaClient:
         self.share = Share(1, 0.0)
         """The token's clients (this one included) at the last beat."""
         self._backoff = wait_exponential_jitter(initial=0.5, max=settings.max_backoff_seconds)
+        self._streak = 0
+        """Runs of 429s in a row (see the module doc); 0 once none came for `STREAK_SECONDS`."""
+        self._streak_began = 0.0
+        self._last_429 = float("-inf")
+        self._last_step = float("-inf")
+        self.slowdown = 1.0
+        """The fraction of its pace (its share of the token's) this client sends at: below 1 while
+        it keeps getting 429s."""
         self._on_retry = on_retry
         self._answered = False
         self.requests_sent = 0
@@ -218,7 +240,7 @@ class AsanaClient:
                 "far ahead, a pause longer than any 429 asks for, a value that is not a number): removed, not waited on"
             )
         if share.members != self.share.members:
-            retune(self._limiter, share.of(settings.requests_per_minute))
+            retune(self._limiter, share.of(settings.requests_per_minute) * self.slowdown)
             await self._writes.resize(max(1, int(share.of(settings.max_concurrent_writes))))
             await self._reads.resize(max(1, int(share.of(settings.max_concurrent_reads))))
         paused_for = share.paused_for
@@ -248,11 +270,16 @@ class AsanaClient:
         self, method: str, path: str, params: dict[str, Any] | None, body: Any, unwrap: bool,
         form: dict[str, str] | None = None, pause_all: bool = True,
     ) -> Any:  # fmt: skip
-        while (pause := self._paused_until - time.monotonic()) > 0:
-            await asyncio.sleep(pause)
         slots = self._reads if method == "GET" else self._writes
         async with slots:
-            await self._limiter.acquire()
+            while True:
+                while (pause := self._paused_until - time.monotonic()) > 0:
+                    await asyncio.sleep(pause)
+                await self._limiter.acquire()
+                if self._paused_until <= time.monotonic():
+                    break  # not paused while it waited for its turn (else it waits, then takes a turn again)
+            self._recover()
+            sent_at = time.monotonic()
             self.requests_sent += 1
             if method != "GET":
                 self.writes_sent += 1
@@ -276,12 +303,16 @@ class AsanaClient:
             except httpx.TransportError as exc:
                 raise AsanaTransportError(f"{method} {path}: connection lost ({type(exc).__name__})", maybe_processed=True) from None
         self._answered = True
+        if response.status_code < 400 and sent_at >= self._streak_began:
+            self._streak = 0  # through after the last pause: the 429s are no longer in a row
         if response.status_code < 400:
             payload = response.json() if response.content else {}
             return payload.get("data") if unwrap else payload
-        raise self._error(response, method, path, pause_all=pause_all)
+        raise self._error(response, method, path, sent_at, pause_all=pause_all)
 
-    def _error(self, response: httpx.Response, method: str, path: str, *, pause_all: bool = True) -> AsanaAPIError:
+    def _error(
+        self, response: httpx.Response, method: str, path: str, sent_at: float = 0.0, *, pause_all: bool = True
+    ) -> AsanaAPIError:
         messages: list[str] = []
         phrase = fresh = None
         try:
@@ -298,16 +329,45 @@ class AsanaClient:
                 retry_after = float(response.headers.get("Retry-After", "1"))
             except ValueError:
                 retry_after = 1.0
-        if response.status_code == 429 and pause_all:
+        if response.status_code == 429 and pause_all:  # else a limit of the request's own: it alone waits
             assert retry_after is not None
-            self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+            pause = self._rate_limited(retry_after, sent_at)
+            self._paused_until = max(self._paused_until, time.monotonic() + pause)
             if self._membership is not None:
-                self._pause_to_share = max(self._pause_to_share, retry_after)
+                self._pause_to_share = max(self._pause_to_share, pause)
                 self._beat_now.set()
         return api_error_for(
             response.status_code, messages, method=method, path=path, phrase=phrase, retry_after=retry_after,
             fresh_token=fresh,
         )  # fmt: skip
+
+    def _rate_limited(self, retry_after: float, sent_at: float) -> float:
+        """How long every request waits after a 429: `Retry-After`, and when the 429s keep coming, a
+        random extra that doubles with each new run of them (the client slows down too)."""
+        now = time.monotonic()
+        if now - self._last_429 > STREAK_SECONDS:
+            self._streak = 0
+        self._last_429 = now
+        if self._streak and sent_at < self._streak_began:
+            return retry_after  # sent before this run of 429s began: part of it, not a new one
+        self._streak += 1
+        self._streak_began = now
+        if self._streak < 2:
+            return retry_after
+        self._slow_to(max(SLOWEST, self.slowdown / 2))
+        ceiling = min(self.settings.max_backoff_seconds, max(retry_after, 1.0) * (2 ** (self._streak - 1) - 1))
+        return retry_after + random.uniform(0, ceiling)
+
+    def _recover(self) -> None:
+        """A slowed client takes back an eighth of its pace for each `RECOVERY_SECONDS` without a 429."""
+        now = time.monotonic()
+        if self.slowdown < 1 and now - max(self._last_429, self._last_step) >= RECOVERY_SECONDS:
+            self._last_step = now
+            self._slow_to(min(1.0, self.slowdown + SLOWEST))
+
+    def _slow_to(self, fraction: float) -> None:
+        self.slowdown = fraction
+        retune(self._limiter, self.share.of(self.settings.requests_per_minute) * fraction)
 
     def _wait(self, state: RetryCallState) -> float:
         """Asana's Retry-After for a 429 (plus jitter, so waiting requests do not return as a herd);
@@ -360,7 +420,14 @@ class AsanaClient:
             if isinstance(exc, RateLimitError):
                 if self._paused_until > self._pause_told:  # one line per pause, not one per waiting request
                     self._pause_told = self._paused_until
-                    self._on_retry(f"Asana answered 429 (rate limit): every request waits {exc.retry_after:g} s, then resumes")
+                    waits = max(exc.retry_after, self._paused_until - time.monotonic())
+                    more = (
+                        f" (past its Retry-After of {exc.retry_after:g} s since the 429s keep coming: another client of "
+                        f"the token not sharing its budget?); this client slows to {self.slowdown:.0%} of its pace for a while"
+                        if self.slowdown < 1
+                        else ""
+                    )
+                    self._on_retry(f"Asana answered 429 (rate limit): every request waits {waits:.3g} s, then resumes{more}")
                 return
             self._on_retry(f"retrying {method} {path} after: {exc}")
 

@@ -16,6 +16,7 @@ values as dates and times: the field rules reject those rows, and only those.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -264,6 +265,59 @@ def _repeated_text_columns(connection: duckdb.DuckDBPyConnection, source: str, n
     rows, *distinct = one_row(connection, f"SELECT count(*), {estimates} FROM {source}")
     limit = min(MAX_CATEGORIES, rows * MAX_DISTINCT_SHARE)
     return [name for name, count in zip(names, distinct) if 0 < count <= limit]
+
+
+def table_parts(table: str) -> list[str]:
+    """A table's name as `[catalog.][schema.]name` (each part possibly in double quotes), in its parts."""
+    parts = [part.strip().strip('"') for part in table.split(".")]
+    if not table.strip() or len(parts) > 3 or not all(parts):
+        raise SyncConfigError(f"{table!r} is not a table name: give it as name, schema.name or catalog.schema.name")
+    return parts
+
+
+def table_query(table: str) -> str:
+    """`SELECT *` of a table named `[catalog.][schema.]name`, its parts quoted."""
+    return f"SELECT * FROM {'.'.join(quote_identifier(part) for part in table_parts(table))}"
+
+
+def resolve_table(connection: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The quoted reference of `table` in the warehouse `connection` reads; a catalog the connection does
+    not hold is dropped (the name the table had where it was built, e.g. dbt's), a missing schema is
+    `main`. A table (or view) that does not exist raises `SyncConfigError` listing those that do."""
+    parts = table_parts(table)
+    catalogs = {row[0].lower() for row in connection.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+    if len(parts) == 3 and parts[0].lower() not in catalogs:
+        parts = parts[1:]
+    *qualifiers, name = parts
+    schema = qualifiers[-1] if qualifiers else "main"
+    catalog = qualifiers[0] if len(qualifiers) == 2 else None
+    rows = connection.execute(
+        "SELECT table_catalog, table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog NOT IN ('system', 'temp') ORDER BY table_schema, table_name"
+    ).fetchall()
+    for found_catalog, found_schema, found_name in rows:
+        if (
+            found_name.lower() == name.lower()
+            and found_schema.lower() == schema.lower()
+            and (catalog is None or found_catalog.lower() == catalog.lower())
+        ):
+            return ".".join(quote_identifier(part) for part in (found_catalog, found_schema, found_name))
+    existing = [f"{found_schema}.{found_name}" for _, found_schema, found_name in rows]
+    close = difflib.get_close_matches(f"{schema}.{name}", existing, n=3, cutoff=0.6)
+    listed = ", ".join(existing[:30]) + (f", … ({len(existing)} in all)" if len(existing) > 30 else "") if existing else "none"
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise SyncConfigError(f"the table {table} does not exist in the warehouse.{hint} Tables there: {listed}")
+
+
+def tables_read(query: str) -> list[str]:
+    """The tables the last statement of `query` reads, as written (`name`, `schema.name`, ...); none when
+    it does not parse. No connection: DuckDB's parser alone."""
+    try:
+        with duckdb.connect(":memory:") as parser:
+            statements = parser.extract_statements(query)
+        return sorted(duckdb.get_table_names(statements[-1].query, qualified=True)) if statements else []
+    except (duckdb.Error, IndexError):
+        return []
 
 
 WAREHOUSE_HINT = (

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..log import counted
+from ..planning import Operation, Plan
+from ..settings import EditPolicy, TaskDeletedPolicy
 from ..state import RUN_COUNTS as COUNTS
 
 
@@ -81,3 +84,45 @@ class SyncReport:
             "finished_at": finished_at,
             **self.counts(),
         }
+
+
+def people_lines(plan: Plan) -> list[str]:
+    """What people did in Asana since the last run and what this run does about it, for the run's
+    log (its counts alone, "1 created, 20 unchanged", do not say that a person deleted a task)."""
+    people, settings = plan.people, plan.settings
+    lines = []
+    if people.deleted:
+        deleted = f"People deleted {counted(people.deleted, 'task')} of this sync in Asana since the last run"
+        if settings.on_task_deleted is TaskDeletedPolicy.RELEASE:
+            lines.append(f"{deleted}: released, their rows no longer synced (on_task_deleted: release; --clear-releases undoes it)")
+        else:
+            creating = set(plan.table["primary_key"][plan.mask(Operation.CREATE)].astype(str))
+            again = sum(1 for key in people.deleted_keys if key in creating)
+            rest = people.deleted - again
+            lines.append(
+                f"{deleted}: {again:,} created again (on_task_deleted: recreate)"
+                + (f", {rest:,} not (their rows are rejected this run: see the rejections)" if rest else "")
+            )
+    if people.moved_out:
+        moved = f"People moved {counted(people.moved_out, 'task')} out of the project since the last run"
+        if settings.on_asana_edit is EditPolicy.OVERWRITE:
+            lines.append(f"{moved}: put back (on_asana_edit: overwrite), unless moved where the token cannot see them")
+        else:
+            lines.append(f"{moved}: released, never written again (on_asana_edit: keep; --clear-releases undoes it)")
+    if people.edits:
+        tasks = len({edit.key for edit in people.edits})
+        fields: dict[str, int] = {}
+        for edit in people.edits:
+            fields[edit.field] = fields.get(edit.field, 0) + 1
+        kept = sum(1 for edit in people.edits if edit.field in people.differing.get(edit.key, {}))
+        overwritten = len(people.edits) - kept
+        shown = ", ".join(f"{name} on {count:,}" for name, count in sorted(fields.items()))
+        policy = f"on_asana_edit: {settings.on_asana_edit.value}"
+        if not overwritten:
+            done = f"kept as they are ({policy})"
+        elif not kept:
+            done = f"overwritten with the model's values ({policy})"
+        else:
+            done = f"{kept:,} edits kept, {overwritten:,} overwritten with the model's values ({policy}; the model changed those too)"
+        lines.append(f"People edited {counted(tasks, 'task')} in Asana since the last run ({shown}): {done}")
+    return lines

@@ -24,7 +24,7 @@ from .context import RunContext
 from .creates import CreateWriter
 from .links import LinkWriter
 from .removals import RemovalWriter
-from .report import SyncReport
+from .report import SyncReport, people_lines
 from .updates import UpdateWriter
 
 
@@ -57,6 +57,8 @@ class TaskSync:
             run.record(Outcome(release.key, task_gid=release.task_gid, removed=RELEASED, action="release", task_status=fate))
             run.log(f"Row {release.key}: its task {release.task_gid} was {release.reason}; released, never written again")
         report.released += len(plan.people.releases)
+        for line in people_lines(plan):
+            run.log(line)
         await run.flush()  # before the writes, whose outcomes for the same rows must come after
         to_create = await adopt_existing(run, plan, await creates.settle_earlier_intents(plan.creates()))
         to_update = plan.updates()

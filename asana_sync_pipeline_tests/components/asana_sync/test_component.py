@@ -82,7 +82,7 @@ def test_two_syncs_in_one_file_get_their_own_names(sandbox, tmp_path, monkeypatc
     defs = load(project_with(tmp_path, {"syncs": TWO_SYNCS.format(project=sandbox.project_gid)}, monkeypatch))
     repository = defs.get_repository_def()
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
-    assert keys == {f"{sync}/{asset}" for sync in ("churn", "renewals") for asset in ("warehouse_model", "asana_task_payloads", "asana_tasks")}
+    assert keys == {f"{sync}/{asset}" for sync in ("churn", "renewals") for asset in ("warehouse_model", "asana_task_payloads", "asana_tasks", "asana_task_outcomes", "asana_task_history", "asana_sync_log")}
     assert {spec.group_name for spec in defs.resolve_all_asset_specs()} == {"churn", "renewals"}
     jobs = {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")}
     assert {"churn_asana_sync_job", "renewals_asana_sync_job", "churn_asana_connection_test"} <= jobs
@@ -176,7 +176,7 @@ attributes:
     ("attributes", "message"),
     [
         ("name: Bad-Name\n  model: {query: SELECT 1}\n  project_gid: '1'", "must start with a lowercase letter"),
-        ("name: x\n  model: {query: SELECT 1, asset: a/b}\n  project_gid: '1'", "exactly one of `query` or `asset`"),
+        ("name: x\n  model: {query: SELECT 1, asset: a/b}\n  project_gid: '1'", "exactly one of `query`, `asset` or `table`"),
         ("name: x\n  model: {query: SELECT 1}\n  project_gid: 'abc'", "project_gid must contain only digits"),
         ("name: x\n  model: {query: SELECT 1}\n  project_gid: '1'\n  access_token: '0/abc'", "access_token"),
         ("name: x\n  model: {query: SELECT 1}\n  project_gid: '1'\n  sync_mode: mirror", "supported modes: insert, update, upsert"),
@@ -258,7 +258,8 @@ def test_a_project_gid_read_from_an_unset_variable_is_named_at_load(tmp_path, mo
 def test_the_code_location_holds_the_default_sync_and_the_sample_yaml_sync():
     repository = build_definitions({}).get_repository_def()
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
-    assert {"warehouse_model", "asana_tasks", "data_checks/warehouse_model", "data_checks/asana_tasks"} <= keys
+    assert {"warehouse_model", "asana_tasks", "failed_data_checks", "data_checks/asana_tasks"} <= keys
+    assert "data_checks/warehouse_model" not in keys, "data_checks takes the dbt model failed_data_checks as its model"
 
 
 def test_a_token_pasted_into_yaml_is_refused_without_being_shown(tmp_path, monkeypatch):
@@ -403,3 +404,23 @@ def test_a_team_subclasses_the_component_to_change_one_step(sandbox, tmp_path, m
     written = materialization(result, "churn__asana_tasks")
     assert written["audited_by"] == "team:data" and written["created"] == 1
     assert [task["name"] for task in sandbox.tasks()] == ["Alpha"]
+
+
+def test_the_component_brings_its_resources_and_a_project_may_bind_its_own(sandbox, tmp_path, monkeypatch):
+    from dagster_duckdb import DuckDBResource
+
+    from asana_sync_pipeline.lib.bindings import SYNC_RESOURCE_KEYS, with_sync_resources
+
+    own = tmp_path / "own_warehouse.duckdb"
+    with __import__("duckdb").connect(str(own)) as connection:
+        connection.execute("CREATE TABLE shared_model AS SELECT 'o' AS id, 'From our own warehouse' AS name")
+    root = project_with(tmp_path, {"syncs": TWO_SYNCS.format(project=sandbox.project_gid).split("---")[0]}, monkeypatch)
+    alone = dg.load_from_defs_folder(path_within_project=root)  # no resources of this checkout's definitions.py
+    assert set(alone.resources) == set(SYNC_RESOURCE_KEYS)
+    assert alone.resources["warehouse"].database == str(sandbox.warehouse), "bound from the environment"
+    defs = with_sync_resources(alone, warehouse=DuckDBResource(database=str(own)))
+    result = run(defs, "churn_asana_sync_job")
+    assert result.success, failure_text(result)
+    assert [task["name"] for task in sandbox.tasks()] == ["From our own warehouse"]
+    with pytest.raises(ValueError, match="not a sync resource: io_manager"):
+        with_sync_resources(alone, io_manager=DuckDBResource(database=str(own)))

@@ -1,24 +1,7 @@
--- The model synced to Asana: one row per account at churn risk that needs a CSM follow-up.
--- Sources (text files beside this one): accounts.csv (CRM), usage_signals.csv (weekly product
--- usage), manual_overrides.csv (the CS team's hand-kept sheet of per-account adjustments, where
--- the deliberate data mistakes live). {data_dir} is replaced by the builder.
+-- The model the default sync keeps in Asana: one row per account at churn risk that needs a CSM
+-- follow-up. Sources (seeds): accounts (CRM), usage_signals (weekly product usage), manual_overrides
+-- (the CS team's hand-kept sheet of per-account adjustments, where the deliberate data mistakes live).
 
-CREATE OR REPLACE TABLE accounts AS
-SELECT * FROM read_csv('{data_dir}/accounts.csv', header = true, columns = {
-    'account_id': 'VARCHAR', 'account_name': 'VARCHAR', 'segment': 'VARCHAR', 'arr_usd': 'BIGINT',
-    'products': 'VARCHAR', 'renewal_date': 'DATE', 'csm_email': 'VARCHAR', 'ae_email': 'VARCHAR',
-    'health_score': 'INTEGER'});
-
-CREATE OR REPLACE TABLE usage_signals AS
-SELECT * FROM read_csv('{data_dir}/usage_signals.csv', header = true, columns = {
-    'account_id': 'VARCHAR', 'week_of': 'DATE', 'active_users_change_pct': 'INTEGER',
-    'open_tickets': 'INTEGER', 'exec_sponsor_left': 'BOOLEAN', 'last_login_days': 'INTEGER',
-    'followup_done': 'BOOLEAN', 'signal_updated_at': 'TIMESTAMP'});
-
-CREATE OR REPLACE TABLE manual_overrides AS
-SELECT * FROM read_csv('{data_dir}/manual_overrides.csv', header = true, all_varchar = true);
-
-CREATE OR REPLACE TABLE asana_task_model AS
 WITH at_risk AS (
     SELECT
         a.*, s.*,
@@ -30,7 +13,7 @@ WITH at_risk AS (
             ELSE 'renewal on ' || strftime(a.renewal_date, '%b %-d')
         END AS risk_reason,
         s.open_tickets >= 11 AND s.active_users_change_pct >= 20 AND NOT s.exec_sponsor_left AS urgent
-    FROM accounts a JOIN usage_signals s USING (account_id)
+    FROM {{ ref('accounts') }} a JOIN {{ ref('usage_signals') }} s USING (account_id)
     WHERE a.health_score < 70 OR s.active_users_change_pct >= 20 OR s.exec_sponsor_left
        OR s.open_tickets >= 8 OR a.renewal_date < DATE '2027-03-01'
 ),
@@ -42,7 +25,7 @@ shaped AS (
         o.task_gid AS task_gid_override,
         greatest(r.week_of + INTERVAL 3 DAY, least(r.renewal_date - INTERVAL 30 DAY, r.week_of + INTERVAL 14 DAY))::DATE
             AS default_due
-    FROM at_risk r LEFT JOIN manual_overrides o USING (account_id)
+    FROM at_risk r LEFT JOIN {{ ref('manual_overrides') }} o USING (account_id)
 )
 SELECT
     account_id AS id,
@@ -91,29 +74,4 @@ SELECT
          THEN 'milestone' ELSE 'default_task' END AS resource_subtype,
     signal_updated_at AS updated_at
 FROM shaped
-ORDER BY id;
-
--- The second sync's model (asana_sync_pipeline/defs/data_checks): one row per data-quality check that
--- is failing, for the data team's "Data Quality Incidents" project. Source: data_checks.csv (the
--- latest result of each check).
-CREATE OR REPLACE TABLE data_checks AS
-SELECT * FROM read_csv('{data_dir}/data_checks.csv', header = true, columns = {
-    'check_id': 'VARCHAR', 'check_name': 'VARCHAR', 'table_name': 'VARCHAR', 'description': 'VARCHAR',
-    'severity': 'VARCHAR', 'owner_email': 'VARCHAR', 'failing_rows': 'INTEGER', 'status': 'VARCHAR',
-    'last_run_at': 'TIMESTAMP'});
-
-CREATE OR REPLACE TABLE failed_data_checks AS
-SELECT
-    check_id,
-    'Failing check: ' || check_name AS name,
-    table_name || ': ' || description || ' failed for ' || failing_rows || ' rows (last run '
-        || strftime(last_run_at, '%Y-%m-%d %H:%M') || ' UTC).' AS notes,
-    (last_run_at::DATE + CASE severity WHEN 'Critical' THEN 1 WHEN 'High' THEN 2 ELSE 7 END) AS due_on,
-    owner_email AS assignee,
-    severity AS "custom_fields.Severity",
-    check_name AS "custom_fields.Check name",
-    CASE WHEN failing_rows > 500 THEN 'Investigating' ELSE 'New' END AS section,
-    last_run_at AS updated_at
-FROM data_checks
-WHERE status = 'failing'
-ORDER BY check_id;
+ORDER BY id
