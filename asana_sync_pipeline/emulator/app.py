@@ -197,6 +197,11 @@ def build_routes(store: AsanaStore) -> list[Route]:
         known_workspace(request.path_params["gid"])
         return page_fixed(request, [cut(opt, tag_record(store, gid), as_list=True) for gid in store.tags])
 
+    async def workspace_projects(request: Request, opt: OptFields) -> Response:
+        """`GET /workspaces/{gid}/projects`: the projects the token's user can see (not the forbidden ones), paged."""
+        known_workspace(request.path_params["gid"])
+        return page_fixed(request, [cut(opt, project_record(store, gid), as_list=True) for gid in store.projects])
+
     async def tag(request: Request, opt: OptFields) -> Response:
         gid = request.path_params["gid"]
         if gid not in store.tags:
@@ -433,6 +438,7 @@ def build_routes(store: AsanaStore) -> list[Route]:
         ("/workspaces", workspaces, "GET"),
         ("/workspaces/{gid}", workspace, "GET"),
         ("/workspaces/{gid}/tags", workspace_tags, "GET"),
+        ("/workspaces/{gid}/projects", workspace_projects, "GET"),
         ("/workspaces/{gid}/tags", create_tag, "POST"),
         ("/workspaces/{gid}/users", workspace_users, "GET"),
         ("/tags/{gid}", tag, "GET"),

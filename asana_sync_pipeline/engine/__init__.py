@@ -60,6 +60,7 @@ from .planning import (
     RebuildPreview,
     read_guards,
 )
+from .planning.extras import extras_of
 from .runner import plan_sync, refresh_outcomes_now, run_sync, test_connection
 from .settings import DEFAULT_BASE_URL, DEFAULT_TOKEN_ENV, SYNC_MODES, AsanaSettings, FieldPolicy, SyncSettings, check_gid, positive_int
 from .state import DEFAULT_SYNC, StateStore, SyncScope, open_state_store, utc_now
@@ -111,6 +112,7 @@ __all__ = [
     "check_warehouse_file",
     "count_rows",
     "counted",
+    "extras_of",
     "json_text",
     "model_connection",
     "model_fingerprint",

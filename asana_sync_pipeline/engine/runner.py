@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -37,7 +38,9 @@ from .errors import (
 from .fields.mapping import resolve_mapping
 from .fields.rule_selection import schema_needs
 from .fields.schema import read_schema
+from .fields.templates import read_template
 from .log import Log, counted
+from .observing.adopting import listing_fields, match_existing
 from .observing.apply import differing_from_model, people_edits_after
 from .observing.matching import match_tasks_to_rows
 from .observing.observe import Observation
@@ -45,10 +48,11 @@ from .observing.people import StateReads, observe_people
 from .observing.task_values import TASK_OPT_FIELDS
 from .outcomes.frames import outcome_layout
 from .outcomes.refresh import OutcomeReading, record_run_outcomes, refresh_outcomes
-from .planning import Plan, Planned, RebuildPreview, build_plan, refresh_plan, with_written
+from .planning import Operation, Plan, Planned, RebuildPreview, build_plan, refresh_plan, with_written
+from .planning.extras import NEW_TASK, extras_of, link_work
 from .planning.guards import check_guards
 from .settings import AsanaSettings, SyncSettings
-from .state import SYNCED_COLUMNS, StateStore, SyncScope, utc_now
+from .state import SYNCED_COLUMNS, StateStore, SyncScope, TaskLink, utc_now
 from .writing.context import RunContext
 from .writing.executor import SyncOptions
 from .writing.pending import create_pending
@@ -93,9 +97,10 @@ def plan_sync(
         transport: replaces httpx's network transport (a proxy, or a test's)."""
     needs = schema_needs(model, resolve_mapping([str(column) for column in model.columns], settings))
     synced = store.synced(scope)
-    if asana is None or (not needs and not see_people):
+    if asana is None or not (needs or see_people or settings.task_template):
         plan = build_plan(model, settings, synced)
-        return Planned.unobserved(with_written(plan, store.written(scope, plan.update_keys())))
+        planned = Planned.unobserved(with_written(plan, store.written(scope, plan.update_keys())))
+        return _with_link_preview(planned, store, scope) if see_people else planned
 
     async def read_and_plan() -> Planned:
         async with AsanaClient(asana, transport=transport) as client:
@@ -103,17 +108,63 @@ def plan_sync(
             info = await check_connection(client, scope.project_gid, sync_key_field=settings.sync_key_field if see_people else None)
             schema = await read_schema(client, info.project_gid, info.workspace_gid, info.user_gid, needs) if needs else None
             plan = build_plan(model, settings, synced, schema)
-            plan = with_written(plan, store.written(scope, plan.update_keys()))
+            plan = await with_template(client, with_written(plan, store.written(scope, plan.update_keys())), info)
             if synced.empty and see_people and plan.settings.sync_key_field:
-                return await _previewing_rebuild(client, plan, scope, info.user_gid)
-            if not see_people:
+                planned = await _previewing_rebuild(client, plan, scope, info.user_gid)
+            elif not see_people:
                 return Planned.unobserved(plan)
-            seen, _ = await observe_people(
-                client, plan, synced, StateReads.direct(store, scope), me_gid=info.user_gid, log=lambda _: None
-            )
-            return Planned(plan, seen)
+            else:
+                seen, _ = await observe_people(
+                    client, plan, synced, StateReads.direct(store, scope), me_gid=info.user_gid, log=lambda _: None
+                )
+                planned = Planned(plan, seen)
+            planned = replace(planned, preview=await _previewing_adoptions(client, planned.preview, store, scope))
+            return _with_link_preview(planned, store, scope)
 
     return asyncio.run(read_and_plan())
+
+
+async def with_template(client: AsanaClient, plan: Plan, info: ConnectionInfo) -> Plan:
+    """The plan with its task template read (`task_template`), once per run; as it was without one."""
+    extras = extras_of(plan)
+    if not plan.settings.task_template or extras.template is not None:
+        return plan
+    template = await read_template(client, info.project_gid, info.project_name, plan.settings.task_template)
+    return replace(plan, extras=replace(extras, template=template))
+
+
+async def _previewing_adoptions(client: AsanaClient, plan: Plan, store: StateStore, scope: SyncScope) -> Plan:
+    """A dry run's plan with what `adopt_existing` would adopt (the project listed once; nothing recorded)."""
+    extras = extras_of(plan)
+    spec, values = plan.settings.adopt_existing, extras.adopt_values
+    rows = [row for row in plan.creates() if not row.gid_from_column]
+    if not spec or values is None or not rows:
+        return plan
+    tasks = [task async for task in client.project_tasks(scope.project_gid, opt_fields=listing_fields(spec["match"]))]
+    known = store.task_gids(scope)
+    adoptions = match_existing(((row.key, values[row.position]) for row in rows), tasks, spec["match"], spec["column"], known)
+    return replace(plan, extras=replace(extras, adoptions=adoptions))
+
+
+def _with_link_preview(planned: Planned, store: StateStore, scope: SyncScope) -> Planned:
+    """The preview with the dependencies and attachments the run would set or remove (from the state's records)."""
+    plan = planned.preview
+    extras = extras_of(plan)
+    if not extras.links:
+        return planned
+    recorded: dict[str, list[TaskLink]] = {}
+    for link in store.links(scope):
+        recorded.setdefault(link.primary_key, []).append(link)
+    tasks = plan.task_gids()
+    tasks.update({row.key: NEW_TASK.format(key=row.key) for row in plan.creates()})
+    work = []
+    for row in plan.rows():
+        if row.operation is Operation.REJECT or row.key not in tasks:
+            continue
+        found = link_work(extras, row.position, row.key, tasks[row.key], tasks, recorded.get(row.key, []))
+        if found:
+            work.append(found)
+    return replace(planned, preview=replace(plan, extras=replace(extras, planned_links=work)))
 
 
 async def _previewing_rebuild(client: AsanaClient, plan: Plan, scope: SyncScope, me_gid: str | None) -> Planned:
@@ -226,6 +277,7 @@ async def _write(run: RunContext, plan: Plan, info: ConnectionInfo) -> SyncRepor
         run.log(f"WARNING: {warning}")
     if current.pending:
         current = await _with_pending_created(run, current, info.workspace_gid)
+    current = await with_template(run.client, current, info)
     report = await TaskSync(run).run_plan(current)
     report.warnings.extend(warnings)
     if unknown_before_writes:

@@ -306,6 +306,18 @@ class SyncSettings(DescribedSettings):
         default_factory=dict,
     )
     sync_log_days: int = _setting(90, "How many days of asana_sync_log the sync state keeps.")
+    task_template: str | None = _setting(
+        None,
+        "A task template of the project, by name or GID: each new task is made from it (its subtasks, description "
+        "and fields), then given the row's own fields.",
+    )
+    adopt_existing: dict[str, str] = _setting(
+        None,
+        "{match: <Asana field>, column: <model column>}: before creating a row's task, adopt the task of the project "
+        "whose field (name, notes or custom_fields.<name or GID>) equals the row's column (e.g. {match: name, column: "
+        "account_name}).",
+        default_factory=dict,
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sync_mode", SyncMode.parse(self.sync_mode))
@@ -335,6 +347,9 @@ class SyncSettings(DescribedSettings):
         object.__setattr__(
             self, "field_policies", {str(field).strip(): FieldPolicy.parse(policy) for field, policy in policies.items()}
         )
+        template = None if self.task_template is None else str(self.task_template).strip()
+        object.__setattr__(self, "task_template", template or None)
+        object.__setattr__(self, "adopt_existing", _adopt_existing(self.adopt_existing))
 
     def policy(self, field: str) -> FieldPolicy:
         """The policy of a field as the model names it (`notes`, `custom_fields.Priority`, ...)."""
@@ -474,3 +489,33 @@ def _outcome_fields(given: Any) -> dict[str, str]:
             raise SyncConfigError(f"outcome_fields maps {column!r} to {target!r}: each needs a column name and an Asana field")
         found[column] = target
     return found
+
+
+ADOPT_MATCH_FIELDS = ("name", "notes")
+"""Task fields `adopt_existing` may match on, beside `custom_fields.<name or GID>`."""
+
+
+def _adopt_existing(given: Any) -> dict[str, str]:
+    """`adopt_existing` checked: `{match: <Asana field>, column: <model column>}`, or empty (off)."""
+    if not given:
+        return {}
+    if not isinstance(given, dict):
+        raise SyncConfigError(f"adopt_existing must be {{match: <Asana field>, column: <model column>}}, got {given!r}")
+    unknown = sorted(set(map(str, given)) - {"match", "column"})
+    if unknown:
+        raise SyncConfigError(
+            f"adopt_existing takes match and column, not {', '.join(unknown)} (e.g. {{match: name, column: account_name}})"
+        )
+    match, column = str(given.get("match") or "").strip(), str(given.get("column") or "").strip()
+    if not match or not column:
+        raise SyncConfigError(
+            "adopt_existing needs both match (the Asana field: name, notes or custom_fields.<name or GID>) and column "
+            f"(the model column holding the value to look for); got {given!r}"
+        )
+    custom = match.startswith("custom_fields.") and bool(match[len("custom_fields.") :].strip())
+    if match not in ADOPT_MATCH_FIELDS and not custom:
+        raise SyncConfigError(
+            f"adopt_existing matches on {match!r}, which it cannot read; choose {', '.join(ADOPT_MATCH_FIELDS)} or "
+            "custom_fields.<name or GID>"
+        )
+    return {"match": match, "column": column}

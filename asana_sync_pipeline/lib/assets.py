@@ -41,6 +41,7 @@ from ..engine import (
     resolve_table,
     run_sync,
 )
+from .beyond_metadata import plan_extras_metadata, run_extras_metadata
 from .config import ModelQueryConfig, SyncConfig
 from .io_managers import SYNC_IO_MANAGER
 from .metadata import PREVIEW_ROWS, differing_table, markdown_table, plan_metadata, sync_metadata
@@ -130,7 +131,8 @@ class SyncAssetBodies:
         )  # fmt: skip
         context.log.info(f"Synced to {info.project_name!r}: {report.summary()}")
         return dg.MaterializeResult(
-            metadata=sync_metadata(report, info, time.monotonic() - started), check_results=_run_checks(plan, report, spec)
+            metadata={**sync_metadata(report, info, time.monotonic() - started), **run_extras_metadata(report)},
+            check_results=_run_checks(plan, report, spec),
         )
 
 
@@ -217,7 +219,7 @@ def build_sync_assets(spec: SyncSpec, bodies: SyncAssetBodies | None = None) -> 
             + (f" ({COUNTED_BEFORE_ASANA})" if before_asana else "")
         )
         # What people did is shown, not handed on: asana_tasks reads it again under its lock.
-        metadata = plan_metadata(plan, scope.project_gid, notes, counts, rebuild=planned.rebuild)
+        metadata = {**plan_metadata(plan, scope.project_gid, notes, counts, rebuild=planned.rebuild), **plan_extras_metadata(plan)}
         if before_asana:
             metadata["counts_note"] = dg.MetadataValue.md(
                 f"_Counted {COUNTED_BEFORE_ASANA}: it may create or update more than these (a task a person deleted is "

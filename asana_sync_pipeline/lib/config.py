@@ -45,6 +45,8 @@ class SyncSettingsFields(BaseModel):
     max_replaced_fraction: float | None = _sync_setting("max_replaced_fraction")
     outcome_fields: dict[str, str] | None = _sync_setting("outcome_fields")
     sync_log_days: int | None = _sync_setting("sync_log_days")
+    task_template: str | None = _sync_setting("task_template")
+    adopt_existing: dict[str, str] | None = _sync_setting("adopt_existing")
 
     def given_settings(self) -> dict[str, Any]:
         """The settings set explicitly (not None)."""

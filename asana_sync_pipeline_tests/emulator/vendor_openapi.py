@@ -25,6 +25,7 @@ ROUTES = {
     "/workspaces": ["get"],
     "/workspaces/{workspace_gid}": ["get"],
     "/workspaces/{workspace_gid}/tags": ["get", "post"],
+    "/workspaces/{workspace_gid}/projects": ["get"],
     "/workspaces/{workspace_gid}/users": ["get"],
     "/tags/{tag_gid}": ["get"],
     "/tags/{tag_gid}/tasks": ["get"],

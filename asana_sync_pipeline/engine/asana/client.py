@@ -267,8 +267,9 @@ class AsanaClient:
     # ---- transport ------------------------------------------------------
 
     async def _send_once(
-        self, method: str, path: str, params: dict[str, Any] | None, body: Any, unwrap: bool
-    ) -> Any:
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any, unwrap: bool,
+        form: dict[str, str] | None = None, pause_all: bool = True,
+    ) -> Any:  # fmt: skip
         slots = self._reads if method == "GET" else self._writes
         async with slots:
             while True:
@@ -285,8 +286,9 @@ class AsanaClient:
             try:
                 content = None if body is None else dumps(body).encode("utf-8")
                 headers = None if body is None else {"Content-Type": "application/json"}
+                files = None if form is None else {name: (None, value) for name, value in form.items()}
                 with quiet_http_logs():
-                    response = await self._http.request(method, path, params=params, content=content, headers=headers)
+                    response = await self._http.request(method, path, params=params, content=content, headers=headers, files=files)
             except _NOT_SENT as exc:
                 raise AsanaTransportError(
                     f"{method} {path}: could not connect to {self.base_url} ({type(exc).__name__})", maybe_processed=False
@@ -306,9 +308,11 @@ class AsanaClient:
         if response.status_code < 400:
             payload = response.json() if response.content else {}
             return payload.get("data") if unwrap else payload
-        raise self._error(response, method, path, sent_at)
+        raise self._error(response, method, path, sent_at, pause_all=pause_all)
 
-    def _error(self, response: httpx.Response, method: str, path: str, sent_at: float = 0.0) -> AsanaAPIError:
+    def _error(
+        self, response: httpx.Response, method: str, path: str, sent_at: float = 0.0, *, pause_all: bool = True
+    ) -> AsanaAPIError:
         messages: list[str] = []
         phrase = fresh = None
         try:
@@ -325,6 +329,8 @@ class AsanaClient:
                 retry_after = float(response.headers.get("Retry-After", "1"))
             except ValueError:
                 retry_after = 1.0
+        if response.status_code == 429 and pause_all:  # else a limit of the request's own: it alone waits
+            assert retry_after is not None
             pause = self._rate_limited(retry_after, sent_at)
             self._paused_until = max(self._paused_until, time.monotonic() + pause)
             if self._membership is not None:
@@ -386,11 +392,15 @@ class AsanaClient:
         data: Any = None,
         idempotent: bool = True,
         unwrap: bool = True,
+        form: dict[str, str] | None = None,
+        pause_all: bool = True,
     ) -> Any:
         """One API call with Asana's `data` wrapping, paced and retried.
 
         Returns the response's `data`, or the whole body with `unwrap=False` (list
-        pages keep `next_page` beside `data`)."""
+        pages keep `next_page` beside `data`). `form`: sent as multipart/form-data instead
+        of JSON (attachments). `pause_all=False`: a 429 waits this request alone (a limit of
+        its own, such as the template jobs a user may run at once, is no reason to pause the rest)."""
 
         def retryable(exc: BaseException) -> bool:
             if isinstance(exc, RateLimitError):
@@ -405,6 +415,8 @@ class AsanaClient:
             if not self._on_retry or state.outcome is None:
                 return
             exc = state.outcome.exception()
+            if isinstance(exc, RateLimitError) and not pause_all:
+                return
             if isinstance(exc, RateLimitError):
                 if self._paused_until > self._pause_told:  # one line per pause, not one per waiting request
                     self._pause_told = self._paused_until
@@ -429,7 +441,7 @@ class AsanaClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._send_once(method, path, params, body, unwrap)
+                return await self._send_once(method, path, params, body, unwrap, form, pause_all)
         raise AsanaError("unreachable")  # pragma: no cover
 
     async def paginate(self, path: str, params: dict[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -476,6 +488,23 @@ class AsanaClient:
     async def post(self, path: str, data: dict[str, Any]) -> Any:
         """An idempotent action such as `/tasks/{gid}/addTag` or `/sections/{gid}/addTask`."""
         return await self.request("POST", path, params={"opt_fields": "gid"}, data=data)
+
+    async def attach_link(self, task_gid: str, url: str, name: str) -> dict[str, Any]:
+        """POST /attachments (multipart/form-data): an external attachment, a link; never retried once it
+        may have reached Asana (the caller looks for it before sending again)."""
+        form = {"parent": task_gid, "resource_subtype": "external", "url": url, "name": name}
+        return await self.request("POST", "/attachments", params={"opt_fields": "gid,view_url,name"}, form=form, idempotent=False)
+
+    async def instantiate_template(self, template_gid: str, name: str) -> dict[str, Any]:
+        """POST /task_templates/{gid}/instantiateTask: the job that makes the task; never retried once it may
+        have reached Asana. A 429 (the user's jobs at once) waits this request alone."""
+        return await self.request(
+            "POST", f"/task_templates/{template_gid}/instantiateTask", params={"opt_fields": "gid,status,new_task"},
+            data={"name": name}, idempotent=False, pause_all=False,
+        )  # fmt: skip
+
+    async def get_job(self, job_gid: str) -> dict[str, Any]:
+        return await self.request("GET", f"/jobs/{job_gid}", params={"opt_fields": "status,new_task"})
 
     async def events(self, resource: str, sync: str | None) -> dict[str, Any]:
         """One call of the events API: `{data, sync, has_more}`; `SyncTokenExpired` (412) carries a

@@ -111,6 +111,35 @@ def section_rule(schema: ProjectSchema | None, create_missing: bool = False) -> 
     return rule
 
 
+def projects_rule(schema: ProjectSchema | None) -> Rule:
+    """More projects for the task (`projects`), by name or GID, each one the token can see; canonical: their
+    GIDs, comma-joined. Without the projects read (no token), GIDs pass and names are kept unchecked."""
+
+    def rule(value: Any) -> str:
+        resolved = []
+        for entry in _entries(value):
+            if schema is None or schema.projects is None:
+                resolved.append(entry if is_gid(entry) else UNCHECKED_PREFIX + entry)
+                continue
+            try:
+                resolved.append(schema.projects.find(entry).gid)
+            except Ambiguous as exc:
+                raise FieldValueError(f"projects: {exc}") from None
+            except NotFound:
+                if is_gid(entry):
+                    raise FieldValueError(
+                        f"projects: project {entry.strip()} cannot be seen by the sync's token (Asana answers 403 or 404): "
+                        "share the project with the token's user, or take it out of the row"
+                    ) from None
+                raise FieldValueError(
+                    f"projects: no project {entry.strip()!r} that the sync's token can see; projects: "
+                    f"{', '.join(schema.projects.names()[:10]) or 'none'}"
+                ) from None
+        return ",".join(dict.fromkeys(resolved))
+
+    return rule
+
+
 def user_rule(schema: ProjectSchema | None) -> Rule:
     """`me`, a GID or the email of a workspace user (checked when the users were read)."""
 

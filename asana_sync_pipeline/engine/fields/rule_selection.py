@@ -48,6 +48,8 @@ class FieldRules:
             return names.tags_rule(schema, self.settings.create_missing_tags)
         if field == "section":
             return names.section_rule(schema, self.settings.create_missing_sections)
+        if field == "projects":
+            return names.projects_rule(schema)
         if field == "custom_fields":
             return names.custom_fields_rule(schema)
         if field == "assignee" and schema is not None:
@@ -100,6 +102,18 @@ def _any_entry(values: list[Any], matches: Callable[[str], bool]) -> bool:
     return False
 
 
+def _project_references(values: list[Any]) -> set[str]:
+    """Every project a `projects` column names (by name or GID), each once."""
+    found: set[str] = set()
+    for value in values:
+        try:
+            entries = as_items(value)
+        except FieldValueError:
+            continue
+        found |= {str(entry).strip() for entry in entries if not is_null(entry) and str(entry).strip()}
+    return found
+
+
 def _has_name(values: list[Any]) -> bool:
     return _any_entry(values, lambda entry: bool(entry) and not names.is_gid(entry))
 
@@ -128,7 +142,7 @@ def _json_needs_schema(values: list[Any]) -> bool:
     return False
 
 
-NAMED_FIELDS = frozenset({"tags", "section", "assignee", "followers", "custom_fields"})
+NAMED_FIELDS = frozenset({"tags", "section", "assignee", "followers", "custom_fields", "projects"})
 """Fields (besides `custom_fields.<x>`) whose values may be names or emails, read through the schema."""
 
 
@@ -154,6 +168,8 @@ def schema_needs(model: pd.DataFrame, mapping: ColumnMapping) -> SchemaNeeds:
             needs |= SchemaNeeds(sections=True)
         elif field in ("assignee", "followers") and _has_email(values):
             needs |= SchemaNeeds(users=True)
+        elif field == "projects":
+            needs |= SchemaNeeds(projects=frozenset(_project_references(values)))
         elif field == "custom_fields" and _json_needs_schema(values):
             needs |= SchemaNeeds(custom_fields=True, users=True)
     return needs

@@ -15,8 +15,8 @@ from typing import Any
 
 from ..asana.client import AsanaClient
 from ..errors import AmbiguousName as Ambiguous
+from ..errors import ForbiddenError, NotFoundError, SyncConfigError
 from ..errors import NameNotFound as NotFound
-from ..errors import SyncConfigError
 from ..settings import GID_PATTERN
 
 MAX_CHOICES = 10
@@ -96,12 +96,15 @@ class SchemaNeeds:
     sections: bool = False
     tags: bool = False
     users: bool = False
+    projects: frozenset[str] = frozenset()
+    """Projects the model names (`projects`), by name or GID: each checked to be one the token can see."""
 
     def __bool__(self) -> bool:
-        return self.custom_fields or self.sections or self.tags or self.users
+        return self.custom_fields or self.sections or self.tags or self.users or bool(self.projects)
 
     def __or__(self, other: SchemaNeeds) -> SchemaNeeds:
-        return SchemaNeeds(*(a or b for a, b in zip(self.parts(), other.parts())))
+        custom_fields, sections, tags, users = (a or b for a, b in zip(self.parts(), other.parts()))
+        return SchemaNeeds(custom_fields, sections, tags, users, self.projects | other.projects)
 
     def parts(self) -> tuple[bool, bool, bool, bool]:
         return (self.custom_fields, self.sections, self.tags, self.users)
@@ -119,6 +122,8 @@ class ProjectSchema:
     tags: Catalog | None = None
     users_by_email: dict[str, str] | None = None
     user_gids: set[str] | None = None
+    projects: Catalog | None = None
+    """Projects the token can see, of those the model names (all of the workspace's when it names one by name)."""
     reads: int = 0
     pending_tags: list[str] = field(default_factory=list)
     pending_sections: list[str] = field(default_factory=list)
@@ -128,7 +133,7 @@ class ProjectSchema:
         showing values; only what was read."""
         labels = {gid: email for email, gid in (self.users_by_email or {}).items()}
         labels.update({gid: spec.name for gid, spec in (self.fields or {}).items()})
-        for catalog in (self.tags, self.sections, *(spec.options for spec in (self.fields or {}).values())):
+        for catalog in (self.tags, self.sections, self.projects, *(spec.options for spec in (self.fields or {}).values())):
             labels.update({item.gid: item.name for item in (catalog.items if catalog is not None else [])})
         return labels
 
@@ -217,5 +222,23 @@ async def read_schema(client: AsanaClient, project_gid: str, workspace_gid: str,
         users = [user async for user in client.paginate("/users", {"workspace": workspace_gid, "opt_fields": "email"})]
         schema.users_by_email = {user["email"].lower(): user["gid"] for user in users if user.get("email")}
         schema.user_gids = {user["gid"] for user in users}
+    if needs.projects:
+        schema.projects = Catalog(await _visible_projects(client, workspace_gid, needs.projects), "project")
     schema.reads = client.requests_sent - before
     return schema
+
+
+async def _visible_projects(client: AsanaClient, workspace_gid: str, named: frozenset[str]) -> list[Named]:
+    """The projects the token can see among those named: the workspace's, listed once, when one is named by
+    name; else each GID read once (a 403 or 404: one the token cannot see)."""
+    if any(not GID_PATTERN.match(reference.strip()) for reference in named):
+        listed = client.paginate(f"/workspaces/{workspace_gid}/projects", {"opt_fields": "name"})
+        return [Named(project["gid"], project.get("name", "")) async for project in listed]
+    found = []
+    for gid in sorted({reference.strip() for reference in named}):
+        try:
+            project = await client.request("GET", f"/projects/{gid}", params={"opt_fields": "name"})
+        except (ForbiddenError, NotFoundError):
+            continue
+        found.append(Named(project["gid"], project.get("name", "")))
+    return found

@@ -19,7 +19,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -85,6 +87,28 @@ def _gid_text(value: Any) -> str | None:
     if isinstance(value, (float, np.floating)) and float(value).is_integer() and 0 <= value < MAX_EXACT_FLOAT:
         return str(int(value))
     return None
+
+
+def number_text(value: Any) -> str | None:
+    """A number as its key: its exact value, written plainly (no exponent, no trailing zeros);
+    None when `value` is not a finite number."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, (float, np.floating)):
+            number = Decimal(repr(float(value)))
+        else:
+            number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
+
 
 
 # ---- the rules -------------------------------------------------------------
@@ -282,6 +306,89 @@ def one_of(*choices: str) -> Callable[[Any], str]:
     return rule
 
 
+def _key_entry(item: Any) -> str:
+    """One primary key named in a cell, as the model's keys are compared: numbers by exact value."""
+    if isinstance(item, (bool, np.bool_)):
+        raise FieldValueError(f"{item} is not a primary key")
+    if isinstance(item, (int, float, Decimal, np.integer, np.floating)):
+        text = number_text(item)
+        if text is None:
+            raise FieldValueError(f"{show(item)} is not a primary key")
+        return text
+    return as_text(item).strip()
+
+
+def _cell_items(value: Any, *, separator: str | re.Pattern[str] = ",") -> list[Any]:
+    """A cell that lists things: a list column, a JSON array, or text split on `separator`; one number."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return list(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            parsed = json_value(text, list, "a JSON array")
+            return list(parsed)
+        parts = separator.split(text) if isinstance(separator, re.Pattern) else text.split(separator)
+        return [part.strip() for part in parts]
+    return [value]
+
+
+def row_keys(value: Any) -> str:
+    """Primary keys of other rows (`depends_on`): one key, a comma-separated list, a JSON array or a
+    list column; canonical: the keys as a JSON array, each once, in order."""
+    keys: list[str] = []
+    for item in _cell_items(value):
+        if is_null(item):
+            continue
+        key = _key_entry(item)
+        if key and key not in keys:
+            keys.append(key)
+    return canonical_json(keys)
+
+
+_URL_SEPARATOR = re.compile(r"\s+|,(?=\s*https?://)")
+"""Links in one text cell: separated by spaces or line breaks, or by a comma before the next link."""
+_LINK_START = re.compile(r"https?://", re.IGNORECASE)
+
+
+def _link(item: Any) -> tuple[str, str]:
+    if isinstance(item, dict):
+        unknown = sorted(set(map(str, item)) - {"url", "name"})
+        if unknown:
+            raise FieldValueError(f"an attachment is {{url, name}}, not {', '.join(unknown)}")
+        url, name = item.get("url"), item.get("name")
+    else:
+        url, name = item, None
+    if is_null(url) or not isinstance(url, str) or not url.strip():
+        raise FieldValueError(f"an attachment needs a url, got {show(item)}")
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(character.isspace() for character in url):
+        raise FieldValueError(f"{show(url)} is not an http(s) link")
+    name = url if is_null(name) or not str(name).strip() else as_text(name).strip()
+    return url, name
+
+
+def attachment_links(value: Any) -> str:
+    """Links to attach (`attachments`): URLs (spaces, line breaks or commas between them), `{url, name}`
+    objects, a JSON array of either, or a list column; canonical: `[[url, name], ...]` as JSON, each URL
+    once (the first name given), in order. A link without a name is named by its URL."""
+    if isinstance(value, dict) or (isinstance(value, str) and value.strip().startswith("{")):
+        items: list[Any] = [json_value(value, dict, "a {url, name} object")]
+    elif isinstance(value, str) and not value.strip().startswith("[") and len(_LINK_START.findall(value)) < 2:
+        items = [value]
+    else:
+        items = _cell_items(value, separator=_URL_SEPARATOR)
+    links: dict[str, str] = {}
+    for item in items:
+        if is_null(item) or (isinstance(item, str) and not item.strip()):
+            continue
+        if isinstance(item, str) and item.strip().startswith("{"):
+            item = json_value(item, dict, "a {url, name} object")
+        url, name = _link(item)
+        links.setdefault(url, name)
+    return canonical_json([[url, name] for url, name in links.items()])
+
+
 # ---- the field table -------------------------------------------------------
 
 
@@ -289,6 +396,13 @@ PARENT_KEY = "parent_key"
 """The primary key of the row whose task is this task's parent (not an Asana field)."""
 COMMENT = "comment"
 """Text posted as a comment on the task whenever it changes (not an Asana field)."""
+DEPENDS_ON = "depends_on"
+"""Primary keys of the rows whose tasks this task depends on (Asana's dependencies, set by the sync)."""
+ATTACHMENTS = "attachments"
+"""Links attached to the task (external attachments, made by the sync)."""
+LINK_FIELDS = (DEPENDS_ON, ATTACHMENTS)
+"""Columns the sync keeps as links of the task beside its fields: never in a task's body, never in its
+payload hash; what the sync set is recorded on its own (`state.TaskLink`)."""
 
 
 def _split(canonical: str) -> list[str]:
@@ -335,6 +449,8 @@ TASK_FIELDS: dict[str, TaskField] = {
         TaskField("workspace", gid, create_only=True),
         TaskField(PARENT_KEY, text, in_body=False),
         TaskField(COMMENT, text, in_body=False),
+        TaskField(DEPENDS_ON, row_keys, in_body=False),
+        TaskField(ATTACHMENTS, attachment_links, in_body=False),
     )
 }
 CUSTOM_FIELD_PREFIX = "custom_fields."

@@ -339,11 +339,12 @@ def _unknown_own(
     plan: Plan, operations: np.ndarray, observation: Observation, ctx: Context, creating: Collection[str]
 ) -> int:
     """Tasks of the project no state knows that could be this sync's: created by its user and named like a
-    row this run creates (a create an interrupted run left unsettled excepted: its task is matched to its row)."""
+    row this run creates (a create an interrupted run left unsettled excepted: its task is matched to its row).
+    None with `sync_key_field` or `adopt_existing`: the run adopts such tasks instead of creating their rows again."""
     me = ctx.people.me_gid
     names = plan.values.get("name")
-    if plan.settings.sync_key_field or not me or names is None or not observation.unknown:
-        return 0
+    if plan.settings.sync_key_field or plan.settings.adopt_existing or not me or names is None or not observation.unknown:
+        return 0  # with a sync key or adopt_existing, such tasks are adopted, not created again
     to_create = (operations == Operation.CREATE.code) & ~np.isin(plan.table["primary_key"].to_numpy(dtype=object), list(creating))
     wanted = {str(name).strip() for name in names[to_create] if isinstance(name, str)}
     return sum(

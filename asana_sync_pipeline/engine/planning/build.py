@@ -15,19 +15,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import SyncConfigError
 from ..fields.mapping import ColumnMapping, resolve_mapping
 from ..fields.names import PENDING_PREFIX, TEXT_FIELD_LIMIT, UNCHECKED_PREFIX
 from ..fields.rule_selection import FieldRules, check_custom_field_columns, may_hold_names
 from ..fields.schema import ProjectSchema
-from ..fields.value_rules import COMMENT, PARENT_KEY, NormalizedColumn, normalize_column, object_values, show, task_gid
+from ..fields.value_rules import (
+    COMMENT,
+    DEPENDS_ON,
+    LINK_FIELDS,
+    PARENT_KEY,
+    NormalizedColumn,
+    normalize_column,
+    object_values,
+    show,
+    task_gid,
+)
 from ..model.warehouse import EXACT_NUMBERS
 from ..settings import SyncSettings
 from ..state import COMPLETED, REJECTION_FIELDS, RELEASED, empty_synced
 from .bodies import SYNC_KEY
 from .changes import changes_and_held, check_policies
+from .extras import Extras, dependency_levels
 from .hashing import payload_hash
 from .keys import is_numeric_key, lookup, match_keys, positions_in, primary_key_column, renamed_number_keys, same_hash
-from .lifecycle import comment_hashes, live_tasks, parent_levels, removals
+from .lifecycle import REJECTED_PARENT, comment_hashes, live_tasks, parent_levels, removals
 from .plan import Operation, Plan, operation_column
 
 EMPTY_KEY = "the primary key is empty"
@@ -130,6 +142,7 @@ def build_plan(
     size = len(model)
     normalized = _normalize(model, mapping, field_rules)
     comments = normalized.pop(COMMENT, None)
+    links = {name: normalized.pop(name) for name in LINK_FIELDS if name in normalized}
     if PARENT_KEY in normalized:
         parent = normalized[PARENT_KEY]
         explicit = np.where(pd.notna(parent.values), parent.values, "")
@@ -152,6 +165,7 @@ def build_plan(
         for field, column in normalized.items()
         if field != SYNC_KEY and column.may_be_invalid()
     ]
+    rejected += [(column.invalid(), shown_as.get(name, name), column) for name, column in links.items() if column.may_be_invalid()]
 
     duplicated, position = match_keys(keys, synced["primary_key"].to_numpy(dtype=object))
     state_gids = lookup(synced["task_gid"], position)
@@ -190,12 +204,20 @@ def build_plan(
         values[COMMENT] = comments.values
 
     levels = np.zeros(size, dtype=np.int64)
-    if PARENT_KEY in values:
+    parents = np.full(size, -1, dtype=np.intp)
+    if PARENT_KEY in values or DEPENDS_ON in links:
         unusable = np.zeros(size, dtype=bool)
         for mask, _, _ in rejected:
             unusable |= np.asarray(mask, dtype=bool)
-        levels, _, misplaced, reasons = parent_levels(keys, values[PARENT_KEY], unusable & ~has_task)
+    if PARENT_KEY in values:
+        levels, parents, misplaced, reasons = parent_levels(keys, values[PARENT_KEY], unusable & ~has_task)
         rejected.append((misplaced, shown_as.get(PARENT_KEY, PARENT_KEY), reasons))
+        unusable |= misplaced
+    if DEPENDS_ON in links:
+        levels, refused, reasons = dependency_levels(keys, links[DEPENDS_ON].values, parents, unusable)
+        rejected.append((refused, shown_as.get(DEPENDS_ON, DEPENDS_ON), reasons))
+        if PARENT_KEY in values:
+            rejected.append(_under_rejected_parents(keys, parents, refused & ~has_task, unusable))
 
     rejections = _rejection_table(rejected, keys, size)
     codes = np.full(size, Operation.UNCHANGED.code, dtype=np.int8)
@@ -251,8 +273,42 @@ def build_plan(
         policies=policies,
         renames=renames,
         key_kind=_key_kind(model[settings.primary_key], exact),
+        extras=_extras(model, settings, links),
     )
     return _with_lifecycle(plan, synced, position)
+
+
+def _extras(model: pd.DataFrame, settings: SyncSettings, links: dict[str, NormalizedColumn]) -> Extras | None:
+    """What the rows ask for beyond their fields: links, and the values `adopt_existing` looks for."""
+    adopt_values = None
+    if settings.adopt_existing:
+        column = settings.adopt_existing["column"]
+        if column not in model.columns:
+            raise SyncConfigError(
+                f"adopt_existing's column {column!r} is not a column of the model; columns are: "
+                f"{', '.join(map(str, model.columns))}"
+            )
+        adopt_values = object_values(model[column])
+    if not links and adopt_values is None:
+        return None
+    return Extras(links={name: column.values for name, column in links.items()}, adopt_values=adopt_values)
+
+
+def _under_rejected_parents(
+    keys: np.ndarray, parents: np.ndarray, rejected: np.ndarray, already: np.ndarray
+) -> tuple[np.ndarray, str, np.ndarray]:
+    """Rows beneath a row `depends_on` rejected (by `parent_key`, at any depth), which has no task to place them under."""
+    below = np.zeros(len(keys), dtype=bool)
+    reasons = np.full(len(keys), None, dtype=object)
+    changed = True
+    while changed:
+        changed = False
+        for row in np.flatnonzero((parents >= 0) & ~below & ~already):
+            parent = parents[row]
+            if rejected[parent] or below[parent]:
+                below[row], changed = True, True
+                reasons[row] = REJECTED_PARENT.format(key=keys[parent])
+    return below, PARENT_KEY, reasons
 
 
 def _key_kind(column: pd.Series, exact: bool) -> str:

@@ -9,36 +9,15 @@ kept as "1.00") is matched by value and renamed in place, its task untouched.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..fields.value_rules import blank_mask, is_null, object_values
+from ..fields.value_rules import blank_mask, is_null, number_text, object_values
 
 _NUMBER_TYPES = (int, float, Decimal, np.integer, np.floating)
-
-
-def number_text(value: Any) -> str | None:
-    """A number as its key: its exact value, written plainly (no exponent, no trailing zeros);
-    None when `value` is not a finite number."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    try:
-        if isinstance(value, Decimal):
-            number = value
-        elif isinstance(value, (float, np.floating)):
-            number = Decimal(repr(float(value)))
-        else:
-            number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    if not number.is_finite():
-        return None
-    if number == number.to_integral_value():
-        return str(int(number))
-    return format(number.normalize(), "f")
 
 
 def primary_key_text(value: Any) -> str | None:

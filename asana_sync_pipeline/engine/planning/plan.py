@@ -20,6 +20,7 @@ from ..fields.value_rules import COMMENT, PARENT_KEY, is_null
 from ..settings import FieldPolicy, SyncSettings
 from .bodies import api_payload
 from .changes import FieldChange
+from .extras import Extras
 from .hashing import payload_hash_of_values
 
 
@@ -217,6 +218,9 @@ class Plan:
     """What the model's primary key holds (`integer`, `number`, `text`): the outcomes give keys back so."""
     labels: dict[str, str] = field(default_factory=dict)
     """GID -> what people call it (an email, a tag's or option's name), from the schema when read: for showing values."""
+    extras: Extras | None = None
+    """What the rows ask for beyond their tasks' fields: links (`depends_on`, `attachments`), the task
+    template, `adopt_existing`'s values (see `extras`); None: nothing."""
     plan_format: int = field(default_factory=lambda: PLAN_FORMAT, repr=False)
     """`PLAN_FORMAT` when the plan was made (a factory, not a class default, so that a plan stored
     before the field existed has none)."""

@@ -4,9 +4,11 @@ default or in PostgreSQL (`open_state_store` chooses)."""
 from .duckdb_store import DuckDBStateStore
 from .postgres_store import PostgresStateStore
 from .store import (
+    ATTACHMENT,
     COMPLETED,
     DEFAULT_SYNC,
     DELETED_IN_ASANA,
+    DEPENDENCY,
     LIVE,
     MOVED_OUT,
     REJECTION_COLUMNS,
@@ -23,6 +25,7 @@ from .store import (
     Refresh,
     StateStore,
     SyncScope,
+    TaskLink,
     empty_synced,
     utc_now,
 )
@@ -50,6 +53,9 @@ __all__ = [
     "PostgresStateStore",
     "StateStore",
     "SyncScope",
+    "ATTACHMENT",
+    "DEPENDENCY",
+    "TaskLink",
     "empty_synced",
     "open_state_store",
     "utc_now",

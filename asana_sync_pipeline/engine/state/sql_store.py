@@ -38,6 +38,7 @@ from .store import (
     Refresh,
     StateStore,
     SyncScope,
+    TaskLink,
     people_edit_rows,
     people_edits_from,
     utc_now,
@@ -49,7 +50,7 @@ TIMESTAMP_COLUMNS = ("synced_at", "attempted_at", "rejected_at", "started_at", "
 RUN_COLUMNS = BY_NAME["sync_runs"].column_names
 KEYED_TABLES = (
     "synced_tasks", "create_intents", "comment_intents", "rejections", "people_edits", "task_snapshots", "task_history",
-    "sync_log",
+    "sync_log", "task_links",
 )  # fmt: skip
 """The tables holding rows by primary key (renamed together)."""
 
@@ -149,10 +150,21 @@ class SqlStateStore(StateStore, ABC):
     def open_intents(self, scope: SyncScope) -> list[Intent]:
         rows = self._rows(
             scope,
-            f"SELECT primary_key, payload, attempted_at FROM create_intents WHERE {SCOPED} "
+            f"SELECT primary_key, payload, attempted_at, job_gid FROM create_intents WHERE {SCOPED} "
             'ORDER BY attempted_at, primary_key COLLATE "C"',
         )
-        return [Intent(key, json.loads(payload), attempted_at.astimezone(UTC)) for key, payload, attempted_at in rows]
+        return [Intent(key, json.loads(payload), attempted_at.astimezone(UTC), job) for key, payload, attempted_at, job in rows]
+
+    def links(self, scope: SyncScope) -> list[TaskLink]:
+        rows = self._rows(
+            scope,
+            f"SELECT primary_key, kind, target, task_gid, link_gid, name, attempted_at FROM task_links WHERE {SCOPED} "
+            'ORDER BY primary_key COLLATE "C", kind, target COLLATE "C"',
+        )
+        return [
+            TaskLink(key, kind, target, task, link, name, None if at is None else at.astimezone(UTC))
+            for key, kind, target, task, link, name, at in rows
+        ]
 
     def open_comment_intents(self, scope: SyncScope) -> list[CommentIntent]:
         rows = self._rows(
@@ -220,10 +232,56 @@ class SqlStateStore(StateStore, ABC):
                 "INSERT INTO create_intents (sync_name, project_gid, primary_key, payload, attempted_at, run_id) "
                 f"SELECT ?, ?, new_intents.primary_key, new_intents.payload, ?, ? FROM {batch} "
                 "ON CONFLICT (sync_name, project_gid, primary_key) DO UPDATE SET "
-                "payload = EXCLUDED.payload, attempted_at = EXCLUDED.attempted_at, run_id = EXCLUDED.run_id",
+                "payload = EXCLUDED.payload, attempted_at = EXCLUDED.attempted_at, run_id = EXCLUDED.run_id, job_gid = NULL",
                 [scope.sync, scope.project_gid, attempted_at, run_id, *params],
             )
         return attempted_at
+
+    def note_job(self, scope: SyncScope, primary_key: str, job_gid: str) -> None:
+        with self._writing(scope) as session:
+            session.execute(
+                f"UPDATE create_intents SET job_gid = ? WHERE {SCOPED} AND primary_key = ?",
+                [job_gid, scope.sync, scope.project_gid, primary_key],
+            )
+
+    def record_links(self, scope: SyncScope, run_id: str, kept: list[TaskLink], dropped: list[tuple[str, str, str]]) -> None:
+        if not kept and not dropped:
+            return
+        with self._writing(scope) as session:
+            if dropped:
+                table, params = session.batch(
+                    "dropped_links",
+                    {name: ("text", [ident[at] for ident in dropped]) for at, name in enumerate(("primary_key", "kind", "target"))},
+                )
+                session.execute(
+                    f"DELETE FROM task_links WHERE {SCOPED} AND EXISTS (SELECT 1 FROM {table} WHERE "
+                    "dropped_links.primary_key = task_links.primary_key AND dropped_links.kind = task_links.kind "
+                    "AND dropped_links.target = task_links.target)",
+                    [scope.sync, scope.project_gid, *params],
+                )
+            if kept:
+                latest = list({link.ident: link for link in kept}.values())
+                table, params = session.batch(
+                    "kept_links",
+                    {
+                        "primary_key": ("text", [link.primary_key for link in latest]),
+                        "kind": ("text", [link.kind for link in latest]),
+                        "target": ("text", [link.target for link in latest]),
+                        "task_gid": ("text", [link.task_gid for link in latest]),
+                        "link_gid": ("text", [link.link_gid for link in latest]),
+                        "name": ("text", [link.name for link in latest]),
+                        "attempted_at": ("time", [link.attempted_at for link in latest]),
+                    },
+                )
+                session.execute(
+                    "INSERT INTO task_links (sync_name, project_gid, primary_key, kind, target, task_gid, link_gid, name, "
+                    "attempted_at, run_id) SELECT ?, ?, kept_links.primary_key, kept_links.kind, kept_links.target, "
+                    "kept_links.task_gid, kept_links.link_gid, kept_links.name, kept_links.attempted_at, ? "
+                    f"FROM {table} ON CONFLICT (sync_name, project_gid, primary_key, kind, target) DO UPDATE SET "
+                    "task_gid = EXCLUDED.task_gid, link_gid = EXCLUDED.link_gid, name = EXCLUDED.name, "
+                    "attempted_at = EXCLUDED.attempted_at, run_id = EXCLUDED.run_id",
+                    [scope.sync, scope.project_gid, run_id, *params],
+                )
 
     def record_comment_intents(self, scope: SyncScope, run_id: str, intents: list[CommentIntent]) -> None:
         if not intents:

@@ -90,11 +90,36 @@ class SyncScope:
 
 @dataclass(frozen=True)
 class Intent:
-    """A create that was about to be sent: enough to recognise its task later."""
+    """A create that was about to be sent: enough to recognise its task later (`job_gid`: the job
+    instantiating a task template for it, once Asana answered with one)."""
 
     primary_key: str
     payload: dict[str, Any]
     attempted_at: datetime
+    job_gid: str | None = None
+
+
+DEPENDENCY, ATTACHMENT = "dependency", "attachment"
+"""Kinds of `TaskLink`."""
+
+
+@dataclass(frozen=True)
+class TaskLink:
+    """Something the sync set on a row's task beside its fields, so that it removes only what it set: a
+    dependency (`target`: the task depended on) or an attachment (`target`: its URL; `link_gid`: the
+    attachment, None while its POST is not known to have succeeded, `attempted_at` when it was sent)."""
+
+    primary_key: str
+    kind: str
+    target: str
+    task_gid: str
+    link_gid: str | None = None
+    name: str | None = None
+    attempted_at: datetime | None = None
+
+    @property
+    def ident(self) -> tuple[str, str, str]:
+        return (self.primary_key, self.kind, self.target)
 
 
 @dataclass(frozen=True)
@@ -273,6 +298,19 @@ class StateStore(ABC):
     @abstractmethod
     def record_intents(self, scope: SyncScope, run_id: str, intents: list[tuple[str, dict[str, Any]]]) -> datetime:
         """Commit the intents of creates about to be sent; returns their timestamp."""
+
+    @abstractmethod
+    def note_job(self, scope: SyncScope, primary_key: str, job_gid: str) -> None:
+        """Keep, beside a create's intent, the job Asana answered for it (a task template's instantiation)."""
+
+    @abstractmethod
+    def links(self, scope: SyncScope) -> list[TaskLink]:
+        """Every dependency and attachment the sync set (or is setting) on its tasks."""
+
+    @abstractmethod
+    def record_links(self, scope: SyncScope, run_id: str, kept: list[TaskLink], dropped: list[tuple[str, str, str]]) -> None:
+        """Record links the sync set or is about to set (`kept`, replacing any of the same row, kind and target)
+        and forget those it removed (`dropped`: (primary key, kind, target)), at once."""
 
     @abstractmethod
     def record_comment_intents(self, scope: SyncScope, run_id: str, intents: list[CommentIntent]) -> None:

@@ -95,7 +95,10 @@ SYNC_TABLES = (
     ),
     Table(
         "create_intents",
-        (*SCOPE, ("primary_key", "required text"), ("payload", "required text"), ("attempted_at", "time"), ("run_id", "text")),
+        (
+            *SCOPE, ("primary_key", "required text"), ("payload", "required text"), ("attempted_at", "time"), ("run_id", "text"),
+            ("job_gid", "text"),
+        ),
         primary_key=SCOPED_KEY,
     ),
     Table(
@@ -136,6 +139,21 @@ SYNC_TABLES = (
         "event_cursors",
         (*SCOPE, ("sync_token", "required text"), ("read_at", "time")),
         primary_key=("sync_name", "project_gid"),
+    ),
+    Table(
+        "task_links",
+        (
+            *SCOPE,
+            ("primary_key", "required text"),
+            ("kind", "required text"),
+            ("target", "required text"),
+            ("task_gid", "required text"),
+            ("link_gid", "text"),
+            ("name", "text"),
+            ("attempted_at", "optional time"),
+            ("run_id", "text"),
+        ),
+        primary_key=(*SCOPED_KEY, "kind", "target"),
     ),
     Table(
         "people_edits",

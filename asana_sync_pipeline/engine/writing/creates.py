@@ -6,7 +6,11 @@
    the project's tasks, and only the ones that made no task are sent again.
 
 Rows nested with `parent_key` are created level by level, parents first (each
-level at full concurrency), so a child is created under its parent's task.
+level at full concurrency), so a child is created under its parent's task; the
+rows a row `depends_on` are created before it the same way.
+
+With `task_template`, each create instantiates the template and gives the new
+task the row's fields (`templates`), exactly once the same way.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from ..json_text import dumps
 from ..observing.matching import earliest_attempt, match_intents
 from ..observing.task_values import OUTCOME_OPT_FIELDS, TASK_OPT_FIELDS
 from ..planning import PlannedRow
+from ..planning.extras import TemplateRef, extras_of
 from ..state import Intent, Outcome
 from .context import RowWriter
 from .failures import failure, field_of, reason_for, unclear_or_refused
+from .templates import TEMPLATE, TemplateCreates, is_template_intent, template_intent
 
 MAX_LINKED_TASKS = 50
 
@@ -36,6 +42,25 @@ class CreateWriter(RowWriter):
     created_keys: set[str] = field(default_factory=set)
     recreating: set[str] = field(default_factory=set)
     """Rows whose task vanished when they were updated, created again (`recreate` in the sync log)."""
+    templates: TemplateCreates | None = field(default=None, init=False)
+    """The template new tasks are made from (`task_template`), if any."""
+
+    def __post_init__(self) -> None:
+        template = extras_of(self.plan).template
+        if template is not None:
+            self.templates = TemplateCreates(self.run, self.plan, template)
+
+    def intent_payload(self, row: PlannedRow) -> dict[str, Any]:
+        """What the intent of the row's create keeps: the create's body, or the template and the name asked for."""
+        if self.templates is not None:
+            return template_intent(self.templates.template, self.templates.name_of(row))
+        return self.payload(row)
+
+    def _templates_for(self, intent: Intent) -> TemplateCreates:
+        """The instantiations an intent belongs to (a template no longer configured still settles its intents)."""
+        if self.templates is None or self.templates.template.gid != intent.payload[TEMPLATE]:
+            self.templates = TemplateCreates(self.run, self.plan, TemplateRef(str(intent.payload[TEMPLATE]), ""))
+        return self.templates
 
     def payload(self, row: PlannedRow) -> dict[str, Any]:
         if row.position not in self.payloads:
@@ -67,6 +92,9 @@ class CreateWriter(RowWriter):
             self.run.report.adopted += 1
             self.run.tasks[intent.primary_key] = gid
             settled.add(intent.primary_key)
+            if is_template_intent(intent):
+                await self._given_after_its_job(intent, row, gid)
+                continue
             same = row is not None and _same_body(intent.payload, self.payload(row))
             payload_hash = row.payload_hash if same and row is not None else None
             written = self.plan.written_values(row.position) if same and row is not None else None
@@ -79,7 +107,31 @@ class CreateWriter(RowWriter):
         await self.run.flush()
         return [row for row in creates if row.key not in settled]
 
-    async def reconcile(self, intents: list[Intent]) -> dict[str, str]:
+    async def _given_after_its_job(self, intent: Intent, row: PlannedRow | None, gid: str) -> None:
+        """A task an earlier run's template job made: the row's fields given to it, then recorded."""
+        if row is None:
+            self.run.record(Outcome(intent.primary_key, task_gid=gid, clear_intent=True, action="create"))
+            return
+        if await self._templates_for(intent).give(row, gid):
+            self.run.record(
+                Outcome(
+                    row.key, task_gid=gid, payload_hash=row.payload_hash, written=self.plan.written_values(row.position),
+                    clear_intent=True, action="create",
+                )  # fmt: skip
+            )
+
+    async def reconcile(self, intents: list[Intent], *, lost: bool = False) -> dict[str, str]:
+        """Primary key -> the task each create of unknown outcome made (`lost`: their answers were lost just now)."""
+        from_templates = [intent for intent in intents if is_template_intent(intent)]
+        found: dict[str, str] = {}
+        if from_templates:
+            found = await self._templates_for(from_templates[0]).settle(from_templates, lost=lost)
+        intents = [intent for intent in intents if not is_template_intent(intent)]
+        if not intents:
+            return found
+        return {**found, **await self._reconcile_bodies(intents)}
+
+    async def _reconcile_bodies(self, intents: list[Intent]) -> dict[str, str]:
         since = earliest_attempt(intents).isoformat().replace("+00:00", "Z")
         tasks = [
             task
@@ -102,7 +154,7 @@ class CreateWriter(RowWriter):
         for _ in range(self.run.options.create_rounds):
             if not creates:
                 return
-            intents = [(row.key, self.payload(row)) for row in creates]
+            intents = [(row.key, self.intent_payload(row)) for row in creates]
             attempted_at = await self.run.in_state(self.run.store.record_intents, self.run.run_id, intents)
             unclear = await self.run.pool.map(creates, self.create)
             unsettled = [row for row, unknown in zip(creates, unclear) if unknown]
@@ -111,7 +163,10 @@ class CreateWriter(RowWriter):
             await self.run.flush()
             self.run.log(f"{len(unsettled):,} creates got no clear answer; checking Asana before resending")
             await asyncio.sleep(self.run.options.reconcile_grace_seconds)
-            adopted = await self.reconcile([Intent(row.key, self.payload(row), attempted_at) for row in unsettled])
+            recorded = {intent.primary_key: intent for intent in await self.run.in_state(self.run.store.open_intents)}
+            adopted = await self.reconcile(
+                [recorded.get(row.key) or Intent(row.key, self.intent_payload(row), attempted_at) for row in unsettled], lost=True
+            )
             creates = []
             for row in unsettled:
                 gid = adopted.get(row.key)
@@ -119,7 +174,10 @@ class CreateWriter(RowWriter):
                     creates.append(row)
                     continue
                 self.run.report.adopted += 1
-                self.created(row, gid)
+                if self.templates is None:
+                    self.created(row, gid)
+                elif await self.templates.give(row, gid):
+                    self.created(row, gid)
             self.run.pool.done -= len(creates)
         for row in creates:
             self.run.reject(
@@ -149,6 +207,11 @@ class CreateWriter(RowWriter):
         """Create one task; True when the outcome is unknown and needs reconciling.
 
         A request that certainly never reached Asana, after every retry, stops the run."""
+        if self.templates is not None:
+            gid, unclear = await self.templates.create(row)
+            if gid is not None and await self.templates.give(row, gid):
+                self.created(row, gid)
+            return unclear
         try:
             task = await self.run.client.create_task(self.payload(row), opt_fields=OUTCOME_OPT_FIELDS)
         except AsanaError as exc:
@@ -167,7 +230,7 @@ class CreateWriter(RowWriter):
             self.payloads.pop(row.position, None)
             self.recreating.add(row.key)
             await self.run.in_state(self.run.store.forget_task, row.key)
-            await self.run.in_state(self.run.store.record_intents, self.run.run_id, [(row.key, self.payload(row))])
+            await self.run.in_state(self.run.store.record_intents, self.run.run_id, [(row.key, self.intent_payload(row))])
             created_before = self.run.report.created
             if await self.create(row):
                 self.run.reject(

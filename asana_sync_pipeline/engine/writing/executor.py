@@ -39,6 +39,10 @@ class SyncOptions:
     reconcile_grace_seconds: float = 5.0
     create_rounds: int = 8
     workers: int = 30
+    max_concurrent_jobs: int = 5
+    """Template instantiation jobs in flight at once (Asana runs a handful per user; reported as 5)."""
+    job_timeout_seconds: float = 600.0
+    """How long a template job is waited for before its create counts as unclear (reconciled later)."""
 
 
 class OutcomeRecorder:

@@ -42,6 +42,14 @@ class SyncReport:
     """Of those: primary key -> field -> what Asana shows (as the state keeps it)."""
     rebuilt: int = 0
     """Tasks adopted by their sync key when the run found no state (see `rebuild`); not in the run history."""
+    adopted_existing: int = 0
+    """Tasks of the project adopted for rows that would have created one (`adopt_existing`)."""
+    template_jobs: int = 0
+    """Template instantiations whose job Asana answered (`task_template`)."""
+    dependencies_set: int = 0
+    dependencies_removed: int = 0
+    attachments_added: int = 0
+    attachments_deleted: int = 0
     requests: int = 0
     write_requests: int = 0
     seconds: float = 0.0

@@ -1,9 +1,12 @@
 """Carry out a plan against Asana, recording every outcome in the state store.
 
-In order: what an interrupted run left unsettled (creates, then comments), the
-creates (exactly once, parents first; see `creates`), the updates (`updates`),
-the tasks of updated rows found deleted in Asana (created again), the removals of
-rows that left the model (`removals`), and the comments that changed (`comments`):
+In order: what an interrupted run left unsettled (creates, then comments), tasks of
+the project adopted for rows about to be created (`adoption`, with `adopt_existing`),
+the creates (exactly once, parents and rows depended on first; from a task template
+with `task_template`; see `creates`), the updates (`updates`), the tasks of updated
+rows found deleted in Asana (created again), the rows' dependencies and attachments
+(`links`), the removals of rows that left the model (`removals`), and the comments
+that changed (`comments`):
 all through one worker pool paced by the client; outcomes reach the state in
 batches (see `executor`).
 """
@@ -15,9 +18,11 @@ import time
 
 from ..planning import Operation, Plan
 from ..state import DELETED_IN_ASANA, MOVED_OUT, RELEASED, Outcome
+from .adoption import adopt_existing
 from .comments import CommentWriter, DueComment
 from .context import RunContext
 from .creates import CreateWriter
+from .links import LinkWriter
 from .removals import RemovalWriter
 from .report import SyncReport, people_lines
 from .updates import UpdateWriter
@@ -55,7 +60,7 @@ class TaskSync:
         for line in people_lines(plan):
             run.log(line)
         await run.flush()  # before the writes, whose outcomes for the same rows must come after
-        to_create = await creates.settle_earlier_intents(plan.creates())
+        to_create = await adopt_existing(run, plan, await creates.settle_earlier_intents(plan.creates()))
         to_update = plan.updates()
         already_commented = await comments.settle_earlier_intents()
         run.pool.total = len(to_create) + len(to_update) + len(plan.removals)
@@ -69,12 +74,14 @@ class TaskSync:
             await creates.create_all(to_create)
             await run.pool.run(to_update, updates.update)
             await creates.recreate_all(updates.vanished)
+            await LinkWriter(run).link_all(plan, {key for key, _, _ in report.rejections if key is not None})
             await removals.remove_all(plan.removals)
             await comments.post_all(self._comments_due(plan, already_commented))
         finally:
             flusher.cancel()
             await run.flush()
         self._people(plan, creates.created_keys)
+        report.template_jobs = creates.templates.jobs if creates.templates is not None else 0
         report.requests = run.client.requests_sent
         report.write_requests = run.client.writes_sent
         report.seconds = time.monotonic() - started
