@@ -75,3 +75,12 @@ def test_the_readme_is_short_and_maps_every_doc():
     assert len(readme.splitlines()) <= 250
     for doc in (ROOT / "docs").glob("*.md"):
         assert f"(docs/{doc.name})" in readme, f"the README's map misses docs/{doc.name}"
+
+
+def test_the_asset_checks_the_configuration_names_are_those_each_asset_carries():
+    from asana_sync_pipeline.lib.assets import PLAN_CHECKS, RUN_CHECKS
+
+    row = next(line for line in (ROOT / "docs" / "configuration.md").read_text().splitlines() if line.startswith("| asset checks |"))
+    on_payloads, on_tasks = row.split("on `N/asana_task_payloads`")
+    assert sorted(re.findall(r"`(\w+)`", on_payloads)) == sorted(PLAN_CHECKS), "the payloads' checks"
+    assert sorted(re.findall(r"`(\w+)`", on_tasks.split("on `N/asana_tasks`")[0])) == sorted(RUN_CHECKS), "the tasks' checks"

@@ -224,6 +224,24 @@ def test_a_lost_state_without_a_sync_key_fails_before_any_write_naming_the_ways_
     synced(sandbox, keyed, created=0, updated=0, unchanged=20)
 
 
+@pytest.mark.parametrize("match", ["name", "a field the tasks do not carry"])
+def test_a_lost_state_with_adopt_existing_trips_the_guard_only_for_tasks_it_would_not_adopt(sandbox, tmp_path, monkeypatch, match):
+    sandbox.write_model(ROWS.format(changed=0, count=20))
+    synced(sandbox, created=20)
+    monkeypatch.setenv("SYNC_STATE_DUCKDB_PATH", str(tmp_path / "lost.duckdb"))
+    if match == "name":
+        found = synced(sandbox, {"adopt_existing": {"match": "name", "column": "name"}}, created=0, adopted_existing=20)
+        assert found["warnings"] == "_none_", found["warnings"]
+        assert len(sandbox.tasks()) == 20, "each task adopted by its name, none made again"
+        return
+    by_key = {"adopt_existing": {"match": f"custom_fields.{SYNC_KEY_FIELD}", "column": "id"}}
+    with writes_seen() as writes:
+        tripped = sandbox.sync(by_key)
+    assert not tripped.success and writes == [], "the sync's tasks do not carry the key: nothing would adopt them"
+    assert "20 tasks created by this sync's user" in failure_text(tripped)
+    assert len(sandbox.tasks()) == 20
+
+
 def test_a_second_syncs_first_run_into_a_project_of_another_syncs_tasks_neither_warns_nor_stops(sandbox, tmp_path, monkeypatch):
     from asana_sync_pipeline_tests.components.asana_sync.test_component import load, project_with, run
 
@@ -307,3 +325,13 @@ def test_a_task_moved_out_whose_row_also_left_counts_as_moved_out(sandbox):
     sandbox.move_out_by_hand(gids(sandbox)["Moved"], OTHER_PROJECT)
     sandbox.write_model("SELECT 'a' AS id, 'Stays' AS name")
     synced(sandbox, {"on_row_removed": "complete"}, moved_out_of_project=1, released=1, completed=0)
+
+
+def test_the_project_link_in_a_runs_metadata_opens_the_project(sandbox):
+    sandbox.write_model(ROWS.format(changed=0, count=2))
+    link = synced(sandbox, created=2)["project"]
+    assert link.startswith(sandbox.server.url) and sandbox.project_gid in link, link
+    with sandbox.api("ada") as ada:
+        page = ada.get(link)
+    assert page.status_code == 200, f"{link}: {page.status_code}"
+    assert "Customer Success Follow-ups" in page.text

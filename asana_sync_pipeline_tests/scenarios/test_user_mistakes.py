@@ -327,6 +327,7 @@ def three_syncs(monkeypatch):
     monkeypatch.setattr(cli, "sync_jobs", lambda: dict.fromkeys(specs, None))
     monkeypatch.setattr(definitions, "sync_specs", lambda: specs)
     monkeypatch.setattr(cli, "_run_once", lambda label, spec, *args, **kwargs: ran.append(spec.name) or True)
+    monkeypatch.setattr(cli, "_print_follow_up_figure", lambda warehouse: ran.append("figure"))  # no run, no outcomes
     for name in LOCAL_VARIABLES:
         monkeypatch.delenv(name, raising=False)  # restored after the test, whatever the run sets
     return cli, ran
@@ -336,7 +337,7 @@ def three_syncs(monkeypatch):
 def test_the_demo_runs_the_samples_syncs_and_names_the_others(three_syncs, capsys):
     cli, ran = three_syncs
     assert cli.main([]) == 0
-    assert ran == ["default", "data_checks", "default"], "the sample's syncs, then the default one's second run"
+    assert ran == ["default", "data_checks", "default", "figure"], "the sample's syncs, the default one's second run, the figure"
     out = capsys.readouterr().out
     assert "Not in the demo (the sample's syncs only; choose one with --sync): launches" in out
     assert "(the bundled fixture; nothing leaves this machine)" in out

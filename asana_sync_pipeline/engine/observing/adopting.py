@@ -11,7 +11,7 @@ by value (42 and 42.0), an enum field by its option's name.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..fields.value_rules import CUSTOM_FIELD_PREFIX, is_null, number_text
@@ -47,11 +47,12 @@ def comparable(value: Any) -> str | None:
     return text or None
 
 
-def _custom_value(task: dict[str, Any], reference: str) -> Any:
+def _custom_value(task: dict[str, Any], reference: str, labels: Mapping[str, str]) -> Any:
     fields = task.get("custom_fields") or []
+    named = [(custom, custom.get("name") or labels.get(str(custom.get("gid")), "")) for custom in fields]
     chosen = [custom for custom in fields if custom.get("gid") == reference]
-    chosen = chosen or [custom for custom in fields if (custom.get("name") or "") == reference]
-    chosen = chosen or [custom for custom in fields if (custom.get("name") or "").casefold() == reference.casefold()]
+    chosen = chosen or [custom for custom, name in named if name == reference]
+    chosen = chosen or [custom for custom, name in named if name.casefold() == reference.casefold()]
     if not chosen:
         return None
     custom = chosen[0]
@@ -65,13 +66,14 @@ def _custom_value(task: dict[str, Any], reference: str) -> Any:
     return custom.get("display_value")
 
 
-def value_of(task: dict[str, Any], match: str) -> str | None:
-    """The task's value of the matched field, comparable."""
+def value_of(task: dict[str, Any], match: str, labels: Mapping[str, str] | None = None) -> str | None:
+    """The task's value of the matched field, comparable (`labels`: custom fields' names by GID, for a
+    task read without them)."""
     if match == "name":
         return comparable(task.get("name"))
     if match == "notes":
         return comparable(plain_text(task.get("notes")))
-    return comparable(_custom_value(task, match[len(CUSTOM_FIELD_PREFIX) :].strip()))
+    return comparable(_custom_value(task, match[len(CUSTOM_FIELD_PREFIX) :].strip(), labels or {}))
 
 
 def _named(tasks: list[dict[str, Any]]) -> str:

@@ -33,7 +33,10 @@ from ..fields.rule_selection import NAMED_FIELDS
 from ..fields.value_rules import CUSTOM_FIELD_PREFIX
 from ..planning import KEPT, OVERWRITTEN, Edit, FieldChange, Operation, PeopleSeen, Plan, Release, operation_column
 from ..planning.changes import NOT_CLEARED
+from ..planning.extras import extras_of
 from ..settings import EditPolicy, FieldPolicy, TaskDeletedPolicy
+from .adopting import comparable as adoption_value
+from .adopting import value_of
 from .observe import Observation
 from .task_values import (
     COMPARED,
@@ -340,15 +343,22 @@ def _unknown_own(
 ) -> int:
     """Tasks of the project no state knows that could be this sync's: created by its user and named like a
     row this run creates (a create an interrupted run left unsettled excepted: its task is matched to its row).
-    None with `sync_key_field` or `adopt_existing`: the run adopts such tasks instead of creating their rows again."""
+    None with `sync_key_field`, and none that `adopt_existing` would adopt: the run adopts those instead of
+    creating their rows again."""
     me = ctx.people.me_gid
     names = plan.values.get("name")
-    if plan.settings.sync_key_field or plan.settings.adopt_existing or not me or names is None or not observation.unknown:
-        return 0  # with a sync key or adopt_existing, such tasks are adopted, not created again
+    if plan.settings.sync_key_field or not me or names is None or not observation.unknown:
+        return 0
     to_create = (operations == Operation.CREATE.code) & ~np.isin(plan.table["primary_key"].to_numpy(dtype=object), list(creating))
     wanted = {str(name).strip() for name in names[to_create] if isinstance(name, str)}
+    adopt, adopt_values = plan.settings.adopt_existing, extras_of(plan).adopt_values
+    adoptable = {adoption_value(value) for value in adopt_values[to_create]} - {None} if adopt and adopt_values is not None else set()
     return sum(
-        1 for task in observation.unknown if gid_of(task.get("created_by")) == me and (task.get("name") or "").strip() in wanted
+        1
+        for task in observation.unknown
+        if gid_of(task.get("created_by")) == me
+        and (task.get("name") or "").strip() in wanted
+        and not (adoptable and value_of(task, adopt["match"], plan.labels) in adoptable)
     )
 
 
