@@ -56,7 +56,7 @@ def syncs_in_defs_folder() -> dg.Definitions:
     """The syncs declared in YAML under defs/ and the sample's dbt project, read once per process
     (the dbt project's manifest made first when it is missing or stale)."""
     from .components.asana_sync.load_errors import load_yaml_syncs
-    from .local.sample_warehouse import prepare_sample_project
+    from .sample.warehouse import prepare_sample_project
 
     prepare_sample_project()
     return load_yaml_syncs(DEFS_ROOT)  # a mistake in a defs.yaml: its one line first, not Dagster's trace

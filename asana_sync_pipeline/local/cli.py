@@ -273,7 +273,7 @@ def _a_person_completes_a_task(base_url: str, project_gid: str, token: str) -> N
 
 def _print_follow_up_figure(warehouse: Path) -> None:
     """The sample's figure, built by dbt on the default sync's outcomes in the warehouse."""
-    from .sample_warehouse import FIGURE_MODEL, build_follow_up_figure
+    from ..sample.warehouse import FIGURE_MODEL, build_follow_up_figure
 
     figure = build_follow_up_figure(warehouse)
     share = float(str(figure.get("share") or 0.0))

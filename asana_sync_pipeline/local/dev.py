@@ -26,9 +26,9 @@ from pathlib import Path
 
 from ..engine import environment
 from ..lib.paths import PROJECT_ROOT
+from ..sample.warehouse import WAREHOUSE_ENV
 from .emulator import KEPT_DIR, KeptWorkspace, ServedElsewhere
 from .emulator_setup import local_asana, local_environment, local_warehouse
-from .sample_warehouse import WAREHOUSE_ENV
 
 DG = str(Path(sys.executable).parent / "dg")
 STOP_SECONDS = 60.0

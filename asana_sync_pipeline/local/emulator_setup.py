@@ -55,7 +55,7 @@ def local_warehouse(warehouse: str | Path | None) -> tuple[Path, bool]:
         path = project_path(warehouse, "the warehouse")
         check_warehouse_file(str(path), hint="Point --warehouse (WAREHOUSE= for make) at a DuckDB database file.")
         return path, False
-    from .sample_warehouse import build_sample_warehouse
+    from ..sample.warehouse import build_sample_warehouse
 
     build_sample_warehouse(SAMPLE_WAREHOUSE)
     return SAMPLE_WAREHOUSE, True

@@ -18,7 +18,7 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
-from asana_sync_pipeline.local.sample_warehouse import WAREHOUSE_ENV, build_sample_warehouse
+from asana_sync_pipeline.sample.warehouse import WAREHOUSE_ENV, build_sample_warehouse
 from asana_sync_pipeline_tests.conftest import TOKEN
 from asana_sync_pipeline_tests.dagster_dev import dagster_dev
 

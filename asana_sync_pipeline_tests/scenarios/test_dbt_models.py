@@ -17,7 +17,7 @@ import pytest
 
 from asana_sync_pipeline.engine import SyncConfigError
 from asana_sync_pipeline.lib.upstream import check_model_upstreams
-from asana_sync_pipeline.local.sample_warehouse import run_dbt
+from asana_sync_pipeline.sample.warehouse import run_dbt
 from asana_sync_pipeline_tests.conftest import failure_text, materialization
 
 ACCOUNTS = "id,name,segment\nacct-1,Aperture,risk\nacct-2,Virtucon,fine\nacct-3,Umbrella,risk\n"

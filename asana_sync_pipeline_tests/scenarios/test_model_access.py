@@ -28,12 +28,27 @@ def _everything_stored(sandbox, result: dg.ExecuteInProcessResult) -> str:
 
 
 @pytest.mark.parametrize("dry", [True, False], ids=["dry run", "real run"])
-def test_a_query_reading_the_environment_is_refused_and_leaks_nothing(sandbox, dry):
+def test_a_query_reading_the_environment_is_refused_and_leaks_nothing(sandbox, monkeypatch, dry):
+    webhook, password = "https://hooks.example.com/services/T000/B000/S3CRETWEBHOOK", "pg-S3CRET-password"
+    monkeypatch.setenv("ASANA_SYNC_ALERT_WEBHOOK_URL", webhook)
+    monkeypatch.setenv("PGPASSWORD", password)
     sandbox.write_model(SEED)
     query = "SELECT 'e' AS id, replace(content, chr(0), ' | ') AS name FROM read_text('/proc/self/environ')"
     result = sandbox.sync(query=query, dry=dry)
     text = _refused(result)
     assert "reached outside the warehouse" in text
+    stored = _everything_stored(sandbox, result)
+    assert TOKEN not in stored and webhook not in stored and password not in stored
+    assert sandbox.tasks() == []
+
+
+@pytest.mark.parametrize("dry", [True, False], ids=["dry run", "real run"])
+def test_a_warehouse_view_that_reads_a_file_is_refused_as_its_query_would_be(sandbox, dry):
+    sandbox.write_model(SEED)
+    with duckdb.connect(str(sandbox.warehouse)) as connection:
+        connection.execute("CREATE VIEW leaky AS SELECT 'e' AS id, content AS name FROM read_text('/proc/self/environ')")
+    result = sandbox.sync(query="SELECT * FROM leaky", dry=dry)
+    assert "reached outside the warehouse" in _refused(result)
     assert TOKEN not in _everything_stored(sandbox, result)
     assert sandbox.tasks() == []
 
@@ -56,8 +71,9 @@ def test_attaching_the_state_read_write_is_refused(sandbox):
     sandbox.write_model(SEED)
     assert sandbox.sync().success
     attack = f"ATTACH '{sandbox.state}' AS s (READ_WRITE); DELETE FROM s.synced_tasks; SELECT * FROM asana_task_model"
-    text = _refused(sandbox.sync(query=attack))
-    assert "ATTACH" in text
+    for dry in (True, False):
+        text = _refused(sandbox.sync(query=attack, dry=dry))
+        assert "ATTACH" in text
     assert len(sandbox.state_rows("synced_tasks")) == 3
 
 

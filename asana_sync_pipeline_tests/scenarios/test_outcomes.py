@@ -269,3 +269,59 @@ def test_a_warehouse_held_by_another_process_is_waited_for_then_said_and_nothing
     assert "The warehouse at" in text and "stayed locked by another process (PID" in text and "nothing was lost" in text, text
     assert outcomes_job(sandbox).success
     assert len(warehouse(sandbox, "SELECT * FROM asana_sync.asana_task_outcomes")) == 6
+
+
+OTHER_PROJECT = "1200000000000110"
+
+
+def test_each_ending_of_a_task_and_each_action_lands_in_the_tables(sandbox, synced):
+    task = gids(sandbox)
+    with sandbox.api("ada") as ada:
+        ada.delete(f"/tasks/{task[3]}").raise_for_status()
+    sandbox.move_out_by_hand(task[4], OTHER_PROJECT)
+    sandbox.write_model(MODEL.replace("(6, 'Call Stark', 'grace@acme.example', DATE '2026-12-15', 'Green')", "(7, 'Call Wayne', 'ada@acme.example', DATE '2026-12-16', 'Red')")
+                        .replace("'Call Hooli', 'ada@acme.example'", "'Call Hooli', 'nobody@acme.example'"))  # fmt: skip
+    second = sandbox.sync({**SETTINGS, "on_row_removed": "complete"})
+    assert second.success, failure_text(second)
+    status = dict(warehouse(sandbox, "SELECT account_id, sync_status FROM asana_sync.asana_task_outcomes"))
+    assert status == {1: "live", 2: "live", 3: "live", 4: "moved_out", 5: "live", 6: "removed", 7: "live"}, status
+    log = warehouse(
+        sandbox,
+        "SELECT account_id, task_gid, action, status, error FROM asana_sync.asana_sync_log "
+        f"WHERE run_id = '{second.run_id}' ORDER BY account_id, action",
+    )
+    actions = {(row[0], row[2]): row for row in log}
+    assert sorted(actions) == [(3, "recreate"), (4, "reject"), (4, "release"), (5, "reject"), (6, "complete"), (7, "create")], log
+    recreated = gids(sandbox)[3]
+    assert recreated != task[3] and actions[(3, "recreate")][1:4] == (recreated, "recreate", "ok"), "a person's deletion: a new task"
+    assert actions[(4, "release")][1:4] == (task[4], "release", "ok") and "moved out of the project by a person" in actions[(4, "reject")][4]
+    assert actions[(5, "reject")][3:] == ("rejected", "assignee: 'nobody@acme.example' is not the email of a user of the workspace")
+    assert actions[(6, "complete")][1:4] == (task[6], "complete", "ok"), "a row that left: completed (on_row_removed: complete)"
+    recreated_row = warehouse(sandbox, "SELECT task_gid, completed FROM asana_sync.asana_task_outcomes WHERE account_id = 3")
+    assert recreated_row == [(recreated, False)]
+
+
+def test_what_asana_refuses_is_logged_with_its_status_and_reason(sandbox):
+    sandbox.write_model(
+        "SELECT 'hub' AS id, 'Hub' AS name, [ 'dep-' || i FOR i IN range(31)] AS depends_on "
+        "UNION ALL SELECT 'dep-' || i, 'Dependency ' || i, NULL FROM range(31) t(i)"
+    )
+    result = sandbox.sync()
+    assert result.success, failure_text(result)
+    refused = warehouse(sandbox, "SELECT id, action, status, http_status, error FROM asana_sync.asana_sync_log WHERE status <> 'ok'")
+    assert len(refused) == 1 and refused[0][:4] == ("hub", "update", "rejected", 400), refused
+    assert isinstance(refused[0][3], int), "an integer column, as docs/outcomes.md says"
+    assert "Asana refused the dependency (400)" in refused[0][4] and "at most 30 dependents and dependencies" in refused[0][4]
+
+
+def test_the_run_after_a_big_write_reads_its_own_writes_back_for_almost_nothing(sandbox):
+    sandbox.write_model("SELECT i AS account_id, 'Follow up ' || i AS name, DATE '2027-01-01' AS due_on FROM range(400) t(i)")
+    assert sandbox.sync({"primary_key": "account_id"}).success
+    spent = []
+    for _ in range(2):  # right after the run that wrote 400 tasks, then with nothing new at all
+        sandbox.reset_stats()
+        again = sandbox.sync({"primary_key": "account_id"})
+        assert again.success, failure_text(again)
+        spent.append(sandbox.stats()["requests"])
+    after_the_write, unchanged = spent
+    assert after_the_write <= unchanged + 1 and after_the_write <= 4, f"{spent}: its own 400 writes are not read back task by task"

@@ -321,7 +321,7 @@ def tables_read(query: str) -> list[str]:
 
 
 WAREHOUSE_HINT = (
-    "Set WAREHOUSE_DUCKDB_PATH to your warehouse, or build the sample one with `python -m asana_sync_pipeline.local.sample_warehouse`."
+    "Set WAREHOUSE_DUCKDB_PATH to your warehouse, or build the sample one with `python -m asana_sync_pipeline.sample.warehouse`."
 )
 
 

@@ -166,7 +166,8 @@ def sync_log_frame(log: pd.DataFrame, layout: Mapping[str, Any] | None) -> pd.Da
     frame = log[["run_id", "run_started_at"]].copy()
     frame[str(layout["primary_key"])] = _keys(log["primary_key"], str(layout.get("key_kind", "text"))).to_numpy()
     for column in SYNC_LOG_COLUMNS[2:]:
-        frame[column] = log[column].to_numpy() if column != "http_status" else log[column].astype("Int64").to_numpy()
+        # http_status stays a nullable integer (to_numpy would make it a float with NaN for "no answer")
+        frame[column] = log[column].to_numpy() if column != "http_status" else log[column].astype("Int64").array
     return frame.reset_index(drop=True)
 
 

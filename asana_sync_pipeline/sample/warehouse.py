@@ -10,7 +10,7 @@ dbt runs offline: anonymous usage statistics off, no version check, no packages 
 dbt is an extra of this package (`pip install "asana-sync-pipeline[dbt]"`, which the dev extras
 include): the engine, the Dagster surface and `AsanaSyncComponent` import none of it.
 
-    python -m asana_sync_pipeline.local.sample_warehouse [--path data/warehouse.duckdb]
+    python -m asana_sync_pipeline.sample.warehouse [--path data/warehouse.duckdb]
 """
 
 from __future__ import annotations

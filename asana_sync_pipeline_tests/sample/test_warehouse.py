@@ -10,7 +10,7 @@ import pytest
 from asana_sync_pipeline.engine.fields.schema import Catalog, CustomField, Named, ProjectSchema
 from asana_sync_pipeline.engine.planning import build_plan
 from asana_sync_pipeline.engine.settings import SyncSettings
-from asana_sync_pipeline.local.sample_warehouse import build_sample_warehouse
+from asana_sync_pipeline.sample.warehouse import build_sample_warehouse
 
 # The deliberately invalid rows documented in data/README.md, each with its one faulty field.
 INVALID = {
