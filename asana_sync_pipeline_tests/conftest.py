@@ -249,3 +249,17 @@ def webhook(monkeypatch) -> Iterator[Webhook]:
     monkeypatch.setenv("DAGSTER_WEBSERVER_URL", "http://dagster.example")
     yield hook
     hook.stop()
+
+
+def synced(sandbox, settings=None, *, dry=False, **expect):
+    """One sync run that must succeed: its `asana_tasks` metadata (a dry run: none), the plan's as `plan`, the
+    checks by name as `checks`; each `expect`ed count compared (a dry run: the plan's)."""
+    result = sandbox.sync(settings or {}, dry=dry)
+    assert result.success, failure_text(result)
+    found = {} if dry else materialization(result, "asana_tasks")
+    found["plan"] = materialization(result, "asana_task_payloads")
+    found["checks"] = {check.check_name: check for check in result.get_asset_check_evaluations()}
+    for name, value in expect.items():
+        shown = found["plan"][name] if dry else found[name]
+        assert shown == value, (name, shown, {k: v for k, v in found.items() if k not in ("plan", "checks")})
+    return found

@@ -11,21 +11,10 @@ import httpx
 import pytest
 
 from asana_sync_pipeline.local.cli import main as cli
-from asana_sync_pipeline_tests.conftest import exchanges_seen, failure_text, materialization, writes_seen
+from asana_sync_pipeline_tests.conftest import exchanges_seen, failure_text, materialization, synced, writes_seen
 
 SYNC_KEY_FIELD = "1200000000000301"
 OTHER_PROJECT = "1200000000000110"
-
-
-def synced(sandbox, settings=None, *, dry=False, **expect):
-    result = sandbox.sync(settings or {}, dry=dry)
-    assert result.success, failure_text(result)
-    found = {} if dry else materialization(result, "asana_tasks")
-    found["plan"] = materialization(result, "asana_task_payloads")
-    found["checks"] = {check.check_name: check for check in result.get_asset_check_evaluations()}
-    for name, value in expect.items():
-        assert found[name] == value, (name, found[name], {k: v for k, v in found.items() if k != "plan"})
-    return found
 
 
 def gids(sandbox) -> dict[str, str]:

@@ -12,25 +12,13 @@ import shutil
 import httpx
 import pytest
 
-from asana_sync_pipeline_tests.conftest import failure_text, materialization, writes_seen
+from asana_sync_pipeline_tests.conftest import failure_text, materialization, synced, writes_seen
 
 SYNC_KEY_FIELD = "1200000000000301"
 HEALTH, GREEN, YELLOW, RED = "1200000000000303", "1200000000000311", "1200000000000312", "1200000000000313"
 CHURN = "1200000000000201"
 ENTERPRISE = "1200000000000202"
 OTHER_PROJECT = "1200000000000110"
-
-
-def synced(sandbox, settings=None, *, dry=False, **expect):
-    result = sandbox.sync(settings or {}, dry=dry)
-    assert result.success, failure_text(result)
-    found = {} if dry else materialization(result, "asana_tasks")
-    found["plan"] = materialization(result, "asana_task_payloads")
-    found["checks"] = {check.check_name: check for check in result.get_asset_check_evaluations()}
-    for name, value in expect.items():
-        shown = found["plan"][name] if dry else found[name]
-        assert shown == value, (name, shown, {k: v for k, v in found.items() if k not in ("plan", "checks")})
-    return found
 
 
 def gids(sandbox) -> dict[str, str]:

@@ -151,13 +151,19 @@ def match_intents(
     candidates = [task for task in candidates if (_created_at(task) or since) >= since]
     candidates.sort(key=lambda task: (_created_at(task) or since, task["gid"]))
     if sync_key_field:
-        by_key: dict[str, str] = {}
-        for task in candidates:
-            key = sync_key_of(task, sync_key_field)
-            if key is not None:
-                by_key.setdefault(key, task["gid"])
-        return {intent.primary_key: by_key[intent.primary_key] for intent in intents if intent.primary_key in by_key}
+        return matched_by_key(intents, candidates, sync_key_field)
     return _match_by_content(intents, candidates, People(me_gid, candidates))
+
+
+def matched_by_key(intents: list[Intent], candidates: list[dict[str, Any]], sync_key_field: str) -> dict[str, str]:
+    """Intents matched to the tasks carrying their row's key in the sync key field (in `candidates`'
+    order, the first task with a key wins): primary key -> task GID."""
+    by_key: dict[str, str] = {}
+    for task in candidates:
+        key = sync_key_of(task, sync_key_field)
+        if key is not None:
+            by_key.setdefault(key, task["gid"])
+    return {intent.primary_key: by_key[intent.primary_key] for intent in intents if intent.primary_key in by_key}
 
 
 def _match_by_content(intents: list[Intent], candidates: list[dict[str, Any]], people: People) -> dict[str, str]:

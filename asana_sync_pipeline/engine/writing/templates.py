@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..errors import AsanaError, NotFoundError
-from ..observing.matching import CLOCK_SKEW
+from ..observing.matching import CLOCK_SKEW, matched_by_key
 from ..observing.task_values import parse_time, sync_key_of
 from ..planning import Plan, PlannedRow
 from ..planning.extras import TemplateRef
@@ -180,12 +180,7 @@ class TemplateCreates:
         found: dict[str, str] = {}
         sync_key_field = self.plan.settings.sync_key_field
         if sync_key_field:
-            by_key: dict[str, str] = {}
-            for task in candidates:
-                key = sync_key_of(task, sync_key_field)
-                if key is not None:
-                    by_key.setdefault(key, task["gid"])
-            found.update({intent.primary_key: by_key[intent.primary_key] for intent in intents if intent.primary_key in by_key})
+            found.update(matched_by_key(intents, candidates, sync_key_field))
         by_name: dict[str, list[str]] = defaultdict(list)
         for task in candidates:
             if task["gid"] not in found.values() and (not sync_key_field or sync_key_of(task, sync_key_field) is None):
