@@ -72,6 +72,8 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/exactly_once.py
 	$(BIN)/python benchmarks/state_stores.py
 	$(BIN)/python benchmarks/beyond_one_task.py
+	$(BIN)/python benchmarks/outcomes.py
+	$(BIN)/python benchmarks/fresh_clone.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache data/*.duckdb data/demo data/local dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -116,6 +116,26 @@ def test_people_working_through_the_playbooks_subtasks_are_never_reverted(sandbo
     assert len(subtasks(sandbox, task["gid"])) == 3
 
 
+def test_a_playbook_a_person_deleted_comes_back_from_the_template_and_one_whose_row_left_is_completed_not_deleted(sandbox):
+    sandbox.write_model("SELECT 'a' AS id, 'Acme' AS name UNION ALL SELECT 'b', 'Globex'")
+    assert sandbox.sync(PLAYBOOK_SYNC).success
+    before = sandbox.tasks_by_name()
+    with sandbox.api("ada") as ada:
+        ada.delete(f"/tasks/{before['Acme']['gid']}").raise_for_status()
+    sandbox.write_model("SELECT 'a' AS id, 'Acme' AS name")
+    with exchanges_seen() as seen:
+        result = sandbox.sync({**PLAYBOOK_SYNC, "on_row_removed": "delete"})
+    assert result.success, failure_text(result)
+    summary = materialization(result, "asana_tasks")
+    assert (summary["created"], summary["template_jobs"], summary["completed"], summary["deleted"]) == (1, 1, 1, 0), summary
+    assert writes_by_kind(seen)["POST /task_templates/*/instantiateTask"] == 1 and writes_by_kind(seen)["POST /tasks"] == 0
+    after = sandbox.tasks_by_name()
+    acme = after["Acme"]
+    assert acme["gid"] != before["Acme"]["gid"] and [step["name"] for step in subtasks(sandbox, acme["gid"])] == PLAYBOOK_STEPS
+    globex = after["Globex"]
+    assert globex["completed"] and len(subtasks(sandbox, globex["gid"])) == len(PLAYBOOK_STEPS), "its playbook kept, not trashed"
+
+
 def test_a_template_the_project_does_not_have_is_a_configuration_error_naming_its_templates(sandbox):
     sandbox.write_model("SELECT 'a' AS id, 'Acme' AS name")
     result = sandbox.sync({"task_template": "Renewal playbook"})
