@@ -262,3 +262,21 @@ def test_the_event_cursor_and_peoples_edits_are_kept_together_per_sync_and_proje
     assert store.event_cursor(SCOPE) == EventCursor("token-2", moment)
     assert store.people_edits(SCOPE) == {"b": {"due_on": "2027-01-01"}}, "each run replaces the edits still in place"
     assert store.event_cursor(SyncScope("other", PROJECT)) is None and store.people_edits(SyncScope("other", PROJECT)) == {}
+
+
+def test_the_sync_log_keeps_its_days_and_older_lines_leave_the_state(store):
+    from datetime import timedelta
+
+    store.start_run(SCOPE, "run-1", ["a", "b"], NO_REJECTIONS)
+    store.apply(
+        SCOPE,
+        "run-1",
+        [Outcome("a", task_gid="111", payload_hash=1, action="create"), Outcome("b", field="due_on", reason="due_on: bad", action="reject")],
+    )
+    logged = store.sync_log(SCOPE, since=datetime.now(UTC) - timedelta(days=90))
+    assert sorted(zip(logged["primary_key"], logged["status"], strict=True)) == [("a", "ok"), ("b", "rejected")], logged
+    assert store.sync_log(SCOPE, since=datetime.now(UTC) + timedelta(seconds=1)).empty, "lines older than the days kept"
+    assert store.sync_log(SCOPE, since=datetime.now(UTC) - timedelta(days=90)).empty, "and they left the state for good"
+    store.start_run(SCOPE, "run-2", ["a"], NO_REJECTIONS)
+    store.apply(SCOPE, "run-2", [Outcome("a", task_gid="111", payload_hash=2, action="update")])
+    assert list(store.sync_log(SCOPE, since=datetime.now(UTC) - timedelta(days=90))["run_id"]) == ["run-2"]
