@@ -69,3 +69,10 @@ def sync_log(sandbox: Sandbox) -> list[dict]:
 
 def changes_of(entry: dict) -> dict:
     return json.loads(entry["fields"]) if entry.get("fields") else {}
+
+
+HUB_OF_31 = (
+    "SELECT 'hub' AS id, 'Hub' AS name, [ 'dep-' || i FOR i IN range(31)] AS depends_on "
+    "UNION ALL SELECT 'dep-' || i, 'Dependency ' || i, NULL FROM range(31) t(i)"
+)
+"""A row depending on 31 others: Asana refuses more than 30 dependents and dependencies (a 400)."""

@@ -9,7 +9,7 @@ import pytest
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings
 from asana_sync_pipeline_tests.conftest import TOKEN, Sandbox, failure_text, materialization, writes_seen
-from asana_sync_pipeline_tests.scenarios.beyond import changes_of, dependencies, sync_log, templates_fixture
+from asana_sync_pipeline_tests.scenarios.beyond import HUB_OF_31, changes_of, dependencies, sync_log, templates_fixture
 from asana_sync_pipeline_tests.scenarios.test_exactly_once import fast_recovery
 
 RENEWAL = (
@@ -87,10 +87,7 @@ def test_a_row_depending_on_a_row_without_a_task_waits_for_it(sandbox):
 
 
 def test_what_asana_refuses_rejects_the_row_with_asanas_reason(sandbox):
-    sandbox.write_model(
-        "SELECT 'hub' AS id, 'Hub' AS name, [ 'dep-' || i FOR i IN range(31)] AS depends_on "
-        "UNION ALL SELECT 'dep-' || i, 'Dependency ' || i, NULL FROM range(31) t(i)"
-    )
+    sandbox.write_model(HUB_OF_31)
     result = sandbox.sync()
     assert result.success, failure_text(result)
     rejections = {row["primary_key"]: row["reason"] for row in sandbox.state_rows("rejections")}

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from asana_sync_pipeline_tests.conftest import TOKEN, failure_text
+from asana_sync_pipeline_tests.scenarios.beyond import HUB_OF_31
 
 ADA, GRACE, ALAN = "1200000000000011", "1200000000000012", "1200000000000013"
 IN_PROGRESS = "1200000000000402"
@@ -302,10 +303,7 @@ def test_each_ending_of_a_task_and_each_action_lands_in_the_tables(sandbox, sync
 
 
 def test_what_asana_refuses_is_logged_with_its_status_and_reason(sandbox):
-    sandbox.write_model(
-        "SELECT 'hub' AS id, 'Hub' AS name, [ 'dep-' || i FOR i IN range(31)] AS depends_on "
-        "UNION ALL SELECT 'dep-' || i, 'Dependency ' || i, NULL FROM range(31) t(i)"
-    )
+    sandbox.write_model(HUB_OF_31)
     result = sandbox.sync()
     assert result.success, failure_text(result)
     refused = warehouse(sandbox, "SELECT id, action, status, http_status, error FROM asana_sync.asana_sync_log WHERE status <> 'ok'")
