@@ -73,6 +73,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/state_stores.py
 	$(BIN)/python benchmarks/beyond_one_task.py
 	$(BIN)/python benchmarks/outcomes.py
+	$(BIN)/python benchmarks/outcomes_delay.py
 	$(BIN)/python benchmarks/fresh_clone.py
 
 clean:
