@@ -1,6 +1,9 @@
 """The sample warehouse builds from text sources, and its valid rows reference the emulator fixture."""
 
 import json
+import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from importlib import resources
 
@@ -134,3 +137,24 @@ def test_missing_sources_are_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="sample warehouse sources are missing"):
         build_sample_warehouse(tmp_path / "warehouse.duckdb", data_dir=tmp_path / "nowhere")
     assert not list(tmp_path.iterdir())
+
+
+def _without_network_works() -> bool:
+    """Whether this machine lets a process run in a network namespace of its own (no interface up)."""
+    if shutil.which("unshare") is None:
+        return False
+    try:
+        return subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.mark.skipif(not _without_network_works(), reason="needs a network namespace of its own (unshare -rn)")
+def test_the_sample_warehouse_builds_with_no_network_at_all(tmp_path):
+    """dbt runs offline: no usage tracking, no version check, no packages (a fresh clone's `make run`)."""
+    path = tmp_path / "warehouse.duckdb"
+    command = ["unshare", "-rn", sys.executable, "-m", "asana_sync_pipeline.sample.warehouse", "--path", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with duckdb.connect(str(path), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM asana_task_model").fetchone()[0] >= 100

@@ -268,3 +268,18 @@ def test_an_asset_no_definition_holds_is_refused_when_the_code_location_loads(tm
     # build the sync's job, naming the key and the closest keys that exist.
     with pytest.raises(dg.DagsterInvalidDefinitionError, match=r'(?s)Input asset "\["churn_risks"\]" is not produced.*churn_risk'):
         defs.resolve_job_def("broken_asana_sync_job")
+
+
+def test_the_yaml_of_the_docs_from_dbt_section_loads_as_written(team, tmp_path, monkeypatch):
+    """docs/configuration.md, "From dbt": its example, with this project's dbt model and project GID."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    section = docs[docs.index("### From dbt") :]
+    example = section[section.index("```yaml\n") + len("```yaml\n") : section.index("```", section.index("```yaml\n") + 7)]
+    assert "asset: marts/churn_risk" in example and '"1209876543210000"' in example, example
+    yaml = example.replace("asset: marts/churn_risk", "asset: churn_risk").replace('"1209876543210000"', f'"{team.project_gid}"')
+    defs = load(team_project(tmp_path, monkeypatch, {"churn_followups": yaml}))
+    graph = defs.get_repository_def().asset_graph
+    payloads = graph.get(dg.AssetKey(["churn_followups", "asana_task_payloads"]))
+    assert payloads.parent_keys == {dg.AssetKey("churn_risk")}, "the dbt model sits directly above the sync"
+    assert payloads.automation_condition is not None and payloads.automation_condition.get_label() == "eager"
+    assert defs.resolve_job_def("churn_followups_asana_sync_job") is not None
