@@ -34,7 +34,7 @@ import httpx
 from dagster._utils.error import SerializableErrorInfo
 from pydantic import ValidationError
 
-from ..engine import SYNC_MODES, AsanaSyncError, PostgresURL, SyncConfigError, environment
+from ..engine import SYNC_MODES, AsanaSyncError, PostgresURL, SyncConfigError, SyncScope, environment
 from ..lib.sync_spec import DEFAULT_SYNC, SyncSpec
 from .cli_log import one_line_console
 from .emulator import KEPT_DIR, KeptWorkspace
@@ -261,14 +261,19 @@ def _run_locally(
 
 def _a_person_completes_a_task(base_url: str, project_gid: str, token: str) -> None:
     """The demo's person completes one open task in "Asana" (the emulator), under her own token, as a
-    colleague would between two runs: the outcomes then say who did it."""
+    colleague would between two runs: the outcomes then say who did it. She takes the task of the last
+    row by key, so it is never one of the five the warehouse marks done next (the first five by key)."""
+    from ..definitions import state_store_from
+
+    synced = state_store_from(os.environ).synced(SyncScope(DEFAULT_SYNC, project_gid))
+    last_rows_first = synced.sort_values("primary_key", ascending=False)["task_gid"].astype(str)
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as person:
-        tasks = person.get(f"/projects/{project_gid}/tasks", params={"opt_fields": "name,completed", "limit": 100}).json()["data"]
-        task = next((task for task in tasks if not task.get("completed")), None)
-        if task is None:
-            return
-        person.put(f"/tasks/{task['gid']}", json={"data": {"completed": True}}).raise_for_status()
-    print(f"\nIn Asana, Ada Lovelace ({DEMO_PERSON}) completes {task['name']!r} by hand")
+        for gid in last_rows_first:
+            task = person.get(f"/tasks/{gid}", params={"opt_fields": "name,completed"}).raise_for_status().json()["data"]
+            if not task.get("completed"):
+                person.put(f"/tasks/{gid}", json={"data": {"completed": True}}).raise_for_status()
+                print(f"\nIn Asana, Ada Lovelace ({DEMO_PERSON}) completes {task['name']!r} by hand")
+                return
 
 
 def _print_follow_up_figure(warehouse: Path) -> None:

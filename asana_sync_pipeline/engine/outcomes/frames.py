@@ -85,11 +85,14 @@ def outcomes_frame(
     """`asana_task_outcomes` (see the module doc) from the state's snapshots and history."""
     layout = layout or {"primary_key": "primary_key", "key_kind": "text", "columns": []}
     key_column = str(layout["primary_key"])
+    parsed = pd.Series(
+        [json.loads(task) if isinstance(task, str) else {} for task in snapshots["task"]], index=snapshots.index, dtype=object
+    )
     latest = snapshots.sort_values(["first_synced_at", "task_gid"]).drop_duplicates("primary_key", keep="last")
-    tasks = [json.loads(task) if isinstance(task, str) else {} for task in latest["task"]]
+    tasks = parsed.loc[latest.index].tolist()  # each snapshot's JSON parsed once
     terms = [model_terms(task, project_gid) if task else {} for task in tasks]
     key_of = dict(zip(snapshots["task_gid"].astype(str), snapshots["primary_key"].astype(str)))
-    completed_subtasks = _completed_subtasks(snapshots)
+    completed_subtasks = _completed_subtasks(parsed.tolist())
     people_edits = _edits(history, layout)
     gids = latest["task_gid"].astype(str).tolist()
     frame = pd.DataFrame(
@@ -127,17 +130,16 @@ def outcomes_frame(
     return frame.reset_index(drop=True)
 
 
-def _completed_subtasks(snapshots: pd.DataFrame) -> dict[str, int]:
+def _completed_subtasks(tasks: list[dict[str, Any]]) -> dict[str, int]:
     """Per parent task, how many of the subtasks the sync reads are completed (`<gid>`), and how many
     it reads (`<gid>:known`): the count is only given when the sync reads every subtask of the task."""
     found: dict[str, int] = {}
-    for text in snapshots["task"]:
-        task = json.loads(text) if isinstance(text, str) else None
-        parent = (task or {}).get("parent")
+    for task in tasks:
+        parent = task.get("parent") if task else None
         if isinstance(parent, dict) and parent.get("gid"):
             gid = str(parent["gid"])
             found[f"{gid}:known"] = found.get(f"{gid}:known", 0) + 1
-            found[gid] = found.get(gid, 0) + int(bool(task.get("completed")))  # type: ignore[union-attr]
+            found[gid] = found.get(gid, 0) + int(bool(task.get("completed")))
     return found
 
 

@@ -64,14 +64,23 @@ class OutcomeReading:
         )
 
 
+class _Held(dict[str, Any]):
+    """What the state holds of one task: its key and status, and (`task`) the task as last read, parsed
+    from its JSON only when asked for: a refresh reads few of a project's tasks, and parsing them all
+    was most of its time on a large project."""
+
+    def __missing__(self, name: str) -> Any:
+        if name != "task":
+            raise KeyError(name)
+        text = self.get("text")
+        self["task"] = task = json.loads(text) if isinstance(text, str) else None
+        return task
+
+
 def _known(snapshots: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Task GID -> what the state holds of it (its key, status and the task as last read)."""
-    found = {}
-    for row in snapshots.itertuples(index=False):
-        found[str(row.task_gid)] = {
-            "primary_key": row.primary_key, "status": row.status, "task": json.loads(row.task) if isinstance(row.task, str) else None,
-        }  # fmt: skip
-    return found
+    """Task GID -> what the state holds of it (`_Held`)."""
+    columns = (snapshots[name] for name in ("task_gid", "primary_key", "status", "task"))
+    return {str(gid): _Held(primary_key=key, status=status, text=text) for gid, key, status, text in zip(*columns, strict=True)}
 
 
 def _author(event: Mapping[str, Any]) -> str | None:
