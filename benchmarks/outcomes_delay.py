@@ -38,14 +38,6 @@ BIN = Path(sys.executable).parent
 DEFINITIONS = "from asana_sync_pipeline.definitions import build_definitions\n\ndefs = build_definitions(include_defs_folder=False)\n"
 
 
-def fixture() -> dict:
-    found = default_fixture()
-    for user in found["users"]:
-        if user["email"].startswith("ada@"):
-            user["token"] = PERSON
-    return found
-
-
 def warehouse_due_on(path: Path, gid: str) -> str | None:
     """The task's due date in the outcomes table, or None while the table or the file is not readable."""
     try:
@@ -63,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     random.seed(7)
     with tempfile.TemporaryDirectory(prefix="outcomes-delay-") as name, EmulatorServer(
-        EmulatorSettings(token=TOKEN, fixture=fixture())
+        EmulatorSettings(token=TOKEN, fixture=default_fixture({"ada@acme.example": PERSON}))
     ) as server:
         folder = Path(name)
         home = folder / "dagster_home"

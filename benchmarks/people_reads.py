@@ -35,16 +35,9 @@ from asana_sync_pipeline.engine.writing.report import SyncReport  # noqa: E402
 
 TOKEN = "0/people-reads"
 PERSON = "person-ada-reads"
-
-
-def fixture() -> dict:
-    """The bundled workspace, where Ada has a token of her own."""
-    found = default_fixture()
-    for user in found["users"]:
-        if user["email"] == "ada@acme.example":
-            user["token"] = PERSON
-    return found
 MODEL = "SELECT 'acct-' || i AS id, 'Follow up with account ' || i AS name, 'notes ' || i AS notes FROM range({rows}) t(i)"
+FIXTURE = {"ada@acme.example": PERSON}
+"""The bundled workspace's people with a token of their own: Ada."""
 
 
 class Project:
@@ -88,7 +81,7 @@ class Project:
 
 def measure(rows: int) -> list[str]:
     lines = []
-    with tempfile.TemporaryDirectory() as name, EmulatorServer(EmulatorSettings(token=TOKEN, fixture=fixture())) as server:
+    with tempfile.TemporaryDirectory() as name, EmulatorServer(EmulatorSettings(token=TOKEN, fixture=default_fixture(FIXTURE))) as server:
         project = Project(server, Path(name), rows)
         report, seconds = project.sync()
         print(f"  {rows:,} tasks created in {seconds:.0f} s", flush=True)

@@ -7,6 +7,7 @@ single definition (each CLI flag is the field of the same name).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,10 +19,15 @@ from .fixture import read_fixture_file
 FAULT_KINDS = ("error_500", "error_503", "spurious_429", "reset_before", "reset_after")
 
 
-def default_fixture() -> dict[str, Any]:
-    """The bundled workspace (read as package data, so it works from an installed wheel)."""
+def default_fixture(tokens: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The bundled workspace (read as package data, so it works from an installed wheel); `tokens`
+    (a user's email -> a token of their own) lets those people act in it under their own names."""
     text = resources.files("asana_sync_pipeline.emulator").joinpath("default_fixture.json").read_text()
-    return json.loads(text)
+    found = json.loads(text)
+    for user in found["users"]:
+        if user.get("email") in (tokens or {}):
+            user["token"] = (tokens or {})[user["email"]]
+    return found
 
 
 @dataclass

@@ -38,10 +38,7 @@ def local_emulator(fixture: str | Path | None, port: int = 0, *, person_token: s
     `person_token` (a fresh secret, for this process alone) lets `DEMO_PERSON` act in it."""
     chosen: str | Path | dict | None = project_path(fixture, "the fixture") if fixture else None
     if chosen is None and person_token:
-        chosen = default_fixture()
-        for user in chosen["users"]:
-            if user["email"] == DEMO_PERSON:
-                user["token"] = person_token
+        chosen = default_fixture({DEMO_PERSON: person_token})
     settings = EmulatorSettings(token=LOCAL_TOKEN, fixture=chosen)
     try:
         return EmulatorServer(settings, port=port)
