@@ -24,6 +24,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stop_group(process: subprocess.Popen, timeout: float = 60) -> None:
+    """Stop a process started in its own session and everything in its group: SIGTERM, then SIGKILL
+    after `timeout` seconds."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def wait_for_ui(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     """Until the Dagster UI at `url` answers; fails with the end of `log` if `process` ends or time runs out."""
     deadline = time.monotonic() + timeout
@@ -50,9 +61,4 @@ def dagster_dev(*args: str, cwd: Path, env: dict[str, str], log: Path, timeout: 
         wait_for_ui(url, process, log, timeout)
         yield url, port
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asana_sync_pipeline.emulator import EmulatorServer, EmulatorSettings  # noqa: E402
 from asana_sync_pipeline.emulator.settings import default_fixture  # noqa: E402
+from asana_sync_pipeline_tests.dagster_dev import stop_group  # noqa: E402
 
 TOKEN = "0/outcomes-delay"
 PERSON = "person-ada-delay"
@@ -100,8 +100,7 @@ def main() -> None:
                     delays.append(time.monotonic() - changed)
                     print(f"sample {sample + 1}: {delays[-1]:.1f} s", file=sys.stderr, flush=True)
         finally:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            daemon.wait(timeout=60)
+            stop_group(daemon)
     print(f"A person's change to its row in the warehouse, asana_outcomes_schedule every minute ({args.rows} tasks)\n")
     print("| sample | delay (s) |")
     print("| ---: | ---: |")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import dagster as dg
 import pytest
 
 from asana_sync_pipeline.lib.executor import POLL_SECONDS, WORKER_TAG, PoolWait, Worker
+from asana_sync_pipeline_tests.dagster_dev import stop_group
 from asana_sync_pipeline_tests.postgres_server import SUPERUSER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,11 +150,6 @@ def test_the_shipped_instances_give_an_ended_runs_slots_back_from_the_daemon(tmp
                 assert daemon.poll() is None and time.monotonic() < deadline, (tmp_path / "daemon.log").read_text()[-3000:]
                 time.sleep(0.5)
         finally:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait()
+            stop_group(daemon)
         assert "MonitoringDaemon" in (tmp_path / "daemon.log").read_text()
         assert instance.event_log_storage.get_concurrency_info(POOL).pending_steps == []
