@@ -315,15 +315,10 @@ LOCAL_VARIABLES = (
 
 
 @pytest.fixture
-def three_syncs(monkeypatch, tmp_path):
-    """The code location's syncs plus `launches`, whose token is MARKETING_TOKEN; the runs only recorded.
-    The local state is the test's own: a DuckDB file this process opened must not be data/demo's, which
-    a demo run in another process deletes and makes again."""
+def three_syncs(monkeypatch):
+    """The code location's syncs plus `launches`, whose token is MARKETING_TOKEN; the runs only recorded."""
     import asana_sync_pipeline.definitions as definitions
     import asana_sync_pipeline.local.cli as cli
-    import asana_sync_pipeline.local.emulator_setup as emulator_setup
-
-    monkeypatch.setattr(emulator_setup, "LOCAL_DIR", tmp_path / "demo")
     from asana_sync_pipeline.lib.sync_spec import SyncSpec
 
     launches = SyncSpec(name="launches", model_query="SELECT 1", project_gid="1209876543210000", access_token_env="MARKETING_TOKEN")
